@@ -1,0 +1,71 @@
+//! Command-line arguments (clap derive). Only parsing lives here; `main.rs` runs the commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// recaudit: recording-completeness auditor for Genesys Cloud.
+///
+/// Imports conversation details and recording evidence, decides for every interaction whether
+/// the recordings it should have exist with media, and writes reports.
+#[derive(Debug, Parser)]
+#[command(name = "recaudit", version, about, long_about = None)]
+pub struct Cli {
+    /// Database URL (SQLite), created if missing.
+    #[arg(long, global = true, env = "RECAUDIT_DB", default_value = "sqlite://recaudit.db")]
+    pub db: String,
+
+    /// Configuration file (TOML): scope, rule thresholds and retention. Optional.
+    #[arg(long, global = true, env = "RECAUDIT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Directory the reports are written to, one folder per run.
+    #[arg(long, global = true, env = "RECAUDIT_REPORTS_DIR", default_value = "reports")]
+    pub reports_dir: PathBuf,
+
+    /// More log output (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import Genesys Cloud payloads and S3 bulk-export trees (files or directories).
+    ///
+    /// Exit status: 0 all files imported or already stored, 1 some files rejected (each is
+    /// named with the reason), 2 error.
+    Import {
+        /// Files or directories to import.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Audit the conversations that started in [--from, --to) and write a report.
+    ///
+    /// Exit status: 0 no exceptions, 1 exceptions found, 2 error.
+    Audit {
+        /// Window start, UTC (e.g. 2026-07-14 or 2026-07-14T00:00:00Z), inclusive.
+        #[arg(long)]
+        from: String,
+        /// Window end, UTC, exclusive.
+        #[arg(long)]
+        to: String,
+        /// Judge as of this instant, UTC (default: now). Grace windows are measured to it.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Regenerate a run's reports byte for byte from the database.
+    Report {
+        /// The run id printed by `audit` (see `recaudit runs`).
+        #[arg(long)]
+        run: String,
+    },
+    /// List the most recent runs.
+    Runs {
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}

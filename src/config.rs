@@ -1,0 +1,90 @@
+//! Settings: defaults, then an optional TOML file (`--config`).
+//!
+//! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`). Secrets never
+//! go here. A missing `--config` means every default; a file that names an unknown key is an
+//! error, so a typo cannot silently change verdicts.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::audit::Policy;
+use crate::audit::policy::{RetentionRule, Scope, Thresholds};
+use crate::error::{Error, Result};
+
+/// Everything the configuration file can set.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub rules: Thresholds,
+    #[serde(default)]
+    pub retention: Vec<RetentionRule>,
+}
+
+impl Settings {
+    /// Reads and validates a configuration file; `None` gives the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Settings> {
+        let Some(path) = path else { return Ok(Settings::default()) };
+        let text = std::fs::read_to_string(path).map_err(Error::io("cannot read configuration file", path))?;
+        Settings::parse(&text).map_err(|message| Error::Config { path: path.to_path_buf(), message })
+    }
+
+    /// Parses configuration text; the error names the key and line.
+    pub fn parse(text: &str) -> Result<Settings, String> {
+        let settings: Settings = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        settings.policy().validate()?;
+        Ok(settings)
+    }
+
+    /// The audit policy these settings describe.
+    pub fn policy(&self) -> Policy {
+        Policy { scope: self.scope.clone(), rules: self.rules.clone(), retention: self.retention.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let settings = Settings::parse("").unwrap();
+        assert_eq!(settings.policy().scope.media_types, vec!["voice"]);
+        assert_eq!(settings.policy().rules.grace_hours, 48);
+        assert_eq!(settings.policy().rules.uploading_threshold_hours, 24);
+        assert_eq!(settings.policy().coverage_permille(), 900);
+        assert!(settings.policy().retention.is_empty());
+    }
+
+    #[test]
+    fn reads_scope_rules_and_retention() {
+        let settings = Settings::parse(
+            r#"
+            [scope]
+            media_types = ["voice", "chat"]
+            min_duration_seconds = 5
+            [rules]
+            grace_hours = 12
+            [[retention]]
+            name = "mifid-ii"
+            days = 1826
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.policy().scope.media_types, vec!["voice", "chat"]);
+        assert_eq!(settings.policy().scope.min_duration_seconds, 5);
+        assert_eq!(settings.policy().rules.grace_hours, 12);
+        assert_eq!(settings.policy().retention[0].days, 1826);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_ranges() {
+        let err = Settings::parse("[rules]\ngrace_hour = 4\n").unwrap_err();
+        assert!(err.contains("grace_hour"), "{err}");
+        let err = Settings::parse("[rules]\nduration_coverage = 1.5\n").unwrap_err();
+        assert!(err.contains("duration_coverage"), "{err}");
+    }
+}

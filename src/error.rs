@@ -1,0 +1,55 @@
+//! The library's error type.
+//!
+//! Every variant says what recaudit was doing and, where a user can act, what to do next. The
+//! binary maps them to exit code 2 ("the run failed"); problems found in the data are not
+//! errors: they are findings (exit 1) or rejected input files, reported one by one.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command-line argument or setting is unusable.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("configuration file {path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("cannot migrate the database: {0}")]
+    Migration(String),
+
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Stored data that recaudit itself cannot have written: a damaged or foreign database.
+    #[error("the database holds data recaudit cannot read: {0}")]
+    Corrupt(String),
+
+    #[error("no run `{0}` in this database (list runs with `recaudit runs`)")]
+    RunNotFound(String),
+
+    /// A regenerated report does not hash to what the run stored.
+    #[error("{0}")]
+    ReportMismatch(String),
+}
+
+impl Error {
+    pub fn io(context: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { context, path, source }
+    }
+}

@@ -1,0 +1,35 @@
+//! recaudit: a recording-completeness auditor for Genesys Cloud contact centers.
+//!
+//! Regulated contact centers must record every in-scope interaction and prove it later. On
+//! Genesys Cloud a recording can go missing silently: an agent's WebRTC leg fails ICE while
+//! alerting and media never comes up, an export lands metadata without audio, a recording stays
+//! on an Edge. recaudit imports the evidence, decides per interaction whether the recordings it
+//! should have exist with media, and reports every exception with a reason.
+//!
+//! # Layout
+//!
+//! The modules follow the data flow:
+//!
+//! - [`source`]: Genesys Cloud payloads in, recognised by shape ([`source::import`]) and
+//!   parsed through serde mirrors of the API models ([`source::model`]);
+//! - [`store`]: SQLite through sqlx; raw inputs verbatim plus the typed tables the audit reads;
+//! - [`audit`]: the pure decision, one [`audit::Finding`] per conversation;
+//! - [`report`]: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`;
+//! - [`pipeline`]: one audit run end to end (store -> audit -> store -> report);
+//! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
+//!   timestamp format) and [`error`].
+//!
+//! docs/ARCHITECTURE.md draws the flow and lists the invariants; docs/RULES.md explains every
+//! status and reason to reviewers.
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod pipeline;
+pub mod report;
+pub mod source;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Result};

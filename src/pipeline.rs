@@ -1,0 +1,124 @@
+//! One audit run: evidence from the store, a finding per conversation, the run and its
+//! findings stored in one transaction, then the report files.
+//!
+//! The reports are rendered before the run is committed, because the run stores the SHA-256 of
+//! `manifest.json`; they are written to disk after the commit. A crash in between leaves a
+//! stored run without files on disk, which `recaudit report --run ID` regenerates byte for byte.
+
+use std::path::{Path, PathBuf};
+
+use crate::audit::{self, Finding, Policy, RULE_SET};
+use crate::error::{Error, Result};
+use crate::report::{self, ReportSet, Tally};
+use crate::store::{RunRecord, Store};
+use crate::time::Timestamp;
+
+/// The software token recorded with every run.
+pub const SOFTWARE: &str = concat!("recaudit-", env!("CARGO_PKG_VERSION"));
+
+/// What to audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditWindow {
+    /// Conversations whose conversationStart is at or after this instant...
+    pub from: Timestamp,
+    /// ...and before this one.
+    pub to: Timestamp,
+    /// The instant the verdicts are made at (grace windows and ages are measured to it).
+    pub as_of: Timestamp,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct AuditOutcome {
+    pub run: RunRecord,
+    pub tally: Tally,
+    pub summary: String,
+    pub report_dir: PathBuf,
+}
+
+/// Audits a window and writes its reports under `reports_dir/<run-id>/`.
+pub async fn run_audit(
+    store: &Store,
+    policy: &Policy,
+    window: AuditWindow,
+    reports_dir: &Path,
+) -> Result<AuditOutcome> {
+    if window.from >= window.to {
+        return Err(Error::Usage(format!(
+            "--from ({}) must be before --to ({})",
+            window.from, window.to
+        )));
+    }
+    policy.validate().map_err(Error::Usage)?;
+    let evidence = store.load_evidence(window.from, window.to).await?;
+    tracing::info!(conversations = evidence.len(), "evaluating");
+    let findings: Vec<Finding> =
+        evidence.iter().map(|e| audit::evaluate(e, policy, window.as_of)).collect();
+
+    let completed = Timestamp::now();
+    let mut rendered: Option<ReportSet> = None;
+    let run = store
+        .save_run((window.from, window.to), &findings, |seq| {
+            let mut run = RunRecord {
+                run_id: run_id(completed, seq),
+                seq,
+                window_start: window.from.to_string(),
+                window_end: window.to.to_string(),
+                as_of: window.as_of.to_string(),
+                completed: completed.to_string(),
+                rule_set: RULE_SET.to_string(),
+                policy: policy.describe(),
+                software: SOFTWARE.to_string(),
+                manifest_sha256: String::new(),
+            };
+            let reports = report::render(&run, &findings)?;
+            run.manifest_sha256 = reports.manifest_sha256();
+            rendered = Some(reports);
+            Ok(run)
+        })
+        .await?;
+    let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
+    let report_dir = reports_dir.join(&run.run_id);
+    reports.write_to(&report_dir)?;
+    Ok(AuditOutcome {
+        summary: report::summary_markdown(&run, &findings),
+        tally: Tally::of(&findings),
+        run,
+        report_dir,
+    })
+}
+
+/// Regenerates a stored run's reports, checking that they hash to what the run recorded.
+pub async fn regenerate_reports(store: &Store, run_id: &str, reports_dir: &Path) -> Result<PathBuf> {
+    let run = store.load_run(run_id).await?;
+    let findings = store.load_findings(run_id).await?;
+    let reports = report::render(&run, &findings)?;
+    let sha = reports.manifest_sha256();
+    if sha != run.manifest_sha256 {
+        return Err(Error::ReportMismatch(format!(
+            "the regenerated reports of run {run_id} do not match the manifest it recorded (stored {}, now {sha}): the stored findings changed or this recaudit renders differently than {}; nothing was written",
+            run.manifest_sha256, run.software
+        )));
+    }
+    let dir = reports_dir.join(&run.run_id);
+    reports.write_to(&dir)?;
+    Ok(dir)
+}
+
+/// `YYYYMMDD-HHMMSS-<seq>`: sortable, unique per database, and a ledger token.
+fn run_id(completed: Timestamp, seq: i64) -> String {
+    let text = completed.to_string();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    format!("{}-{}-{seq}", &digits[..8.min(digits.len())], &digits[8.min(digits.len())..14.min(digits.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_date_time_and_sequence() {
+        let at = Timestamp::parse("2026-07-15T02:03:04.567Z").unwrap();
+        assert_eq!(run_id(at, 12), "20260715-020304-12");
+    }
+}

@@ -1,0 +1,290 @@
+//! Report files of a run: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`.
+//!
+//! Reports are a pure function of the stored run and its findings: no wall-clock time other
+//! than the run's stored times, rows in conversation-id order, integers instead of floats. So
+//! `recaudit report --run ID` regenerates them byte for byte, and the SHA-256 of
+//! `manifest.json` (stored with the run) binds every file to the run.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{Finding, Reason, Status};
+use crate::error::{Error, Result};
+use crate::store::RunRecord;
+
+/// Exceptions listed in summary.md; the full list is always in the CSV and JSON files.
+const SUMMARY_EXCEPTION_ROWS: usize = 200;
+
+/// The rendered files of one run, in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSet {
+    /// (file name, bytes), sorted by name; includes `manifest.json`.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Counts per status and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub statuses: BTreeMap<Status, usize>,
+    pub reasons: BTreeMap<&'static str, usize>,
+    pub total: usize,
+}
+
+impl Tally {
+    pub fn of(findings: &[Finding]) -> Tally {
+        let mut tally = Tally { total: findings.len(), ..Tally::default() };
+        for finding in findings {
+            *tally.statuses.entry(finding.status).or_default() += 1;
+            for reason in &finding.reasons {
+                *tally.reasons.entry(reason.code()).or_default() += 1;
+            }
+        }
+        tally
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// complete / (complete + exception), as a percentage with two decimals, or `n/a`.
+    pub fn completeness(&self) -> String {
+        let complete = self.count(Status::Complete);
+        let judged = complete + self.count(Status::Exception);
+        if judged == 0 {
+            return "n/a".to_string();
+        }
+        let basis_points = complete * 10_000 / judged;
+        format!("{}.{:02}%", basis_points / 100, basis_points % 100)
+    }
+}
+
+#[derive(Serialize)]
+struct FindingsDocument<'a> {
+    run: &'a str,
+    window: Window<'a>,
+    as_of: &'a str,
+    completed: &'a str,
+    rule_set: &'a str,
+    findings: Vec<FindingRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct Window<'a> {
+    from: &'a str,
+    to: &'a str,
+}
+
+#[derive(Serialize)]
+struct FindingRow<'a> {
+    interaction: &'a str,
+    status: &'static str,
+    reasons: Vec<&'static str>,
+    recordings: &'a [String],
+    media_sha256: &'a [String],
+    started: &'a str,
+    ended: Option<&'a str>,
+    direction: &'a str,
+    media: &'a str,
+    queues: &'a [String],
+    users: &'a [String],
+    detail: &'a str,
+}
+
+impl<'a> From<&'a Finding> for FindingRow<'a> {
+    fn from(f: &'a Finding) -> Self {
+        FindingRow {
+            interaction: &f.interaction,
+            status: f.status.as_str(),
+            reasons: f.reasons.iter().map(|r| r.code()).collect(),
+            recordings: &f.recordings,
+            media_sha256: &f.media_sha256,
+            started: &f.started,
+            ended: f.ended.as_deref(),
+            direction: &f.direction,
+            media: &f.media,
+            queues: &f.queues,
+            users: &f.users,
+            detail: &f.detail,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    run: &'a str,
+    files: Vec<ManifestEntry>,
+}
+
+#[derive(Serialize)]
+struct ManifestEntry {
+    name: String,
+    bytes: usize,
+    sha256: String,
+}
+
+/// Renders every report file of a run. The run's `manifest_sha256` is ignored (it is what
+/// this computes).
+pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
+    let mut files = vec![
+        ("findings.csv".to_string(), findings_csv(findings)?),
+        ("findings.json".to_string(), findings_json(run, findings)?),
+        ("summary.md".to_string(), summary_markdown(run, findings).into_bytes()),
+    ];
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let manifest = Manifest {
+        run: &run.run_id,
+        files: files
+            .iter()
+            .map(|(name, bytes)| ManifestEntry {
+                name: name.clone(),
+                bytes: bytes.len(),
+                sha256: hex::encode(Sha256::digest(bytes)),
+            })
+            .collect(),
+    };
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(render_error)?;
+    manifest_bytes.push(b'\n');
+    files.push(("manifest.json".to_string(), manifest_bytes));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ReportSet { files })
+}
+
+impl ReportSet {
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
+    }
+
+    /// SHA-256 of `manifest.json`, stored with the run.
+    pub fn manifest_sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.get("manifest.json").unwrap_or_default()))
+    }
+
+    /// Writes the files into `dir` (created if needed). Each file is written to a temporary
+    /// name and renamed, so a reader never sees a half-written report.
+    pub fn write_to(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(Error::io("cannot create report directory", dir))?;
+        for (name, bytes) in &self.files {
+            let target = dir.join(name);
+            let temporary: PathBuf = dir.join(format!(".{name}.tmp"));
+            let mut file = std::fs::File::create(&temporary)
+                .map_err(Error::io("cannot write report file", &temporary))?;
+            file.write_all(bytes)
+                .and_then(|()| file.sync_all())
+                .map_err(Error::io("cannot write report file", &temporary))?;
+            std::fs::rename(&temporary, &target).map_err(Error::io("cannot write report file", &target))?;
+        }
+        Ok(())
+    }
+}
+
+fn render_error(e: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("cannot render report: {e}"))
+}
+
+fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
+    let document = FindingsDocument {
+        run: &run.run_id,
+        window: Window { from: &run.window_start, to: &run.window_end },
+        as_of: &run.as_of,
+        completed: &run.completed,
+        rule_set: &run.rule_set,
+        findings: findings.iter().map(FindingRow::from).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Lists inside a CSV cell are joined with `;` (ids and hashes never contain one).
+fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    writer
+        .write_record([
+            "interaction",
+            "status",
+            "reasons",
+            "recordings",
+            "media_sha256",
+            "started",
+            "ended",
+            "direction",
+            "media",
+            "queues",
+            "users",
+            "detail",
+        ])
+        .map_err(render_error)?;
+    for f in findings {
+        let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
+        writer
+            .write_record([
+                f.interaction.as_str(),
+                f.status.as_str(),
+                &reasons.join(";"),
+                &f.recordings.join(";"),
+                &f.media_sha256.join(";"),
+                &f.started,
+                f.ended.as_deref().unwrap_or(""),
+                &f.direction,
+                &f.media,
+                &f.queues.join(";"),
+                &f.users.join(";"),
+                &f.detail,
+            ])
+            .map_err(render_error)?;
+    }
+    writer.into_inner().map_err(render_error)
+}
+
+/// The human summary; `audit` also prints it.
+pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
+    let tally = Tally::of(findings);
+    let mut out = String::new();
+    out.push_str(&format!("# recaudit run {}\n\n", run.run_id));
+    out.push_str(&format!("- Window: {} to {} (conversations started in [from, to))\n", run.window_start, run.window_end));
+    out.push_str(&format!("- As of: {}\n", run.as_of));
+    out.push_str(&format!("- Completed: {}\n", run.completed));
+    out.push_str(&format!("- Rules: {} ({})\n", run.rule_set, run.policy));
+    out.push_str(&format!("- Software: {}\n\n", run.software));
+
+    out.push_str("| Status | Interactions |\n|---|---:|\n");
+    for status in Status::ALL {
+        out.push_str(&format!("| {} | {} |\n", status, tally.count(status)));
+    }
+    out.push_str(&format!("| **total** | **{}** |\n\n", tally.total));
+    out.push_str(&format!(
+        "Completeness: **{}** (complete / (complete + exception) = {} / {})\n\n",
+        tally.completeness(),
+        tally.count(Status::Complete),
+        tally.count(Status::Complete) + tally.count(Status::Exception)
+    ));
+
+    out.push_str("| Reason | Interactions |\n|---|---:|\n");
+    for reason in Reason::ALL {
+        let count = tally.reasons.get(reason.code()).copied().unwrap_or(0);
+        out.push_str(&format!("| {} | {} |\n", reason.code(), count));
+    }
+
+    let exceptions: Vec<&Finding> = findings.iter().filter(|f| f.status == Status::Exception).collect();
+    out.push_str(&format!("\n## Exceptions ({})\n\n", exceptions.len()));
+    if exceptions.is_empty() {
+        out.push_str("None.\n");
+    } else {
+        out.push_str("| Interaction | Reasons | Evidence |\n|---|---|---|\n");
+        for f in exceptions.iter().take(SUMMARY_EXCEPTION_ROWS) {
+            let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
+            out.push_str(&format!("| {} | {} | {} |\n", f.interaction, reasons.join(", "), f.detail.replace('|', "\\|")));
+        }
+        if exceptions.len() > SUMMARY_EXCEPTION_ROWS {
+            out.push_str(&format!(
+                "\n{} more exceptions are listed in findings.csv and findings.json.\n",
+                exceptions.len() - SUMMARY_EXCEPTION_ROWS
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,293 @@
+//! Serde mirrors of the Genesys Cloud JSON that recaudit reads.
+//!
+//! These are edge types: they follow the wire schema of the official SDK models
+//! (`purecloudplatformclientv2/models/*.py`: `attribute_map` gives the camelCase names) and hold
+//! only the fields the audit uses. Unknown fields are ignored, because Genesys adds fields
+//! without notice, and every field the SDK does not mark required is optional here. Enumerations
+//! stay strings: a value Genesys introduces tomorrow must not make a whole page unreadable.
+//! Timestamps are parsed at this edge, so a malformed date is reported by serde with the line
+//! and column of the offending value.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::time::Timestamp;
+
+/// Genesys sometimes sends `null` where an array is expected; treat it as empty.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// `AnalyticsConversation` / `AnalyticsConversationWithoutAttributes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsConversation {
+    pub conversation_id: String,
+    pub conversation_start: Timestamp,
+    #[serde(default)]
+    pub conversation_end: Option<Timestamp>,
+    #[serde(default)]
+    pub originating_direction: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub division_ids: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub participants: Vec<AnalyticsParticipant>,
+}
+
+/// `AnalyticsParticipant` (the async jobs add `attributes`, which the audit does not need).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsParticipant {
+    #[serde(default)]
+    pub participant_id: Option<String>,
+    #[serde(default)]
+    pub participant_name: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub sessions: Vec<AnalyticsSession>,
+}
+
+/// `AnalyticsSession`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsSession {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// "Flag determining if an audio recording was started or not". Kept as evidence; the
+    /// audit never trusts it on its own (a recording can be started and still be lost).
+    #[serde(default)]
+    pub recording: Option<bool>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub edge_id: Option<String>,
+    #[serde(default)]
+    pub protocol_call_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub segments: Vec<AnalyticsSegment>,
+}
+
+/// `AnalyticsConversationSegment`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsSegment {
+    #[serde(default)]
+    pub segment_type: Option<String>,
+    pub segment_start: Timestamp,
+    #[serde(default)]
+    pub segment_end: Option<Timestamp>,
+    #[serde(default)]
+    pub disconnect_type: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub sip_response_codes: Vec<i64>,
+    #[serde(default)]
+    pub queue_id: Option<String>,
+}
+
+/// A page of conversation details: the sync query response
+/// (`AnalyticsConversationQueryResponse`) or an async job results page
+/// (`AnalyticsConversationAsyncQueryResponse`). A missing `conversations` means an empty page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationPage {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub conversations: Vec<AnalyticsConversation>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// `RecordingMetadata` and `Recording` share their fields; `Recording` adds the media fields
+/// (`mediaUris`, `outputSizeInBytes`, ...). Which one a payload is decides how absent media is
+/// read, so the importer records the kind next to the parsed value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingWire {
+    pub id: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
+    #[serde(default)]
+    pub media: Option<String>,
+    #[serde(default)]
+    pub media_subtype: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub annotations: Vec<AnnotationWire>,
+    #[serde(default)]
+    pub file_state: Option<String>,
+    #[serde(default)]
+    pub delete_date: Option<Timestamp>,
+    #[serde(default)]
+    pub archive_date: Option<Timestamp>,
+    #[serde(default)]
+    pub exported_date: Option<Timestamp>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub media_uris: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub output_duration_ms: Option<i64>,
+    #[serde(default)]
+    pub output_size_in_bytes: Option<i64>,
+    #[serde(default)]
+    pub creation_time: Option<Timestamp>,
+    #[serde(default)]
+    pub self_uri: Option<String>,
+}
+
+/// Keys that only a `Recording` has; their presence tells it apart from `RecordingMetadata`.
+pub const RECORDING_ONLY_KEYS: &[&str] = &[
+    "mediaUris",
+    "outputSizeInBytes",
+    "outputDurationMs",
+    "creationTime",
+    "originalRecordingStartTime",
+    "recordingFileRole",
+    "recordingErrorStatus",
+    "estimatedTranscodeTimeMs",
+    "actualTranscodeTimeMs",
+    "users",
+    "transcript",
+    "emailTranscript",
+    "messagingTranscript",
+];
+
+/// `Annotation`: hold and secure-pause annotations count as recorded time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotationWire {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
+    #[serde(default)]
+    pub absolute_duration_ms: Option<i64>,
+}
+
+/// `RecordingJob`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingJobWire {
+    pub id: String,
+    pub state: String,
+    #[serde(default)]
+    pub recording_jobs_query: Option<RecordingJobsQueryWire>,
+    #[serde(default)]
+    pub date_created: Option<Timestamp>,
+    #[serde(default)]
+    pub total_conversations: Option<i64>,
+    #[serde(default)]
+    pub total_recordings: Option<i64>,
+    #[serde(default)]
+    pub total_skipped_recordings: Option<i64>,
+    #[serde(default)]
+    pub total_failed_recordings: Option<i64>,
+    #[serde(default)]
+    pub total_processed_recordings: Option<i64>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
+/// The part of `RecordingJobsQuery` worth keeping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingJobsQueryWire {
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// `AddressableEntityRef`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityRef {
+    pub id: String,
+}
+
+/// `RecordingJobFailedRecording`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedRecordingWire {
+    pub conversation: EntityRef,
+    pub recording: EntityRef,
+}
+
+/// The standard paging envelope (`FailedRecordingEntityListing`, `OrphanRecordingListing`,
+/// `RecordingJobEntityListing`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Listing<T> {
+    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+    pub entities: Vec<T>,
+    #[serde(default)]
+    pub self_uri: Option<String>,
+    #[serde(default)]
+    pub first_uri: Option<String>,
+}
+
+/// `OrphanRecording`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphanRecordingWire {
+    pub id: String,
+    #[serde(default)]
+    pub created_time: Option<Timestamp>,
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub file_state: Option<String>,
+    #[serde(default)]
+    pub orphan_status: Option<String>,
+    #[serde(default)]
+    pub media_size_bytes: Option<i64>,
+    #[serde(default)]
+    pub recording: Option<RecordingWire>,
+}
+
+/// The `{recordingId}.{ext}_metadata.json` sidecar of the S3 bulk export. Only four properties
+/// are documented; the others were seen in real exports (spec/genesys-api.md section 4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMetadataWire {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub media_subtype: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub user_ids: Vec<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub recording_id: Option<String>,
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
+}
+
+/// Maps the media names of the different payloads onto the analytics `mediaType` vocabulary
+/// (`voice`, `chat`, `message`, `email`, `callback`, `screen`, ...), so scope rules name one set.
+pub fn normalize_media(raw: &str) -> String {
+    match raw.to_ascii_lowercase().as_str() {
+        "audio" | "call" | "voice" => "voice".to_string(),
+        "screen" | "screen_recording" | "screenrecording" => "screen".to_string(),
+        other => other.to_string(),
+    }
+}

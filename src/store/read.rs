@@ -1,0 +1,369 @@
+//! Reading evidence for an audit window, and writing and reading runs with their findings.
+
+use std::collections::HashMap;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::write::json_list;
+use super::{Store, db};
+use crate::audit::evidence::{
+    Conversation, Evidence, FailedExport, MediaFile, Orphan, Participant, RecordingEvidence,
+    RecordingSource, Segment, Session,
+};
+use crate::audit::{Finding, Reason, Status};
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+/// The conversations of an audit window, as a subquery over `?1` (from) and `?2` (to).
+const WINDOW: &str =
+    "SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2";
+
+/// A stored audit run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub seq: i64,
+    pub window_start: String,
+    pub window_end: String,
+    pub as_of: String,
+    pub completed: String,
+    pub rule_set: String,
+    pub policy: String,
+    pub software: String,
+    /// SHA-256 of the run's `manifest.json`: binds the report files to the run.
+    pub manifest_sha256: String,
+}
+
+impl Store {
+    /// Every conversation whose conversationStart lies in `[from, to)`, with all its evidence,
+    /// ordered by conversation id.
+    pub async fn load_evidence(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Evidence>> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let conn: &mut SqliteConnection = &mut conn;
+
+        let rows = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id", &from, &to).await?;
+        let mut evidence = Vec::with_capacity(rows.len());
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = get(row, 0)?;
+            index.insert(id.clone(), evidence.len());
+            evidence.push(Evidence {
+                conversation: Conversation {
+                    id,
+                    start: time(row, 1)?,
+                    end: time(row, 2)?,
+                    direction: get(row, 3)?,
+                    division_ids: list(row, 4)?,
+                    participants: Vec::new(),
+                },
+                ..Evidence::default()
+            });
+        }
+        if evidence.is_empty() {
+            return Ok(evidence);
+        }
+        let slot = |id: &str| -> Result<usize> {
+            index.get(id).copied().ok_or_else(|| Error::Corrupt(format!("conversation {id} vanished while loading")))
+        };
+
+        let sql = format!("SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, ordinal");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            evidence[at].conversation.participants.push(Participant {
+                purpose: get(&row, 1)?,
+                user_id: get(&row, 2)?,
+                name: get(&row, 3)?,
+                sessions: Vec::new(),
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, ordinal");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            let participant = ordinal(&row, 1)?;
+            let target = evidence[at].conversation.participants.get_mut(participant).ok_or_else(|| {
+                Error::Corrupt(format!("session without participant {participant} in conversation {}", evidence_id(&rows, at)))
+            })?;
+            target.sessions.push(Session {
+                session_id: get(&row, 2)?,
+                media_type: get(&row, 3)?,
+                direction: get(&row, 4)?,
+                recording_flag: get(&row, 5)?,
+                segments: Vec::new(),
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
+            let session = evidence[at]
+                .conversation
+                .participants
+                .get_mut(p)
+                .and_then(|participant| participant.sessions.get_mut(s))
+                .ok_or_else(|| Error::Corrupt(format!("segment without session {p}/{s} in conversation {}", evidence_id(&rows, at))))?;
+            let sip: Vec<String> = list(&row, 8)?;
+            session.segments.push(Segment {
+                segment_type: get(&row, 3)?,
+                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("segment without start".into()))?,
+                end: time(&row, 5)?,
+                disconnect_type: get(&row, 6)?,
+                error_code: get(&row, 7)?,
+                sip_response_codes: sip.iter().filter_map(|c| c.parse().ok()).collect(),
+                queue_id: get(&row, 9)?,
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, source");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            let source: String = get(&row, 2)?;
+            let source = RecordingSource::parse(&source)
+                .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
+            evidence[at].recordings.push(RecordingEvidence {
+                recording_id: get(&row, 1)?,
+                source,
+                media: get(&row, 3)?,
+                file_state: get(&row, 4)?,
+                start: time(&row, 5)?,
+                end: time(&row, 6)?,
+                duration_ms: get(&row, 7)?,
+                output_size_bytes: get(&row, 8)?,
+                has_media_uris: get(&row, 9)?,
+                delete_date: time(&row, 10)?,
+                creation_time: time(&row, 11)?,
+                paused_ms: get(&row, 12)?,
+                export_media_name: get(&row, 13)?,
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, file_name");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            evidence[at].media_files.push(MediaFile {
+                recording_id: get(&row, 1)?,
+                file_name: get(&row, 2)?,
+                bytes: get(&row, 3)?,
+                sha256: get(&row, 4)?,
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, job_id");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            let job: String = get(&row, 1)?;
+            evidence[at].failed_exports.push(FailedExport {
+                job_id: Some(job).filter(|j| !j.is_empty()),
+                recording_id: get(&row, 2)?,
+            });
+        }
+
+        let sql = format!("SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, orphan_id");
+        for row in fetch(conn, &sql, &from, &to).await? {
+            let at = slot(&get::<String>(&row, 0)?)?;
+            evidence[at].orphans.push(Orphan {
+                orphan_id: get(&row, 1)?,
+                recording_id: get(&row, 2)?,
+                media: get(&row, 3)?,
+                orphan_status: get(&row, 4)?,
+            });
+        }
+        Ok(evidence)
+    }
+
+    /// Stores a run and its findings in one transaction, and records the raw inputs the
+    /// window's evidence came from. `prepare` receives the run's sequence number (allocated
+    /// under the write lock) and returns the run record, whose manifest hash requires the
+    /// reports to be rendered first.
+    pub async fn save_run<F>(
+        &self,
+        window: (Timestamp, Timestamp),
+        findings: &[Finding],
+        prepare: F,
+    ) -> Result<RunRecord>
+    where
+        F: FnOnce(i64) -> Result<RunRecord>,
+    {
+        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting the run transaction"))?;
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("allocating a run number"))?;
+        let run = prepare(seq)?;
+
+        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&run.run_id)
+            .bind(run.seq)
+            .bind(&run.window_start)
+            .bind(&run.window_end)
+            .bind(&run.as_of)
+            .bind(&run.completed)
+            .bind(&run.rule_set)
+            .bind(&run.policy)
+            .bind(&run.software)
+            .bind(&run.manifest_sha256)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("storing the run"))?;
+
+        super::write::insert_rows(
+            &mut tx,
+            "INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) ",
+            "",
+            13,
+            findings.iter(),
+            |b, f| {
+                let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
+                b.push_bind(run.run_id.clone())
+                    .push_bind(f.interaction.clone())
+                    .push_bind(f.status.as_str())
+                    .push_bind(json_list(&reasons))
+                    .push_bind(json_list(&f.recordings))
+                    .push_bind(json_list(&f.media_sha256))
+                    .push_bind(f.started.clone())
+                    .push_bind(f.ended.clone())
+                    .push_bind(f.direction.clone())
+                    .push_bind(f.media.clone())
+                    .push_bind(json_list(&f.queues))
+                    .push_bind(json_list(&f.users))
+                    .push_bind(f.detail.clone());
+            },
+        )
+        .await?;
+
+        let (from, to) = (window.0.to_string(), window.1.to_string());
+        let sql = format!(
+            "INSERT OR IGNORE INTO run_inputs (run_id, raw_input_id) \
+             SELECT ?3, raw_input_id FROM conversations WHERE conversation_id IN ({WINDOW}) \
+             UNION SELECT ?3, raw_input_id FROM recordings WHERE conversation_id IN ({WINDOW}) \
+             UNION SELECT ?3, raw_input_id FROM export_media WHERE conversation_id IN ({WINDOW}) \
+             UNION SELECT ?3, raw_input_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) \
+             UNION SELECT ?3, raw_input_id FROM orphan_recordings WHERE conversation_id IN ({WINDOW})"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&from)
+            .bind(&to)
+            .bind(&run.run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording the run's inputs"))?;
+
+        tx.commit().await.map_err(db("committing the run"))?;
+        Ok(run)
+    }
+
+    pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
+        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256 FROM runs WHERE run_id = ?")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the run"))?
+            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?;
+        Ok(RunRecord {
+            run_id: get(&row, 0)?,
+            seq: get(&row, 1)?,
+            window_start: get(&row, 2)?,
+            window_end: get(&row, 3)?,
+            as_of: get(&row, 4)?,
+            completed: get(&row, 5)?,
+            rule_set: get(&row, 6)?,
+            policy: get(&row, 7)?,
+            software: get(&row, 8)?,
+            manifest_sha256: get(&row, 9)?,
+        })
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing runs"))
+    }
+
+    /// A run's findings, ordered by conversation id.
+    pub async fn load_findings(&self, run_id: &str) -> Result<Vec<Finding>> {
+        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = ? ORDER BY conversation_id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading findings"))?;
+        rows.iter()
+            .map(|row| {
+                let status: String = get(row, 1)?;
+                let reasons: Vec<String> = list(row, 2)?;
+                Ok(Finding {
+                    interaction: get(row, 0)?,
+                    status: Status::parse(&status)
+                        .ok_or_else(|| Error::Corrupt(format!("unknown status `{status}` in run {run_id}")))?,
+                    reasons: reasons
+                        .iter()
+                        .map(|code| {
+                            Reason::parse(code).ok_or_else(|| Error::Corrupt(format!("unknown reason `{code}` in run {run_id}")))
+                        })
+                        .collect::<Result<_>>()?,
+                    recordings: list(row, 3)?,
+                    media_sha256: list(row, 4)?,
+                    started: get(row, 5)?,
+                    ended: get(row, 6)?,
+                    direction: get(row, 7)?,
+                    media: get(row, 8)?,
+                    queues: list(row, 9)?,
+                    users: list(row, 10)?,
+                    detail: get(row, 11)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ids of the raw inputs a run's findings were based on, ascending.
+    pub async fn run_input_ids(&self, run_id: &str) -> Result<Vec<i64>> {
+        sqlx::query_scalar("SELECT raw_input_id FROM run_inputs WHERE run_id = ? ORDER BY raw_input_id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading run inputs"))
+    }
+}
+
+async fn fetch(conn: &mut SqliteConnection, sql: &str, from: &str, to: &str) -> Result<Vec<SqliteRow>> {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(from)
+        .bind(to)
+        .fetch_all(conn)
+        .await
+        .map_err(db("loading evidence"))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(index).map_err(db("decoding a row"))
+}
+
+fn ordinal(row: &SqliteRow, index: usize) -> Result<usize> {
+    let value: i64 = get(row, index)?;
+    usize::try_from(value).map_err(|_| Error::Corrupt(format!("negative ordinal {value}")))
+}
+
+fn time(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>> {
+    let text: Option<String> = get(row, index)?;
+    text.map(|t| Timestamp::parse(&t).map_err(|e| Error::Corrupt(e.to_string()))).transpose()
+}
+
+fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
+    let text: String = get(row, index)?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("bad list `{text}`: {e}")))
+}
+
+fn evidence_id(rows: &[SqliteRow], at: usize) -> String {
+    rows.get(at).and_then(|r| r.try_get::<String, _>(0).ok()).unwrap_or_default()
+}

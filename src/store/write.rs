@@ -1,0 +1,460 @@
+//! Writing an import batch: raw inputs and the typed rows parsed from them, in one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::sqlite::Sqlite;
+use sqlx::{QueryBuilder, SqliteConnection};
+
+use super::{Store, db};
+use crate::audit::evidence::RecordingSource;
+use crate::error::Result;
+use crate::source::model::{AnalyticsConversation, RecordingJobWire};
+use crate::time::Timestamp;
+
+/// SQLite accepts at most 32,766 bound parameters per statement; stay well below.
+const MAX_BINDS: usize = 30_000;
+/// Rows per multi-row INSERT (500 to 1,000 is where sqlx reaches rusqlite's speed).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// One payload as received.
+#[derive(Debug, Clone)]
+pub struct RawInput {
+    pub kind: String,
+    pub source: String,
+    pub received: Timestamp,
+    pub bytes: i64,
+    pub sha256: String,
+    /// The payload, or `None` for media files (only their hash is kept).
+    pub body: Option<Vec<u8>>,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingRow {
+    pub recording_id: String,
+    pub source: RecordingSource,
+    pub conversation_id: String,
+    pub media: Option<String>,
+    pub media_subtype: Option<String>,
+    pub file_state: Option<String>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+    pub duration_ms: Option<i64>,
+    pub output_size_bytes: Option<i64>,
+    pub has_media_uris: bool,
+    pub delete_date: Option<Timestamp>,
+    pub archive_date: Option<Timestamp>,
+    pub exported_date: Option<Timestamp>,
+    pub creation_time: Option<Timestamp>,
+    pub paused_ms: i64,
+    pub session_id: Option<String>,
+    pub export_media_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaRow {
+    pub conversation_id: String,
+    pub file_name: String,
+    pub recording_id: String,
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRow {
+    pub job_id: Option<String>,
+    pub recording_id: String,
+    pub conversation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrphanRow {
+    pub orphan_id: String,
+    pub conversation_id: Option<String>,
+    pub recording_id: Option<String>,
+    pub media_type: Option<String>,
+    pub file_state: Option<String>,
+    pub orphan_status: Option<String>,
+    pub created_time: Option<Timestamp>,
+    pub media_size_bytes: Option<i64>,
+}
+
+/// Parsed inputs waiting to be written. Every typed row names the index of its raw input in
+/// `inputs`.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    pub inputs: Vec<RawInput>,
+    pub conversations: Vec<(usize, AnalyticsConversation)>,
+    pub recordings: Vec<(usize, RecordingRow)>,
+    pub media: Vec<(usize, MediaRow)>,
+    pub jobs: Vec<(usize, RecordingJobWire)>,
+    pub failed: Vec<(usize, FailedRow)>,
+    pub orphans: Vec<(usize, OrphanRow)>,
+}
+
+impl ImportBatch {
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+}
+
+/// What a batch changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub inputs: usize,
+    pub conversations: usize,
+    /// Conversations not replaced because the stored copy has ended and the new one has not.
+    pub conversations_kept: usize,
+}
+
+impl Store {
+    /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it.
+    ///
+    /// A conversation that arrives again replaces the stored copy (with its participants,
+    /// sessions and segments), except that a copy without `conversationEnd` never replaces one
+    /// that has it: Genesys details only grow, and a page fetched while a call was still up must
+    /// not undo a later, complete one. Other rows are upserted by their natural keys.
+    pub async fn write_batch(&self, batch: ImportBatch) -> Result<WriteSummary> {
+        let mut summary = WriteSummary { inputs: batch.inputs.len(), ..Default::default() };
+        if batch.is_empty() {
+            return Ok(summary);
+        }
+        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting the import transaction"))?;
+
+        let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("allocating raw input ids"))?;
+        let ids: Vec<i64> = (0..batch.inputs.len() as i64).map(|i| first_id + i).collect();
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id) ",
+            "",
+            8,
+            batch.inputs.iter().zip(&ids),
+            |b, (input, id)| {
+                b.push_bind(*id)
+                    .push_bind(input.kind.clone())
+                    .push_bind(input.source.clone())
+                    .push_bind(input.received.to_string())
+                    .push_bind(input.bytes)
+                    .push_bind(input.sha256.clone())
+                    .push_bind(input.body.clone())
+                    .push_bind(input.correlation_id.clone());
+            },
+        )
+        .await?;
+
+        let (replaced, kept) = write_conversations(&mut tx, &batch.conversations, &ids).await?;
+        summary.conversations = replaced;
+        summary.conversations_kept = kept;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, raw_input_id) ",
+            " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, raw_input_id = excluded.raw_input_id",
+            19,
+            batch.recordings.iter(),
+            |b, (input, r)| {
+                b.push_bind(r.recording_id.clone())
+                    .push_bind(r.source.as_str())
+                    .push_bind(r.conversation_id.clone())
+                    .push_bind(r.media.clone())
+                    .push_bind(r.media_subtype.clone())
+                    .push_bind(r.file_state.clone())
+                    .push_bind(r.start_time.map(|t| t.to_string()))
+                    .push_bind(r.end_time.map(|t| t.to_string()))
+                    .push_bind(r.duration_ms)
+                    .push_bind(r.output_size_bytes)
+                    .push_bind(r.has_media_uris)
+                    .push_bind(r.delete_date.map(|t| t.to_string()))
+                    .push_bind(r.archive_date.map(|t| t.to_string()))
+                    .push_bind(r.exported_date.map(|t| t.to_string()))
+                    .push_bind(r.creation_time.map(|t| t.to_string()))
+                    .push_bind(r.paused_ms)
+                    .push_bind(r.session_id.clone())
+                    .push_bind(r.export_media_name.clone())
+                    .push_bind(ids[*input]);
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO export_media (conversation_id, file_name, recording_id, path, bytes, sha256, raw_input_id) ",
+            " ON CONFLICT (conversation_id, file_name) DO UPDATE SET recording_id = excluded.recording_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, raw_input_id = excluded.raw_input_id",
+            7,
+            batch.media.iter(),
+            |b, (input, m)| {
+                b.push_bind(m.conversation_id.clone())
+                    .push_bind(m.file_name.clone())
+                    .push_bind(m.recording_id.clone())
+                    .push_bind(m.path.clone())
+                    .push_bind(m.bytes)
+                    .push_bind(m.sha256.clone())
+                    .push_bind(ids[*input]);
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
+            " ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, action = excluded.action, date_created = excluded.date_created, total_conversations = excluded.total_conversations, total_recordings = excluded.total_recordings, total_skipped_recordings = excluded.total_skipped_recordings, total_failed_recordings = excluded.total_failed_recordings, total_processed_recordings = excluded.total_processed_recordings, error_message = excluded.error_message, raw_input_id = excluded.raw_input_id",
+            11,
+            batch.jobs.iter(),
+            |b, (input, j)| {
+                b.push_bind(j.id.clone())
+                    .push_bind(j.state.clone())
+                    .push_bind(j.recording_jobs_query.as_ref().and_then(|q| q.action.clone()))
+                    .push_bind(j.date_created.map(|t| t.to_string()))
+                    .push_bind(j.total_conversations)
+                    .push_bind(j.total_recordings)
+                    .push_bind(j.total_skipped_recordings)
+                    .push_bind(j.total_failed_recordings)
+                    .push_bind(j.total_processed_recordings)
+                    .push_bind(j.error_message.clone())
+                    .push_bind(ids[*input]);
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO failed_recordings (job_id, recording_id, conversation_id, raw_input_id) ",
+            " ON CONFLICT (job_id, recording_id) DO UPDATE SET conversation_id = excluded.conversation_id, raw_input_id = excluded.raw_input_id",
+            4,
+            batch.failed.iter(),
+            |b, (input, f)| {
+                b.push_bind(f.job_id.clone().unwrap_or_default())
+                    .push_bind(f.recording_id.clone())
+                    .push_bind(f.conversation_id.clone())
+                    .push_bind(ids[*input]);
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO orphan_recordings (orphan_id, conversation_id, recording_id, media_type, file_state, orphan_status, created_time, media_size_bytes, raw_input_id) ",
+            " ON CONFLICT (orphan_id) DO UPDATE SET conversation_id = excluded.conversation_id, recording_id = excluded.recording_id, media_type = excluded.media_type, file_state = excluded.file_state, orphan_status = excluded.orphan_status, created_time = excluded.created_time, media_size_bytes = excluded.media_size_bytes, raw_input_id = excluded.raw_input_id",
+            9,
+            batch.orphans.iter(),
+            |b, (input, o)| {
+                b.push_bind(o.orphan_id.clone())
+                    .push_bind(o.conversation_id.clone())
+                    .push_bind(o.recording_id.clone())
+                    .push_bind(o.media_type.clone())
+                    .push_bind(o.file_state.clone())
+                    .push_bind(o.orphan_status.clone())
+                    .push_bind(o.created_time.map(|t| t.to_string()))
+                    .push_bind(o.media_size_bytes)
+                    .push_bind(ids[*input]);
+            },
+        )
+        .await?;
+
+        tx.commit().await.map_err(db("committing the import"))?;
+        Ok(summary)
+    }
+}
+
+/// Replaces conversations (and their children) by the batch's copies. Returns how many were
+/// written and how many stored copies were kept because they were more complete.
+async fn write_conversations(
+    tx: &mut SqliteConnection,
+    conversations: &[(usize, AnalyticsConversation)],
+    ids: &[i64],
+) -> Result<(usize, usize)> {
+    if conversations.is_empty() {
+        return Ok((0, 0));
+    }
+    // The same conversation on two pages of one batch: prefer an ended copy, then the later one.
+    let mut chosen: HashMap<&str, &(usize, AnalyticsConversation)> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for entry in conversations {
+        let id = entry.1.conversation_id.as_str();
+        match chosen.get(id) {
+            None => {
+                order.push(id);
+                chosen.insert(id, entry);
+            }
+            Some(previous) => {
+                if entry.1.conversation_end.is_some() || previous.1.conversation_end.is_none() {
+                    chosen.insert(id, entry);
+                }
+            }
+        }
+    }
+
+    let mut ended_in_store: HashSet<String> = HashSet::new();
+    for chunk in order.chunks(MAX_BINDS / 2) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT conversation_id FROM conversations WHERE conversation_end IS NOT NULL AND conversation_id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.to_string());
+        }
+        query.push(")");
+        let rows: Vec<String> = query
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("reading stored conversations"))?;
+        ended_in_store.extend(rows);
+    }
+
+    let mut kept = 0;
+    let mut selected: Vec<&(usize, AnalyticsConversation)> = Vec::with_capacity(order.len());
+    for id in &order {
+        let entry = chosen[id];
+        if entry.1.conversation_end.is_none() && ended_in_store.contains(*id) {
+            kept += 1;
+        } else {
+            selected.push(entry);
+        }
+    }
+
+    for chunk in selected.chunks(MAX_BINDS / 2) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("DELETE FROM conversations WHERE conversation_id IN (");
+        let mut list = query.separated(", ");
+        for (_, conversation) in chunk {
+            list.push_bind(conversation.conversation_id.clone());
+        }
+        query.push(")");
+        query.build().execute(&mut *tx).await.map_err(db("replacing conversations"))?;
+    }
+
+    insert_rows(
+        tx,
+        "INSERT INTO conversations (conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id) ",
+        "",
+        6,
+        selected.iter(),
+        |b, (input, c)| {
+            b.push_bind(c.conversation_id.clone())
+                .push_bind(c.conversation_start.to_string())
+                .push_bind(c.conversation_end.map(|t| t.to_string()))
+                .push_bind(c.originating_direction.clone())
+                .push_bind(json_list(&c.division_ids))
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    let participants = selected.iter().flat_map(|(_, c)| {
+        c.participants.iter().enumerate().map(move |(p, participant)| (c, p, participant))
+    });
+    insert_rows(
+        tx,
+        "INSERT INTO participants (conversation_id, ordinal, participant_id, purpose, user_id, participant_name) ",
+        "",
+        6,
+        participants,
+        |b, (c, p, participant)| {
+            b.push_bind(c.conversation_id.clone())
+                .push_bind(p as i64)
+                .push_bind(participant.participant_id.clone())
+                .push_bind(participant.purpose.clone().unwrap_or_default())
+                .push_bind(participant.user_id.clone())
+                .push_bind(participant.participant_name.clone());
+        },
+    )
+    .await?;
+
+    let sessions = selected.iter().flat_map(|(_, c)| {
+        c.participants.iter().enumerate().flat_map(move |(p, participant)| {
+            participant.sessions.iter().enumerate().map(move |(s, session)| (c, p, s, session))
+        })
+    });
+    insert_rows(
+        tx,
+        "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id) ",
+        "",
+        9,
+        sessions,
+        |b, (c, p, s, session)| {
+            b.push_bind(c.conversation_id.clone())
+                .push_bind(p as i64)
+                .push_bind(s as i64)
+                .push_bind(session.session_id.clone())
+                .push_bind(session.media_type.clone().unwrap_or_default())
+                .push_bind(session.direction.clone())
+                .push_bind(session.recording)
+                .push_bind(session.provider.clone())
+                .push_bind(session.edge_id.clone());
+        },
+    )
+    .await?;
+
+    let segments = selected.iter().flat_map(|(_, c)| {
+        c.participants.iter().enumerate().flat_map(move |(p, participant)| {
+            participant.sessions.iter().enumerate().flat_map(move |(s, session)| {
+                session.segments.iter().enumerate().map(move |(g, segment)| (c, p, s, g, segment))
+            })
+        })
+    });
+    insert_rows(
+        tx,
+        "INSERT INTO segments (conversation_id, participant_ordinal, session_ordinal, ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id) ",
+        "",
+        11,
+        segments,
+        |b, (c, p, s, g, segment)| {
+            let sip: Vec<String> = segment.sip_response_codes.iter().map(|c| c.to_string()).collect();
+            b.push_bind(c.conversation_id.clone())
+                .push_bind(p as i64)
+                .push_bind(s as i64)
+                .push_bind(g as i64)
+                .push_bind(segment.segment_type.clone().unwrap_or_default())
+                .push_bind(segment.segment_start.to_string())
+                .push_bind(segment.segment_end.map(|t| t.to_string()))
+                .push_bind(segment.disconnect_type.clone())
+                .push_bind(segment.error_code.clone())
+                .push_bind(json_list(&sip))
+                .push_bind(segment.queue_id.clone());
+        },
+    )
+    .await?;
+
+    Ok((selected.len(), kept))
+}
+
+/// Inserts rows with multi-row statements of at most [`ROWS_PER_STATEMENT`] rows and
+/// [`MAX_BINDS`] parameters. `head` ends before `VALUES`; `tail` follows the values list.
+pub(super) async fn insert_rows<I, F>(
+    tx: &mut SqliteConnection,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: I,
+    mut bind: F,
+) -> Result<()>
+where
+    I: IntoIterator,
+    F: FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, I::Item),
+{
+    let per_statement = ROWS_PER_STATEMENT.min(MAX_BINDS / columns.max(1));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<I::Item> = rows.by_ref().take(per_statement).collect();
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+        query.push_values(chunk, |mut b, row| bind(&mut b, row));
+        query.push(tail);
+        query.build().execute(&mut *tx).await.map_err(db("inserting rows"))?;
+    }
+    Ok(())
+}
+
+/// A list stored as a JSON array of strings.
+pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_string())
+}
