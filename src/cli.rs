@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "recaudit", version, about, long_about = None)]
 pub struct Cli {
     /// Database URL (SQLite), created if missing.
-    #[arg(long, global = true, env = "RECAUDIT_DB", default_value = "sqlite://recaudit.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECAUDIT_DB",
+        default_value = "sqlite://recaudit.db"
+    )]
     pub db: String,
 
     /// Configuration file (TOML): scope, rule thresholds and retention. Optional.
@@ -20,7 +25,12 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Directory the reports are written to, one folder per run.
-    #[arg(long, global = true, env = "RECAUDIT_REPORTS_DIR", default_value = "reports")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECAUDIT_REPORTS_DIR",
+        default_value = "reports"
+    )]
     pub reports_dir: PathBuf,
 
     /// More log output (-v info, -vv debug). RUST_LOG overrides.

@@ -27,21 +27,32 @@ pub struct Settings {
 impl Settings {
     /// Reads and validates a configuration file; `None` gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Settings> {
-        let Some(path) = path else { return Ok(Settings::default()) };
-        let text = std::fs::read_to_string(path).map_err(Error::io("cannot read configuration file", path))?;
-        Settings::parse(&text).map_err(|message| Error::Config { path: path.to_path_buf(), message })
+        let Some(path) = path else {
+            return Ok(Settings::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(Error::io("cannot read configuration file", path))?;
+        Settings::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })
     }
 
     /// Parses configuration text; the error names the key and line.
     pub fn parse(text: &str) -> Result<Settings, String> {
-        let settings: Settings = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let settings: Settings =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         settings.policy().validate()?;
         Ok(settings)
     }
 
     /// The audit policy these settings describe.
     pub fn policy(&self) -> Policy {
-        Policy { scope: self.scope.clone(), rules: self.rules.clone(), retention: self.retention.clone() }
+        Policy {
+            scope: self.scope.clone(),
+            rules: self.rules.clone(),
+            retention: self.retention.clone(),
+        }
     }
 }
 

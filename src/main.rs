@@ -15,7 +15,10 @@ use recaudit::time::Timestamp;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("recaudit: cannot start the async runtime: {e}");
@@ -39,7 +42,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(cli: Cli) -> Result<u8> {
@@ -51,11 +57,19 @@ async fn run(cli: Cli) -> Result<u8> {
             for rejection in &outcome.rejected {
                 eprintln!("recaudit: rejected {rejection}");
             }
-            let kinds: Vec<String> = outcome.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let kinds: Vec<String> = outcome
+                .by_kind
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             println!(
                 "imported {} new inputs ({}), {} unchanged, {} rejected, {} conversations written",
                 outcome.imported,
-                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
+                if kinds.is_empty() {
+                    "none".to_string()
+                } else {
+                    kinds.join(", ")
+                },
                 outcome.unchanged,
                 outcome.rejected.len(),
                 outcome.conversations
@@ -79,10 +93,15 @@ async fn run(cli: Cli) -> Result<u8> {
                     None => Timestamp::now(),
                 },
             };
-            let outcome = pipeline::run_audit(&store, &settings.policy(), window, &cli.reports_dir).await?;
+            let outcome =
+                pipeline::run_audit(&store, &settings.policy(), window, &cli.reports_dir).await?;
             print!("{}", outcome.summary);
             println!("\nReports: {}", outcome.report_dir.display());
-            if outcome.tally.count(recaudit::audit::Status::Exception) > 0 { 1 } else { 0 }
+            if outcome.tally.count(recaudit::audit::Status::Exception) > 0 {
+                1
+            } else {
+                0
+            }
         }
         Command::Report { run } => {
             let dir = pipeline::regenerate_reports(&store, &run, &cli.reports_dir).await?;

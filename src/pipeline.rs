@@ -52,8 +52,10 @@ pub async fn run_audit(
     policy.validate().map_err(Error::Usage)?;
     let evidence = store.load_evidence(window.from, window.to).await?;
     tracing::info!(conversations = evidence.len(), "evaluating");
-    let findings: Vec<Finding> =
-        evidence.iter().map(|e| audit::evaluate(e, policy, window.as_of)).collect();
+    let findings: Vec<Finding> = evidence
+        .iter()
+        .map(|e| audit::evaluate(e, policy, window.as_of))
+        .collect();
 
     let completed = Timestamp::now();
     let mut rendered: Option<ReportSet> = None;
@@ -89,7 +91,11 @@ pub async fn run_audit(
 }
 
 /// Regenerates a stored run's reports, checking that they hash to what the run recorded.
-pub async fn regenerate_reports(store: &Store, run_id: &str, reports_dir: &Path) -> Result<PathBuf> {
+pub async fn regenerate_reports(
+    store: &Store,
+    run_id: &str,
+    reports_dir: &Path,
+) -> Result<PathBuf> {
     let run = store.load_run(run_id).await?;
     let findings = store.load_findings(run_id).await?;
     let reports = report::render(&run, &findings)?;
@@ -109,7 +115,11 @@ pub async fn regenerate_reports(store: &Store, run_id: &str, reports_dir: &Path)
 fn run_id(completed: Timestamp, seq: i64) -> String {
     let text = completed.to_string();
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    format!("{}-{}-{seq}", &digits[..8.min(digits.len())], &digits[8.min(digits.len())..14.min(digits.len())])
+    format!(
+        "{}-{}-{seq}",
+        &digits[..8.min(digits.len())],
+        &digits[8.min(digits.len())..14.min(digits.len())]
+    )
 }
 
 #[cfg(test)]

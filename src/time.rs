@@ -50,8 +50,12 @@ impl Timestamp {
         }
         let trimmed = text.trim();
         if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-            let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| TimestampError(text.into()))?;
-            return Ok(Timestamp(Utc.from_utc_datetime(&midnight).timestamp_millis()));
+            let midnight = date
+                .and_hms_opt(0, 0, 0)
+                .ok_or_else(|| TimestampError(text.into()))?;
+            return Ok(Timestamp(
+                Utc.from_utc_datetime(&midnight).timestamp_millis(),
+            ));
         }
         for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
             if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {

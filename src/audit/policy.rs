@@ -69,7 +69,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { grace_hours: 48, uploading_threshold_hours: 24, duration_coverage: 0.9 }
+        Thresholds {
+            grace_hours: 48,
+            uploading_threshold_hours: 24,
+            duration_coverage: 0.9,
+        }
     }
 }
 
@@ -123,7 +127,10 @@ impl Policy {
     }
 
     pub fn media_in_scope(&self, media: &str) -> bool {
-        self.scope.media_types.iter().any(|m| m.eq_ignore_ascii_case(media))
+        self.scope
+            .media_types
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(media))
     }
 
     /// A short, stable description of the settings that change verdicts, for reports.
@@ -139,7 +146,10 @@ impl Policy {
             text.push_str(&format!("; directions {}", self.scope.directions.join(",")));
         }
         if self.scope.min_duration_seconds > 0 {
-            text.push_str(&format!("; minimum duration {} s", self.scope.min_duration_seconds));
+            text.push_str(&format!(
+                "; minimum duration {} s",
+                self.scope.min_duration_seconds
+            ));
         }
         for rule in &self.retention {
             text.push_str(&format!("; retention {} {} days", rule.name, rule.days));
@@ -149,5 +159,7 @@ impl Policy {
 }
 
 fn hours_to_ms(hours: u64) -> i64 {
-    i64::try_from(hours).unwrap_or(i64::MAX / HOUR_MS).saturating_mul(HOUR_MS)
+    i64::try_from(hours)
+        .unwrap_or(i64::MAX / HOUR_MS)
+        .saturating_mul(HOUR_MS)
 }

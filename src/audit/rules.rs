@@ -9,7 +9,13 @@ use crate::time::Timestamp;
 
 /// Disconnect types that mean the leg failed rather than was declined or hung up
 /// (help.mypurecloud.com "disconnect reasons": `transportFailure` is an ICE failure).
-const FAILURE_DISCONNECTS: &[&str] = &["transportFailure", "error", "system", "timeout", "sessionExpired"];
+const FAILURE_DISCONNECTS: &[&str] = &[
+    "transportFailure",
+    "error",
+    "system",
+    "timeout",
+    "sessionExpired",
+];
 
 /// Segment types of a leg that was offered to an agent or placed by one.
 const OFFER_SEGMENTS: &[&str] = &["alert", "dialing", "contacting"];
@@ -39,7 +45,10 @@ impl Verdict {
 
     fn reasons(&self) -> Vec<Reason> {
         // BTreeSet of codes keeps them sorted by code, which is the documented order.
-        self.reasons.iter().filter_map(|code| Reason::parse(code)).collect()
+        self.reasons
+            .iter()
+            .filter_map(|code| Reason::parse(code))
+            .collect()
     }
 }
 
@@ -65,9 +74,15 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
         reasons: verdict.reasons(),
         recordings: facts.recording_ids.iter().cloned().collect(),
         media_sha256: facts.media_sha256.iter().cloned().collect(),
-        started: conversation.start.map(|t| t.to_string()).unwrap_or_default(),
+        started: conversation
+            .start
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         ended: conversation.end.map(|t| t.to_string()),
-        direction: conversation.direction.clone().unwrap_or_else(|| "unknown".to_string()),
+        direction: conversation
+            .direction
+            .clone()
+            .unwrap_or_else(|| "unknown".to_string()),
         media: facts.primary_media.clone(),
         queues: facts.queues.iter().cloned().collect(),
         users: facts.users.iter().cloned().collect(),
@@ -122,14 +137,20 @@ fn decide(
         .iter()
         .filter(|p| AGENT_PURPOSES.contains(&p.purpose.as_str()))
         .flat_map(|p| {
-            let who = p.user_id.as_deref().or(p.name.as_deref()).unwrap_or("unknown user");
+            let who = p
+                .user_id
+                .as_deref()
+                .or(p.name.as_deref())
+                .unwrap_or("unknown user");
             p.sessions
                 .iter()
                 .filter(|s| policy.media_in_scope(&s.media_type))
                 .map(move |s| (who, s))
         })
         .collect();
-    let interacted = agent_sessions.iter().any(|(_, s)| has_segment(s, &["interact"]));
+    let interacted = agent_sessions
+        .iter()
+        .any(|(_, s)| has_segment(s, &["interact"]));
 
     if !interacted {
         let failed: Vec<String> = agent_sessions
@@ -187,7 +208,8 @@ fn decide(
 fn check_scope(evidence: &Evidence, policy: &Policy, facts: &Facts, verdict: &mut Verdict) {
     let conversation = &evidence.conversation;
     let scope = &policy.scope;
-    if !policy.media_in_scope(&facts.primary_media) {
+    // A conversation whose media cannot be told (no sessions yet) is judged, not excluded.
+    if facts.primary_media != "unknown" && !policy.media_in_scope(&facts.primary_media) {
         verdict.add(
             Reason::MediaOutOfScope,
             format!(
@@ -201,26 +223,45 @@ fn check_scope(evidence: &Evidence, policy: &Policy, facts: &Facts, verdict: &mu
     if !scope.directions.is_empty() && !scope.directions.iter().any(|d| d == direction) {
         verdict.add(
             Reason::DirectionOutOfScope,
-            format!("direction {direction} is not in scope ({})", scope.directions.join(", ")),
+            format!(
+                "direction {direction} is not in scope ({})",
+                scope.directions.join(", ")
+            ),
         );
     }
     let divisions = &conversation.division_ids;
     let division_excluded = (!scope.include_divisions.is_empty()
-        && !divisions.iter().any(|d| scope.include_divisions.contains(d)))
-        || divisions.iter().any(|d| scope.exclude_divisions.contains(d));
+        && !divisions
+            .iter()
+            .any(|d| scope.include_divisions.contains(d)))
+        || divisions
+            .iter()
+            .any(|d| scope.exclude_divisions.contains(d));
     if division_excluded {
         verdict.add(
             Reason::DivisionOutOfScope,
-            format!("division {} is not in scope", list_or_none(divisions.iter())),
+            format!(
+                "division {} is not in scope",
+                list_or_none(divisions.iter())
+            ),
         );
     }
     let queue_excluded = (!scope.include_queues.is_empty()
-        && !facts.queues.iter().any(|q| scope.include_queues.contains(q)))
-        || facts.queues.iter().any(|q| scope.exclude_queues.contains(q));
+        && !facts
+            .queues
+            .iter()
+            .any(|q| scope.include_queues.contains(q)))
+        || facts
+            .queues
+            .iter()
+            .any(|q| scope.exclude_queues.contains(q));
     if queue_excluded {
         verdict.add(
             Reason::QueueOutOfScope,
-            format!("queue {} is not in scope", list_or_none(facts.queues.iter())),
+            format!(
+                "queue {} is not in scope",
+                list_or_none(facts.queues.iter())
+            ),
         );
     }
 }
@@ -240,10 +281,13 @@ fn check_recordings(
         match rec.source {
             RecordingSource::Export => {
                 // The media file beside the sidecar: the sidecar's name without `_metadata.json`.
-                let media = evidence.media_files.iter().find(|m| match &rec.export_media_name {
-                    Some(name) => &m.file_name == name,
-                    None => m.recording_id == rec.recording_id,
-                });
+                let media = evidence
+                    .media_files
+                    .iter()
+                    .find(|m| match &rec.export_media_name {
+                        Some(name) => &m.file_name == name,
+                        None => m.recording_id == rec.recording_id,
+                    });
                 match media {
                     None => verdict.add(
                         Reason::MediaFileMissing,
@@ -263,7 +307,10 @@ fn check_recordings(
                 if let Some(why) = no_playable_media(rec) {
                     verdict.add(
                         Reason::MediaFileMissing,
-                        format!("recording {} has no playable media ({why})", rec.recording_id),
+                        format!(
+                            "recording {} has no playable media ({why})",
+                            rec.recording_id
+                        ),
                     );
                 }
             }
@@ -334,11 +381,18 @@ fn check_recordings(
         let job = failed.job_id.as_deref().unwrap_or("of unknown id");
         verdict.add(
             Reason::ExportFailed,
-            format!("bulk export job {job} failed recording {}", failed.recording_id),
+            format!(
+                "bulk export job {job} failed recording {}",
+                failed.recording_id
+            ),
         );
     }
 
-    for orphan in evidence.orphans.iter().filter(|o| facts.media_in_scope(o.media.as_deref())) {
+    for orphan in evidence
+        .orphans
+        .iter()
+        .filter(|o| facts.media_in_scope(o.media.as_deref()))
+    {
         verdict.add(
             Reason::OrphanRecording,
             format!(
@@ -351,7 +405,9 @@ fn check_recordings(
 }
 
 fn check_duration(policy: &Policy, facts: &Facts, verdict: &mut Verdict) {
-    let Some(covered) = facts.covered_ms else { return };
+    let Some(covered) = facts.covered_ms else {
+        return;
+    };
     if facts.interact_ms <= 0 {
         return;
     }
@@ -385,7 +441,10 @@ fn no_playable_media(rec: &RecordingEvidence) -> Option<&'static str> {
 }
 
 fn has_segment(session: &Session, types: &[&str]) -> bool {
-    session.segments.iter().any(|s| types.contains(&s.segment_type.as_str()))
+    session
+        .segments
+        .iter()
+        .any(|s| types.contains(&s.segment_type.as_str()))
 }
 
 /// How a leg that never reached interact failed, if it failed: a failure disconnect, an error
@@ -402,7 +461,11 @@ fn leg_failure(session: &Session) -> Option<String> {
         {
             signals.insert(format!("disconnectType {disconnect}"));
         }
-        if let Some(code) = segment.error_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        if let Some(code) = segment
+            .error_code
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+        {
             signals.insert(format!("errorCode {code}"));
         }
         for sip in &segment.sip_response_codes {
@@ -420,7 +483,10 @@ fn leg_failure(session: &Session) -> Option<String> {
         None => String::new(),
     };
     let signals: Vec<String> = signals.into_iter().collect();
-    Some(format!("was offered{when} and ended with {}", signals.join(", ")))
+    Some(format!(
+        "was offered{when} and ended with {}",
+        signals.join(", ")
+    ))
 }
 
 /// Facts derived once per conversation and shared by the checks.
@@ -473,9 +539,10 @@ impl<'a> Facts<'a> {
             facts.recording_ids.insert(rec.recording_id.clone());
             let held = match rec.source {
                 RecordingSource::Recording => no_playable_media(rec).is_none(),
-                RecordingSource::Metadata => {
-                    rec.file_state.as_deref().is_some_and(|s| MEDIA_HELD_STATES.contains(&s))
-                }
+                RecordingSource::Metadata => rec
+                    .file_state
+                    .as_deref()
+                    .is_some_and(|s| MEDIA_HELD_STATES.contains(&s)),
                 RecordingSource::Export => false,
             };
             if held {
@@ -496,7 +563,10 @@ impl<'a> Facts<'a> {
         let interact = interact_intervals(evidence, policy);
         facts.interact_ms = total(&interact);
         facts.covered_ms = facts.coverage(evidence, &interact);
-        facts.retention = match (retention_rule(evidence, policy, &facts.queues), conversation.end) {
+        facts.retention = match (
+            retention_rule(evidence, policy, &facts.queues),
+            conversation.end,
+        ) {
             (Some((days, name)), Some(end)) => {
                 let days = i64::try_from(days).unwrap_or(i64::MAX / 86_400_000);
                 Some((end.plus_millis(days.saturating_mul(86_400_000)), name))
@@ -508,7 +578,10 @@ impl<'a> Facts<'a> {
 
     /// Recording evidence whose media is in scope; evidence of unknown media counts as in scope.
     fn in_scope<'r>(&self, recordings: &'r [RecordingEvidence]) -> Vec<&'r RecordingEvidence> {
-        recordings.iter().filter(|r| self.media_in_scope(r.media.as_deref())).collect()
+        recordings
+            .iter()
+            .filter(|r| self.media_in_scope(r.media.as_deref()))
+            .collect()
     }
 
     fn media_in_scope(&self, media: Option<&str>) -> bool {
@@ -521,7 +594,9 @@ impl<'a> Facts<'a> {
 
     /// The end of the longest matching retention period, with the rule's name.
     fn retention_until(&self) -> Option<(Timestamp, &str)> {
-        self.retention.as_ref().map(|(until, name)| (*until, name.as_str()))
+        self.retention
+            .as_ref()
+            .map(|(until, name)| (*until, name.as_str()))
     }
 
     /// Interact time covered by recordings with media. A recording covers
@@ -534,7 +609,9 @@ impl<'a> Facts<'a> {
             if !self.has_media(&rec.recording_id) {
                 continue;
             }
-            let entry = per_recording.entry(rec.recording_id.as_str()).or_insert((None, None, 0));
+            let entry = per_recording
+                .entry(rec.recording_id.as_str())
+                .or_insert((None, None, 0));
             let length = rec.duration_ms.or(match (rec.start, rec.end) {
                 (Some(s), Some(e)) if e >= s => Some(e.millis() - s.millis()),
                 _ => None,
@@ -691,7 +768,11 @@ fn format_ms(ms: i64) -> String {
 
 fn list_or_none<'s>(items: impl Iterator<Item = &'s String>) -> String {
     let items: Vec<&str> = items.map(String::as_str).collect();
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ pub struct Tally {
 
 impl Tally {
     pub fn of(findings: &[Finding]) -> Tally {
-        let mut tally = Tally { total: findings.len(), ..Tally::default() };
+        let mut tally = Tally {
+            total: findings.len(),
+            ..Tally::default()
+        };
         for finding in findings {
             *tally.statuses.entry(finding.status).or_default() += 1;
             for reason in &finding.reasons {
@@ -132,7 +135,10 @@ pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
     let mut files = vec![
         ("findings.csv".to_string(), findings_csv(findings)?),
         ("findings.json".to_string(), findings_json(run, findings)?),
-        ("summary.md".to_string(), summary_markdown(run, findings).into_bytes()),
+        (
+            "summary.md".to_string(),
+            summary_markdown(run, findings).into_bytes(),
+        ),
     ];
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = Manifest {
@@ -155,12 +161,17 @@ pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
 
 impl ReportSet {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.files.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
     }
 
     /// SHA-256 of `manifest.json`, stored with the run.
     pub fn manifest_sha256(&self) -> String {
-        hex::encode(Sha256::digest(self.get("manifest.json").unwrap_or_default()))
+        hex::encode(Sha256::digest(
+            self.get("manifest.json").unwrap_or_default(),
+        ))
     }
 
     /// Writes the files into `dir` (created if needed). Each file is written to a temporary
@@ -175,7 +186,8 @@ impl ReportSet {
             file.write_all(bytes)
                 .and_then(|()| file.sync_all())
                 .map_err(Error::io("cannot write report file", &temporary))?;
-            std::fs::rename(&temporary, &target).map_err(Error::io("cannot write report file", &target))?;
+            std::fs::rename(&temporary, &target)
+                .map_err(Error::io("cannot write report file", &target))?;
         }
         Ok(())
     }
@@ -188,7 +200,10 @@ fn render_error(e: impl std::fmt::Display) -> Error {
 fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
     let document = FindingsDocument {
         run: &run.run_id,
-        window: Window { from: &run.window_start, to: &run.window_end },
+        window: Window {
+            from: &run.window_start,
+            to: &run.window_end,
+        },
         as_of: &run.as_of,
         completed: &run.completed,
         rule_set: &run.rule_set,
@@ -201,7 +216,9 @@ fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
 
 /// Lists inside a CSV cell are joined with `;` (ids and hashes never contain one).
 fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     writer
         .write_record([
             "interaction",
@@ -245,7 +262,10 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
     let tally = Tally::of(findings);
     let mut out = String::new();
     out.push_str(&format!("# recaudit run {}\n\n", run.run_id));
-    out.push_str(&format!("- Window: {} to {} (conversations started in [from, to))\n", run.window_start, run.window_end));
+    out.push_str(&format!(
+        "- Window: {} to {} (conversations started in [from, to))\n",
+        run.window_start, run.window_end
+    ));
     out.push_str(&format!("- As of: {}\n", run.as_of));
     out.push_str(&format!("- Completed: {}\n", run.completed));
     out.push_str(&format!("- Rules: {} ({})\n", run.rule_set, run.policy));
@@ -269,7 +289,10 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
         out.push_str(&format!("| {} | {} |\n", reason.code(), count));
     }
 
-    let exceptions: Vec<&Finding> = findings.iter().filter(|f| f.status == Status::Exception).collect();
+    let exceptions: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status == Status::Exception)
+        .collect();
     out.push_str(&format!("\n## Exceptions ({})\n\n", exceptions.len()));
     if exceptions.is_empty() {
         out.push_str("None.\n");
@@ -277,7 +300,12 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
         out.push_str("| Interaction | Reasons | Evidence |\n|---|---|---|\n");
         for f in exceptions.iter().take(SUMMARY_EXCEPTION_ROWS) {
             let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
-            out.push_str(&format!("| {} | {} | {} |\n", f.interaction, reasons.join(", "), f.detail.replace('|', "\\|")));
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                f.interaction,
+                reasons.join(", "),
+                f.detail.replace('|', "\\|")
+            ));
         }
         if exceptions.len() > SUMMARY_EXCEPTION_ROWS {
             out.push_str(&format!(

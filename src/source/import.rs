@@ -31,9 +31,7 @@ use super::model::{
 };
 use crate::audit::evidence::RecordingSource;
 use crate::error::Result;
-use crate::store::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, Store,
-};
+use crate::store::{FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, Store};
 use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
@@ -81,7 +79,10 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
         let (root, files) = match list_files(arg) {
             Ok(found) => found,
             Err(message) => {
-                outcome.rejected.push(Rejection { path: arg.clone(), message });
+                outcome.rejected.push(Rejection {
+                    path: arg.clone(),
+                    message,
+                });
                 continue;
             }
         };
@@ -92,14 +93,20 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
                 Ok(None) => outcome.unchanged += 1,
                 Ok(Some(parsed)) => {
                     known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
-                    *outcome.by_kind.entry(parsed.input.kind.clone()).or_default() += 1;
+                    *outcome
+                        .by_kind
+                        .entry(parsed.input.kind.clone())
+                        .or_default() += 1;
                     outcome.imported += 1;
                     batch.add(parsed);
                     if batch.is_full() {
                         outcome.conversations += batch.flush(store).await?;
                     }
                 }
-                Err(message) => outcome.rejected.push(Rejection { path: file.clone(), message }),
+                Err(message) => outcome.rejected.push(Rejection {
+                    path: file.clone(),
+                    message,
+                }),
             }
         }
     }
@@ -135,12 +142,24 @@ impl Batcher {
         self.bytes += parsed.input.body.as_ref().map_or(0, Vec::len);
         self.batch.inputs.push(parsed.input);
         let rows = parsed.rows;
-        self.batch.conversations.extend(rows.conversations.into_iter().map(|c| (index, c)));
-        self.batch.recordings.extend(rows.recordings.into_iter().map(|r| (index, r)));
-        self.batch.media.extend(rows.media.into_iter().map(|m| (index, m)));
-        self.batch.jobs.extend(rows.jobs.into_iter().map(|j| (index, j)));
-        self.batch.failed.extend(rows.failed.into_iter().map(|f| (index, f)));
-        self.batch.orphans.extend(rows.orphans.into_iter().map(|o| (index, o)));
+        self.batch
+            .conversations
+            .extend(rows.conversations.into_iter().map(|c| (index, c)));
+        self.batch
+            .recordings
+            .extend(rows.recordings.into_iter().map(|r| (index, r)));
+        self.batch
+            .media
+            .extend(rows.media.into_iter().map(|m| (index, m)));
+        self.batch
+            .jobs
+            .extend(rows.jobs.into_iter().map(|j| (index, j)));
+        self.batch
+            .failed
+            .extend(rows.failed.into_iter().map(|f| (index, f)));
+        self.batch
+            .orphans
+            .extend(rows.orphans.into_iter().map(|o| (index, o)));
     }
 
     fn is_full(&self) -> bool {
@@ -166,14 +185,17 @@ fn list_files(arg: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
     let mut files = Vec::new();
     let mut pending = vec![arg.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
         for entry in entries {
             let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
-            let kind = entry.file_type().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
             if kind.is_dir() {
                 pending.push(path);
             } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
@@ -201,7 +223,10 @@ fn read_input(
     source: &str,
     known: &HashSet<(String, String)>,
 ) -> Result<Option<Parsed>, String> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if let Some(conversation_id) = export_conversation(path) {
         if is_media_name(&name) {
             return read_export_media(path, source, &name, &conversation_id, known);
@@ -270,7 +295,9 @@ fn read_export_media(
     let mut buffer = vec![0u8; 64 * 1024];
     let mut bytes: u64 = 0;
     loop {
-        let read = file.read(&mut buffer).map_err(|e| format!("cannot read: {e}"))?;
+        let read = file
+            .read(&mut buffer)
+            .map_err(|e| format!("cannot read: {e}"))?;
         if read == 0 {
             break;
         }
@@ -282,7 +309,10 @@ fn read_export_media(
         return Ok(None);
     }
     let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
-    let recording_id = name.split_once('.').map_or(name, |(stem, _)| stem).to_string();
+    let recording_id = name
+        .split_once('.')
+        .map_or(name, |(stem, _)| stem)
+        .to_string();
     Ok(Some(Parsed {
         input: RawInput {
             kind: "export-media".to_string(),
@@ -317,11 +347,22 @@ fn parse_export_json(
     if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
         // Call-level metadata and transcripts are kept as evidence; the audit reads neither.
         serde_json::from_slice::<Value>(&body).map_err(|e| located(&e))?;
-        input.kind = if name.ends_with(".transcript.json") { "export-transcript" } else { "export-call-metadata" }.to_string();
+        input.kind = if name.ends_with(".transcript.json") {
+            "export-transcript"
+        } else {
+            "export-call-metadata"
+        }
+        .to_string();
     } else if let Some(media_name) = name.strip_suffix("_metadata.json") {
-        let meta: ExportMetadataWire = serde_json::from_slice(&body).map_err(|e| located(&e))?;
-        let recording_id = media_name.split_once('.').map_or(media_name, |(stem, _)| stem);
-        if let Some(claimed) = meta.conversation_id.as_deref().filter(|c| *c != conversation_id) {
+        let meta: ExportMetadataWire = typed(&body)?;
+        let recording_id = media_name
+            .split_once('.')
+            .map_or(media_name, |(stem, _)| stem);
+        if let Some(claimed) = meta
+            .conversation_id
+            .as_deref()
+            .filter(|c| *c != conversation_id)
+        {
             return Err(format!(
                 "field `conversationId` is {claimed} but the file is in folder conversation_id={conversation_id}"
             ));
@@ -356,7 +397,9 @@ fn parse_export_json(
         });
         input.kind = "export-metadata".to_string();
     } else {
-        return Err("a JSON file in an export folder must be a `_metadata.json` sidecar".to_string());
+        return Err(
+            "a JSON file in an export folder must be a `_metadata.json` sidecar".to_string(),
+        );
     }
     input.body = Some(body);
     Ok(Parsed { input, rows })
@@ -368,9 +411,18 @@ fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let conversation: AnalyticsConversation = serde_json::from_slice(line).map_err(|e| {
-            format!("line {}, column {}: {}", index + 1, e.column(), strip_position(&e))
-        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(line);
+        let conversation: AnalyticsConversation =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let inner = e.inner();
+                format!(
+                    "line {}, column {}: at `{}`: {}",
+                    index + 1,
+                    inner.column(),
+                    e.path(),
+                    strip_position(inner)
+                )
+            })?;
         rows.conversations.push(conversation);
     }
     input.kind = "analytics-conversations-ndjson".to_string();
@@ -394,7 +446,8 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "analytics-details-page"
         }
         Shape::Conversation => {
-            rows.conversations.push(typed::<AnalyticsConversation>(&body)?);
+            rows.conversations
+                .push(typed::<AnalyticsConversation>(&body)?);
             "analytics-conversation"
         }
         Shape::Conversations => {
@@ -402,11 +455,20 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "analytics-conversations"
         }
         Shape::Recordings(source) => {
-            let wires: Vec<RecordingWire> = if value.is_array() { typed(&body)? } else { vec![typed(&body)?] };
+            let wires: Vec<RecordingWire> = if value.is_array() {
+                typed(&body)?
+            } else {
+                vec![typed(&body)?]
+            };
             for (index, wire) in wires.into_iter().enumerate() {
-                rows.recordings.push(recording_row(wire, source).map_err(|m| format!("record {index}: {m}"))?);
+                rows.recordings
+                    .push(recording_row(wire, source).map_err(|m| format!("record {index}: {m}"))?);
             }
-            if source == RecordingSource::Recording { "recording" } else { "recording-metadata" }
+            if source == RecordingSource::Recording {
+                "recording"
+            } else {
+                "recording-metadata"
+            }
         }
         Shape::Job => {
             rows.jobs.push(typed::<RecordingJobWire>(&body)?);
@@ -440,10 +502,13 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "orphan-recordings-page"
         }
         Shape::Orphan => {
-            rows.orphans.push(orphan_row(typed::<OrphanRecordingWire>(&body)?));
+            rows.orphans
+                .push(orphan_row(typed::<OrphanRecordingWire>(&body)?));
             "orphan-recording"
         }
-        Shape::Unknown(why) => return Err(format!("not a Genesys Cloud payload recaudit knows: {why}")),
+        Shape::Unknown(why) => {
+            return Err(format!("not a Genesys Cloud payload recaudit knows: {why}"));
+        }
     };
     input.kind = kind.to_string();
     input.body = Some(body);
@@ -470,8 +535,14 @@ enum Shape {
 fn classify(value: &Value, lower_name: &str) -> Shape {
     let name_says_recordings = lower_name.contains("recording") && !lower_name.contains("metadata");
     let recording_source = |objects: &[&serde_json::Map<String, Value>]| {
-        let has_media_fields = objects.iter().any(|o| RECORDING_ONLY_KEYS.iter().any(|k| o.contains_key(*k)));
-        if has_media_fields || name_says_recordings { RecordingSource::Recording } else { RecordingSource::Metadata }
+        let has_media_fields = objects
+            .iter()
+            .any(|o| RECORDING_ONLY_KEYS.iter().any(|k| o.contains_key(*k)));
+        if has_media_fields || name_says_recordings {
+            RecordingSource::Recording
+        } else {
+            RecordingSource::Metadata
+        }
     };
     match value {
         Value::Object(object) => {
@@ -487,10 +558,21 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
                     .find_map(|k| object.get(*k).and_then(Value::as_str))
                     .unwrap_or("");
                 match first {
-                    Some(e) if e.contains_key("conversation") && e.contains_key("recording") => Shape::FailedPage,
-                    Some(e) if e.contains_key("orphanStatus") || e.contains_key("providerType") => Shape::OrphanPage,
-                    Some(e) if e.contains_key("recordingJobsQuery") || e.contains_key("totalRecordings") => Shape::JobsPage,
-                    Some(_) => Shape::Unknown("a listing whose entities are neither failed recordings, orphans nor jobs"),
+                    Some(e) if e.contains_key("conversation") && e.contains_key("recording") => {
+                        Shape::FailedPage
+                    }
+                    Some(e) if e.contains_key("orphanStatus") || e.contains_key("providerType") => {
+                        Shape::OrphanPage
+                    }
+                    Some(e)
+                        if e.contains_key("recordingJobsQuery")
+                            || e.contains_key("totalRecordings") =>
+                    {
+                        Shape::JobsPage
+                    }
+                    Some(_) => Shape::Unknown(
+                        "a listing whose entities are neither failed recordings, orphans nor jobs",
+                    ),
                     None if uri.contains("/failedrecordings") => Shape::FailedPage,
                     None if uri.contains("/orphanrecordings") => Shape::OrphanPage,
                     None if uri.contains("/recording/jobs") => Shape::JobsPage,
@@ -498,7 +580,9 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
                 }
             } else if has("orphanStatus") {
                 Shape::Orphan
-            } else if has("state") && (has("recordingJobsQuery") || has("totalRecordings") || has("percentProgress")) {
+            } else if has("state")
+                && (has("recordingJobsQuery") || has("totalRecordings") || has("percentProgress"))
+            {
                 Shape::Job
             } else if has("id") && (has("fileState") || has("conversationId") || has("media")) {
                 Shape::Recordings(recording_source(&[object]))
@@ -507,11 +591,16 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
             }
         }
         Value::Array(items) => {
-            let objects: Vec<&serde_json::Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
+            let objects: Vec<&serde_json::Map<String, Value>> =
+                items.iter().filter_map(Value::as_object).collect();
             if objects.len() != items.len() {
                 return Shape::Unknown("an array of something other than objects");
             }
-            if objects.iter().all(|o| o.contains_key("conversationId") && o.contains_key("conversationStart")) && !objects.is_empty() {
+            if objects
+                .iter()
+                .all(|o| o.contains_key("conversationId") && o.contains_key("conversationStart"))
+                && !objects.is_empty()
+            {
                 Shape::Conversations
             } else if objects.iter().all(|o| o.contains_key("id")) {
                 // An empty array is what recordingmetadata returns for a conversation without
@@ -527,11 +616,35 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
 
 /// Parses the whole file as `T`, so serde reports the line and column of a bad value.
 fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| located(&e))
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| with_path(&e))?;
+    deserializer.end().map_err(|e| located(&e))?;
+    Ok(value)
+}
+
+/// `line L, column C: at conversations[0].conversationStart: <what is wrong>`.
+fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    if path.is_empty() || path == "." {
+        located(inner)
+    } else {
+        format!(
+            "line {}, column {}: at `{path}`: {}",
+            inner.line(),
+            inner.column(),
+            strip_position(inner)
+        )
+    }
 }
 
 fn located(e: &serde_json::Error) -> String {
-    format!("line {}, column {}: {}", e.line(), e.column(), strip_position(e))
+    format!(
+        "line {}, column {}: {}",
+        e.line(),
+        e.column(),
+        strip_position(e)
+    )
 }
 
 /// serde_json appends " at line L column C"; recaudit puts the position first.
@@ -556,9 +669,9 @@ fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<Recordi
         .annotations
         .iter()
         .filter(|a| {
-            a.reason
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("Hold") || r.eq_ignore_ascii_case("SecurePause"))
+            a.reason.as_deref().is_some_and(|r| {
+                r.eq_ignore_ascii_case("Hold") || r.eq_ignore_ascii_case("SecurePause")
+            })
         })
         .map(|a| a.duration_ms.or(a.absolute_duration_ms).unwrap_or(0).max(0))
         .sum();
@@ -589,7 +702,9 @@ fn orphan_row(wire: OrphanRecordingWire) -> OrphanRow {
     OrphanRow {
         orphan_id: wire.id.clone(),
         conversation_id: recording.and_then(|r| {
-            r.conversation_id.clone().or_else(|| r.self_uri.as_deref().and_then(conversation_from_uri))
+            r.conversation_id
+                .clone()
+                .or_else(|| r.self_uri.as_deref().and_then(conversation_from_uri))
         }),
         recording_id: recording.map(|r| r.id.clone()),
         media_type: wire.media_type.as_deref().map(normalize_media),
@@ -621,36 +736,78 @@ mod tests {
 
     #[test]
     fn classifies_genesys_shapes() {
-        assert_eq!(classify(&json!({"conversations": [], "cursor": "x"}), "p.json"), Shape::ConversationPage);
-        assert_eq!(classify(&json!({"totalHits": 0, "conversations": null}), "p.json"), Shape::ConversationPage);
         assert_eq!(
-            classify(&json!({"conversationId": "c", "conversationStart": "2026-07-14T00:00:00Z"}), "c.json"),
+            classify(&json!({"conversations": [], "cursor": "x"}), "p.json"),
+            Shape::ConversationPage
+        );
+        assert_eq!(
+            classify(&json!({"totalHits": 0, "conversations": null}), "p.json"),
+            Shape::ConversationPage
+        );
+        assert_eq!(
+            classify(
+                &json!({"conversationId": "c", "conversationStart": "2026-07-14T00:00:00Z"}),
+                "c.json"
+            ),
             Shape::Conversation
         );
-        assert_eq!(classify(&json!([]), "rm.json"), Shape::Recordings(RecordingSource::Metadata));
         assert_eq!(
-            classify(&json!([{"id": "r", "conversationId": "c", "fileState": "AVAILABLE"}]), "rm.json"),
+            classify(&json!([]), "rm.json"),
             Shape::Recordings(RecordingSource::Metadata)
         );
         assert_eq!(
-            classify(&json!([{"id": "r", "conversationId": "c", "outputSizeInBytes": 0}]), "x.json"),
+            classify(
+                &json!([{"id": "r", "conversationId": "c", "fileState": "AVAILABLE"}]),
+                "rm.json"
+            ),
+            Shape::Recordings(RecordingSource::Metadata)
+        );
+        assert_eq!(
+            classify(
+                &json!([{"id": "r", "conversationId": "c", "outputSizeInBytes": 0}]),
+                "x.json"
+            ),
             Shape::Recordings(RecordingSource::Recording)
         );
         assert_eq!(
-            classify(&json!([{"id": "r", "conversationId": "c"}]), "c-recordings.json"),
+            classify(
+                &json!([{"id": "r", "conversationId": "c"}]),
+                "c-recordings.json"
+            ),
             Shape::Recordings(RecordingSource::Recording)
         );
-        assert_eq!(classify(&json!({"id": "j", "state": "FULFILLED", "totalRecordings": 3}), "j.json"), Shape::Job);
         assert_eq!(
-            classify(&json!({"entities": [{"conversation": {"id": "c"}, "recording": {"id": "r"}}]}), "f.json"),
+            classify(
+                &json!({"id": "j", "state": "FULFILLED", "totalRecordings": 3}),
+                "j.json"
+            ),
+            Shape::Job
+        );
+        assert_eq!(
+            classify(
+                &json!({"entities": [{"conversation": {"id": "c"}, "recording": {"id": "r"}}]}),
+                "f.json"
+            ),
             Shape::FailedPage
         );
         assert_eq!(
-            classify(&json!({"entities": [], "selfUri": "/api/v2/recording/jobs/j/failedrecordings?pageNumber=1"}), "f.json"),
+            classify(
+                &json!({"entities": [], "selfUri": "/api/v2/recording/jobs/j/failedrecordings?pageNumber=1"}),
+                "f.json"
+            ),
             Shape::FailedPage
         );
-        assert_eq!(classify(&json!({"entities": [{"id": "o", "orphanStatus": "NO_CONVERSATION"}]}), "o.json"), Shape::OrphanPage);
-        assert!(matches!(classify(&json!({"hello": 1}), "x.json"), Shape::Unknown(_)));
+        assert_eq!(
+            classify(
+                &json!({"entities": [{"id": "o", "orphanStatus": "NO_CONVERSATION"}]}),
+                "o.json"
+            ),
+            Shape::OrphanPage
+        );
+        assert!(matches!(
+            classify(&json!({"hello": 1}), "x.json"),
+            Shape::Unknown(_)
+        ));
     }
 
     #[test]

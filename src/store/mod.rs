@@ -47,16 +47,27 @@ impl Store {
                     .to_string(),
             ));
         }
-        let normalized = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let normalized = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else {
+            format!("sqlite://{url}")
+        };
         let options = SqliteConnectOptions::from_str(&normalized)
-            .map_err(|source| Error::Database { context: format!("invalid database URL `{url}`"), source })?
+            .map_err(|source| Error::Database {
+                context: format!("invalid database URL `{url}`"),
+                source,
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let path = Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:");
-        if let Some(parent) = path.as_ref().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty())
+        let path =
+            Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:");
+        if let Some(parent) = path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
         {
             return Err(Error::Usage(format!(
@@ -69,7 +80,10 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|source| Error::Database { context: format!("cannot open database `{url}`"), source })?;
+            .map_err(|source| Error::Database {
+                context: format!("cannot open database `{url}`"),
+                source,
+            })?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -94,7 +108,12 @@ impl Store {
             .await
             .map_err(db("reading known raw inputs"))?;
         rows.iter()
-            .map(|row| Ok((row.try_get(0).map_err(db("reading raw input"))?, row.try_get(1).map_err(db("reading raw input"))?)))
+            .map(|row| {
+                Ok((
+                    row.try_get(0).map_err(db("reading raw input"))?,
+                    row.try_get(1).map_err(db("reading raw input"))?,
+                ))
+            })
             .collect()
     }
 
@@ -132,5 +151,8 @@ impl Store {
 
 /// Wraps a sqlx error with what recaudit was doing.
 pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Database { context: context.to_string(), source }
+    move |source| Error::Database {
+        context: context.to_string(),
+        source,
+    }
 }

@@ -16,8 +16,7 @@ use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
 /// The conversations of an audit window, as a subquery over `?1` (from) and `?2` (to).
-const WINDOW: &str =
-    "SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2";
+const WINDOW: &str = "SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2";
 
 /// A stored audit run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +39,11 @@ impl Store {
     /// ordered by conversation id.
     pub async fn load_evidence(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Evidence>> {
         let (from, to) = (from.to_string(), to.to_string());
-        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
         let conn: &mut SqliteConnection = &mut conn;
 
         let rows = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id", &from, &to).await?;
@@ -65,10 +68,15 @@ impl Store {
             return Ok(evidence);
         }
         let slot = |id: &str| -> Result<usize> {
-            index.get(id).copied().ok_or_else(|| Error::Corrupt(format!("conversation {id} vanished while loading")))
+            index
+                .get(id)
+                .copied()
+                .ok_or_else(|| Error::Corrupt(format!("conversation {id} vanished while loading")))
         };
 
-        let sql = format!("SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, ordinal");
+        let sql = format!(
+            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, ordinal"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             evidence[at].conversation.participants.push(Participant {
@@ -79,13 +87,22 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, ordinal");
+        let sql = format!(
+            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, ordinal"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             let participant = ordinal(&row, 1)?;
-            let target = evidence[at].conversation.participants.get_mut(participant).ok_or_else(|| {
-                Error::Corrupt(format!("session without participant {participant} in conversation {}", evidence_id(&rows, at)))
-            })?;
+            let target = evidence[at]
+                .conversation
+                .participants
+                .get_mut(participant)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "session without participant {participant} in conversation {}",
+                        evidence_id(&rows, at)
+                    ))
+                })?;
             target.sessions.push(Session {
                 session_id: get(&row, 2)?,
                 media_type: get(&row, 3)?,
@@ -95,7 +112,9 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal");
+        let sql = format!(
+            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
@@ -104,11 +123,17 @@ impl Store {
                 .participants
                 .get_mut(p)
                 .and_then(|participant| participant.sessions.get_mut(s))
-                .ok_or_else(|| Error::Corrupt(format!("segment without session {p}/{s} in conversation {}", evidence_id(&rows, at))))?;
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "segment without session {p}/{s} in conversation {}",
+                        evidence_id(&rows, at)
+                    ))
+                })?;
             let sip: Vec<String> = list(&row, 8)?;
             session.segments.push(Segment {
                 segment_type: get(&row, 3)?,
-                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("segment without start".into()))?,
+                start: time(&row, 4)?
+                    .ok_or_else(|| Error::Corrupt("segment without start".into()))?,
                 end: time(&row, 5)?,
                 disconnect_type: get(&row, 6)?,
                 error_code: get(&row, 7)?,
@@ -117,7 +142,9 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, source");
+        let sql = format!(
+            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, source"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             let source: String = get(&row, 2)?;
@@ -140,7 +167,9 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, file_name");
+        let sql = format!(
+            "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, file_name"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             evidence[at].media_files.push(MediaFile {
@@ -151,7 +180,9 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, job_id");
+        let sql = format!(
+            "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, job_id"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             let job: String = get(&row, 1)?;
@@ -161,7 +192,9 @@ impl Store {
             });
         }
 
-        let sql = format!("SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, orphan_id");
+        let sql = format!(
+            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, orphan_id"
+        );
         for row in fetch(conn, &sql, &from, &to).await? {
             let at = slot(&get::<String>(&row, 0)?)?;
             evidence[at].orphans.push(Orphan {
@@ -187,7 +220,11 @@ impl Store {
     where
         F: FnOnce(i64) -> Result<RunRecord>,
     {
-        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
             .await
             .map_err(db("starting the run transaction"))?;
@@ -301,12 +338,15 @@ impl Store {
                 let reasons: Vec<String> = list(row, 2)?;
                 Ok(Finding {
                     interaction: get(row, 0)?,
-                    status: Status::parse(&status)
-                        .ok_or_else(|| Error::Corrupt(format!("unknown status `{status}` in run {run_id}")))?,
+                    status: Status::parse(&status).ok_or_else(|| {
+                        Error::Corrupt(format!("unknown status `{status}` in run {run_id}"))
+                    })?,
                     reasons: reasons
                         .iter()
                         .map(|code| {
-                            Reason::parse(code).ok_or_else(|| Error::Corrupt(format!("unknown reason `{code}` in run {run_id}")))
+                            Reason::parse(code).ok_or_else(|| {
+                                Error::Corrupt(format!("unknown reason `{code}` in run {run_id}"))
+                            })
                         })
                         .collect::<Result<_>>()?,
                     recordings: list(row, 3)?,
@@ -325,15 +365,22 @@ impl Store {
 
     /// Ids of the raw inputs a run's findings were based on, ascending.
     pub async fn run_input_ids(&self, run_id: &str) -> Result<Vec<i64>> {
-        sqlx::query_scalar("SELECT raw_input_id FROM run_inputs WHERE run_id = ? ORDER BY raw_input_id")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("reading run inputs"))
+        sqlx::query_scalar(
+            "SELECT raw_input_id FROM run_inputs WHERE run_id = ? ORDER BY raw_input_id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading run inputs"))
     }
 }
 
-async fn fetch(conn: &mut SqliteConnection, sql: &str, from: &str, to: &str) -> Result<Vec<SqliteRow>> {
+async fn fetch(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<SqliteRow>> {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(from)
         .bind(to)
@@ -356,7 +403,8 @@ fn ordinal(row: &SqliteRow, index: usize) -> Result<usize> {
 
 fn time(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>> {
     let text: Option<String> = get(row, index)?;
-    text.map(|t| Timestamp::parse(&t).map_err(|e| Error::Corrupt(e.to_string()))).transpose()
+    text.map(|t| Timestamp::parse(&t).map_err(|e| Error::Corrupt(e.to_string())))
+        .transpose()
 }
 
 fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
@@ -365,5 +413,7 @@ fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
 }
 
 fn evidence_id(rows: &[SqliteRow], at: usize) -> String {
-    rows.get(at).and_then(|r| r.try_get::<String, _>(0).ok()).unwrap_or_default()
+    rows.get(at)
+        .and_then(|r| r.try_get::<String, _>(0).ok())
+        .unwrap_or_default()
 }

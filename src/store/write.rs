@@ -116,11 +116,18 @@ impl Store {
     /// that has it: Genesys details only grow, and a page fetched while a call was still up must
     /// not undo a later, complete one. Other rows are upserted by their natural keys.
     pub async fn write_batch(&self, batch: ImportBatch) -> Result<WriteSummary> {
-        let mut summary = WriteSummary { inputs: batch.inputs.len(), ..Default::default() };
+        let mut summary = WriteSummary {
+            inputs: batch.inputs.len(),
+            ..Default::default()
+        };
         if batch.is_empty() {
             return Ok(summary);
         }
-        let mut conn = self.pool.acquire().await.map_err(db("acquiring a connection"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
             .await
             .map_err(db("starting the import transaction"))?;
@@ -129,7 +136,9 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("allocating raw input ids"))?;
-        let ids: Vec<i64> = (0..batch.inputs.len() as i64).map(|i| first_id + i).collect();
+        let ids: Vec<i64> = (0..batch.inputs.len() as i64)
+            .map(|i| first_id + i)
+            .collect();
 
         insert_rows(
             &mut tx,
@@ -329,7 +338,11 @@ async fn write_conversations(
             list.push_bind(conversation.conversation_id.clone());
         }
         query.push(")");
-        query.build().execute(&mut *tx).await.map_err(db("replacing conversations"))?;
+        query
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(db("replacing conversations"))?;
     }
 
     insert_rows(
@@ -350,7 +363,10 @@ async fn write_conversations(
     .await?;
 
     let participants = selected.iter().flat_map(|(_, c)| {
-        c.participants.iter().enumerate().map(move |(p, participant)| (c, p, participant))
+        c.participants
+            .iter()
+            .enumerate()
+            .map(move |(p, participant)| (c, p, participant))
     });
     insert_rows(
         tx,
@@ -370,9 +386,16 @@ async fn write_conversations(
     .await?;
 
     let sessions = selected.iter().flat_map(|(_, c)| {
-        c.participants.iter().enumerate().flat_map(move |(p, participant)| {
-            participant.sessions.iter().enumerate().map(move |(s, session)| (c, p, s, session))
-        })
+        c.participants
+            .iter()
+            .enumerate()
+            .flat_map(move |(p, participant)| {
+                participant
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .map(move |(s, session)| (c, p, s, session))
+            })
     });
     insert_rows(
         tx,
@@ -395,11 +418,22 @@ async fn write_conversations(
     .await?;
 
     let segments = selected.iter().flat_map(|(_, c)| {
-        c.participants.iter().enumerate().flat_map(move |(p, participant)| {
-            participant.sessions.iter().enumerate().flat_map(move |(s, session)| {
-                session.segments.iter().enumerate().map(move |(g, segment)| (c, p, s, g, segment))
+        c.participants
+            .iter()
+            .enumerate()
+            .flat_map(move |(p, participant)| {
+                participant
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(s, session)| {
+                        session
+                            .segments
+                            .iter()
+                            .enumerate()
+                            .map(move |(g, segment)| (c, p, s, g, segment))
+                    })
             })
-        })
     });
     insert_rows(
         tx,
@@ -448,7 +482,11 @@ where
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(head);
         query.push_values(chunk, |mut b, row| bind(&mut b, row));
         query.push(tail);
-        query.build().execute(&mut *tx).await.map_err(db("inserting rows"))?;
+        query
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting rows"))?;
     }
     Ok(())
 }

@@ -1,1 +1,6 @@
+//! The single integration-test binary (one link step). Each module is a feature area.
 
+mod cli;
+mod import;
+mod rules;
+mod support;

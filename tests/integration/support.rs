@@ -1,0 +1,293 @@
+//! Test environment and Genesys-shaped JSON builders.
+//!
+//! `TestEnv` gives each test its own directory with a real SQLite file and a reports folder.
+//! The builders write payloads the way Genesys Cloud sends them (camelCase, ISO-8601 with `Z`,
+//! export sidecars with `+0000`), so tests exercise the real import path, not hand-made rows.
+
+use std::path::{Path, PathBuf};
+
+use recaudit::audit::{Finding, Policy};
+use recaudit::pipeline::{self, AuditOutcome, AuditWindow};
+use recaudit::source::import::{self, ImportOutcome};
+use recaudit::store::Store;
+use recaudit::time::Timestamp;
+use serde_json::{Value, json};
+
+pub const DAY: &str = "2026-07-14";
+pub const QUEUE: &str = "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+pub const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+pub const ORG: &str = "8f3c1d2e-1111-4a5b-9c7d-0e1f2a3b4c5d";
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("input")).expect("input dir");
+        let store = Store::open(&TestEnv::url_in(dir.path()))
+            .await
+            .expect("open store");
+        TestEnv { dir, store }
+    }
+
+    pub fn url_in(dir: &Path) -> String {
+        format!("sqlite://{}", dir.join("recaudit.db").display())
+    }
+
+    pub fn url(&self) -> String {
+        TestEnv::url_in(self.dir.path())
+    }
+
+    pub fn input(&self) -> PathBuf {
+        self.dir.path().join("input")
+    }
+
+    pub fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
+    /// Writes a JSON payload under the input folder.
+    pub fn write_json(&self, name: &str, value: &Value) -> PathBuf {
+        let path = self.input().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("dirs");
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(value).expect("json")).expect("write");
+        path
+    }
+
+    pub fn write_raw(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.input().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("dirs");
+        }
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    /// The export folder of a conversation that started at `hour` on [`DAY`].
+    pub fn export_dir(&self, conversation: &str, hour: u32) -> String {
+        format!("export/{ORG}/year=2026/month=7/day=14/hour={hour}/conversation_id={conversation}")
+    }
+
+    /// Writes an exported recording: the sidecar and, when `media` is given, the media file.
+    pub fn export_recording(
+        &self,
+        conversation: &str,
+        hour: u32,
+        recording: &str,
+        sidecar: Value,
+        media: Option<&[u8]>,
+    ) {
+        let dir = self.export_dir(conversation, hour);
+        self.write_json(&format!("{dir}/{recording}.opus_metadata.json"), &sidecar);
+        if let Some(bytes) = media {
+            self.write_raw(&format!("{dir}/{recording}.opus"), bytes);
+        }
+    }
+
+    pub async fn import(&self) -> ImportOutcome {
+        import::import_paths(&self.store, &[self.input()])
+            .await
+            .expect("import")
+    }
+
+    pub async fn audit_with(&self, policy: &Policy, as_of: &str) -> AuditOutcome {
+        let window = AuditWindow {
+            from: ts(&format!("{DAY}T00:00:00Z")),
+            to: ts("2026-07-15T00:00:00Z"),
+            as_of: ts(as_of),
+        };
+        pipeline::run_audit(&self.store, policy, window, &self.reports())
+            .await
+            .expect("audit")
+    }
+
+    /// Audits [`DAY`] with the default policy, three days later (grace windows closed).
+    pub async fn audit(&self) -> Vec<Finding> {
+        let outcome = self
+            .audit_with(&Policy::default(), "2026-07-17T12:00:00Z")
+            .await;
+        self.store
+            .load_findings(&outcome.run.run_id)
+            .await
+            .expect("findings")
+    }
+
+    pub async fn finding(&self, conversation: &str) -> Finding {
+        self.audit()
+            .await
+            .into_iter()
+            .find(|f| f.interaction == conversation)
+            .unwrap_or_else(|| panic!("no finding for {conversation}"))
+    }
+}
+
+pub fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).expect("timestamp")
+}
+
+/// `2026-07-14T{hh}:{mm}:{ss}.000Z`
+pub fn at(hh: u32, mm: u32, ss: u32) -> String {
+    format!("{DAY}T{hh:02}:{mm:02}:{ss:02}.000Z")
+}
+
+/// Same instant in the export sidecar form `+0000`.
+pub fn at_export(hh: u32, mm: u32, ss: u32) -> String {
+    format!("{DAY}T{hh:02}:{mm:02}:{ss:02}.000+0000")
+}
+
+pub fn codes(finding: &Finding) -> Vec<&'static str> {
+    finding.reasons.iter().map(|r| r.code()).collect()
+}
+
+pub fn segment(kind: &str, start: &str, end: &str) -> Value {
+    json!({ "segmentType": kind, "segmentStart": start, "segmentEnd": end, "queueId": QUEUE })
+}
+
+/// Adds or replaces a field of a JSON object.
+pub fn with(mut value: Value, key: &str, field: Value) -> Value {
+    value[key] = field;
+    value
+}
+
+pub fn customer(start: &str, end: &str) -> Value {
+    json!({
+        "participantId": "p-customer",
+        "participantName": "Mobile Number, United States",
+        "purpose": "customer",
+        "sessions": [{
+            "sessionId": "s-customer",
+            "mediaType": "voice",
+            "direction": "inbound",
+            "ani": "tel:+15551230002",
+            "segments": [ with(segment("interact", start, end), "disconnectType", json!("endpoint")) ]
+        }]
+    })
+}
+
+pub fn agent(user: &str, segments: Vec<Value>) -> Value {
+    agent_media(user, "voice", segments)
+}
+
+pub fn agent_media(user: &str, media: &str, segments: Vec<Value>) -> Value {
+    json!({
+        "participantId": format!("p-{user}"),
+        "participantName": "Dana Agent",
+        "purpose": "agent",
+        "userId": user,
+        "sessions": [{
+            "sessionId": format!("s-{user}"),
+            "mediaType": media,
+            "direction": "inbound",
+            "provider": "Edge",
+            "segments": segments
+        }]
+    })
+}
+
+pub fn ivr(start: &str, end: &str) -> Value {
+    json!({
+        "participantId": "p-ivr",
+        "purpose": "ivr",
+        "sessions": [{ "mediaType": "voice", "segments": [segment("ivr", start, end)] }]
+    })
+}
+
+pub fn conversation(id: &str, start: &str, end: Option<&str>, participants: Vec<Value>) -> Value {
+    let mut value = json!({
+        "conversationId": id,
+        "conversationStart": start,
+        "originatingDirection": "inbound",
+        "divisionIds": [DIVISION],
+        "participants": participants
+    });
+    if let Some(end) = end {
+        value["conversationEnd"] = json!(end);
+    }
+    value
+}
+
+/// An answered inbound call 10:00:00-10:05:00: alert 10:00:10-10:00:20, interact to 10:04:30,
+/// wrap-up to 10:05:00.
+pub fn answered_call(id: &str) -> Value {
+    conversation(
+        id,
+        &at(10, 0, 0),
+        Some(&at(10, 5, 0)),
+        vec![
+            customer(&at(10, 0, 0), &at(10, 4, 30)),
+            agent(
+                "user-dana",
+                vec![
+                    segment("alert", &at(10, 0, 10), &at(10, 0, 20)),
+                    with(
+                        segment("interact", &at(10, 0, 20), &at(10, 4, 30)),
+                        "disconnectType",
+                        json!("peer"),
+                    ),
+                    segment("wrapup", &at(10, 4, 30), &at(10, 5, 0)),
+                ],
+            ),
+        ],
+    )
+}
+
+/// The seed case: the agent's WebRTC leg alerts until ICE fails (transportFailure, SIP 408).
+pub fn ice_failure_call(id: &str) -> Value {
+    let mut alert = segment("alert", &at(11, 0, 30), &at(11, 1, 12));
+    alert["disconnectType"] = json!("transportFailure");
+    alert["errorCode"] = json!("error.ininedgecontrol.connection.webrtc.endpoint.disconnect");
+    alert["sipResponseCodes"] = json!([408]);
+    conversation(
+        id,
+        &at(11, 0, 0),
+        Some(&at(11, 1, 12)),
+        vec![
+            customer(&at(11, 0, 0), &at(11, 1, 12)),
+            agent("user-dana", vec![alert]),
+        ],
+    )
+}
+
+/// A page of conversation details as the async jobs return it.
+pub fn page(conversations: Vec<Value>) -> Value {
+    json!({ "conversations": conversations, "dataAvailabilityDate": "2026-07-16T00:00:00.000Z" })
+}
+
+/// Recording metadata for the answered call, as `GET .../recordingmetadata` returns it.
+pub fn metadata(id: &str, conversation: &str, state: &str) -> Value {
+    json!({
+        "id": id,
+        "conversationId": conversation,
+        "endTime": at(10, 4, 30),
+        "media": "audio",
+        "mediaSubtype": "Trunk",
+        "annotations": [],
+        "fileState": state,
+        "deleteDate": "2033-07-14T10:05:00.000Z",
+        "region": "us-east-1",
+        "selfUri": format!("/api/v2/conversations/{conversation}/recordingmetadata/{id}")
+    })
+}
+
+/// An export sidecar covering 10:00:20-10:04:30 (250 s).
+pub fn sidecar(conversation: &str, recording: &str) -> Value {
+    json!({
+        "mediaType": "Call",
+        "mediaSubtype": "Trunk",
+        "provider": "edge",
+        "userIds": ["user-dana"],
+        "conversationId": conversation,
+        "recordingId": recording,
+        "startTime": at_export(10, 0, 20),
+        "endTime": at_export(10, 4, 30),
+        "durationMs": 250_000,
+        "initialDirection": "inbound"
+    })
+}
+
+pub const AUDIO: &[u8] = b"OggS\x00\x02fake-opus-audio-for-tests";
