@@ -450,7 +450,13 @@ fn has_segment(session: &Session, types: &[&str]) -> bool {
 /// How a leg that never reached interact failed, if it failed: a failure disconnect, an error
 /// code, or a SIP 408 or 5xx on any of its segments.
 fn leg_failure(session: &Session) -> Option<String> {
-    let mut signals = BTreeSet::new();
+    // In the order the segments report them, each once.
+    let mut signals: Vec<String> = Vec::new();
+    let mut note = |signal: String| {
+        if !signals.contains(&signal) {
+            signals.push(signal);
+        }
+    };
     let mut window: Option<(Timestamp, Option<Timestamp>)> = None;
     for segment in &session.segments {
         if OFFER_SEGMENTS.contains(&segment.segment_type.as_str()) && window.is_none() {
@@ -459,18 +465,18 @@ fn leg_failure(session: &Session) -> Option<String> {
         if let Some(disconnect) = segment.disconnect_type.as_deref()
             && FAILURE_DISCONNECTS.contains(&disconnect)
         {
-            signals.insert(format!("disconnectType {disconnect}"));
+            note(format!("disconnectType {disconnect}"));
         }
         if let Some(code) = segment
             .error_code
             .as_deref()
             .filter(|c| !c.trim().is_empty())
         {
-            signals.insert(format!("errorCode {code}"));
+            note(format!("errorCode {code}"));
         }
         for sip in &segment.sip_response_codes {
             if *sip == 408 || (500..600).contains(sip) {
-                signals.insert(format!("SIP {sip}"));
+                note(format!("SIP {sip}"));
             }
         }
     }
@@ -482,7 +488,6 @@ fn leg_failure(session: &Session) -> Option<String> {
         Some((start, None)) => format!(" from {start}"),
         None => String::new(),
     };
-    let signals: Vec<String> = signals.into_iter().collect();
     Some(format!(
         "was offered{when} and ended with {}",
         signals.join(", ")

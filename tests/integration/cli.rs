@@ -1,1 +1,349 @@
+//! The binary as users run it: exit codes, messages, the example night, report regeneration.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
 use crate::support::*;
+
+fn recaudit(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .arg("--db")
+        .arg(TestEnv::url_in(dir))
+        .arg("--reports-dir")
+        .arg(dir.join("reports"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run recaudit")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The run id from `audit` output ("Reports: <dir>/<run-id>").
+fn run_id(output: &Output) -> String {
+    let stdout = text(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Reports: "))
+        .expect("reports line");
+    Path::new(line.trim_start_matches("Reports: "))
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn read_findings(dir: &Path, run: &str) -> Value {
+    let bytes =
+        std::fs::read(dir.join("reports").join(run).join("findings.json")).expect("findings.json");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+fn audit_examples(dir: &Path) -> (Output, Value) {
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(repo("examples/expected.json")).unwrap()).unwrap();
+    let config = repo("examples/recaudit.toml");
+    let output = recaudit(
+        dir,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "audit",
+            "--from",
+            expected["window"]["from"].as_str().unwrap(),
+            "--to",
+            expected["window"]["to"].as_str().unwrap(),
+            "--as-of",
+            expected["as_of"].as_str().unwrap(),
+        ],
+    );
+    (output, expected)
+}
+
+#[test]
+fn the_example_night_gets_the_verdicts_it_was_built_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let import = recaudit(
+        dir.path(),
+        &["import", repo("examples/night").to_str().unwrap()],
+    );
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+
+    let (audit, expected) = audit_examples(dir.path());
+    assert_eq!(
+        audit.status.code(),
+        Some(1),
+        "exceptions exist: {}",
+        text(&audit.stderr)
+    );
+    let report = read_findings(dir.path(), &run_id(&audit));
+    let findings = report["findings"].as_array().unwrap();
+    let labels = expected["conversations"].as_object().unwrap();
+    assert_eq!(findings.len(), labels.len());
+    for finding in findings {
+        let id = finding["interaction"].as_str().unwrap();
+        let label = &labels[id];
+        assert_eq!(
+            finding["status"], label["status"],
+            "{id} ({}): {finding}",
+            label["scenario"]
+        );
+        assert_eq!(
+            finding["reasons"], label["reasons"],
+            "{id} ({}): {finding}",
+            label["scenario"]
+        );
+    }
+
+    // The example covers every status and every reason of the taxonomy.
+    let statuses: Vec<&str> = labels
+        .values()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    for status in [
+        "complete",
+        "exception",
+        "pending",
+        "excluded",
+        "not-required",
+    ] {
+        assert!(statuses.contains(&status), "{status}");
+    }
+    let reasons: Vec<&str> = labels
+        .values()
+        .flat_map(|l| l["reasons"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for reason in [
+        "media-not-established",
+        "recording-missing",
+        "media-file-missing",
+        "export-failed",
+        "recording-error",
+        "duration-mismatch",
+        "orphan-recording",
+        "retention-shortfall",
+        "short-interaction",
+    ] {
+        assert!(reasons.contains(&reason), "{reason}");
+    }
+}
+
+#[test]
+fn importing_the_examples_twice_gives_identical_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let night = repo("examples/night");
+    recaudit(dir.path(), &["import", night.to_str().unwrap()]);
+    let (first, _) = audit_examples(dir.path());
+    let again = recaudit(dir.path(), &["import", night.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stdout).contains("imported 0 new inputs"),
+        "{}",
+        text(&again.stdout)
+    );
+    let (second, _) = audit_examples(dir.path());
+    let a = read_findings(dir.path(), &run_id(&first));
+    let b = read_findings(dir.path(), &run_id(&second));
+    assert_ne!(a["run"], b["run"]);
+    assert_eq!(a["findings"], b["findings"]);
+}
+
+#[test]
+fn report_regenerates_byte_for_byte_and_refuses_altered_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    recaudit(
+        dir.path(),
+        &["import", repo("examples/night").to_str().unwrap()],
+    );
+    let (audit, _) = audit_examples(dir.path());
+    let run = run_id(&audit);
+    let folder = dir.path().join("reports").join(&run);
+    let mut originals = BTreeMap::new();
+    for name in [
+        "findings.json",
+        "findings.csv",
+        "summary.md",
+        "manifest.json",
+    ] {
+        originals.insert(name, std::fs::read(folder.join(name)).expect(name));
+    }
+    std::fs::remove_dir_all(&folder).unwrap();
+
+    let report = recaudit(dir.path(), &["report", "--run", &run]);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    for (name, bytes) in &originals {
+        assert_eq!(&std::fs::read(folder.join(name)).unwrap(), bytes, "{name}");
+    }
+
+    // The manifest lists every other file with its size and hash.
+    let manifest: Value = serde_json::from_slice(&originals["manifest.json"]).unwrap();
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 3);
+
+    // Alter one stored finding: regeneration must refuse and write nothing.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = recaudit::store::Store::open(&TestEnv::url_in(dir.path())).await.unwrap();
+        let changed = sqlx::query("UPDATE findings SET detail = 'edited' WHERE run_id = ? AND rowid = (SELECT MIN(rowid) FROM findings)")
+            .bind(&run)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        store.close().await;
+    });
+    std::fs::remove_dir_all(&folder).unwrap();
+    let refused = recaudit(dir.path(), &["report", "--run", &run]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("do not match the manifest"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!folder.exists());
+}
+
+#[test]
+fn import_names_rejected_files_and_exits_1() {
+    let env = tempfile::tempdir().unwrap();
+    let input = env.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("good.json"),
+        serde_json::to_vec(&page(vec![answered_call("a")])).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(input.join("bad.json"), b"{\"conversations\": [}").unwrap();
+    let output = recaudit(env.path(), &["import", input.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.json: line 1, column"), "{stderr}");
+    assert!(
+        text(&output.stdout).contains("1 rejected"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    let audit = recaudit(
+        env.path(),
+        &[
+            "audit",
+            "--from",
+            "2026-07-14",
+            "--to",
+            "2026-07-15",
+            "--as-of",
+            "2026-07-20",
+        ],
+    );
+    assert_eq!(
+        audit.status.code(),
+        Some(1),
+        "the good file was imported and audited"
+    );
+    assert!(
+        text(&audit.stdout).contains("| exception | 1 |"),
+        "{}",
+        text(&audit.stdout)
+    );
+}
+
+#[test]
+fn audit_exits_0_without_exceptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let abandoned = conversation(
+        "quiet",
+        &at(9, 0, 0),
+        Some(&at(9, 1, 0)),
+        vec![customer(&at(9, 0, 0), &at(9, 1, 0))],
+    );
+    std::fs::write(
+        input.join("p.json"),
+        serde_json::to_vec(&page(vec![abandoned])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        recaudit(dir.path(), &["import", input.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let audit = recaudit(
+        dir.path(),
+        &[
+            "audit",
+            "--from",
+            "2026-07-14T00:00:00Z",
+            "--to",
+            "2026-07-15T00:00:00Z",
+        ],
+    );
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit.stderr));
+    assert!(text(&audit.stdout).contains("| not-required | 1 |"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let backwards = recaudit(
+        dir.path(),
+        &["audit", "--from", "2026-07-15", "--to", "2026-07-14"],
+    );
+    assert_eq!(backwards.status.code(), Some(2));
+    assert!(
+        text(&backwards.stderr).contains("must be before --to"),
+        "{}",
+        text(&backwards.stderr)
+    );
+
+    let garbage = recaudit(
+        dir.path(),
+        &["audit", "--from", "last tuesday", "--to", "2026-07-14"],
+    );
+    assert_eq!(garbage.status.code(), Some(2));
+    assert!(
+        text(&garbage.stderr).contains("--from"),
+        "{}",
+        text(&garbage.stderr)
+    );
+
+    let missing = recaudit(dir.path(), &["report", "--run", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("no run `nope`"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[rules]\ngrace_hour = 3\n").unwrap();
+    let bad_config = recaudit(dir.path(), &["--config", config.to_str().unwrap(), "runs"]);
+    assert_eq!(bad_config.status.code(), Some(2));
+    assert!(
+        text(&bad_config.stderr).contains("grace_hour"),
+        "{}",
+        text(&bad_config.stderr)
+    );
+
+    let no_dir = Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .args(["--db", "sqlite:///nonexistent-dir/x.db", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(no_dir.status.code(), Some(2));
+    assert!(
+        text(&no_dir.stderr).contains("does not exist"),
+        "{}",
+        text(&no_dir.stderr)
+    );
+}

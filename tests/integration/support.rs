@@ -37,10 +37,6 @@ impl TestEnv {
         format!("sqlite://{}", dir.join("recaudit.db").display())
     }
 
-    pub fn url(&self) -> String {
-        TestEnv::url_in(self.dir.path())
-    }
-
     pub fn input(&self) -> PathBuf {
         self.dir.path().join("input")
     }
