@@ -124,5 +124,7 @@ async fn run(cli: Cli) -> Result<u8> {
 }
 
 fn cli_time(flag: &str, text: &str) -> Result<Timestamp> {
-    Timestamp::parse_cli(text).with_context(|| format!("{flag} is not a UTC instant (try 2026-07-14 or 2026-07-14T00:00:00Z)"))
+    Timestamp::parse_cli(text).with_context(|| {
+        format!("{flag} is not a UTC instant (try 2026-07-14 or 2026-07-14T00:00:00Z)")
+    })
 }
