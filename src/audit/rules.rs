@@ -64,8 +64,9 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
     if detail.is_empty() {
         detail = facts.complete_clause(status);
     }
-    if let Some(first) = detail.get(..1) {
-        detail = format!("{}{}.", first.to_uppercase(), &detail[1..]);
+    let mut chars = detail.chars();
+    if let Some(first) = chars.next() {
+        detail = format!("{}{}.", first.to_uppercase(), chars.as_str());
     }
 
     Finding {
