@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::audit::{self, Finding, Policy, RULE_SET};
 use crate::error::{Error, Result};
 use crate::report::{self, ReportSet, Tally};
-use crate::store::{RunRecord, Store};
+use crate::store::{EVIDENCE_PAGE, RunRecord, Store};
 use crate::time::Timestamp;
 
 /// The software token recorded with every run.

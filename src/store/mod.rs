@@ -14,7 +14,7 @@
 mod read;
 mod write;
 
-pub use read::RunRecord;
+pub use read::{EVIDENCE_PAGE, RunRecord};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
 };

@@ -18,6 +18,9 @@ use crate::time::Timestamp;
 /// The conversations of an audit window, as a subquery over `?1` (from) and `?2` (to).
 const WINDOW: &str = "SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2";
 
+/// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
+pub const EVIDENCE_PAGE: usize = 2_000;
+
 /// A stored audit run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
@@ -36,8 +39,31 @@ pub struct RunRecord {
 
 impl Store {
     /// Every conversation whose conversationStart lies in `[from, to)`, with all its evidence,
-    /// ordered by conversation id.
+    /// ordered by conversation id. Loads everything at once; [`Store::load_evidence_page`]
+    /// bounds memory for large windows.
     pub async fn load_evidence(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Evidence>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .load_evidence_page(from, to, after.as_deref(), EVIDENCE_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.conversation.id.clone());
+            all.extend(page);
+        }
+        Ok(all)
+    }
+
+    /// Up to `limit` conversations of the window `[from, to)` whose ids sort after `after`,
+    /// with all their evidence, ordered by conversation id.
+    pub async fn load_evidence_page(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Evidence>> {
         let (from, to) = (from.to_string(), to.to_string());
         let mut conn = self
             .pool
@@ -46,7 +72,14 @@ impl Store {
             .map_err(db("acquiring a connection"))?;
         let conn: &mut SqliteConnection = &mut conn;
 
-        let rows = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id", &from, &to).await?;
+        let rows = sqlx::query("SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 AND conversation_id > ?3 ORDER BY conversation_id LIMIT ?4")
+            .bind(&from)
+            .bind(&to)
+            .bind(after.unwrap_or(""))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("loading conversations"))?;
         let mut evidence = Vec::with_capacity(rows.len());
         let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -64,21 +97,18 @@ impl Store {
                 ..Evidence::default()
             });
         }
-        if evidence.is_empty() {
+        let (Some(first), Some(last)) = (evidence.first(), evidence.last()) else {
             return Ok(evidence);
-        }
-        let slot = |id: &str| -> Result<usize> {
-            index
-                .get(id)
-                .copied()
-                .ok_or_else(|| Error::Corrupt(format!("conversation {id} vanished while loading")))
+        };
+        // Children are read by id range (an index prefix scan); rows of conversations in the
+        // range but outside the window are skipped.
+        let (first, last) = (first.conversation.id.clone(), last.conversation.id.clone());
+        let slot = |row: &SqliteRow| -> Result<Option<usize>> {
+            Ok(index.get(&get::<String>(row, 0)?).copied())
         };
 
-        let sql = format!(
-            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, ordinal"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             evidence[at].conversation.participants.push(Participant {
                 purpose: get(&row, 1)?,
                 user_id: get(&row, 2)?,
@@ -87,22 +117,13 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, ordinal"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             let participant = ordinal(&row, 1)?;
-            let target = evidence[at]
-                .conversation
-                .participants
-                .get_mut(participant)
-                .ok_or_else(|| {
-                    Error::Corrupt(format!(
-                        "session without participant {participant} in conversation {}",
-                        evidence_id(&rows, at)
-                    ))
-                })?;
+            let conversation = &mut evidence[at].conversation;
+            let target = conversation.participants.get_mut(participant).ok_or_else(|| {
+                Error::Corrupt(format!("session without participant {participant} in conversation {}", conversation.id))
+            })?;
             target.sessions.push(Session {
                 session_id: get(&row, 2)?,
                 media_type: get(&row, 3)?,
@@ -112,28 +133,20 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
-            let session = evidence[at]
-                .conversation
+            let conversation = &mut evidence[at].conversation;
+            let id = conversation.id.clone();
+            let session = conversation
                 .participants
                 .get_mut(p)
                 .and_then(|participant| participant.sessions.get_mut(s))
-                .ok_or_else(|| {
-                    Error::Corrupt(format!(
-                        "segment without session {p}/{s} in conversation {}",
-                        evidence_id(&rows, at)
-                    ))
-                })?;
+                .ok_or_else(|| Error::Corrupt(format!("segment without session {p}/{s} in conversation {id}")))?;
             let sip: Vec<String> = list(&row, 8)?;
             session.segments.push(Segment {
                 segment_type: get(&row, 3)?,
-                start: time(&row, 4)?
-                    .ok_or_else(|| Error::Corrupt("segment without start".into()))?,
+                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("segment without start".into()))?,
                 end: time(&row, 5)?,
                 disconnect_type: get(&row, 6)?,
                 error_code: get(&row, 7)?,
@@ -142,11 +155,8 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, source"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
                 .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
@@ -167,11 +177,8 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, file_name"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             evidence[at].media_files.push(MediaFile {
                 recording_id: get(&row, 1)?,
                 file_name: get(&row, 2)?,
@@ -180,11 +187,8 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, recording_id, job_id"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             let job: String = get(&row, 1)?;
             evidence[at].failed_exports.push(FailedExport {
                 job_id: Some(job).filter(|j| !j.is_empty()),
@@ -192,11 +196,8 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id IN ({WINDOW}) ORDER BY conversation_id, orphan_id"
-        );
-        for row in fetch(conn, &sql, &from, &to).await? {
-            let at = slot(&get::<String>(&row, 0)?)?;
+        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", &first, &last).await? {
+            let Some(at) = slot(&row)? else { continue };
             evidence[at].orphans.push(Orphan {
                 orphan_id: get(&row, 1)?,
                 recording_id: get(&row, 2)?,

@@ -371,3 +371,35 @@ async fn each_run_records_the_inputs_its_findings_used() {
     // The page, the sidecar and the media file; not the other day's conversation.
     assert_eq!(ids.len(), 3, "{ids:?}");
 }
+
+#[tokio::test]
+async fn audits_page_through_large_windows() {
+    let env = TestEnv::new().await;
+    let mut lines = String::new();
+    // 2,500 conversations in the window and, interleaved by id, 500 outside it.
+    for i in 0..3000 {
+        let inside = i % 6 != 0;
+        let day = if inside { "2026-07-14" } else { "2026-07-20" };
+        let call = json!({
+            "conversationId": format!("c{i:05}"),
+            "conversationStart": format!("{day}T08:00:00.000Z"),
+            "conversationEnd": format!("{day}T08:05:00.000Z"),
+            "participants": [
+                {"purpose": "customer", "sessions": [{"mediaType": "voice", "segments": [segment("interact", &at(8, 0, 0), &at(8, 5, 0))]}]},
+                {"purpose": "agent", "userId": format!("u{i}"), "sessions": [{"mediaType": "voice", "segments": [segment("interact", &at(8, 0, 5), &at(8, 5, 0))]}]}
+            ]
+        });
+        lines.push_str(&serde_json::to_string(&call).unwrap());
+        lines.push('\n');
+    }
+    env.write_raw("many.ndjson", lines.as_bytes());
+    env.import().await;
+    let findings = env.audit().await;
+    assert_eq!(findings.len(), 2500);
+    for finding in &findings {
+        let i: usize = finding.interaction[1..].parse().unwrap();
+        assert_ne!(i % 6, 0, "{} is outside the window", finding.interaction);
+        assert_eq!(finding.users, vec![format!("u{i}")]);
+        assert_eq!(finding.status, Status::Exception);
+    }
+}
