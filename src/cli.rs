@@ -33,6 +33,11 @@ pub struct Cli {
     )]
     pub reports_dir: PathBuf,
 
+    /// Ledger signing key file (default: [ledger] key, else recaudit-ledger.key beside the
+    /// database). Created with mode 0600 by the first audit when missing.
+    #[arg(long, global = true, env = "RECAUDIT_LEDGER_KEY")]
+    pub ledger_key: Option<PathBuf>,
+
     /// More log output (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -72,10 +77,67 @@ pub enum Command {
         #[arg(long)]
         run: String,
     },
+    /// The chain-of-custody ledger: keys, verification, proofs, audit packages.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// List the most recent runs.
     Runs {
         /// How many runs to list.
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Create the ledger's signing key (Ed25519, mode 0600) and print its verifier key.
+    Keygen,
+    /// Check the ledger in the database (checks V1 to V10 of docs/LEDGER.md).
+    ///
+    /// Exit status: 0 every check passed, 1 a check failed (each failure names the check,
+    /// run and seq), 2 error.
+    Verify {
+        /// An older signed checkpoint you kept; checked for consistency with the current log.
+        /// Repeatable.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        /// The verifier key to check signatures with (default: derived from the key file).
+        #[arg(long)]
+        vkey: Option<String>,
+    },
+    /// Verify one signed checkpoint on its own, as an auditor does with one received by mail.
+    VerifyCheckpoint {
+        /// The ledger's verifier key (`<name>+<key id>+<key>`), or a file holding it.
+        #[arg(long)]
+        vkey: String,
+        /// The signed checkpoint note.
+        file: PathBuf,
+    },
+    /// Write a self-contained proof that an interaction's finding is in the ledger.
+    Prove {
+        /// The conversationId.
+        #[arg(long)]
+        interaction: String,
+        /// The run (default: the newest run with that interaction).
+        #[arg(long)]
+        run: Option<String>,
+        /// Write the proof here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the audit package (records, checkpoints, verify.py, VERIFY.md) into a new directory.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show the ledger's head and recent runs.
+    Show {
+        /// How many runs to list.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+    /// Anchor checkpoints that lack a configured anchor (time stamp, directory copy).
+    Anchor,
 }

@@ -1,7 +1,8 @@
 //! Settings: defaults, then an optional TOML file (`--config`).
 //!
-//! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`). Secrets never
-//! go here. A missing `--config` means every default; a file that names an unknown key is an
+//! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`) and the ledger
+//! settings (`[ledger]`: origin, key file, time-stamping authority, anchor directory). Secrets
+//! never go here (the ledger key lives in its own 0600 file). A missing `--config` means every default; a file that names an unknown key is an
 //! error, so a typo cannot silently change verdicts.
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use crate::audit::Policy;
 use crate::audit::policy::{RetentionRule, Scope, Thresholds};
 use crate::error::{Error, Result};
+use crate::ledger::LedgerSettings;
 
 /// Everything the configuration file can set.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -22,6 +24,8 @@ pub struct Settings {
     pub rules: Thresholds,
     #[serde(default)]
     pub retention: Vec<RetentionRule>,
+    #[serde(default)]
+    pub ledger: LedgerSettings,
 }
 
 impl Settings {

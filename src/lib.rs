@@ -14,8 +14,10 @@
 //!   parsed through serde mirrors of the API models ([`source::model`]);
 //! - [`store`]: SQLite through sqlx; raw inputs verbatim plus the typed tables the audit reads;
 //! - [`audit`]: the pure decision, one [`audit::Finding`] per conversation;
+//! - [`ledger`]: the chain-of-custody ledger: RFC 6962 Merkle log of runs, signed C2SP
+//!   checkpoints, offline verification, audit packages and proofs;
 //! - [`report`]: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`;
-//! - [`pipeline`]: one audit run end to end (store -> audit -> store -> report);
+//! - [`pipeline`]: one audit run end to end (store -> audit -> store + ledger -> report);
 //! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
 //!   timestamp format) and [`error`].
 //!
@@ -26,6 +28,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod ledger;
 pub mod pipeline;
 pub mod report;
 pub mod source;

@@ -1,12 +1,18 @@
 //! The `recaudit` binary: parses arguments, sets up logging, runs one command and maps the
 //! outcome to an exit status (0 fine, 1 problems found, 2 the command failed).
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
-use recaudit::cli::{Cli, Command};
+use recaudit::audit::Status;
+use recaudit::cli::{Cli, Command, LedgerCommand};
 use recaudit::config::Settings;
+use recaudit::ledger::note::{Checkpoint, NoteVerifier};
+use recaudit::ledger::record::{self, RUN};
+use recaudit::ledger::verify::{self, VerifyOptions};
+use recaudit::ledger::{self, Ledger, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
 use recaudit::source::import;
 use recaudit::store::Store;
@@ -50,7 +56,19 @@ fn init_logging(verbose: u8) {
 
 async fn run(cli: Cli) -> Result<u8> {
     let settings = Settings::load(cli.config.as_deref())?;
+    // Verifying one checkpoint needs no database.
+    if let Command::Ledger {
+        command: LedgerCommand::VerifyCheckpoint { vkey, file },
+    } = &cli.command
+    {
+        return verify_checkpoint(vkey, file);
+    }
     let store = Store::open(&cli.db).await?;
+    let database = store.path().cloned();
+    let origin = settings.ledger.origin_for(database.as_deref())?;
+    let key_path = settings
+        .ledger
+        .key_path(cli.ledger_key.as_deref(), database.as_deref());
     let code = match cli.command {
         Command::Import { paths } => {
             let outcome = import::import_paths(&store, &paths).await?;
@@ -93,11 +111,45 @@ async fn run(cli: Cli) -> Result<u8> {
                     None => Timestamp::now(),
                 },
             };
-            let outcome =
-                pipeline::run_audit(&store, &settings.policy(), window, &cli.reports_dir).await?;
+            let (ledger, created) =
+                Ledger::open_or_create(settings.ledger.clone(), origin, key_path.clone())?;
+            if let Some(vkey) = created {
+                println!(
+                    "Created the ledger signing key {} (keep it secret).",
+                    key_path.display()
+                );
+                println!("Give auditors its verifier key: {vkey}\n");
+            }
+            let outcome = pipeline::run_audit(
+                &store,
+                &settings.policy(),
+                &ledger,
+                window,
+                &cli.reports_dir,
+            )
+            .await?;
             print!("{}", outcome.summary);
             println!("\nReports: {}", outcome.report_dir.display());
-            if outcome.tally.count(recaudit::audit::Status::Exception) > 0 {
+            let checkpoint = &outcome.ledger.checkpoint;
+            println!(
+                "Ledger: run {} at index {}, checkpoint size {} root {}",
+                outcome.run.run_id,
+                outcome.ledger.index,
+                checkpoint.size,
+                hex::encode(checkpoint.root)
+            );
+            for done in &outcome.anchors.done {
+                println!("Anchor: {done}");
+            }
+            if !outcome.anchors.failed.is_empty() {
+                for failed in &outcome.anchors.failed {
+                    eprintln!("recaudit: anchoring failed: {failed}");
+                }
+                eprintln!(
+                    "recaudit: the run is stored and signed; retry anchoring with `recaudit ledger anchor`."
+                );
+                2
+            } else if outcome.tally.count(Status::Exception) > 0 {
                 1
             } else {
                 0
@@ -118,9 +170,232 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             0
         }
+        Command::Ledger { command } => {
+            ledger_command(&store, &settings, command, &origin, &key_path).await?
+        }
     };
     store.close().await;
     Ok(code)
+}
+
+async fn ledger_command(
+    store: &Store,
+    settings: &Settings,
+    command: LedgerCommand,
+    origin: &str,
+    key_path: &Path,
+) -> Result<u8> {
+    let verifier = |explicit: Option<&str>| -> Result<NoteVerifier> {
+        match explicit {
+            Some(vkey) => parse_vkey(vkey),
+            None => {
+                let signer = ledger::load_key(key_path, origin).with_context(|| {
+                    "no verifier key: pass --vkey, or --ledger-key with the ledger's key file"
+                        .to_string()
+                })?;
+                Ok(signer.verifier())
+            }
+        }
+    };
+    match command {
+        LedgerCommand::Keygen => {
+            if key_path.exists() {
+                bail!(
+                    "{} already exists; a ledger keeps its key (move the file away to start a new ledger)",
+                    key_path.display()
+                );
+            }
+            let signer = ledger::create_key(key_path, origin)?;
+            println!(
+                "Created {} (mode 0600, keep it secret).",
+                key_path.display()
+            );
+            println!("{}", signer.vkey());
+            Ok(0)
+        }
+        LedgerCommand::Verify { checkpoints, vkey } => {
+            let mut presented = verify::read_presented(&checkpoints)?;
+            if let Some(dir) = &settings.ledger.anchor_dir {
+                presented.extend(anchor::read_dir_notes(dir)?);
+            }
+            let options = VerifyOptions {
+                origin: origin.to_string(),
+                verifier: verifier(vkey.as_deref())?,
+                presented,
+                tsa_ca: settings.ledger.tsa_ca.clone(),
+            };
+            let report = verify::verify(store, &options).await?;
+            for failure in &report.failures {
+                println!("{failure}");
+            }
+            for skipped in &report.skipped {
+                println!("SKIP {skipped}");
+            }
+            for lint in &report.lints {
+                println!("LINT {lint}");
+            }
+            println!(
+                "ledger {origin}: {} runs, {} findings, {} inputs, root {}",
+                report.size,
+                report.findings,
+                report.inputs,
+                report
+                    .root
+                    .map(hex::encode)
+                    .unwrap_or_else(|| "(empty)".to_string())
+            );
+            println!(
+                "integrity: {}",
+                if report.integrity_ok() {
+                    "OK"
+                } else {
+                    "FAILED"
+                }
+            );
+            println!(
+                "completeness: {}",
+                if report.completeness_ok() {
+                    "OK"
+                } else {
+                    "FAILED"
+                }
+            );
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+        LedgerCommand::VerifyCheckpoint { .. } => {
+            unreachable!("handled before the database is opened")
+        }
+        LedgerCommand::Prove {
+            interaction,
+            run,
+            out,
+        } => {
+            let proof = export::prove(store, &interaction, run.as_deref()).await?;
+            let json = serde_json::to_string_pretty(&proof)? + "\n";
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("Proof: {}", path.display());
+                }
+                None => print!("{json}"),
+            }
+            Ok(0)
+        }
+        LedgerCommand::Export { out } => {
+            let signer = ledger::load_key(key_path, origin)?;
+            let summary = export::export(
+                store,
+                &signer.vkey(),
+                &out,
+                settings.ledger.tsa_ca.as_deref(),
+            )
+            .await?;
+            println!(
+                "Exported {} runs ({} findings), {} checkpoints, {} time stamps to {}",
+                summary.runs,
+                summary.findings,
+                summary.checkpoints,
+                summary.timestamps,
+                out.display()
+            );
+            println!("Verify with: python3 {}/verify.py", out.display());
+            Ok(0)
+        }
+        LedgerCommand::Show { runs } => {
+            println!("origin: {origin}");
+            match ledger::load_key(key_path, origin) {
+                Ok(signer) => println!("vkey: {}", signer.vkey()),
+                Err(_) => println!("vkey: (no key file at {})", key_path.display()),
+            }
+            let checkpoints = store.ledger_checkpoints().await?;
+            match checkpoints.last() {
+                Some((_, note)) => {
+                    let text = String::from_utf8_lossy(note);
+                    let body = text.split("\n\n").next().unwrap_or("").to_string() + "\n";
+                    match Checkpoint::parse_body(&body) {
+                        Ok(c) => println!("head: size {} root {}", c.size, hex::encode(c.root)),
+                        Err(e) => println!("head: unreadable checkpoint ({e})"),
+                    }
+                }
+                None => println!("head: empty ledger"),
+            }
+            let all = store.ledger_runs().await?;
+            for run in all.iter().rev().take(runs) {
+                match record::parse(&RUN, &run.record) {
+                    Ok(r) => println!(
+                        "{:>6}  {}  {} findings  {} inputs  window {} to {}  completed {}",
+                        run.idx,
+                        r.get(&RUN, "run"),
+                        r.get(&RUN, "findings"),
+                        r.get(&RUN, "inputs"),
+                        r.get(&RUN, "window-start"),
+                        r.get(&RUN, "window-end"),
+                        r.get(&RUN, "completed")
+                    ),
+                    Err(e) => println!(
+                        "{:>6}  {}  unreadable run record ({e})",
+                        run.idx, run.run_id
+                    ),
+                }
+            }
+            Ok(0)
+        }
+        LedgerCommand::Anchor => {
+            if settings.ledger.tsa_url.is_none() && settings.ledger.anchor_dir.is_none() {
+                bail!("no anchors configured: set [ledger] tsa_url and/or anchor_dir");
+            }
+            let outcome = anchor::anchor_missing(store, &settings.ledger).await?;
+            for done in &outcome.done {
+                println!("Anchor: {done}");
+            }
+            for failed in &outcome.failed {
+                eprintln!("recaudit: anchoring failed: {failed}");
+            }
+            Ok(if outcome.failed.is_empty() { 0 } else { 2 })
+        }
+    }
+}
+
+/// A vkey given inline or as a file.
+fn parse_vkey(text: &str) -> Result<NoteVerifier> {
+    let inline = NoteVerifier::parse(text);
+    if let Ok(verifier) = inline {
+        return Ok(verifier);
+    }
+    let path = Path::new(text);
+    if path.is_file() {
+        let content = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return NoteVerifier::parse(&content)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("{} holds no verifier key", path.display()));
+    }
+    inline.map_err(anyhow::Error::msg)
+}
+
+fn verify_checkpoint(vkey: &str, file: &Path) -> Result<u8> {
+    let verifier = parse_vkey(vkey)?;
+    let note = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let Ok(note) = String::from_utf8(note) else {
+        println!("FAIL V1: {} is not UTF-8 text", file.display());
+        return Ok(1);
+    };
+    match verifier.verify_checkpoint(&note, &verifier.name) {
+        Ok(checkpoint) => {
+            println!(
+                "OK: {} size {} root {}",
+                checkpoint.origin,
+                checkpoint.size,
+                hex::encode(checkpoint.root)
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            println!("FAIL {e}");
+            Ok(1)
+        }
+    }
 }
 
 fn cli_time(flag: &str, text: &str) -> Result<Timestamp> {

@@ -1,14 +1,18 @@
-//! One audit run: evidence from the store, a finding per conversation, the run and its
-//! findings stored in one transaction, then the report files.
+//! One audit run: evidence from the store, a finding per conversation, the run, its findings
+//! and its ledger records stored in one transaction, then the report files and the anchors.
 //!
-//! The reports are rendered before the run is committed, because the run stores the SHA-256 of
-//! `manifest.json`; they are written to disk after the commit. A crash in between leaves a
-//! stored run without files on disk, which `recaudit report --run ID` regenerates byte for byte.
+//! The reports are rendered before the run is committed, because the run (and its ledger run
+//! record) stores the SHA-256 of `manifest.json`; they are written to disk after the commit. A
+//! crash in between leaves a stored run without files on disk, which
+//! `recaudit report --run ID` regenerates byte for byte.
 
 use std::path::{Path, PathBuf};
 
 use crate::audit::{self, Finding, Policy, RULE_SET};
 use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::ledger::anchor::{self, AnchorOutcome};
+use crate::ledger::append::RunAppend;
 use crate::report::{self, ReportSet, Tally};
 use crate::store::{EVIDENCE_PAGE, RunRecord, Store};
 use crate::time::Timestamp;
@@ -34,12 +38,18 @@ pub struct AuditOutcome {
     pub tally: Tally,
     pub summary: String,
     pub report_dir: PathBuf,
+    /// What the run appended to the ledger (records, run record, signed checkpoint).
+    pub ledger: RunAppend,
+    /// Anchoring of the new checkpoint (time stamp, directory copy), when configured.
+    pub anchors: AnchorOutcome,
 }
 
-/// Audits a window and writes its reports under `reports_dir/<run-id>/`.
+/// Audits a window, appends it to the ledger and writes its reports under
+/// `reports_dir/<run-id>/`.
 pub async fn run_audit(
     store: &Store,
     policy: &Policy,
+    ledger: &Ledger,
     window: AuditWindow,
     reports_dir: &Path,
 ) -> Result<AuditOutcome> {
@@ -50,17 +60,23 @@ pub async fn run_audit(
         )));
     }
     policy.validate().map_err(Error::Usage)?;
-    let evidence = store.load_evidence(window.from, window.to).await?;
-    tracing::info!(conversations = evidence.len(), "evaluating");
-    let findings: Vec<Finding> = evidence
-        .iter()
-        .map(|e| audit::evaluate(e, policy, window.as_of))
-        .collect();
+
+    // Page through the window so memory holds findings, not the whole night's evidence.
+    let ids = store.window_ids(window.from, window.to).await?;
+    let mut findings: Vec<Finding> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(EVIDENCE_PAGE) {
+        let page = store.load_evidence_for(chunk).await?;
+        findings.extend(
+            page.iter()
+                .map(|e| audit::evaluate(e, policy, window.as_of)),
+        );
+    }
+    tracing::info!(conversations = findings.len(), "evaluated");
 
     let completed = Timestamp::now();
     let mut rendered: Option<ReportSet> = None;
-    let run = store
-        .save_run((window.from, window.to), &findings, |seq| {
+    let (run, appended) = store
+        .save_run((window.from, window.to), &findings, ledger, |seq| {
             let mut run = RunRecord {
                 run_id: run_id(completed, seq),
                 seq,
@@ -82,11 +98,20 @@ pub async fn run_audit(
     let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
     let report_dir = reports_dir.join(&run.run_id);
     reports.write_to(&report_dir)?;
+    let anchors = anchor::anchor_checkpoint(
+        store,
+        &ledger.settings,
+        &appended.checkpoint,
+        &appended.note,
+    )
+    .await;
     Ok(AuditOutcome {
         summary: report::summary_markdown(&run, &findings),
         tally: Tally::of(&findings),
         run,
         report_dir,
+        ledger: appended,
+        anchors,
     })
 }
 

@@ -11,9 +11,11 @@
 //! so what is read back is byte-identical to what was written and reports can be regenerated
 //! byte for byte.
 
+mod ledger;
 mod read;
 mod write;
 
+pub use ledger::{Anchor, LedgerRun};
 pub use read::{EVIDENCE_PAGE, RunRecord};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,

@@ -1,6 +1,6 @@
 //! Reading evidence for an audit window, and writing and reading runs with their findings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -13,6 +13,8 @@ use crate::audit::evidence::{
 };
 use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::ledger::append::RunAppend;
 use crate::time::Timestamp;
 
 /// The conversations of an audit window, as a subquery over `?1` (from) and `?2` (to).
@@ -39,32 +41,34 @@ pub struct RunRecord {
 
 impl Store {
     /// Every conversation whose conversationStart lies in `[from, to)`, with all its evidence,
-    /// ordered by conversation id. Loads everything at once; [`Store::load_evidence_page`]
-    /// bounds memory for large windows.
+    /// ordered by conversation id. Loads everything at once; the audit pages with
+    /// [`Store::window_ids`] and [`Store::load_evidence_for`] to bound memory.
     pub async fn load_evidence(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Evidence>> {
-        let mut all = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .load_evidence_page(from, to, after.as_deref(), EVIDENCE_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.conversation.id.clone());
-            all.extend(page);
+        let ids = self.window_ids(from, to).await?;
+        let mut all = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(EVIDENCE_PAGE) {
+            all.extend(self.load_evidence_for(chunk).await?);
         }
         Ok(all)
     }
 
-    /// Up to `limit` conversations of the window `[from, to)` whose ids sort after `after`,
-    /// with all their evidence, ordered by conversation id.
-    pub async fn load_evidence_page(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Evidence>> {
-        let (from, to) = (from.to_string(), to.to_string());
+    /// Ids of the conversations whose conversationStart lies in `[from, to)`, sorted.
+    pub async fn window_ids(&self, from: Timestamp, to: Timestamp) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id")
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing the window's conversations"))
+    }
+
+    /// The evidence of the given conversations (sorted ids, as [`Store::window_ids`] returns
+    /// them), ordered by conversation id.
+    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<Vec<Evidence>> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return Ok(Vec::new());
+        };
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut conn = self
             .pool
             .acquire()
@@ -72,14 +76,13 @@ impl Store {
             .map_err(db("acquiring a connection"))?;
         let conn: &mut SqliteConnection = &mut conn;
 
-        let rows = sqlx::query("SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 AND conversation_id > ?3 ORDER BY conversation_id LIMIT ?4")
-            .bind(&from)
-            .bind(&to)
-            .bind(after.unwrap_or(""))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db("loading conversations"))?;
+        // Everything is read by id range (an index prefix scan); rows of conversations in the
+        // range but not asked for are skipped.
+        let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
+            .await?
+            .into_iter()
+            .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
+            .collect();
         let mut evidence = Vec::with_capacity(rows.len());
         let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -97,17 +100,11 @@ impl Store {
                 ..Evidence::default()
             });
         }
-        let (Some(first), Some(last)) = (evidence.first(), evidence.last()) else {
-            return Ok(evidence);
-        };
-        // Children are read by id range (an index prefix scan); rows of conversations in the
-        // range but outside the window are skipped.
-        let (first, last) = (first.conversation.id.clone(), last.conversation.id.clone());
         let slot = |row: &SqliteRow| -> Result<Option<usize>> {
             Ok(index.get(&get::<String>(row, 0)?).copied())
         };
 
-        for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             evidence[at].conversation.participants.push(Participant {
                 purpose: get(&row, 1)?,
@@ -117,7 +114,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let participant = ordinal(&row, 1)?;
             let conversation = &mut evidence[at].conversation;
@@ -133,7 +130,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
             let conversation = &mut evidence[at].conversation;
@@ -155,7 +152,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
@@ -177,7 +174,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             evidence[at].media_files.push(MediaFile {
                 recording_id: get(&row, 1)?,
@@ -187,7 +184,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let job: String = get(&row, 1)?;
             evidence[at].failed_exports.push(FailedExport {
@@ -196,7 +193,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", &first, &last).await? {
+        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             evidence[at].orphans.push(Orphan {
                 orphan_id: get(&row, 1)?,
@@ -208,16 +205,17 @@ impl Store {
         Ok(evidence)
     }
 
-    /// Stores a run and its findings in one transaction, and records the raw inputs the
-    /// window's evidence came from. `prepare` receives the run's sequence number (allocated
+    /// Stores a run and its findings in one transaction, records the raw inputs the window's
+    /// evidence came from, and appends the run to the ledger with a new signed checkpoint. `prepare` receives the run's sequence number (allocated
     /// under the write lock) and returns the run record, whose manifest hash requires the
     /// reports to be rendered first.
     pub async fn save_run<F>(
         &self,
         window: (Timestamp, Timestamp),
         findings: &[Finding],
+        ledger: &Ledger,
         prepare: F,
-    ) -> Result<RunRecord>
+    ) -> Result<(RunRecord, RunAppend)>
     where
         F: FnOnce(i64) -> Result<RunRecord>,
     {
@@ -292,8 +290,12 @@ impl Store {
             .await
             .map_err(db("recording the run's inputs"))?;
 
+        let appended =
+            super::ledger::append_run(&mut tx, &ledger.origin, &ledger.signer, &run, findings)
+                .await?;
+
         tx.commit().await.map_err(db("committing the run"))?;
-        Ok(run)
+        Ok((run, appended))
     }
 
     pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
@@ -328,8 +330,26 @@ impl Store {
 
     /// A run's findings, ordered by conversation id.
     pub async fn load_findings(&self, run_id: &str) -> Result<Vec<Finding>> {
-        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = ? ORDER BY conversation_id")
+        let mut all = Vec::new();
+        self.for_each_finding(run_id, |f| {
+            all.push(f);
+            Ok(())
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// Up to `limit` findings of a run whose conversation ids sort after `after`.
+    pub async fn load_findings_page(
+        &self,
+        run_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Finding>> {
+        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?")
             .bind(run_id)
+            .bind(after)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await
             .map_err(db("reading findings"))?;
@@ -411,10 +431,4 @@ fn time(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>> {
 fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
     let text: String = get(row, index)?;
     serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("bad list `{text}`: {e}")))
-}
-
-fn evidence_id(rows: &[SqliteRow], at: usize) -> String {
-    rows.get(at)
-        .and_then(|r| r.try_get::<String, _>(0).ok())
-        .unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use recaudit::audit::{Finding, Policy};
+use recaudit::ledger::{Ledger, LedgerSettings};
 use recaudit::pipeline::{self, AuditOutcome, AuditWindow};
 use recaudit::source::import::{self, ImportOutcome};
 use recaudit::store::Store;
@@ -16,11 +17,13 @@ use serde_json::{Value, json};
 pub const DAY: &str = "2026-07-14";
 pub const QUEUE: &str = "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
 pub const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+pub const ORIGIN: &str = "audit.example.com/recaudit/test";
 pub const ORG: &str = "8f3c1d2e-1111-4a5b-9c7d-0e1f2a3b4c5d";
 
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub store: Store,
+    pub ledger: Ledger,
 }
 
 impl TestEnv {
@@ -30,7 +33,11 @@ impl TestEnv {
         let store = Store::open(&TestEnv::url_in(dir.path()))
             .await
             .expect("open store");
-        TestEnv { dir, store }
+        let key = dir.path().join("ledger.key");
+        let (ledger, _) =
+            Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key)
+                .expect("ledger key");
+        TestEnv { dir, store, ledger }
     }
 
     pub fn url_in(dir: &Path) -> String {
@@ -97,7 +104,7 @@ impl TestEnv {
             to: ts("2026-07-15T00:00:00Z"),
             as_of: ts(as_of),
         };
-        pipeline::run_audit(&self.store, policy, window, &self.reports())
+        pipeline::run_audit(&self.store, policy, &self.ledger, window, &self.reports())
             .await
             .expect("audit")
     }

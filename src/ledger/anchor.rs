@@ -1,0 +1,373 @@
+//! Anchors: evidence of a checkpoint kept outside the database owner's control.
+//!
+//! - **RFC 3161 time stamps.** With `[ledger] tsa_url` set, every new checkpoint's text (its
+//!   three lines) is time-stamped by the TSA; the `TimeStampResp` is stored beside the
+//!   checkpoint and exported as `checkpoints/<size>.tsr`, so `openssl ts -verify -data` accepts
+//!   it. An insider who later rewrites history with the real key cannot back-date the tokens.
+//! - **Directory copies.** With `[ledger] anchor_dir` set, every signed checkpoint is written
+//!   to `<dir>/<size>.note` (never overwritten), for an append-only mount, a mailbox drop or an
+//!   object-lock bucket. `ledger verify` treats those copies as checkpoints the auditor holds.
+//!
+//! Anchoring happens after the run is committed (it needs the network or another file
+//! system); a failure is reported and can be retried with `recaudit ledger anchor`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use super::LedgerSettings;
+use super::note::Checkpoint;
+use crate::error::Result;
+use crate::store::Store;
+use crate::time::Timestamp;
+
+/// What anchoring one checkpoint did.
+#[derive(Debug, Clone, Default)]
+pub struct AnchorOutcome {
+    pub done: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Anchors a checkpoint as configured. Never fails: problems are listed in the outcome.
+pub async fn anchor_checkpoint(
+    store: &Store,
+    settings: &LedgerSettings,
+    checkpoint: &Checkpoint,
+    note: &str,
+) -> AnchorOutcome {
+    let mut outcome = AnchorOutcome::default();
+    if let Some(dir) = &settings.anchor_dir {
+        match copy_to_dir(dir, checkpoint.size, note) {
+            Ok(path) => {
+                outcome.done.push(format!(
+                    "copied checkpoint {} to {}",
+                    checkpoint.size,
+                    path.display()
+                ));
+                if let Err(e) = store
+                    .add_anchor(
+                        checkpoint.size,
+                        "directory",
+                        path.display().to_string().as_bytes(),
+                        &Timestamp::now().to_string(),
+                    )
+                    .await
+                {
+                    outcome
+                        .failed
+                        .push(format!("cannot record the directory anchor: {e}"));
+                }
+            }
+            Err(e) => outcome.failed.push(format!(
+                "cannot copy checkpoint {} to {}: {e}",
+                checkpoint.size,
+                dir.display()
+            )),
+        }
+    }
+    if let Some(url) = &settings.tsa_url {
+        match request_timestamp(url, checkpoint.body().as_bytes()).await {
+            Ok(token) => match store
+                .add_anchor(
+                    checkpoint.size,
+                    "rfc3161",
+                    &token,
+                    &Timestamp::now().to_string(),
+                )
+                .await
+            {
+                Ok(()) => outcome.done.push(format!(
+                    "time-stamped checkpoint {} at {url}",
+                    checkpoint.size
+                )),
+                Err(e) => outcome
+                    .failed
+                    .push(format!("cannot store the time stamp: {e}")),
+            },
+            Err(e) => outcome.failed.push(format!(
+                "time stamp of checkpoint {} from {url} failed: {e}",
+                checkpoint.size
+            )),
+        }
+    }
+    outcome
+}
+
+/// Writes `<dir>/<size>.note` unless it already holds exactly this note. A different note of
+/// the same size there is a split view and is refused.
+pub fn copy_to_dir(dir: &Path, size: u64, note: &str) -> std::result::Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{size}.note"));
+    if let Ok(existing) = std::fs::read(&path) {
+        if existing == note.as_bytes() {
+            return Ok(path);
+        }
+        return Err(format!(
+            "{} already holds a different checkpoint of size {size}",
+            path.display()
+        ));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    use std::io::Write;
+    file.write_all(note.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Reads every `<size>.note` of an anchor directory, as checkpoints the auditor holds.
+pub fn read_dir_notes(dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut notes = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(notes);
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "note") {
+            let text = std::fs::read_to_string(&path).map_err(crate::error::Error::io(
+                "cannot read anchored checkpoint",
+                &path,
+            ))?;
+            notes.push((path.display().to_string(), text));
+        }
+    }
+    notes.sort();
+    Ok(notes)
+}
+
+/// DER of an RFC 3161 `TimeStampReq` for SHA-256 of `data`, asking for the TSA certificate:
+/// `SEQUENCE { version 1, messageImprint { sha256, digest }, nonce, certReq TRUE }`.
+pub fn timestamp_request(data: &[u8], nonce: u64) -> Vec<u8> {
+    let digest = Sha256::digest(data);
+    // AlgorithmIdentifier { id-sha256 (2.16.840.1.101.3.4.2.1), NULL }
+    let algorithm: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+    ];
+    let mut imprint = algorithm.to_vec();
+    imprint.extend_from_slice(&[0x04, 0x20]);
+    imprint.extend_from_slice(&digest);
+    let mut body = vec![0x02, 0x01, 0x01];
+    body.push(0x30);
+    body.push(imprint.len() as u8);
+    body.extend_from_slice(&imprint);
+    // A positive INTEGER nonce: a leading zero byte keeps the sign bit clear.
+    body.extend_from_slice(&[0x02, 0x09, 0x00]);
+    body.extend_from_slice(&nonce.to_be_bytes());
+    body.extend_from_slice(&[0x01, 0x01, 0xff]);
+    let mut request = vec![0x30, body.len() as u8];
+    request.extend_from_slice(&body);
+    request
+}
+
+/// The `PKIStatus` of a DER `TimeStampResp`: 0 granted, 1 granted with modifications.
+pub fn response_status(response: &[u8]) -> Option<u64> {
+    // SEQUENCE { PKIStatusInfo SEQUENCE { status INTEGER, ... }, token }
+    let (outer, _) = der_content(response, 0x30)?;
+    let (info, _) = der_content(outer, 0x30)?;
+    let (status, _) = der_content(info, 0x02)?;
+    Some(
+        status
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+    )
+}
+
+/// The content of the DER element at the start of `bytes` if its tag is `tag`, and the rest.
+fn der_content(bytes: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&first, rest) = bytes.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let (&len, rest) = rest.split_first()?;
+    let (len, rest) = if len < 0x80 {
+        (len as usize, rest)
+    } else {
+        let count = (len & 0x7f) as usize;
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let value = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (value, &rest[count..])
+    };
+    (rest.len() >= len).then(|| (&rest[..len], &rest[len..]))
+}
+
+async fn request_timestamp(url: &str, data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+    let request = timestamp_request(data, u64::from_be_bytes(nonce));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .post(url)
+        .header("Content-Type", "application/timestamp-query")
+        .body(request)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?.to_vec();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    match response_status(&body) {
+        Some(0 | 1) => Ok(body),
+        Some(other) => Err(format!("the TSA refused the request (PKIStatus {other})")),
+        None => Err("the TSA's answer is not a TimeStampResp".to_string()),
+    }
+}
+
+/// Why a token could not be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// No openssl to check with: the check is skipped, not failed.
+    Unavailable(String),
+    /// The token does not verify.
+    Invalid(String),
+}
+
+/// Verifies a `TimeStampResp` over `data` with `openssl ts -verify` against the TSA's CA and
+/// returns the stamped time (canonical UTC).
+pub fn verify_token(
+    token: &[u8],
+    data: &[u8],
+    ca: &Path,
+) -> std::result::Result<String, TokenError> {
+    let dir =
+        scratch_dir().map_err(|e| TokenError::Unavailable(format!("no scratch directory: {e}")))?;
+    let result = (|| {
+        let (tsr, body) = (dir.join("token.tsr"), dir.join("checkpoint.txt"));
+        std::fs::write(&tsr, token).map_err(|e| TokenError::Unavailable(e.to_string()))?;
+        std::fs::write(&body, data).map_err(|e| TokenError::Unavailable(e.to_string()))?;
+        let verify = Command::new("openssl")
+            .args(["ts", "-verify", "-data"])
+            .arg(&body)
+            .arg("-in")
+            .arg(&tsr)
+            .arg("-CAfile")
+            .arg(ca)
+            .output()
+            .map_err(|e| TokenError::Unavailable(format!("cannot run openssl: {e}")))?;
+        if !verify.status.success() {
+            let why = String::from_utf8_lossy(&verify.stderr);
+            let first = why
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("verification failed");
+            return Err(TokenError::Invalid(format!(
+                "openssl ts -verify rejects it: {first}"
+            )));
+        }
+        let text = Command::new("openssl")
+            .args(["ts", "-reply", "-in"])
+            .arg(&tsr)
+            .arg("-text")
+            .output()
+            .map_err(|e| TokenError::Unavailable(format!("cannot run openssl: {e}")))?;
+        let text = String::from_utf8_lossy(&text.stdout).into_owned();
+        let stamp = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Time stamp:"))
+            .ok_or_else(|| TokenError::Invalid("the token has no time".into()))?;
+        parse_openssl_time(stamp.trim())
+            .ok_or_else(|| TokenError::Invalid(format!("unreadable time `{stamp}`")))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// `Nov 27 13:30:00 2026 GMT` or with fractional seconds, as canonical UTC.
+fn parse_openssl_time(text: &str) -> Option<String> {
+    let text = text.strip_suffix(" GMT")?;
+    let normalized = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let parsed = chrono::NaiveDateTime::parse_from_str(&normalized, "%b %d %H:%M:%S%.f %Y").ok()?;
+    let millis = parsed.and_utc().timestamp_millis();
+    Some(Timestamp::from_millis(millis).to_string())
+}
+
+fn scratch_dir() -> std::io::Result<PathBuf> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+    let dir = std::env::temp_dir().join(format!("recaudit-tsa-{}", hex::encode(random)));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Anchors every checkpoint that lacks a configured anchor (after a failure or a config change).
+pub async fn anchor_missing(store: &Store, settings: &LedgerSettings) -> Result<AnchorOutcome> {
+    let anchors = store.ledger_anchors().await?;
+    let mut outcome = AnchorOutcome::default();
+    for (size, note) in store.ledger_checkpoints().await? {
+        let has = |kind: &str| anchors.iter().any(|a| a.size == size && a.kind == kind);
+        let wants_dir = settings.anchor_dir.is_some() && !has("directory");
+        let wants_tsa = settings.tsa_url.is_some() && !has("rfc3161");
+        if !(wants_dir || wants_tsa) {
+            continue;
+        }
+        let Ok(note) = String::from_utf8(note) else {
+            continue;
+        };
+        let Some(split) = note.rfind("\n\n") else {
+            continue;
+        };
+        let Ok(checkpoint) = Checkpoint::parse_body(&note[..split + 1]) else {
+            continue;
+        };
+        let partial = LedgerSettings {
+            tsa_url: settings.tsa_url.clone().filter(|_| wants_tsa),
+            anchor_dir: settings.anchor_dir.clone().filter(|_| wants_dir),
+            ..settings.clone()
+        };
+        let one = anchor_checkpoint(store, &partial, &checkpoint, &note).await;
+        outcome.done.extend(one.done);
+        outcome.failed.extend(one.failed);
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_der_and_responses_are_read() {
+        let request = timestamp_request(b"checkpoint", 0x0102030405060708);
+        assert_eq!(request[0], 0x30);
+        assert_eq!(request[1] as usize, request.len() - 2);
+        // version 1, then the SHA-256 of the data inside the imprint.
+        assert_eq!(&request[2..5], &[0x02, 0x01, 0x01]);
+        let digest = Sha256::digest(b"checkpoint");
+        assert!(request.windows(32).any(|w| w == digest.as_slice()));
+        // SEQUENCE { SEQUENCE { INTEGER 0 } }
+        assert_eq!(
+            response_status(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]),
+            Some(0)
+        );
+        assert_eq!(
+            response_status(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]),
+            Some(2)
+        );
+        assert_eq!(response_status(b"<html>"), None);
+    }
+
+    #[test]
+    fn openssl_times_become_canonical() {
+        assert_eq!(
+            parse_openssl_time("Nov 27 13:30:00 2026 GMT").as_deref(),
+            Some("2026-11-27T13:30:00.000Z")
+        );
+        assert_eq!(
+            parse_openssl_time("Jul  4 01:02:03.5 2026 GMT").as_deref(),
+            Some("2026-07-04T01:02:03.500Z")
+        );
+    }
+}

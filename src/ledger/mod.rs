@@ -1,0 +1,176 @@
+//! The chain-of-custody ledger: an RFC 6962 Merkle log of audit runs with signed C2SP
+//! checkpoints, verifiable offline (spec/ledger-format.md; docs/LEDGER.md for auditors).
+//!
+//! Two levels: each run has a tree of input records (what was received, when, from where, its
+//! SHA-256) and a tree of finding records (one per interaction, whatever its status); a run
+//! record commits to both roots, to the run's report manifest and to the previous ledger root,
+//! and is the next leaf of the ledger log. After every run the log's checkpoint is signed with
+//! the ledger's Ed25519 key. Everything is appended in the transaction that stores the run's
+//! findings, so a crash leaves the whole run or nothing.
+//!
+//! - [`merkle`]: tree hashing and proofs (pure);
+//! - [`record`]: the strict record format (pure);
+//! - [`note`]: checkpoints, signed notes, keys;
+//! - [`append`]: building a run's records (pure);
+//! - [`verify`]: checks V1 to V10 on the database;
+//! - [`export`]: the audit package and single-interaction proofs;
+//! - [`anchor`]: RFC 3161 time stamps and copies outside the database.
+
+pub mod anchor;
+pub mod append;
+pub mod export;
+pub mod merkle;
+pub mod note;
+pub mod record;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use note::NoteSigner;
+
+/// The key file's name when none is configured: beside the SQLite database.
+pub const DEFAULT_KEY_FILE: &str = "recaudit-ledger.key";
+
+/// `[ledger]` settings of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// The ledger's origin (checkpoint first line, key name). Default
+    /// `recaudit.local/<database file stem>`.
+    pub origin: Option<String>,
+    /// The signing key file (also `--ledger-key` and `RECAUDIT_LEDGER_KEY`).
+    pub key: Option<PathBuf>,
+    /// An RFC 3161 time-stamping authority to time-stamp every checkpoint.
+    pub tsa_url: Option<String>,
+    /// The TSA's CA certificate (PEM), to verify its tokens (check V3).
+    pub tsa_ca: Option<PathBuf>,
+    /// A directory outside the database owner's control that receives a copy of every signed
+    /// checkpoint (an append-only mount, a mailbox drop, an object-lock bucket).
+    pub anchor_dir: Option<PathBuf>,
+}
+
+/// The ledger as one audit run uses it.
+pub struct Ledger {
+    pub origin: String,
+    pub key_path: PathBuf,
+    pub signer: NoteSigner,
+    pub settings: LedgerSettings,
+}
+
+impl LedgerSettings {
+    /// The origin: configured, or `recaudit.local/<database file stem>`.
+    pub fn origin_for(&self, database: Option<&Path>) -> Result<String> {
+        let origin = match &self.origin {
+            Some(origin) => origin.clone(),
+            None => {
+                let stem = database
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "memory".to_string());
+                let stem: String = stem
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_graphic() && c != '+' {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                format!("recaudit.local/{stem}")
+            }
+        };
+        if !record::is_origin(&origin) {
+            return Err(Error::Usage(format!(
+                "ledger origin `{origin}` must be 1 to 255 printable ASCII characters without spaces or `+`"
+            )));
+        }
+        Ok(origin)
+    }
+
+    /// The key file: explicit, configured, or beside the database.
+    pub fn key_path(&self, explicit: Option<&Path>, database: Option<&Path>) -> PathBuf {
+        if let Some(path) = explicit.or(self.key.as_deref()) {
+            return path.to_path_buf();
+        }
+        let dir = database
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty());
+        dir.map_or_else(
+            || PathBuf::from(DEFAULT_KEY_FILE),
+            |d| d.join(DEFAULT_KEY_FILE),
+        )
+    }
+}
+
+impl Ledger {
+    /// Loads the signing key, creating it (mode 0600) when the file does not exist. Returns the
+    /// ledger and, when a key was created, its vkey for the operator to hand to auditors.
+    pub fn open_or_create(
+        settings: LedgerSettings,
+        origin: String,
+        key_path: PathBuf,
+    ) -> Result<(Ledger, Option<String>)> {
+        if key_path.exists() {
+            let signer = load_key(&key_path, &origin)?;
+            return Ok((
+                Ledger {
+                    origin,
+                    key_path,
+                    signer,
+                    settings,
+                },
+                None,
+            ));
+        }
+        let signer = create_key(&key_path, &origin)?;
+        let vkey = signer.vkey();
+        Ok((
+            Ledger {
+                origin,
+                key_path,
+                signer,
+                settings,
+            },
+            Some(vkey),
+        ))
+    }
+}
+
+/// Reads a key file and checks it belongs to `origin`.
+pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("cannot read ledger key", path))?;
+    let signer = NoteSigner::parse(&text)
+        .map_err(|e| Error::Usage(format!("ledger key {}: {e}", path.display())))?;
+    if signer.name() != origin {
+        return Err(Error::Usage(format!(
+            "ledger key {} is for origin `{}` but this ledger's origin is `{origin}`; set [ledger] origin or use the matching key",
+            path.display(),
+            signer.name()
+        )));
+    }
+    Ok(signer)
+}
+
+/// Creates a new key file (mode 0600); refuses to overwrite one.
+pub fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
+    let signer = NoteSigner::generate(origin).map_err(Error::Usage)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(Error::io("cannot create ledger key", path))?;
+    use std::io::Write;
+    file.write_all(format!("{}\n", signer.skey()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(Error::io("cannot write ledger key", path))?;
+    Ok(signer)
+}

@@ -1,0 +1,690 @@
+//! `recaudit ledger verify`: checks V1 to V10 of spec/ledger-format.md on the database.
+//!
+//! Every record is re-read as stored bytes, parsed strictly and re-hashed; nothing is trusted
+//! from typed columns or stored leaf hashes (those are compared and only linted). Failures name
+//! the check, the run and the seq. Two verdicts are kept apart: integrity (nothing altered:
+//! V1, V2, V3, V5, V6, V7, V9) and completeness (nothing missing since the checkpoints held:
+//! V4, V8, V10).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::append;
+use super::merkle::{self, Frontier, Hash};
+use super::note::{Checkpoint, NoteVerifier};
+use super::record::{self, FINDING, INPUT, RUN};
+use crate::error::Result;
+use crate::store::Store;
+
+/// What to check the database against.
+pub struct VerifyOptions {
+    pub origin: String,
+    pub verifier: NoteVerifier,
+    /// Older signed checkpoints the auditor kept (file name, note text).
+    pub presented: Vec<(String, String)>,
+    /// The TSA's CA certificate, to verify RFC 3161 tokens.
+    pub tsa_ca: Option<PathBuf>,
+}
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub check: &'static str,
+    pub run: Option<String>,
+    pub seq: Option<i64>,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FAIL {}", self.check)?;
+        if let Some(run) = &self.run {
+            write!(f, " run {run}")?;
+        }
+        if let Some(seq) = self.seq {
+            write!(f, " seq {seq}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    pub failures: Vec<Failure>,
+    /// Differences in convenience columns (typed findings, stored leaf hashes): the ledger
+    /// still verifies, but someone or something changed data beside it.
+    pub lints: Vec<String>,
+    /// Checks that could not run (and why).
+    pub skipped: Vec<String>,
+    pub size: u64,
+    pub root: Option<Hash>,
+    pub findings: u64,
+    pub inputs: u64,
+}
+
+const COMPLETENESS: &[&str] = &["V4", "V8", "V10"];
+
+impl VerifyReport {
+    pub fn integrity_ok(&self) -> bool {
+        !self
+            .failures
+            .iter()
+            .any(|f| !COMPLETENESS.contains(&f.check))
+    }
+
+    pub fn completeness_ok(&self) -> bool {
+        !self
+            .failures
+            .iter()
+            .any(|f| COMPLETENESS.contains(&f.check))
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn has(&self, check: &str) -> bool {
+        self.failures.iter().any(|f| f.check == check)
+    }
+
+    fn fail(
+        &mut self,
+        check: &'static str,
+        run: Option<&str>,
+        seq: Option<i64>,
+        message: impl Into<String>,
+    ) {
+        self.failures.push(Failure {
+            check,
+            run: run.map(str::to_string),
+            seq,
+            message: message.into(),
+        });
+    }
+}
+
+/// A run record's fields the checks need.
+struct RunFacts {
+    run: String,
+    window_start: String,
+    window_end: String,
+    completed: String,
+    inputs: String,
+    inputs_root: String,
+    findings: String,
+    findings_root: String,
+    rule_set: String,
+}
+
+/// Verifies the whole ledger in the database.
+pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+
+    // V1, V2: every stored checkpoint.
+    let mut checkpoints: BTreeMap<u64, (Checkpoint, String)> = BTreeMap::new();
+    for (size, bytes) in store.ledger_checkpoints().await? {
+        let Ok(note) = String::from_utf8(bytes) else {
+            report.fail("V1", None, None, format!("checkpoint {size} is not UTF-8"));
+            continue;
+        };
+        match options.verifier.verify_checkpoint(&note, &options.origin) {
+            Ok(checkpoint) if checkpoint.size == size => {
+                checkpoints.insert(size, (checkpoint, note));
+            }
+            Ok(checkpoint) => report.fail(
+                "V1",
+                None,
+                None,
+                format!(
+                    "checkpoint stored as size {size} says size {}",
+                    checkpoint.size
+                ),
+            ),
+            Err(e) => report.fail(
+                e.check(),
+                None,
+                None,
+                format!("checkpoint {size}: {}", strip_check(&e.to_string())),
+            ),
+        }
+    }
+
+    // V5, V6, V7, V9 run by run, V10 as the log grows.
+    let runs = store.ledger_runs().await?;
+    let mut frontier = Frontier::default();
+    let mut run_leaves: Vec<Hash> = Vec::with_capacity(runs.len());
+    let mut seen_runs: HashSet<String> = HashSet::new();
+    let mut previous_completed: Option<String> = None;
+    let mut completed_by_index: Vec<String> = Vec::new();
+    for (position, stored) in runs.iter().enumerate() {
+        let leaf = merkle::leaf_hash(&stored.record);
+        if stored.leaf_hash != leaf {
+            report.lints.push(format!(
+                "run record {} has a stored leaf hash that does not match its bytes",
+                stored.idx
+            ));
+        }
+        if stored.idx != position as i64 {
+            report.fail(
+                "V5",
+                Some(&stored.run_id),
+                None,
+                format!(
+                    "run record stored at position {} has index {}",
+                    position, stored.idx
+                ),
+            );
+        }
+        match record::parse(&RUN, &stored.record) {
+            Err(e) => report.fail(
+                "V5",
+                Some(&stored.run_id),
+                None,
+                format!("run record {position} does not parse: {e}"),
+            ),
+            Ok(parsed) => {
+                let field = |k: &str| parsed.get(&RUN, k).to_string();
+                let facts = RunFacts {
+                    run: field("run"),
+                    window_start: field("window-start"),
+                    window_end: field("window-end"),
+                    completed: field("completed"),
+                    inputs: field("inputs"),
+                    inputs_root: field("inputs-root"),
+                    findings: field("findings"),
+                    findings_root: field("findings-root"),
+                    rule_set: field("rule-set"),
+                };
+                let run = facts.run.clone();
+                if field("index") != position.to_string() {
+                    report.fail(
+                        "V5",
+                        Some(&run),
+                        None,
+                        format!("index is {} at position {position}", field("index")),
+                    );
+                }
+                if field("origin") != options.origin {
+                    report.fail(
+                        "V5",
+                        Some(&run),
+                        None,
+                        format!("origin is `{}`, not `{}`", field("origin"), options.origin),
+                    );
+                }
+                if field("prev-root") != hex::encode(frontier.root()) {
+                    report.fail("V5", Some(&run), None, "prev-root is not the root of the log before it (a run was deleted, inserted or reordered)");
+                }
+                if run != stored.run_id {
+                    report.lints.push(format!(
+                        "run record {position} names run {run} but is stored under {}",
+                        stored.run_id
+                    ));
+                }
+                // V7: times and supersession.
+                if !(facts.window_start <= facts.window_end && facts.window_end <= facts.completed)
+                {
+                    report.fail(
+                        "V7",
+                        Some(&run),
+                        None,
+                        "window-start <= window-end <= completed does not hold",
+                    );
+                }
+                if let Some(previous) = &previous_completed
+                    && facts.completed < *previous
+                {
+                    report.fail(
+                        "V7",
+                        Some(&run),
+                        None,
+                        format!(
+                            "completed {} is before the previous run's {previous}",
+                            facts.completed
+                        ),
+                    );
+                }
+                let supersedes = field("supersedes");
+                if supersedes != "none" && !seen_runs.contains(&supersedes) {
+                    report.fail(
+                        "V7",
+                        Some(&run),
+                        None,
+                        format!("supersedes {supersedes}, which is not an earlier run"),
+                    );
+                }
+                previous_completed = Some(facts.completed.clone());
+                completed_by_index.push(facts.completed.clone());
+                seen_runs.insert(run.clone());
+                check_run_trees(store, &facts, &mut report).await?;
+                lint_typed_findings(store, &facts, &mut report).await?;
+            }
+        }
+        frontier.push(leaf);
+        run_leaves.push(leaf);
+        if let Some((checkpoint, _)) = checkpoints.get(&frontier.size())
+            && checkpoint.root != frontier.root()
+        {
+            report.fail(
+                "V10",
+                None,
+                None,
+                format!(
+                    "checkpoint {} does not match the first {} run records",
+                    checkpoint.size, checkpoint.size
+                ),
+            );
+        }
+    }
+
+    // V4: the newest checkpoint covers exactly the log.
+    let latest = checkpoints.values().next_back().cloned();
+    report.size = run_leaves.len() as u64;
+    match &latest {
+        None if run_leaves.is_empty() => {}
+        None => report.fail(
+            "V4",
+            None,
+            None,
+            format!(
+                "the log has {} runs but no valid checkpoint",
+                run_leaves.len()
+            ),
+        ),
+        Some((checkpoint, _)) => {
+            if checkpoint.size != run_leaves.len() as u64 {
+                report.fail(
+                    "V4",
+                    None,
+                    None,
+                    format!(
+                        "the newest checkpoint has size {} but the log has {} run records",
+                        checkpoint.size,
+                        run_leaves.len()
+                    ),
+                );
+            } else if checkpoint.root != frontier.root() {
+                report.fail(
+                    "V4",
+                    None,
+                    None,
+                    "the newest checkpoint's root is not the root of the run records",
+                );
+            }
+            report.root = Some(checkpoint.root);
+        }
+    }
+
+    // V9: every run record is provably in the newest checkpoint.
+    if let Some((checkpoint, _)) = &latest
+        && checkpoint.size == run_leaves.len() as u64
+    {
+        for (index, leaf) in run_leaves.iter().enumerate() {
+            let proof = merkle::inclusion_proof(&run_leaves, index);
+            if !merkle::verify_inclusion(
+                index as u64,
+                checkpoint.size,
+                leaf,
+                &proof,
+                &checkpoint.root,
+            ) {
+                let run = runs.get(index).map(|r| r.run_id.as_str());
+                report.fail(
+                    "V9",
+                    run,
+                    None,
+                    "the run record's inclusion proof does not verify against the checkpoint",
+                );
+            }
+        }
+    }
+
+    // V10: consecutive checkpoints are consistent.
+    let sizes: Vec<u64> = checkpoints.keys().copied().collect();
+    for pair in sizes.windows(2) {
+        let (old, new) = (pair[0], pair[1]);
+        if new as usize > run_leaves.len() {
+            continue; // V4 already reports the missing runs.
+        }
+        let proof = merkle::consistency_proof(&run_leaves[..new as usize], old as usize);
+        if !merkle::verify_consistency(
+            old,
+            new,
+            &checkpoints[&old].0.root,
+            &checkpoints[&new].0.root,
+            &proof,
+        ) {
+            report.fail(
+                "V10",
+                None,
+                None,
+                format!("checkpoints {old} and {new} are not consistent"),
+            );
+        }
+    }
+
+    // V8: checkpoints the auditor kept.
+    for (name, note) in &options.presented {
+        check_presented(
+            name,
+            note,
+            options,
+            &latest,
+            &run_leaves,
+            &frontier,
+            &mut report,
+        );
+    }
+
+    // V3: anchors.
+    check_anchors(
+        store,
+        options,
+        &checkpoints,
+        &completed_by_index,
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
+
+async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyReport) -> Result<()> {
+    for (tree, layout, count, root) in [
+        ("inputs", &INPUT, &facts.inputs, &facts.inputs_root),
+        ("findings", &FINDING, &facts.findings, &facts.findings_root),
+    ] {
+        let mut leaves: Vec<Hash> = Vec::new();
+        let mut interactions: HashSet<String> = HashSet::new();
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut lints: Vec<String> = Vec::new();
+        store
+            .for_each_ledger_entry(&facts.run, tree, |seq, bytes, stored_leaf| {
+                let position = leaves.len() as i64;
+                let leaf = merkle::leaf_hash(bytes);
+                leaves.push(leaf);
+                let mut fail = |message: String| {
+                    failures.push(Failure {
+                        check: "V6",
+                        run: Some(facts.run.clone()),
+                        seq: Some(seq),
+                        message,
+                    })
+                };
+                if stored_leaf != leaf {
+                    lints.push(format!(
+                        "run {} {tree} seq {seq}: stored leaf hash does not match the record",
+                        facts.run
+                    ));
+                }
+                if seq != position {
+                    fail(format!(
+                        "{tree} record stored at position {position} has seq {seq}"
+                    ));
+                }
+                match record::parse(layout, bytes) {
+                    Err(e) => fail(format!("{tree} record does not parse: {e}")),
+                    Ok(parsed) => {
+                        if parsed.get(layout, "seq") != position.to_string() {
+                            fail(format!(
+                                "{tree} record says seq {} at position {position}",
+                                parsed.get(layout, "seq")
+                            ));
+                        }
+                        if parsed.get(layout, "run") != facts.run {
+                            fail(format!(
+                                "{tree} record belongs to run {}",
+                                parsed.get(layout, "run")
+                            ));
+                        }
+                        if tree == "findings"
+                            && !interactions.insert(parsed.get(layout, "interaction").to_string())
+                        {
+                            fail(format!(
+                                "interaction {} appears twice",
+                                parsed.get(layout, "interaction")
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        report.failures.extend(failures);
+        report.lints.extend(lints);
+        if leaves.len().to_string() != *count {
+            report.fail(
+                "V6",
+                Some(&facts.run),
+                None,
+                format!(
+                    "{} {tree} records, but the run record says {count}",
+                    leaves.len()
+                ),
+            );
+        }
+        if hex::encode(merkle::root(&leaves)) != *root {
+            report.fail(
+                "V6",
+                Some(&facts.run),
+                None,
+                format!("the {tree} root does not match the run record"),
+            );
+        }
+        if tree == "findings" {
+            report.findings += leaves.len() as u64;
+            // V9: a single-interaction proof for the first and the last finding.
+            for index in [0, leaves.len().saturating_sub(1)] {
+                if let Some(leaf) = leaves.get(index) {
+                    let proof = merkle::inclusion_proof(&leaves, index);
+                    let ok = hex::decode(root)
+                        .ok()
+                        .and_then(|r| <Hash>::try_from(r).ok())
+                        .is_some_and(|r| {
+                            merkle::verify_inclusion(
+                                index as u64,
+                                leaves.len() as u64,
+                                leaf,
+                                &proof,
+                                &r,
+                            )
+                        });
+                    if !ok {
+                        report.fail(
+                            "V9",
+                            Some(&facts.run),
+                            Some(index as i64),
+                            "the finding's inclusion proof does not verify",
+                        );
+                    }
+                }
+            }
+        } else {
+            report.inputs += leaves.len() as u64;
+        }
+    }
+    Ok(())
+}
+
+/// Typed findings are a convenience copy; an edit there leaves the ledger valid but is flagged.
+async fn lint_typed_findings(
+    store: &Store,
+    facts: &RunFacts,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let mut expected: Vec<Hash> = Vec::new();
+    let mut unledgerable = 0usize;
+    store
+        .for_each_finding(&facts.run, |finding| {
+            match append::finding_record(&facts.run, &facts.rule_set, expected.len(), &finding) {
+                Ok(bytes) => expected.push(merkle::leaf_hash(&bytes)),
+                Err(_) => {
+                    unledgerable += 1;
+                    expected.push([0u8; 32]);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let mut differing = Vec::new();
+    let mut count = 0usize;
+    store
+        .for_each_ledger_entry(&facts.run, "findings", |seq, bytes, _| {
+            let position = count;
+            count += 1;
+            if expected.get(position) != Some(&merkle::leaf_hash(bytes)) {
+                differing.push(seq);
+            }
+            Ok(())
+        })
+        .await?;
+    if count != expected.len() || !differing.is_empty() || unledgerable > 0 {
+        let shown: Vec<String> = differing.iter().take(10).map(i64::to_string).collect();
+        report.lints.push(format!(
+            "run {}: the typed findings table differs from the ledger ({} typed rows, {} ledger records, differing seq {}); the ledger records are authoritative",
+            facts.run,
+            expected.len(),
+            count,
+            if shown.is_empty() { "none".to_string() } else { shown.join(",") }
+        ));
+    }
+    Ok(())
+}
+
+fn check_presented(
+    name: &str,
+    note: &str,
+    options: &VerifyOptions,
+    latest: &Option<(Checkpoint, String)>,
+    run_leaves: &[Hash],
+    frontier: &Frontier,
+    report: &mut VerifyReport,
+) {
+    let presented = match options.verifier.verify_checkpoint(note, &options.origin) {
+        Ok(checkpoint) => checkpoint,
+        Err(e) => {
+            report.fail(
+                "V8",
+                None,
+                None,
+                format!("presented checkpoint {name} does not verify: {e}"),
+            );
+            return;
+        }
+    };
+    let current_note = latest
+        .as_ref()
+        .map_or("(no checkpoint)", |(_, n)| n.as_str());
+    if presented.size > run_leaves.len() as u64 {
+        report.fail(
+            "V8",
+            None,
+            None,
+            format!(
+                "presented checkpoint {name} has size {} but the log has only {} runs: the log was truncated\n--- presented ---\n{note}--- current ---\n{current_note}",
+                presented.size,
+                run_leaves.len()
+            ),
+        );
+        return;
+    }
+    let proof = merkle::consistency_proof(run_leaves, presented.size as usize);
+    let old_root = merkle::root(&run_leaves[..presented.size as usize]);
+    let consistent = old_root == presented.root
+        && merkle::verify_consistency(
+            presented.size,
+            run_leaves.len() as u64,
+            &presented.root,
+            &frontier.root(),
+            &proof,
+        );
+    if !consistent {
+        report.fail(
+            "V8",
+            None,
+            None,
+            format!(
+                "presented checkpoint {name} (size {}) is not consistent with the current log: history was rewritten or a different view was shown\n--- presented ---\n{note}--- current ---\n{current_note}",
+                presented.size
+            ),
+        );
+    }
+}
+
+async fn check_anchors(
+    store: &Store,
+    options: &VerifyOptions,
+    checkpoints: &BTreeMap<u64, (Checkpoint, String)>,
+    completed_by_index: &[String],
+    report: &mut VerifyReport,
+) -> Result<()> {
+    for anchor in store.ledger_anchors().await? {
+        if anchor.kind != "rfc3161" {
+            continue;
+        }
+        let Some((checkpoint, _)) = checkpoints.get(&anchor.size) else {
+            report.fail(
+                "V3",
+                None,
+                None,
+                format!(
+                    "time stamp for checkpoint {} whose checkpoint is missing",
+                    anchor.size
+                ),
+            );
+            continue;
+        };
+        let Some(ca) = &options.tsa_ca else {
+            report.skipped.push(format!(
+                "V3: time stamp of checkpoint {} not verified: no [ledger] tsa_ca configured",
+                anchor.size
+            ));
+            continue;
+        };
+        let completed = completed_by_index
+            .get(anchor.size.saturating_sub(1) as usize)
+            .cloned();
+        match super::anchor::verify_token(&anchor.data, checkpoint.body().as_bytes(), ca) {
+            Ok(stamped) => {
+                if let Some(completed) = completed
+                    && stamped < completed
+                {
+                    report.fail("V3", None, None, format!("checkpoint {} was time-stamped {stamped}, before its run completed {completed}", anchor.size));
+                }
+            }
+            Err(super::anchor::TokenError::Unavailable(why)) => {
+                report.skipped.push(format!("V3: {why}"))
+            }
+            Err(super::anchor::TokenError::Invalid(why)) => {
+                report.fail(
+                    "V3",
+                    None,
+                    None,
+                    format!("time stamp of checkpoint {}: {why}", anchor.size),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn strip_check(message: &str) -> &str {
+    message.split_once(' ').map_or(message, |(_, rest)| rest)
+}
+
+/// Reads older checkpoints an auditor presents (`--checkpoint FILE`).
+pub fn read_presented(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    paths
+        .iter()
+        .map(|path: &PathBuf| {
+            let text = std::fs::read_to_string(path)
+                .map_err(crate::error::Error::io("cannot read checkpoint", path))?;
+            Ok((display(path), text))
+        })
+        .collect()
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

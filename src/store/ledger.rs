@@ -1,0 +1,256 @@
+//! Ledger tables: appending a run (inside the run's transaction) and reading the log back.
+//!
+//! Only INSERT statements touch the ledger tables; nothing here updates or deletes a row.
+
+use futures_util::TryStreamExt;
+use sqlx::{Row, SqliteConnection};
+
+use super::read::RunRecord;
+use super::{Store, db};
+use crate::audit::Finding;
+use crate::error::{Error, Result};
+use crate::ledger::append::{self, InputFacts, LogState, RunAppend};
+use crate::ledger::merkle::{Frontier, Hash};
+use crate::ledger::note::NoteSigner;
+
+/// Appends a run to the ledger on the run's own transaction.
+pub(super) async fn append_run(
+    tx: &mut SqliteConnection,
+    origin: &str,
+    signer: &NoteSigner,
+    run: &RunRecord,
+    findings: &[Finding],
+) -> Result<RunAppend> {
+    let mut frontier = Frontier::default();
+    let leaves: Vec<Vec<u8>> = sqlx::query_scalar("SELECT leaf_hash FROM ledger_runs ORDER BY idx")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading the ledger log"))?;
+    for leaf in leaves {
+        frontier.push(hash(&leaf)?);
+    }
+
+    let rows = sqlx::query(
+        "SELECT r.kind, r.source, r.received, r.bytes, r.sha256 FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id WHERE i.run_id = ? ORDER BY r.id",
+    )
+    .bind(&run.run_id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading the run's inputs"))?;
+    let inputs = rows
+        .iter()
+        .map(|row| {
+            Ok(InputFacts {
+                kind: row.try_get(0).map_err(db("decoding an input"))?,
+                source: row.try_get(1).map_err(db("decoding an input"))?,
+                received: row.try_get(2).map_err(db("decoding an input"))?,
+                bytes: row.try_get(3).map_err(db("decoding an input"))?,
+                sha256: row.try_get(4).map_err(db("decoding an input"))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // A run over the same window as an earlier one is that run's correction.
+    let supersedes: Option<String> = sqlx::query_scalar(
+        "SELECT run_id FROM runs WHERE window_start = ? AND window_end = ? AND run_id <> ? ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&run.window_start)
+    .bind(&run.window_end)
+    .bind(&run.run_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db("looking for the run this one supersedes"))?;
+
+    let state = LogState {
+        origin,
+        frontier,
+        supersedes,
+    };
+    let appended = append::build(state, signer, run, &inputs, findings)
+        .map_err(|e| Error::Usage(format!("cannot ledger run {}: {e}", run.run_id)))?;
+
+    for (tree, entries) in [
+        ("inputs", &appended.inputs),
+        ("findings", &appended.findings),
+    ] {
+        super::write::insert_rows(
+            tx,
+            "INSERT INTO ledger_entries (run_id, tree, seq, record, leaf_hash) ",
+            "",
+            5,
+            entries.iter(),
+            |b, e| {
+                b.push_bind(run.run_id.clone())
+                    .push_bind(tree)
+                    .push_bind(e.seq as i64)
+                    .push_bind(e.record.clone())
+                    .push_bind(e.leaf.to_vec());
+            },
+        )
+        .await?;
+    }
+    sqlx::query("INSERT INTO ledger_runs (idx, run_id, record, leaf_hash) VALUES (?, ?, ?, ?)")
+        .bind(appended.index as i64)
+        .bind(&run.run_id)
+        .bind(&appended.run_record)
+        .bind(appended.run_leaf.to_vec())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing the run record"))?;
+    sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)")
+        .bind(appended.checkpoint.size as i64)
+        .bind(appended.note.as_bytes())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing the checkpoint"))?;
+    Ok(appended)
+}
+
+fn hash(bytes: &[u8]) -> Result<Hash> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt("a ledger leaf hash is not 32 bytes".into()))
+}
+
+/// A stored run record.
+#[derive(Debug, Clone)]
+pub struct LedgerRun {
+    pub idx: i64,
+    pub run_id: String,
+    pub record: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+}
+
+/// A stored anchor.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub size: u64,
+    pub kind: String,
+    pub data: Vec<u8>,
+}
+
+impl Store {
+    /// Every signed checkpoint, by size.
+    pub async fn ledger_checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading checkpoints"))?;
+        rows.iter()
+            .map(|row| {
+                let size: i64 = row.try_get(0).map_err(db("decoding a checkpoint"))?;
+                Ok((
+                    size.max(0) as u64,
+                    row.try_get(1).map_err(db("decoding a checkpoint"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The run records in log order.
+    pub async fn ledger_runs(&self) -> Result<Vec<LedgerRun>> {
+        let rows =
+            sqlx::query("SELECT idx, run_id, record, leaf_hash FROM ledger_runs ORDER BY idx")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("reading run records"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(LedgerRun {
+                    idx: row.try_get(0).map_err(db("decoding a run record"))?,
+                    run_id: row.try_get(1).map_err(db("decoding a run record"))?,
+                    record: row.try_get(2).map_err(db("decoding a run record"))?,
+                    leaf_hash: row.try_get(3).map_err(db("decoding a run record"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Streams a run's input or finding records in seq order: `visit(seq, record, leaf_hash)`.
+    pub async fn for_each_ledger_entry<F>(
+        &self,
+        run_id: &str,
+        tree: &str,
+        mut visit: F,
+    ) -> Result<()>
+    where
+        F: FnMut(i64, &[u8], &[u8]) -> Result<()>,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        let mut rows = sqlx::query("SELECT seq, record, leaf_hash FROM ledger_entries WHERE run_id = ? AND tree = ? ORDER BY seq")
+            .bind(run_id)
+            .bind(tree)
+            .fetch(&mut *conn);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(db("reading ledger records"))?
+        {
+            let seq: i64 = row.try_get(0).map_err(db("decoding a ledger record"))?;
+            let record: &[u8] = row.try_get(1).map_err(db("decoding a ledger record"))?;
+            let leaf: &[u8] = row.try_get(2).map_err(db("decoding a ledger record"))?;
+            visit(seq, record, leaf)?;
+        }
+        Ok(())
+    }
+
+    /// Streams a run's typed findings in conversation-id order (the order of its finding
+    /// records), for the lint that compares them with the ledger.
+    pub async fn for_each_finding<F>(&self, run_id: &str, mut visit: F) -> Result<()>
+    where
+        F: FnMut(Finding) -> Result<()>,
+    {
+        let mut after = String::new();
+        loop {
+            let page = self.load_findings_page(run_id, &after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.interaction.clone();
+            for finding in page {
+                visit(finding)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn ledger_anchors(&self) -> Result<Vec<Anchor>> {
+        let rows = sqlx::query("SELECT size, kind, data FROM ledger_anchors ORDER BY size, kind")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading anchors"))?;
+        rows.iter()
+            .map(|row| {
+                let size: i64 = row.try_get(0).map_err(db("decoding an anchor"))?;
+                Ok(Anchor {
+                    size: size.max(0) as u64,
+                    kind: row.try_get(1).map_err(db("decoding an anchor"))?,
+                    data: row.try_get(2).map_err(db("decoding an anchor"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores an anchor received for a checkpoint (once per kind).
+    pub async fn add_anchor(
+        &self,
+        size: u64,
+        kind: &str,
+        data: &[u8],
+        received: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO ledger_anchors (size, kind, data, received) VALUES (?, ?, ?, ?)",
+        )
+        .bind(size as i64)
+        .bind(kind)
+        .bind(data)
+        .bind(received)
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing an anchor"))?;
+        Ok(())
+    }
+}
