@@ -363,4 +363,70 @@ mod tests {
             }
         }
     }
+
+    mod against_ct_merkle {
+        use super::super::*;
+        use ct_merkle::mem_backed_tree::MemoryBackedTree;
+        use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
+        use proptest::prelude::*;
+        use sha2::Sha256;
+
+        fn oracle(leaves: &[Vec<u8>]) -> MemoryBackedTree<Sha256, Vec<u8>> {
+            let mut tree = MemoryBackedTree::new();
+            for leaf in leaves {
+                tree.push(leaf.clone());
+            }
+            tree
+        }
+
+        fn flat(path: &[Hash]) -> Vec<u8> {
+            path.concat()
+        }
+
+        fn split_hashes(bytes: &[u8]) -> Vec<Hash> {
+            bytes.chunks(32).map(|c| c.try_into().unwrap()).collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn roots_and_proofs_match_ct_merkle(
+                leaves in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..12), 0..=1000),
+                pick in any::<prop::sample::Index>(),
+                old_pick in any::<prop::sample::Index>(),
+            ) {
+                let tree = oracle(&leaves);
+                let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+                let ours = root(&hashes);
+                let their_root: RootHash<Sha256> = tree.root();
+                prop_assert_eq!(ours.as_slice(), their_root.as_bytes().as_slice());
+                if leaves.is_empty() {
+                    return Ok(());
+                }
+                let n = leaves.len();
+
+                // Inclusion: same bytes as ct-merkle, and each side accepts the other's proof.
+                let index = pick.index(n);
+                let proof = inclusion_proof(&hashes, index);
+                let theirs = tree.prove_inclusion(index);
+                prop_assert_eq!(flat(&proof), theirs.as_bytes().to_vec());
+                prop_assert!(verify_inclusion(index as u64, n as u64, &hashes[index], &split_hashes(theirs.as_bytes()), &ours));
+                prop_assert!(their_root.verify_inclusion(&leaves[index], index as u64, &InclusionProof::<Sha256>::from_bytes(flat(&proof))).is_ok());
+
+                // Consistency from every kind of older size.
+                let old = 1 + old_pick.index(n);
+                let proof = consistency_proof(&hashes, old);
+                let old_root = root(&hashes[..old]);
+                prop_assert!(verify_consistency(old as u64, n as u64, &old_root, &ours, &proof));
+                if old < n {
+                    let theirs = tree.prove_consistency(n - old);
+                    prop_assert_eq!(flat(&proof), theirs.as_bytes().to_vec());
+                    let old_tree = oracle(&leaves[..old]);
+                    let parsed = ConsistencyProof::<Sha256>::try_from_bytes(flat(&proof)).unwrap();
+                    prop_assert!(their_root.verify_consistency(&old_tree.root(), &parsed).is_ok());
+                }
+            }
+        }
+    }
 }

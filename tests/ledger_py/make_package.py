@@ -302,9 +302,9 @@ class Package:
             "checkpoint": self.note(self.size).decode("utf-8"),
         }
 
-    def write_proof(self, path, run_index, finding_index, **changes):
+    def write_proof(self, path, run_index, finding_index, changes=None):
         proof = self.proof(run_index, finding_index)
-        proof.update(changes)
+        proof.update(changes or {})
         with open(path, "w", encoding="utf-8") as f:
             json.dump(proof, f, indent=1)
 

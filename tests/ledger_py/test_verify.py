@@ -720,7 +720,7 @@ class HeldCheckpointTest(PackageTestCase):
 class ProofTest(PackageTestCase):
     def proof_file(self, name, run=8, index=4, **changes):
         path = os.path.join(self.tmp, name)
-        self.base.write_proof(path, run, index, **changes)
+        self.base.write_proof(path, run, index, changes)
         return path
 
     def test_valid_proofs_verify(self):
