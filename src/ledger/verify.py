@@ -256,16 +256,6 @@ def _point_add(a, b):
     return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
 
 
-def _point_mul(s, point):
-    result = (0, 1, 1, 0)
-    while s > 0:
-        if s & 1:
-            result = _point_add(result, point)
-        point = _point_add(point, point)
-        s >>= 1
-    return result
-
-
 def _point_equal(a, b):
     return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
 
@@ -305,7 +295,9 @@ _G = (_G_X, _G_Y, 1, _G_X * _G_Y % _P)
 
 def ed25519_verify(public_key, message, signature):
     """True if `signature` (64 bytes) is a valid Ed25519 signature of `message` by
-    `public_key` (32 bytes), per RFC 8032: [S]B = R + [SHA-512(R || A || M)]A, S < L."""
+    `public_key` (32 bytes), per RFC 8032: S < L and [S]B = R + [k]A with
+    k = SHA-512(R || A || M) mod L.  ([S]B - [k]A is computed in one pass over the bits of S
+    and k, which is the same equation, about twice as fast.)"""
     if len(public_key) != 32 or len(signature) != 64:
         return False
     a = _point_decompress(public_key)
@@ -316,7 +308,19 @@ def ed25519_verify(public_key, message, signature):
     if s >= _L:
         return False
     k = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little") % _L
-    return _point_equal(_point_mul(s, _G), _point_add(r, _point_mul(k, a)))
+    minus_a = ((-a[0]) % _P, a[1], a[2], (-a[3]) % _P)
+    both = _point_add(_G, minus_a)
+    q = (0, 1, 1, 0)
+    for bit in range(max(s.bit_length(), k.bit_length()) - 1, -1, -1):
+        q = _point_add(q, q)
+        s_bit, k_bit = (s >> bit) & 1, (k >> bit) & 1
+        if s_bit and k_bit:
+            q = _point_add(q, both)
+        elif s_bit:
+            q = _point_add(q, _G)
+        elif k_bit:
+            q = _point_add(q, minus_a)
+    return _point_equal(q, r)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,5 +2,6 @@
 
 mod cli;
 mod import;
+mod ledger;
 mod rules;
 mod support;

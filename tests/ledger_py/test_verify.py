@@ -11,7 +11,7 @@ Set RECAUDIT_SLOW_TESTS=1 to also verify a run of 10^6 findings.
 
 import base64
 import datetime
-import hashlib
+import io
 import json
 import os
 import random
@@ -55,18 +55,25 @@ C2SP_NOTE = ("This is an example message.\n" "\n" "\u2014 example.com/foo Uw2QOk
 
 
 class Result:
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.out = proc.stdout.decode("utf-8", "replace")
+    def __init__(self, rc, out):
+        self.rc = rc
+        self.out = out
         self.failed = set(re.findall(r"^FAIL (V\d+)\b", self.out, re.M))
         self.integrity = re.search(r"^integrity: (\w+)$", self.out, re.M)
         self.completeness = re.search(r"^completeness: (\w+)$", self.out, re.M)
 
 
-def run_verify(directory, *args, script=VERIFY_PY):
-    proc = subprocess.run([sys.executable, script, directory] + list(args),
+def run_verify(directory, *args):
+    """verify.py's main() in this process (fast); see run_verify_cli for the real command."""
+    out = io.StringIO()
+    report = verify.verify_package(verify.parse_args([directory] + list(args)), out)
+    return Result(1 if any(report.failed.values()) else 0, out.getvalue())
+
+
+def run_verify_cli(directory, *args, cwd=None):
+    proc = subprocess.run([sys.executable, VERIFY_PY, directory] + list(args), cwd=cwd,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return Result(proc)
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"))
 
 
 def run_md(directory, run=0, **env):
@@ -366,7 +373,8 @@ class PackageTestCase(unittest.TestCase):
 
 class ValidPackageTest(PackageTestCase):
     def test_generated_package_verifies_with_verify_py(self):
-        r = self.assertVerifies(self.base.dir, "--vkey", self.base.key.vkey)
+        r = run_verify_cli(self.base.dir, "--vkey", self.base.key.vkey)
+        self.assertEqual(r.rc, 0, r.out)
         self.assertEqual(r.failed, set())
         for check in ("V1", "V2", "V4", "V5", "V6", "V7", "V10"):
             self.assertRegex(r.out, r"(?m)^OK %s: " % check)
@@ -379,6 +387,18 @@ class ValidPackageTest(PackageTestCase):
         proc = subprocess.run([sys.executable, os.path.join(self.base.dir, "verify.py")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.assertEqual(proc.returncode, 0, proc.stdout)
+
+    def test_cli_exit_status_and_failure_lines(self):
+        d = self.copy()
+        path = os.path.join(d, "runs", "8.findings")
+        write(path, read(path).replace(b"seq 3\n", b"seq 4\n"))
+        r = run_verify_cli(d)
+        self.assertEqual(r.rc, 1, r.out)
+        self.assertRegex(r.out, r"(?m)^FAIL V6 run \S+ seq 3: runs/8.findings: seq 4 at position 3$")
+        self.assertRegex(r.out, r"(?m)^integrity: FAILED\ncompleteness: OK\n\Z")
+        proc = subprocess.run([sys.executable, VERIFY_PY, os.path.join(d, "nonexistent")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(proc.returncode, 2)
 
     def test_vkey_from_a_file(self):
         path = os.path.join(self.tmp, "key.vkey")
