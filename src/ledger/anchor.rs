@@ -155,9 +155,15 @@ pub fn timestamp_request(data: &[u8], nonce: u64) -> Vec<u8> {
     body.push(0x30);
     body.push(imprint.len() as u8);
     body.extend_from_slice(&imprint);
-    // A positive INTEGER nonce: a leading zero byte keeps the sign bit clear.
-    body.extend_from_slice(&[0x02, 0x09, 0x00]);
-    body.extend_from_slice(&nonce.to_be_bytes());
+    // A positive INTEGER nonce in minimal DER: no leading zero bytes, except one that keeps
+    // the sign bit clear.
+    let bytes = nonce.to_be_bytes();
+    let mut digits: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    if digits.first().is_none_or(|b| b & 0x80 != 0) {
+        digits.insert(0, 0);
+    }
+    body.extend_from_slice(&[0x02, digits.len() as u8]);
+    body.extend_from_slice(&digits);
     body.extend_from_slice(&[0x01, 0x01, 0xff]);
     let mut request = vec![0x30, body.len() as u8];
     request.extend_from_slice(&body);
@@ -235,13 +241,30 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// The time in a token, and how many fractional second digits the TSA gave (often none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub time: Timestamp,
+    pub fraction_digits: u32,
+}
+
+impl Stamp {
+    /// Is the stamp not before `instant`, compared at the precision the TSA gave? A TSA that
+    /// stamps whole seconds cannot say more than "the same second".
+    pub fn not_before(&self, instant: Timestamp) -> bool {
+        let step = 10i64.pow(3u32.saturating_sub(self.fraction_digits.min(3)));
+        let truncated = instant.millis().div_euclid(step) * step;
+        self.time.millis() >= truncated
+    }
+}
+
 /// Verifies a `TimeStampResp` over `data` with `openssl ts -verify` against the TSA's CA and
-/// returns the stamped time (canonical UTC).
+/// returns the stamped time.
 pub fn verify_token(
     token: &[u8],
     data: &[u8],
     ca: &Path,
-) -> std::result::Result<String, TokenError> {
+) -> std::result::Result<Stamp, TokenError> {
     let dir =
         scratch_dir().map_err(|e| TokenError::Unavailable(format!("no scratch directory: {e}")))?;
     let result = (|| {
@@ -285,13 +308,17 @@ pub fn verify_token(
     result
 }
 
-/// `Nov 27 13:30:00 2026 GMT` or with fractional seconds, as canonical UTC.
-fn parse_openssl_time(text: &str) -> Option<String> {
+/// `Nov 27 13:30:00 2026 GMT`, possibly with fractional seconds.
+fn parse_openssl_time(text: &str) -> Option<Stamp> {
     let text = text.strip_suffix(" GMT")?;
     let normalized = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let parsed = chrono::NaiveDateTime::parse_from_str(&normalized, "%b %d %H:%M:%S%.f %Y").ok()?;
-    let millis = parsed.and_utc().timestamp_millis();
-    Some(Timestamp::from_millis(millis).to_string())
+    let clock = normalized.split(' ').nth(2)?;
+    let fraction_digits = clock.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+    Some(Stamp {
+        time: Timestamp::from_millis(parsed.and_utc().timestamp_millis()),
+        fraction_digits,
+    })
 }
 
 fn scratch_dir() -> std::io::Result<PathBuf> {
@@ -341,6 +368,22 @@ mod tests {
     #[test]
     fn requests_are_der_and_responses_are_read() {
         let request = timestamp_request(b"checkpoint", 0x0102030405060708);
+        // Minimal INTEGER encodings of the nonce.
+        assert!(
+            request
+                .windows(10)
+                .any(|w| w == [0x02, 0x08, 1, 2, 3, 4, 5, 6, 7, 8])
+        );
+        assert!(
+            timestamp_request(b"x", 0x80)
+                .windows(4)
+                .any(|w| w == [0x02, 0x02, 0x00, 0x80])
+        );
+        assert!(
+            timestamp_request(b"x", 0)
+                .windows(3)
+                .any(|w| w == [0x02, 0x01, 0x00])
+        );
         assert_eq!(request[0], 0x30);
         assert_eq!(request[1] as usize, request.len() - 2);
         // version 1, then the SHA-256 of the data inside the imprint.
@@ -360,14 +403,15 @@ mod tests {
     }
 
     #[test]
-    fn openssl_times_become_canonical() {
-        assert_eq!(
-            parse_openssl_time("Nov 27 13:30:00 2026 GMT").as_deref(),
-            Some("2026-11-27T13:30:00.000Z")
-        );
-        assert_eq!(
-            parse_openssl_time("Jul  4 01:02:03.5 2026 GMT").as_deref(),
-            Some("2026-07-04T01:02:03.500Z")
-        );
+    fn openssl_times_are_compared_at_the_tsa_precision() {
+        let whole = parse_openssl_time("Nov 27 13:30:00 2026 GMT").unwrap();
+        assert_eq!(whole.time.to_string(), "2026-11-27T13:30:00.000Z");
+        assert_eq!(whole.fraction_digits, 0);
+        let tenths = parse_openssl_time("Jul  4 01:02:03.5 2026 GMT").unwrap();
+        assert_eq!(tenths.time.to_string(), "2026-07-04T01:02:03.500Z");
+        // A whole-second stamp in the same second as the run's completion is not "before" it.
+        assert!(whole.not_before(Timestamp::parse("2026-11-27T13:30:00.996Z").unwrap()));
+        assert!(!whole.not_before(Timestamp::parse("2026-11-27T13:30:01.000Z").unwrap()));
+        assert!(!tenths.not_before(Timestamp::parse("2026-07-04T01:02:03.600Z").unwrap()));
     }
 }

@@ -646,11 +646,17 @@ async fn check_anchors(
             .get(anchor.size.saturating_sub(1) as usize)
             .cloned();
         match super::anchor::verify_token(&anchor.data, checkpoint.body().as_bytes(), ca) {
-            Ok(stamped) => {
+            Ok(stamp) => {
+                let completed = completed.and_then(|c| crate::time::Timestamp::parse(&c).ok());
                 if let Some(completed) = completed
-                    && stamped < completed
+                    && !stamp.not_before(completed)
                 {
-                    report.fail("V3", None, None, format!("checkpoint {} was time-stamped {stamped}, before its run completed {completed}", anchor.size));
+                    report.fail(
+                        "V3",
+                        None,
+                        None,
+                        format!("checkpoint {} was time-stamped {}, before its run completed {completed}", anchor.size, stamp.time),
+                    );
                 }
             }
             Err(super::anchor::TokenError::Unavailable(why)) => {

@@ -3,5 +3,7 @@
 mod cli;
 mod import;
 mod ledger;
+mod ledger_cli;
 mod rules;
 mod support;
+mod tsa;
