@@ -50,7 +50,6 @@ SHA-256(0x01 || left || right), the empty tree hashes to SHA-256("").
 
 import argparse
 import base64
-import binascii
 import datetime
 import hashlib
 import json
@@ -752,19 +751,32 @@ def check_record(layout, data):
         parse_record(layout, data)  # raises with a precise message
         raise RecordError("record does not match the record grammar")  # not reached
     texts = m.groups()
-    for i, extra in layout.extras:
-        try:
+    i = 0
+    try:
+        for i, extra in layout.extras:
             extra(texts[i])
-        except RecordError as e:
-            raise RecordError("line %d (%s): %s" % (i + 2, layout.keys[i], e))
+    except RecordError as e:
+        raise RecordError("line %d (%s): %s" % (i + 2, layout.keys[i], e))
     return dict(zip(layout.keys, texts))
 
 
+MAX_RECORD_BYTES = 1 << 24  # no valid record comes near 16 MiB
+
+
+class TrailingBytes(bytes):
+    """Bytes after the last record separator: a truncated or unterminated record."""
+
+
+class OversizedRecord(bytes):
+    """The start of more than MAX_RECORD_BYTES without an empty line."""
+
+
 def iter_record_file(path, chunk_size=1 << 22):
-    """Streams a .inputs/.findings file: each record followed by exactly one empty line.
-    Yields the record bytes (with the record's final LF, without the empty line).  If the file
-    does not end right after an empty line, the trailing bytes are yielded as a last item
-    wrapped in a TrailingBytes so that the caller can report them."""
+    """Streams a .inputs/.findings file: each record followed by exactly one empty line, that is
+    `record LF` (the record's own last LF, then the empty line).  Yields each record's bytes
+    with its final LF, without the empty line.  Bytes left after the last empty line are
+    yielded last as TrailingBytes; a run of more than MAX_RECORD_BYTES without an empty line
+    stops the stream with an OversizedRecord."""
     rest = b""
     with open(path, "rb") as f:
         while True:
@@ -775,12 +787,11 @@ def iter_record_file(path, chunk_size=1 << 22):
             rest = pieces.pop()
             for piece in pieces:
                 yield piece + b"\n"
+            if len(rest) > MAX_RECORD_BYTES:
+                yield OversizedRecord(rest[:64])
+                return
     if rest:
         yield TrailingBytes(rest)
-
-
-class TrailingBytes(bytes):
-    """Bytes after the last record separator (a truncated or unterminated record)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -841,7 +852,7 @@ class Report:
         text = data.decode("utf-8", "backslashreplace")
         lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
         for line in lines:
-            self._print("    | " + line.replace("\r", "\\r"))
+            self._print(("    | " + line.replace("\r", "\\r")) if line else "    |")
         if not text.endswith("\n"):
             self._print("    (the note does not end with LF)")
 
@@ -986,8 +997,9 @@ def load_runs(package, report):
             report.fail("V5", "unexpected file runs/%s (expected <index>.run, .inputs, .findings with "
                         "an unpadded decimal index)" % name)
     indices.sort()
+    known = set(indices)
     for index, kind in sorted(others):
-        if index not in indices:
+        if index not in known:
             report.fail("V6", "runs/%d.%s has no run record runs/%d.run" % (index, kind, index))
     leaves = []
     for index in indices:
@@ -1078,6 +1090,10 @@ def check_record_file(package, run, kind, layout, report):
     expected_run = run.values["run"] if run.values else None
     singular = "input" if kind == "inputs" else "finding"
     for position, data in enumerate(iter_record_file(path)):
+        if isinstance(data, OversizedRecord):
+            report.fail("V6", "%s: more than %d bytes without an empty line after record %d: not a "
+                        "sequence of records" % (rel, MAX_RECORD_BYTES, position), run=label, group=rel)
+            break
         if isinstance(data, TrailingBytes):
             report.fail("V6", "%s: %d bytes after the last record are not a complete record followed "
                         "by an empty line" % (rel, len(data)), run=label, group=rel)
