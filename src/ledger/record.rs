@@ -254,7 +254,11 @@ pub fn is_utc(v: &str) -> bool {
             23 => *c == b'Z',
             _ => c.is_ascii_digit(),
         });
-    shape && chrono::NaiveDateTime::parse_from_str(&v[..23], "%Y-%m-%dT%H:%M:%S%.3f").is_ok()
+    // A real calendar time: year 0001 to 9999, no leap second.
+    shape
+        && &v[..4] != "0000"
+        && &v[17..19] < "60"
+        && chrono::NaiveDateTime::parse_from_str(&v[..23], "%Y-%m-%dT%H:%M:%S%.3f").is_ok()
 }
 
 pub fn is_hex64(v: &str) -> bool {
@@ -263,11 +267,12 @@ pub fn is_hex64(v: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A decimal without leading zeros that fits in 64 bits.
 pub fn is_uint(v: &str) -> bool {
     !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_digit())
         && (v == "0" || !v.starts_with('0'))
-        && v.len() <= 20
+        && v.parse::<u64>().is_ok()
 }
 
 pub fn is_origin(v: &str) -> bool {
@@ -417,6 +422,15 @@ mod tests {
                 "started 2026-02-30T15:08:01.906Z",
             ),
             text.replace("rule-set", "ruleset"),
+            text.replace(
+                "started 2026-07-14T15:08:01.906Z",
+                "started 2026-07-14T15:08:60.906Z",
+            ),
+            text.replace(
+                "started 2026-07-14T15:08:01.906Z",
+                "started 0000-07-14T15:08:01.906Z",
+            ),
+            text.replace("seq 0", "seq 18446744073709551616"),
         ];
         for bad in mangled {
             assert!(parse(&FINDING, bad.as_bytes()).is_err(), "{bad:?}");

@@ -41,8 +41,11 @@ What it checks (ids as in the specification; each failure names its check):
 
 Two verdicts are printed: `integrity` (nothing altered: V1-V3, V4 root, V5-V7, V9) and
 `completeness` (nothing missing relative to the checkpoints held: V4 size, V8, V10).
-Each failure is one line `FAIL V<n> [run <run-id>] [seq <n>]: <what>`.  The exit status is 0
-only if no check failed (a skipped check is not a failure), 1 if one failed, 2 on a usage error.
+Each failure is one line `FAIL V<n> [run <run-id>] [seq <n>]: <what>` (at most 20 per record
+file; the rest are counted on one more FAIL line); passed checks print `OK V<n>: ...`, skipped
+ones `SKIP V<n>: ...`, remarks `NOTE: ...`.  The last two lines are `integrity: OK|FAILED` and
+`completeness: OK|FAILED`.  The exit status is 0 only if no check failed (a skipped check is not
+a failure), 1 if one failed, 2 on a usage error.
 
 Hashing is RFC 6962 / RFC 9162: leaf hash = SHA-256(0x00 || leaf bytes), node hash =
 SHA-256(0x01 || left || right), the empty tree hashes to SHA-256("").

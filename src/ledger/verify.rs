@@ -246,6 +246,14 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
                         ),
                     );
                 }
+                if seen_runs.contains(&run) {
+                    report.fail(
+                        "V7",
+                        Some(&run),
+                        None,
+                        "the run id appears twice in the log",
+                    );
+                }
                 let supersedes = field("supersedes");
                 if supersedes != "none" && !seen_runs.contains(&supersedes) {
                     report.fail(
@@ -341,7 +349,20 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
         }
     }
 
-    // V10: consecutive checkpoints are consistent.
+    // V10: a checkpoint after every run, and consecutive checkpoints are consistent.
+    let newest = checkpoints.keys().next_back().copied().unwrap_or(0);
+    let missing: Vec<String> = (1..=newest)
+        .filter(|s| !checkpoints.contains_key(s))
+        .map(|s| s.to_string())
+        .collect();
+    if !missing.is_empty() {
+        report.fail(
+            "V10",
+            None,
+            None,
+            format!("no valid checkpoint of size {}", missing.join(", ")),
+        );
+    }
     let sizes: Vec<u64> = checkpoints.keys().copied().collect();
     for pair in sizes.windows(2) {
         let (old, new) = (pair[0], pair[1]);

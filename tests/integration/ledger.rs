@@ -683,3 +683,11 @@ fn no_statement_updates_or_deletes_ledger_runs_or_findings() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_missing_intermediate_checkpoint_is_v10() {
+    let env = ledgered(3).await;
+    sql(&env, "DELETE FROM ledger_checkpoints WHERE size = 2").await;
+    let report = check(&env).await;
+    assert_detected(&report, "V10", "missing checkpoint");
+}
