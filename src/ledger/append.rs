@@ -169,21 +169,27 @@ pub fn finding_record(
         .iter()
         .map(|r| record::pct_encode(r))
         .collect();
-    record::encode(
+    let (seq, media) = (seq.to_string(), record::tokenize(&finding.media));
+    let (reasons, recordings, hashes) = (
+        record::list(&reasons),
+        record::list(&recordings),
+        record::list(&finding.media_sha256),
+    );
+    record::encode_str(
         &FINDING,
         &[
-            run_id.to_string(),
-            seq.to_string(),
-            interaction,
-            record::tokenize(&finding.media),
-            finding.direction.clone(),
-            finding.started.clone(),
-            finding.ended.clone().unwrap_or_else(|| "none".to_string()),
-            finding.status.as_str().to_string(),
-            record::list(&reasons),
-            record::list(&recordings),
-            record::list(&finding.media_sha256),
-            rule_set.to_string(),
+            run_id,
+            &seq,
+            &interaction,
+            &media,
+            &finding.direction,
+            &finding.started,
+            finding.ended.as_deref().unwrap_or("none"),
+            finding.status.as_str(),
+            &reasons,
+            &recordings,
+            &hashes,
+            rule_set,
         ],
     )
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::append;
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteVerifier};
-use super::record::{self, FINDING, INPUT, RUN};
+use super::record::{self, FINDING, INPUT, Layout, RUN};
 use crate::error::Result;
 use crate::store::Store;
 
@@ -267,7 +267,6 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
                 completed_by_index.push(facts.completed.clone());
                 seen_runs.insert(run.clone());
                 check_run_trees(store, &facts, &mut report).await?;
-                lint_typed_findings(store, &facts, &mut report).await?;
             }
         }
         frontier.push(leaf);
@@ -411,106 +410,165 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
     Ok(report)
 }
 
+/// Checks one tree of a run, record by record (V6), and computes its leaves. Pure: the
+/// database verifier feeds it stored records, the benchmark records in memory.
+pub struct TreeCheck<'a> {
+    run: &'a str,
+    tree: &'static str,
+    layout: &'static Layout,
+    pub leaves: Vec<Hash>,
+    interactions: HashSet<String>,
+    pub failures: Vec<Failure>,
+}
+
+impl<'a> TreeCheck<'a> {
+    pub fn new(run: &'a str, tree: &'static str) -> TreeCheck<'a> {
+        let layout = if tree == "findings" { &FINDING } else { &INPUT };
+        TreeCheck {
+            run,
+            tree,
+            layout,
+            leaves: Vec::new(),
+            interactions: HashSet::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// One stored record: its seq column and bytes. Returns its leaf hash.
+    pub fn record(&mut self, seq: i64, bytes: &[u8]) -> Hash {
+        let position = self.leaves.len() as i64;
+        let leaf = merkle::leaf_hash(bytes);
+        self.leaves.push(leaf);
+        let (run, tree) = (self.run, self.tree);
+        let mut fail = |message: String| {
+            self.failures.push(Failure {
+                check: "V6",
+                run: Some(run.to_string()),
+                seq: Some(seq),
+                message,
+            })
+        };
+        if seq != position {
+            fail(format!(
+                "{tree} record stored at position {position} has seq {seq}"
+            ));
+        }
+        match record::fields(self.layout, bytes) {
+            Err(e) => fail(format!("{tree} record does not parse: {e}")),
+            Ok(values) => {
+                if values[1].parse::<i64>().ok() != Some(position) {
+                    fail(format!(
+                        "{tree} record says seq {} at position {position}",
+                        values[1]
+                    ));
+                }
+                if values[0] != run {
+                    fail(format!("{tree} record belongs to run {}", values[0]));
+                }
+                if tree == "findings" && !self.interactions.insert(values[2].to_string()) {
+                    fail(format!("interaction {} appears twice", values[2]));
+                }
+            }
+        }
+        leaf
+    }
+
+    /// Compares the tree with the run record's count and root.
+    pub fn finish(&mut self, count: &str, root: &str) {
+        if self.leaves.len().to_string() != count {
+            self.failures.push(Failure {
+                check: "V6",
+                run: Some(self.run.to_string()),
+                seq: None,
+                message: format!(
+                    "{} {} records, but the run record says {count}",
+                    self.leaves.len(),
+                    self.tree
+                ),
+            });
+        }
+        if hex::encode(merkle::root(&self.leaves)) != root {
+            self.failures.push(Failure {
+                check: "V6",
+                run: Some(self.run.to_string()),
+                seq: None,
+                message: format!("the {} root does not match the run record", self.tree),
+            });
+        }
+    }
+}
+
 async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyReport) -> Result<()> {
-    for (tree, layout, count, root) in [
-        ("inputs", &INPUT, &facts.inputs, &facts.inputs_root),
-        ("findings", &FINDING, &facts.findings, &facts.findings_root),
+    // The typed findings are a convenience copy: compute the records they would give, to flag
+    // (not fail) an edit made there without touching the ledger.
+    let mut typed: Vec<Hash> = Vec::new();
+    store
+        .for_each_finding(&facts.run, |finding| {
+            let leaf = append::finding_record(&facts.run, &facts.rule_set, typed.len(), &finding)
+                .map(|bytes| merkle::leaf_hash(&bytes))
+                .unwrap_or([0u8; 32]);
+            typed.push(leaf);
+            Ok(())
+        })
+        .await?;
+
+    for (tree, count, root) in [
+        ("inputs", &facts.inputs, &facts.inputs_root),
+        ("findings", &facts.findings, &facts.findings_root),
     ] {
-        let mut leaves: Vec<Hash> = Vec::new();
-        let mut interactions: HashSet<String> = HashSet::new();
-        let mut failures: Vec<Failure> = Vec::new();
-        let mut lints: Vec<String> = Vec::new();
+        let mut check = TreeCheck::new(&facts.run, tree);
+        let mut stale_leaves = 0usize;
+        let mut differing: Vec<i64> = Vec::new();
         store
             .for_each_ledger_entry(&facts.run, tree, |seq, bytes, stored_leaf| {
-                let position = leaves.len() as i64;
-                let leaf = merkle::leaf_hash(bytes);
-                leaves.push(leaf);
-                let mut fail = |message: String| {
-                    failures.push(Failure {
-                        check: "V6",
-                        run: Some(facts.run.clone()),
-                        seq: Some(seq),
-                        message,
-                    })
-                };
+                let position = check.leaves.len();
+                let leaf = check.record(seq, bytes);
                 if stored_leaf != leaf {
-                    lints.push(format!(
-                        "run {} {tree} seq {seq}: stored leaf hash does not match the record",
-                        facts.run
-                    ));
+                    stale_leaves += 1;
                 }
-                if seq != position {
-                    fail(format!(
-                        "{tree} record stored at position {position} has seq {seq}"
-                    ));
-                }
-                match record::parse(layout, bytes) {
-                    Err(e) => fail(format!("{tree} record does not parse: {e}")),
-                    Ok(parsed) => {
-                        if parsed.get(layout, "seq") != position.to_string() {
-                            fail(format!(
-                                "{tree} record says seq {} at position {position}",
-                                parsed.get(layout, "seq")
-                            ));
-                        }
-                        if parsed.get(layout, "run") != facts.run {
-                            fail(format!(
-                                "{tree} record belongs to run {}",
-                                parsed.get(layout, "run")
-                            ));
-                        }
-                        if tree == "findings"
-                            && !interactions.insert(parsed.get(layout, "interaction").to_string())
-                        {
-                            fail(format!(
-                                "interaction {} appears twice",
-                                parsed.get(layout, "interaction")
-                            ));
-                        }
-                    }
+                if tree == "findings" && typed.get(position) != Some(&leaf) {
+                    differing.push(seq);
                 }
                 Ok(())
             })
             .await?;
-        report.failures.extend(failures);
-        report.lints.extend(lints);
-        if leaves.len().to_string() != *count {
-            report.fail(
-                "V6",
-                Some(&facts.run),
-                None,
-                format!(
-                    "{} {tree} records, but the run record says {count}",
-                    leaves.len()
-                ),
-            );
+        check.finish(count, root);
+        if stale_leaves > 0 {
+            report.lints.push(format!(
+                "run {} {tree}: {stale_leaves} stored leaf hashes do not match their records",
+                facts.run
+            ));
         }
-        if hex::encode(merkle::root(&leaves)) != *root {
-            report.fail(
-                "V6",
-                Some(&facts.run),
-                None,
-                format!("the {tree} root does not match the run record"),
-            );
+        if tree == "findings" && (!differing.is_empty() || typed.len() != check.leaves.len()) {
+            let shown: Vec<String> = differing.iter().take(10).map(i64::to_string).collect();
+            report.lints.push(format!(
+                "run {}: the typed findings table differs from the ledger ({} typed rows, {} ledger records, differing seq {}); the ledger records are authoritative",
+                facts.run,
+                typed.len(),
+                check.leaves.len(),
+                if shown.is_empty() { "none".to_string() } else { shown.join(",") }
+            ));
         }
+        let leaves = std::mem::take(&mut check.leaves);
+        report.failures.append(&mut check.failures);
         if tree == "findings" {
             report.findings += leaves.len() as u64;
             // V9: a single-interaction proof for the first and the last finding.
+            let root_hash = hex::decode(root)
+                .ok()
+                .and_then(|r| <Hash>::try_from(r).ok());
             for index in [0, leaves.len().saturating_sub(1)] {
                 if let Some(leaf) = leaves.get(index) {
                     let proof = merkle::inclusion_proof(&leaves, index);
-                    let ok = hex::decode(root)
-                        .ok()
-                        .and_then(|r| <Hash>::try_from(r).ok())
-                        .is_some_and(|r| {
-                            merkle::verify_inclusion(
-                                index as u64,
-                                leaves.len() as u64,
-                                leaf,
-                                &proof,
-                                &r,
-                            )
-                        });
+                    let ok = root_hash.is_some_and(|r| {
+                        merkle::verify_inclusion(
+                            index as u64,
+                            leaves.len() as u64,
+                            leaf,
+                            &proof,
+                            &r,
+                        )
+                    });
                     if !ok {
                         report.fail(
                             "V9",
@@ -524,51 +582,6 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
         } else {
             report.inputs += leaves.len() as u64;
         }
-    }
-    Ok(())
-}
-
-/// Typed findings are a convenience copy; an edit there leaves the ledger valid but is flagged.
-async fn lint_typed_findings(
-    store: &Store,
-    facts: &RunFacts,
-    report: &mut VerifyReport,
-) -> Result<()> {
-    let mut expected: Vec<Hash> = Vec::new();
-    let mut unledgerable = 0usize;
-    store
-        .for_each_finding(&facts.run, |finding| {
-            match append::finding_record(&facts.run, &facts.rule_set, expected.len(), &finding) {
-                Ok(bytes) => expected.push(merkle::leaf_hash(&bytes)),
-                Err(_) => {
-                    unledgerable += 1;
-                    expected.push([0u8; 32]);
-                }
-            }
-            Ok(())
-        })
-        .await?;
-    let mut differing = Vec::new();
-    let mut count = 0usize;
-    store
-        .for_each_ledger_entry(&facts.run, "findings", |seq, bytes, _| {
-            let position = count;
-            count += 1;
-            if expected.get(position) != Some(&merkle::leaf_hash(bytes)) {
-                differing.push(seq);
-            }
-            Ok(())
-        })
-        .await?;
-    if count != expected.len() || !differing.is_empty() || unledgerable > 0 {
-        let shown: Vec<String> = differing.iter().take(10).map(i64::to_string).collect();
-        report.lints.push(format!(
-            "run {}: the typed findings table differs from the ledger ({} typed rows, {} ledger records, differing seq {}); the ledger records are authoritative",
-            facts.run,
-            expected.len(),
-            count,
-            if shown.is_empty() { "none".to_string() } else { shown.join(",") }
-        ));
     }
     Ok(())
 }

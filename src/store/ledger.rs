@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::read::RunRecord;
 use super::{Store, db};
-use crate::audit::Finding;
+use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::ledger::append::{self, InputFacts, LogState, RunAppend};
 use crate::ledger::merkle::{Frontier, Hash};
@@ -198,20 +198,57 @@ impl Store {
         Ok(())
     }
 
-    /// Streams a run's typed findings in conversation-id order (the order of its finding
-    /// records), for the lint that compares them with the ledger.
+    /// Streams the columns of a run's typed findings that its finding records repeat, in
+    /// conversation-id order (the order of its finding records), for the lint that compares the
+    /// two. Queues, users and detail are not in the records and come back empty.
     pub async fn for_each_finding<F>(&self, run_id: &str, mut visit: F) -> Result<()>
     where
         F: FnMut(Finding) -> Result<()>,
     {
-        let mut after = String::new();
-        loop {
-            let page = self.load_findings_page(run_id, &after, 5_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.interaction.clone();
-            for finding in page {
-                visit(finding)?;
-            }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        let mut rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media FROM findings WHERE run_id = ? ORDER BY conversation_id")
+            .bind(run_id)
+            .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await.map_err(db("reading findings"))? {
+            let text =
+                |i: usize| -> Result<&str> { row.try_get(i).map_err(db("decoding a finding")) };
+            let list = |i: usize| -> Result<Vec<String>> {
+                let raw = text(i)?;
+                serde_json::from_str(raw)
+                    .map_err(|e| Error::Corrupt(format!("bad list `{raw}`: {e}")))
+            };
+            let status = text(1)?;
+            let reasons = list(2)?
+                .iter()
+                .map(|code| {
+                    Reason::parse(code).ok_or_else(|| {
+                        Error::Corrupt(format!("unknown reason `{code}` in run {run_id}"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            visit(Finding {
+                interaction: text(0)?.to_string(),
+                status: Status::parse(status).ok_or_else(|| {
+                    Error::Corrupt(format!("unknown status `{status}` in run {run_id}"))
+                })?,
+                reasons,
+                recordings: list(3)?,
+                media_sha256: list(4)?,
+                started: text(5)?.to_string(),
+                ended: row
+                    .try_get::<Option<&str>, _>(6)
+                    .map_err(db("decoding a finding"))?
+                    .map(str::to_string),
+                direction: text(7)?.to_string(),
+                media: text(8)?.to_string(),
+                queues: Vec::new(),
+                users: Vec::new(),
+                detail: String::new(),
+            })?;
         }
         Ok(())
     }

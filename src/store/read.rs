@@ -331,11 +331,13 @@ impl Store {
     /// A run's findings, ordered by conversation id.
     pub async fn load_findings(&self, run_id: &str) -> Result<Vec<Finding>> {
         let mut all = Vec::new();
-        self.for_each_finding(run_id, |f| {
-            all.push(f);
-            Ok(())
-        })
-        .await?;
+        let mut after = String::new();
+        loop {
+            let page = self.load_findings_page(run_id, &after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.interaction.clone();
+            all.extend(page);
+        }
         Ok(all)
     }
 
