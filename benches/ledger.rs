@@ -189,17 +189,17 @@ fn main() {
         LedgerSettings::default(),
         ORIGIN.to_string(),
         dir.join("bench.key"),
+        0,
     )
     .expect("ledger");
-    let window = (
-        Timestamp::parse(&run.window_start).unwrap(),
-        Timestamp::parse(&run.window_end).unwrap(),
-    );
     let start = Instant::now();
     runtime
-        .block_on(store.save_run(window, &findings, &ledger, |seq| {
-            Ok(RunRecord { seq, ..run.clone() })
-        }))
+        .block_on(store.save_run(
+            &std::collections::BTreeSet::new(),
+            &findings,
+            &ledger,
+            |seq, _| Ok(RunRecord { seq, ..run.clone() }),
+        ))
         .expect("save run");
     report(
         "append: findings + ledger into SQLite",
@@ -214,6 +214,7 @@ fn main() {
         verifier: ledger.signer.verifier(),
         presented: vec![],
         tsa_ca: None,
+        anchor_dir: None,
     };
     let start = Instant::now();
     let verified = runtime

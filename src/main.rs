@@ -116,8 +116,13 @@ async fn run(cli: Cli) -> Result<u8> {
                     None => Timestamp::now(),
                 },
             };
-            let (ledger, created) =
-                Ledger::open_or_create(settings.ledger.clone(), origin, key_path.clone())?;
+            let existing = store.ledger_size().await?;
+            let (ledger, created) = Ledger::open_or_create(
+                settings.ledger.clone(),
+                origin,
+                key_path.clone(),
+                existing,
+            )?;
             if let Some(vkey) = created {
                 println!(
                     "Created the ledger signing key {} (keep it secret).",
@@ -219,15 +224,20 @@ async fn ledger_command(
             Ok(0)
         }
         LedgerCommand::Verify { checkpoints, vkey } => {
-            let mut presented = verify::read_presented(&checkpoints)?;
-            if let Some(dir) = &settings.ledger.anchor_dir {
-                presented.extend(anchor::read_dir_notes(dir)?);
-            }
+            let presented = verify::read_presented(&checkpoints)?;
+            let verifier = verifier(vkey.as_deref())?;
+            // Verifying a copy of the database with the real vkey: the key names the origin.
+            let origin = if vkey.is_some() && settings.ledger.origin.is_none() {
+                verifier.name.clone()
+            } else {
+                origin.to_string()
+            };
             let options = VerifyOptions {
-                origin: origin.to_string(),
-                verifier: verifier(vkey.as_deref())?,
+                origin: origin.clone(),
+                verifier,
                 presented,
                 tsa_ca: settings.ledger.tsa_ca.clone(),
+                anchor_dir: settings.ledger.anchor_dir.clone(),
             };
             let report = verify::verify(store, &options).await?;
             for failure in &report.failures {

@@ -59,24 +59,41 @@ pub async fn run_audit(
             window.from, window.to
         )));
     }
+    // A window is audited once it has ended: the ledger requires window-end <= completed.
+    if window.to > Timestamp::now() {
+        return Err(Error::Usage(format!(
+            "--to ({}) is in the future; audit a window once it has ended",
+            window.to
+        )));
+    }
     policy.validate().map_err(Error::Usage)?;
 
-    // Page through the window so memory holds findings, not the whole night's evidence.
+    // Page through the window so memory holds findings, not the whole night's evidence; keep
+    // the raw inputs the evidence came from, the run's chain of custody.
     let ids = store.window_ids(window.from, window.to).await?;
     let mut findings: Vec<Finding> = Vec::with_capacity(ids.len());
+    let mut raw_inputs = std::collections::BTreeSet::new();
     for chunk in ids.chunks(EVIDENCE_PAGE) {
         let page = store.load_evidence_for(chunk).await?;
         findings.extend(
-            page.iter()
+            page.evidence
+                .iter()
                 .map(|e| audit::evaluate(e, policy, window.as_of)),
         );
+        raw_inputs.extend(page.raw_inputs);
     }
-    tracing::info!(conversations = findings.len(), "evaluated");
+    tracing::info!(
+        conversations = findings.len(),
+        inputs = raw_inputs.len(),
+        "evaluated"
+    );
 
-    let completed = Timestamp::now();
     let mut rendered: Option<ReportSet> = None;
     let (run, appended) = store
-        .save_run((window.from, window.to), &findings, ledger, |seq| {
+        .save_run(&raw_inputs, &findings, ledger, |seq, last_completed| {
+            // Taken under the write lock, and never before the previous run's completion.
+            let completed =
+                last_completed.map_or_else(Timestamp::now, |last| last.max(Timestamp::now()));
             let mut run = RunRecord {
                 run_id: run_id(completed, seq),
                 seq,

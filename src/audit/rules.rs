@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::evidence::{Evidence, RecordingEvidence, RecordingSource, Session};
+use super::evidence::{Evidence, FailedExport, RecordingEvidence, RecordingSource, Session};
 use super::{Finding, Policy, Reason, Status};
 use crate::time::Timestamp;
 
@@ -378,7 +378,7 @@ fn check_recordings(
         }
     }
 
-    for failed in &evidence.failed_exports {
+    for failed in facts.failed_in_scope(evidence) {
         let job = failed.job_id.as_deref().unwrap_or("of unknown id");
         verdict.add(
             Reason::ExportFailed,
@@ -510,6 +510,8 @@ struct Facts<'a> {
     /// Interact time covered by recorded media; `None` when no recording says how long it is.
     covered_ms: Option<i64>,
     retention: Option<(Timestamp, String)>,
+    /// Recording ids some source places outside the media scope.
+    out_of_scope: BTreeSet<String>,
 }
 
 impl<'a> Facts<'a> {
@@ -526,6 +528,7 @@ impl<'a> Facts<'a> {
             interact_ms: 0,
             covered_ms: None,
             retention: None,
+            out_of_scope: BTreeSet::new(),
         };
         for participant in &conversation.participants {
             let is_agent = AGENT_PURPOSES.contains(&participant.purpose.as_str());
@@ -555,16 +558,30 @@ impl<'a> Facts<'a> {
                 facts.with_media.insert(rec.recording_id.clone());
             }
         }
-        for file in &evidence.media_files {
+        // A recording id any source places outside the scope (a screen recording under a voice
+        // scope) is not evidence for this conversation, whatever file or listing names it.
+        facts.out_of_scope = evidence
+            .recordings
+            .iter()
+            .filter(|r| !facts.media_in_scope(r.media.as_deref()))
+            .map(|r| r.recording_id.clone())
+            .collect();
+        for file in evidence
+            .media_files
+            .iter()
+            .filter(|f| !facts.out_of_scope.contains(&f.recording_id))
+        {
             facts.recording_ids.insert(file.recording_id.clone());
             facts.media_sha256.insert(file.sha256.clone());
             if file.bytes > 0 {
                 facts.with_media.insert(file.recording_id.clone());
             }
         }
-        for failed in &evidence.failed_exports {
-            facts.recording_ids.insert(failed.recording_id.clone());
-        }
+        let failed: Vec<String> = facts
+            .failed_in_scope(evidence)
+            .map(|f| f.recording_id.clone())
+            .collect();
+        facts.recording_ids.extend(failed);
 
         let interact = interact_intervals(evidence, policy);
         facts.interact_ms = total(&interact);
@@ -580,6 +597,17 @@ impl<'a> Facts<'a> {
             _ => None,
         };
         facts
+    }
+
+    /// Failed-export entries of recordings not known to be out of scope.
+    fn failed_in_scope<'e>(
+        &self,
+        evidence: &'e Evidence,
+    ) -> impl Iterator<Item = &'e FailedExport> + use<'e, '_, 'a> {
+        evidence
+            .failed_exports
+            .iter()
+            .filter(|f| !self.out_of_scope.contains(&f.recording_id))
     }
 
     /// Recording evidence whose media is in scope; evidence of unknown media counts as in scope.
@@ -648,7 +676,7 @@ impl<'a> Facts<'a> {
         let located = union(located);
         let overlap = intersect_total(&located, interact);
         let interact_ms = total(interact);
-        Some((overlap + unlocated).min(interact_ms))
+        Some(overlap.saturating_add(unlocated).min(interact_ms))
     }
 
     fn complete_clause(&self, status: Status) -> String {

@@ -107,13 +107,22 @@ impl LedgerSettings {
 }
 
 impl Ledger {
-    /// Loads the signing key, creating it (mode 0600) when the file does not exist. Returns the
-    /// ledger and, when a key was created, its vkey for the operator to hand to auditors.
+    /// Loads the signing key, creating it (mode 0600) when the file does not exist and the
+    /// ledger has no runs yet. Returns the ledger and, when a key was created, its vkey for the
+    /// operator to hand to auditors. A ledger that already has runs never gets a new key
+    /// silently: a missing key file there is an unmounted volume or a wrong path.
     pub fn open_or_create(
         settings: LedgerSettings,
         origin: String,
         key_path: PathBuf,
+        existing_runs: u64,
     ) -> Result<(Ledger, Option<String>)> {
+        if !key_path.exists() && existing_runs > 0 {
+            return Err(Error::Usage(format!(
+                "ledger key {} not found, but this database's ledger already has {existing_runs} runs signed with a key; point --ledger-key (or RECAUDIT_LEDGER_KEY, or [ledger] key) at that key file",
+                key_path.display()
+            )));
+        }
         if key_path.exists() {
             let signer = load_key(&key_path, &origin)?;
             return Ok((
@@ -142,6 +151,16 @@ impl Ledger {
 
 /// Reads a key file and checks it belongs to `origin`.
 pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                "ledger key {} is readable by others; chmod 600 it",
+                path.display()
+            );
+        }
+    }
     let text = std::fs::read_to_string(path).map_err(Error::io("cannot read ledger key", path))?;
     let signer = NoteSigner::parse(&text)
         .map_err(|e| Error::Usage(format!("ledger key {}: {e}", path.display())))?;

@@ -402,6 +402,7 @@ fn parse_export_json(
         );
     }
     input.body = Some(body);
+    validate_ids(&rows)?;
     Ok(Parsed { input, rows })
 }
 
@@ -427,6 +428,7 @@ fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
     }
     input.kind = "analytics-conversations-ndjson".to_string();
     input.body = Some(body);
+    validate_ids(&rows)?;
     Ok(Parsed { input, rows })
 }
 
@@ -512,6 +514,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
     };
     input.kind = kind.to_string();
     input.body = Some(body);
+    validate_ids(&rows)?;
     Ok(Parsed { input, rows })
 }
 
@@ -674,7 +677,7 @@ fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<Recordi
             })
         })
         .map(|a| a.duration_ms.or(a.absolute_duration_ms).unwrap_or(0).max(0))
-        .sum();
+        .fold(0i64, i64::saturating_add);
     Ok(RecordingRow {
         recording_id: wire.id,
         source,
@@ -713,6 +716,60 @@ fn orphan_row(wire: OrphanRecordingWire) -> OrphanRow {
         created_time: wire.created_time,
         media_size_bytes: wire.media_size_bytes,
     }
+}
+
+/// Ids become keys in the store and values in ledger records: each must be non-empty and
+/// encodable in a 256-character ledger field. Checked per file, so one bad id rejects its file
+/// (named, with the record) instead of failing a whole audit later.
+fn validate_ids(rows: &Rows) -> Result<(), String> {
+    fn check(id: &str, what: &str) -> Result<(), String> {
+        if id.trim().is_empty() {
+            return Err(format!("{what} is empty"));
+        }
+        if !crate::ledger::record::is_pct(&crate::ledger::record::pct_encode(id)) {
+            return Err(format!(
+                "{what} `{}...` is too long to be an id",
+                id.chars().take(40).collect::<String>()
+            ));
+        }
+        Ok(())
+    }
+    for (i, c) in rows.conversations.iter().enumerate() {
+        check(
+            &c.conversation_id,
+            &format!("conversation {i}: field `conversationId`"),
+        )?;
+    }
+    for (i, r) in rows.recordings.iter().enumerate() {
+        check(&r.recording_id, &format!("record {i}: field `id`"))?;
+        check(
+            &r.conversation_id,
+            &format!("record {i}: field `conversationId`"),
+        )?;
+    }
+    for (i, f) in rows.failed.iter().enumerate() {
+        check(
+            &f.recording_id,
+            &format!("entities[{i}]: field `recording.id`"),
+        )?;
+        check(
+            &f.conversation_id,
+            &format!("entities[{i}]: field `conversation.id`"),
+        )?;
+    }
+    for (i, o) in rows.orphans.iter().enumerate() {
+        check(&o.orphan_id, &format!("entities[{i}]: field `id`"))?;
+        if let Some(conversation) = &o.conversation_id {
+            check(
+                conversation,
+                &format!("entities[{i}]: field `recording.conversationId`"),
+            )?;
+        }
+    }
+    for (i, j) in rows.jobs.iter().enumerate() {
+        check(&j.id, &format!("job {i}: field `id`"))?;
+    }
+    Ok(())
 }
 
 /// `/api/v2/conversations/{id}/...` → `{id}`.

@@ -10,7 +10,7 @@ use super::{Store, db};
 use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::ledger::append::{self, InputFacts, LogState, RunAppend};
-use crate::ledger::merkle::{Frontier, Hash};
+use crate::ledger::merkle::Frontier;
 use crate::ledger::note::NoteSigner;
 
 /// Appends a run to the ledger on the run's own transaction.
@@ -21,13 +21,58 @@ pub(super) async fn append_run(
     run: &RunRecord,
     findings: &[Finding],
 ) -> Result<RunAppend> {
+    // Append only to a ledger whose head is intact: the run records (re-hashed from their
+    // bytes, never from stored hashes) must match the newest signed checkpoint. Otherwise a
+    // truncation or a damaged row would be sealed under a fresh, valid signature.
     let mut frontier = Frontier::default();
-    let leaves: Vec<Vec<u8>> = sqlx::query_scalar("SELECT leaf_hash FROM ledger_runs ORDER BY idx")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("reading the ledger log"))?;
-    for leaf in leaves {
-        frontier.push(hash(&leaf)?);
+    let records: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT idx, record FROM ledger_runs ORDER BY idx")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("reading the ledger log"))?;
+    for (position, (idx, record)) in records.iter().enumerate() {
+        if *idx != position as i64 {
+            return Err(refuse(format!(
+                "run record at position {position} has index {idx}"
+            )));
+        }
+        frontier.push(crate::ledger::merkle::leaf_hash(record));
+    }
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading the newest checkpoint"))?;
+    match head {
+        None if frontier.size() == 0 => {}
+        None => {
+            return Err(refuse(format!(
+                "{} run records but no checkpoint",
+                frontier.size()
+            )));
+        }
+        Some((size, note)) => {
+            let note = String::from_utf8(note)
+                .map_err(|_| refuse("the newest checkpoint is not text".into()))?;
+            let checkpoint = signer
+                .verifier()
+                .verify_checkpoint(&note, origin)
+                .map_err(|e| {
+                    refuse(format!(
+                        "the newest checkpoint does not verify with this key ({e})"
+                    ))
+                })?;
+            if size as u64 != frontier.size()
+                || checkpoint.size != frontier.size()
+                || checkpoint.root != frontier.root()
+            {
+                return Err(refuse(format!(
+                    "the newest checkpoint (size {}) does not match the {} run records",
+                    checkpoint.size,
+                    frontier.size()
+                )));
+            }
+        }
     }
 
     let rows = sqlx::query(
@@ -52,7 +97,7 @@ pub(super) async fn append_run(
 
     // A run over the same window as an earlier one is that run's correction.
     let supersedes: Option<String> = sqlx::query_scalar(
-        "SELECT run_id FROM runs WHERE window_start = ? AND window_end = ? AND run_id <> ? ORDER BY seq DESC LIMIT 1",
+        "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? AND r.run_id <> ? ORDER BY l.idx DESC LIMIT 1",
     )
     .bind(&run.window_start)
     .bind(&run.window_end)
@@ -106,10 +151,10 @@ pub(super) async fn append_run(
     Ok(appended)
 }
 
-fn hash(bytes: &[u8]) -> Result<Hash> {
-    bytes
-        .try_into()
-        .map_err(|_| Error::Corrupt("a ledger leaf hash is not 32 bytes".into()))
+fn refuse(why: String) -> Error {
+    Error::Corrupt(format!(
+        "the ledger cannot be appended to: {why}. Nothing was written; run `recaudit ledger verify` to see what changed."
+    ))
 }
 
 /// A stored run record.
@@ -130,6 +175,15 @@ pub struct Anchor {
 }
 
 impl Store {
+    /// The number of run records in the ledger.
+    pub async fn ledger_size(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_runs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("counting run records"))?;
+        Ok(count.max(0) as u64)
+    }
+
     /// Every signed checkpoint, by size.
     pub async fn ledger_checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
@@ -203,7 +257,7 @@ impl Store {
     /// two. Queues, users and detail are not in the records and come back empty.
     pub async fn for_each_finding<F>(&self, run_id: &str, mut visit: F) -> Result<()>
     where
-        F: FnMut(Finding) -> Result<()>,
+        F: FnMut(std::result::Result<Finding, String>) -> Result<()>,
     {
         let mut conn = self
             .pool
@@ -214,41 +268,7 @@ impl Store {
             .bind(run_id)
             .fetch(&mut *conn);
         while let Some(row) = rows.try_next().await.map_err(db("reading findings"))? {
-            let text =
-                |i: usize| -> Result<&str> { row.try_get(i).map_err(db("decoding a finding")) };
-            let list = |i: usize| -> Result<Vec<String>> {
-                let raw = text(i)?;
-                serde_json::from_str(raw)
-                    .map_err(|e| Error::Corrupt(format!("bad list `{raw}`: {e}")))
-            };
-            let status = text(1)?;
-            let reasons = list(2)?
-                .iter()
-                .map(|code| {
-                    Reason::parse(code).ok_or_else(|| {
-                        Error::Corrupt(format!("unknown reason `{code}` in run {run_id}"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            visit(Finding {
-                interaction: text(0)?.to_string(),
-                status: Status::parse(status).ok_or_else(|| {
-                    Error::Corrupt(format!("unknown status `{status}` in run {run_id}"))
-                })?,
-                reasons,
-                recordings: list(3)?,
-                media_sha256: list(4)?,
-                started: text(5)?.to_string(),
-                ended: row
-                    .try_get::<Option<&str>, _>(6)
-                    .map_err(db("decoding a finding"))?
-                    .map(str::to_string),
-                direction: text(7)?.to_string(),
-                media: text(8)?.to_string(),
-                queues: Vec::new(),
-                users: Vec::new(),
-                detail: String::new(),
-            })?;
+            visit(typed_finding(&row))?;
         }
         Ok(())
     }
@@ -290,4 +310,38 @@ impl Store {
         .map_err(db("storing an anchor"))?;
         Ok(())
     }
+}
+
+/// A typed findings row as a finding; a row that cannot be read back (an edited status or list)
+/// is described instead, so the lint can report it.
+fn typed_finding(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<Finding, String> {
+    let text = |i: usize| -> std::result::Result<&str, String> {
+        row.try_get(i).map_err(|e| e.to_string())
+    };
+    let list = |i: usize| -> std::result::Result<Vec<String>, String> {
+        let raw = text(i)?;
+        serde_json::from_str(raw).map_err(|e| format!("bad list `{raw}`: {e}"))
+    };
+    let status = text(1)?;
+    let reasons = list(2)?
+        .iter()
+        .map(|code| Reason::parse(code).ok_or_else(|| format!("unknown reason `{code}`")))
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(Finding {
+        interaction: text(0)?.to_string(),
+        status: Status::parse(status).ok_or_else(|| format!("unknown status `{status}`"))?,
+        reasons,
+        recordings: list(3)?,
+        media_sha256: list(4)?,
+        started: text(5)?.to_string(),
+        ended: row
+            .try_get::<Option<&str>, _>(6)
+            .map_err(|e| e.to_string())?
+            .map(str::to_string),
+        direction: text(7)?.to_string(),
+        media: text(8)?.to_string(),
+        queues: Vec::new(),
+        users: Vec::new(),
+        detail: String::new(),
+    })
 }

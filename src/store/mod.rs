@@ -16,7 +16,7 @@ mod read;
 mod write;
 
 pub use ledger::{Anchor, LedgerRun};
-pub use read::{EVIDENCE_PAGE, RunRecord};
+pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
 };

@@ -1,6 +1,6 @@
 //! Reading evidence for an audit window, and writing and reading runs with their findings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -17,11 +17,16 @@ use crate::ledger::Ledger;
 use crate::ledger::append::RunAppend;
 use crate::time::Timestamp;
 
-/// The conversations of an audit window, as a subquery over `?1` (from) and `?2` (to).
-const WINDOW: &str = "SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2";
-
 /// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
 pub const EVIDENCE_PAGE: usize = 2_000;
+
+/// Evidence of a page of conversations, with the raw inputs it was parsed from: exactly the
+/// inputs a run's findings are based on, recorded with the run (its chain of custody).
+#[derive(Debug, Default)]
+pub struct EvidencePage {
+    pub evidence: Vec<Evidence>,
+    pub raw_inputs: BTreeSet<i64>,
+}
 
 /// A stored audit run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +52,7 @@ impl Store {
         let ids = self.window_ids(from, to).await?;
         let mut all = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(EVIDENCE_PAGE) {
-            all.extend(self.load_evidence_for(chunk).await?);
+            all.extend(self.load_evidence_for(chunk).await?.evidence);
         }
         Ok(all)
     }
@@ -64,9 +69,9 @@ impl Store {
 
     /// The evidence of the given conversations (sorted ids, as [`Store::window_ids`] returns
     /// them), ordered by conversation id.
-    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<Vec<Evidence>> {
+    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<EvidencePage> {
         let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-            return Ok(Vec::new());
+            return Ok(EvidencePage::default());
         };
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut conn = self
@@ -78,15 +83,17 @@ impl Store {
 
         // Everything is read by id range (an index prefix scan); rows of conversations in the
         // range but not asked for are skipped.
-        let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
+        let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
             .await?
             .into_iter()
             .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
             .collect();
         let mut evidence = Vec::with_capacity(rows.len());
         let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        let mut used: BTreeSet<i64> = BTreeSet::new();
         for row in &rows {
             let id: String = get(row, 0)?;
+            used.insert(get(row, 5)?);
             index.insert(id.clone(), evidence.len());
             evidence.push(Evidence {
                 conversation: Conversation {
@@ -152,11 +159,12 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
                 .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
+            used.insert(get(&row, 14)?);
             evidence[at].recordings.push(RecordingEvidence {
                 recording_id: get(&row, 1)?,
                 source,
@@ -174,8 +182,9 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256 FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
+            used.insert(get(&row, 5)?);
             evidence[at].media_files.push(MediaFile {
                 recording_id: get(&row, 1)?,
                 file_name: get(&row, 2)?,
@@ -184,17 +193,19 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let job: String = get(&row, 1)?;
+            used.insert(get(&row, 3)?);
             evidence[at].failed_exports.push(FailedExport {
                 job_id: Some(job).filter(|j| !j.is_empty()),
                 recording_id: get(&row, 2)?,
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
+            used.insert(get(&row, 5)?);
             evidence[at].orphans.push(Orphan {
                 orphan_id: get(&row, 1)?,
                 recording_id: get(&row, 2)?,
@@ -202,7 +213,10 @@ impl Store {
                 orphan_status: get(&row, 4)?,
             });
         }
-        Ok(evidence)
+        Ok(EvidencePage {
+            evidence,
+            raw_inputs: used,
+        })
     }
 
     /// Stores a run and its findings in one transaction, records the raw inputs the window's
@@ -211,13 +225,13 @@ impl Store {
     /// reports to be rendered first.
     pub async fn save_run<F>(
         &self,
-        window: (Timestamp, Timestamp),
+        raw_inputs: &BTreeSet<i64>,
         findings: &[Finding],
         ledger: &Ledger,
         prepare: F,
     ) -> Result<(RunRecord, RunAppend)>
     where
-        F: FnOnce(i64) -> Result<RunRecord>,
+        F: FnOnce(i64, Option<Timestamp>) -> Result<RunRecord>,
     {
         let mut conn = self
             .pool
@@ -231,7 +245,14 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("allocating a run number"))?;
-        let run = prepare(seq)?;
+        // Runs complete in log order: the next completed time is never before the last one,
+        // even when two audits queue behind the write lock.
+        let last_completed: Option<String> = sqlx::query_scalar("SELECT MAX(completed) FROM runs")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("reading the last run"))?;
+        let last_completed = last_completed.and_then(|t| Timestamp::parse(&t).ok());
+        let run = prepare(seq, last_completed)?;
 
         sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&run.run_id)
@@ -273,22 +294,17 @@ impl Store {
         )
         .await?;
 
-        let (from, to) = (window.0.to_string(), window.1.to_string());
-        let sql = format!(
-            "INSERT OR IGNORE INTO run_inputs (run_id, raw_input_id) \
-             SELECT ?3, raw_input_id FROM conversations WHERE conversation_id IN ({WINDOW}) \
-             UNION SELECT ?3, raw_input_id FROM recordings WHERE conversation_id IN ({WINDOW}) \
-             UNION SELECT ?3, raw_input_id FROM export_media WHERE conversation_id IN ({WINDOW}) \
-             UNION SELECT ?3, raw_input_id FROM failed_recordings WHERE conversation_id IN ({WINDOW}) \
-             UNION SELECT ?3, raw_input_id FROM orphan_recordings WHERE conversation_id IN ({WINDOW})"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&from)
-            .bind(&to)
-            .bind(&run.run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("recording the run's inputs"))?;
+        super::write::insert_rows(
+            &mut tx,
+            "INSERT INTO run_inputs (run_id, raw_input_id) ",
+            "",
+            2,
+            raw_inputs.iter(),
+            |b, id| {
+                b.push_bind(run.run_id.clone()).push_bind(*id);
+            },
+        )
+        .await?;
 
         let appended =
             super::ledger::append_run(&mut tx, &ledger.origin, &ledger.signer, &run, findings)

@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, SqliteConnection};
 
 use super::{Store, db};
 use crate::audit::evidence::RecordingSource;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::source::model::{AnalyticsConversation, RecordingJobWire};
 use crate::time::Timestamp;
 
@@ -486,7 +486,13 @@ where
             .build()
             .execute(&mut *tx)
             .await
-            .map_err(db("inserting rows"))?;
+            .map_err(|source| Error::Database {
+                context: format!(
+                    "writing to {}",
+                    head.split_whitespace().nth(2).unwrap_or("the database")
+                ),
+                source,
+            })?;
     }
     Ok(())
 }

@@ -347,3 +347,18 @@ fn usage_errors_exit_2_with_a_message() {
         text(&no_dir.stderr)
     );
 }
+
+#[test]
+fn a_window_that_has_not_ended_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let future = recaudit(
+        dir.path(),
+        &["audit", "--from", "2026-07-14", "--to", "2999-01-01"],
+    );
+    assert_eq!(future.status.code(), Some(2));
+    assert!(
+        text(&future.stderr).contains("in the future"),
+        "{}",
+        text(&future.stderr)
+    );
+}

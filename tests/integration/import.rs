@@ -403,3 +403,49 @@ async fn audits_page_through_large_windows() {
         assert_eq!(finding.status, Status::Exception);
     }
 }
+
+#[tokio::test]
+async fn empty_or_oversized_ids_are_rejected_with_the_record() {
+    let env = TestEnv::new().await;
+    let mut empty = answered_call("x");
+    empty["conversationId"] = json!("");
+    env.write_json("empty.json", &page(vec![answered_call("fine"), empty]));
+    env.write_json(
+        "failed.json",
+        &json!({"entities": [{"conversation": {"id": "c"}, "recording": {"id": ""}}]}),
+    );
+    env.write_json(
+        "long.json",
+        &json!([metadata(&"r".repeat(300), "c", "AVAILABLE")]),
+    );
+    let outcome = env.import().await;
+    assert_eq!(outcome.rejected.len(), 3, "{:?}", outcome.rejected);
+    let message = |name: &str| {
+        outcome
+            .rejected
+            .iter()
+            .find(|r| r.path.ends_with(name))
+            .unwrap()
+            .message
+            .clone()
+    };
+    assert!(
+        message("empty.json").contains("conversation 1: field `conversationId` is empty"),
+        "{}",
+        message("empty.json")
+    );
+    assert!(
+        message("failed.json").contains("`recording.id` is empty"),
+        "{}",
+        message("failed.json")
+    );
+    assert!(
+        message("long.json").contains("too long"),
+        "{}",
+        message("long.json")
+    );
+    assert!(
+        env.audit().await.is_empty(),
+        "nothing of a rejected file is stored"
+    );
+}

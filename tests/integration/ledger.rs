@@ -41,6 +41,7 @@ async fn check_with(env: &TestEnv, presented: Vec<(String, String)>) -> VerifyRe
         verifier: env.ledger.signer.verifier(),
         presented,
         tsa_ca: None,
+        anchor_dir: None,
     };
     verify::verify(&env.store, &options)
         .await
@@ -290,7 +291,7 @@ async fn a_rewritten_history_or_a_split_view_is_v8() {
     let rewritten = TestEnv::new().await;
     let key = original.ledger.key_path.clone();
     let (ledger, created) =
-        Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key).unwrap();
+        Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key, 0).unwrap();
     assert!(created.is_none());
     let rewritten = TestEnv {
         ledger,
@@ -516,6 +517,7 @@ async fn bit_flips_inside_ledger_records_in_the_database_file_are_detected() {
             verifier: env.ledger.signer.verifier(),
             presented: vec![],
             tsa_ca: None,
+            anchor_dir: None,
         };
         match verify::verify(&store, &options).await {
             Ok(report) => assert!(!report.ok(), "seed {seed}: a flipped bit went unnoticed"),
@@ -690,4 +692,64 @@ async fn a_missing_intermediate_checkpoint_is_v10() {
     sql(&env, "DELETE FROM ledger_checkpoints WHERE size = 2").await;
     let report = check(&env).await;
     assert_detected(&report, "V10", "missing checkpoint");
+}
+
+#[tokio::test]
+async fn an_audit_refuses_to_extend_a_damaged_ledger() {
+    let env = ledgered(2).await;
+    sql(&env, "UPDATE ledger_runs SET record = CAST(replace(CAST(record AS TEXT), 'findings 3', 'findings 4') AS BLOB) WHERE idx = 1").await;
+    let window = recaudit::pipeline::AuditWindow {
+        from: ts("2026-07-14T00:00:00Z"),
+        to: ts("2026-07-15T00:00:00Z"),
+        as_of: ts("2026-07-18T00:00:00Z"),
+    };
+    let refused = recaudit::pipeline::run_audit(
+        &env.store,
+        &Policy::default(),
+        &env.ledger,
+        window,
+        &env.reports(),
+    )
+    .await;
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("cannot be appended") && message.contains("ledger verify"),
+        "{message}"
+    );
+    assert_eq!(
+        env.store.ledger_size().await.unwrap(),
+        2,
+        "nothing was appended"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_typed_row_is_a_lint_not_an_abort() {
+    let env = ledgered(1).await;
+    sql(
+        &env,
+        "UPDATE findings SET reasons = 'oops' WHERE conversation_id = 'b'",
+    )
+    .await;
+    let report = check(&env).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert!(!report.lints.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_key_for_an_existing_ledger_is_not_replaced() {
+    let env = ledgered(1).await;
+    let missing = env.dir.path().join("elsewhere.key");
+    let refused = Ledger::open_or_create(
+        LedgerSettings::default(),
+        ORIGIN.to_string(),
+        missing.clone(),
+        env.store.ledger_size().await.unwrap(),
+    );
+    let message = refused.err().expect("refused").to_string();
+    assert!(
+        message.contains("not found") && message.contains("--ledger-key"),
+        "{message}"
+    );
+    assert!(!missing.exists());
 }

@@ -303,6 +303,7 @@ async fn checkpoints_are_time_stamped_and_copied_and_a_foreign_token_is_v3() {
         settings.clone(),
         ORIGIN.to_string(),
         env.ledger.key_path.clone(),
+        0,
     )
     .unwrap();
     let env = TestEnv { ledger, ..env };
@@ -327,6 +328,7 @@ async fn checkpoints_are_time_stamped_and_copied_and_a_foreign_token_is_v3() {
         verifier: env.ledger.signer.verifier(),
         presented,
         tsa_ca: Some(tsa.ca.clone()),
+        anchor_dir: None,
     };
     let report = verify::verify(
         &env.store,
@@ -400,7 +402,8 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
         ..LedgerSettings::default()
     };
     let (ledger, _) =
-        Ledger::open_or_create(settings, ORIGIN.to_string(), env.ledger.key_path.clone()).unwrap();
+        Ledger::open_or_create(settings, ORIGIN.to_string(), env.ledger.key_path.clone(), 0)
+            .unwrap();
     let env = TestEnv { ledger, ..env };
     env.write_json("p.json", &page(vec![answered_call("a")]));
     env.import().await;

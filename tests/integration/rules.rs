@@ -694,3 +694,22 @@ async fn reasons_accumulate_sorted() {
         vec!["export-failed", "media-file-missing", "recording-error"]
     );
 }
+
+#[tokio::test]
+async fn out_of_scope_export_files_and_failures_are_not_evidence() {
+    let env = TestEnv::new().await;
+    env.write_json("c.json", &answered_call(CONV));
+    // The export holds only the agent's screen recording (exports include screens by default).
+    let screen = json!({"mediaType": "Screen", "mediaSubtype": "Screen", "startTime": at_export(10, 0, 0), "durationMs": 300_000});
+    let dir = env.export_dir(CONV, 10);
+    env.write_json(&format!("{dir}/screen-1.webm_metadata.json"), &screen);
+    env.write_raw(&format!("{dir}/screen-1.webm"), b"screen video");
+    env.write_json(
+        "failed.json",
+        &json!({"entities": [{"conversation": {"id": CONV}, "recording": {"id": "screen-1"}}]}),
+    );
+    env.import().await;
+    let finding = env.finding(CONV).await;
+    assert_eq!(codes(&finding), vec!["recording-missing"], "{finding:?}");
+    assert!(finding.recordings.is_empty());
+}

@@ -35,7 +35,7 @@ impl TestEnv {
             .expect("open store");
         let key = dir.path().join("ledger.key");
         let (ledger, _) =
-            Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key)
+            Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key, 0)
                 .expect("ledger key");
         TestEnv { dir, store, ledger }
     }
