@@ -214,6 +214,16 @@ fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A cell a spreadsheet will not run as a formula: values copied from payloads that begin with
+/// `=`, `+`, `-`, `@`, TAB or CR get a leading `'` (the OWASP CSV-injection defence).
+fn cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
 /// Lists inside a CSV cell are joined with `;` (ids and hashes never contain one).
 fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
@@ -239,18 +249,18 @@ fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
         let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
         writer
             .write_record([
-                f.interaction.as_str(),
+                cell(&f.interaction).as_ref(),
                 f.status.as_str(),
                 &reasons.join(";"),
-                &f.recordings.join(";"),
+                &cell(&f.recordings.join(";")),
                 &f.media_sha256.join(";"),
                 &f.started,
                 f.ended.as_deref().unwrap_or(""),
                 &f.direction,
-                &f.media,
-                &f.queues.join(";"),
-                &f.users.join(";"),
-                &f.detail,
+                &cell(&f.media),
+                &cell(&f.queues.join(";")),
+                &cell(&f.users.join(";")),
+                &cell(&f.detail),
             ])
             .map_err(render_error)?;
     }
@@ -315,4 +325,25 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreadsheet_formulas_in_data_are_neutralised() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("5b7e2c10-3f4a"), "5b7e2c10-3f4a");
+    }
+
+    #[test]
+    fn completeness_is_exact_and_never_divides_by_zero() {
+        let mut tally = Tally::default();
+        assert_eq!(tally.completeness(), "n/a");
+        tally.statuses.insert(Status::Complete, 2);
+        tally.statuses.insert(Status::Exception, 1);
+        assert_eq!(tally.completeness(), "66.66%");
+    }
 }
