@@ -438,11 +438,11 @@ async fn a_failure_before_the_checkpoint_is_signed_leaves_nothing() {
         "INSERT INTO ledger_checkpoints (size, note) VALUES (2, CAST('blocker' AS BLOB))",
     )
     .await;
-    let window = recaudit::pipeline::AuditWindow {
-        from: ts("2026-07-14T00:00:00Z"),
-        to: ts("2026-07-15T00:00:00Z"),
-        as_of: ts("2026-07-17T00:00:00Z"),
-    };
+    let window = window(
+        "2026-07-14T00:00:00Z",
+        "2026-07-15T00:00:00Z",
+        "2026-07-17T00:00:00Z",
+    );
     let failed = recaudit::pipeline::run_audit(
         &env.store,
         &Policy::default(),
@@ -542,11 +542,11 @@ async fn empty_runs_and_trees_of_every_shape_verify_and_prove() {
     env.write_raw("many.ndjson", lines.as_bytes());
     env.import().await;
     // An empty window first.
-    let empty = recaudit::pipeline::AuditWindow {
-        from: ts("2026-09-01T00:00:00Z"),
-        to: ts("2026-09-02T00:00:00Z"),
-        as_of: ts("2026-09-05T00:00:00Z"),
-    };
+    let empty = window(
+        "2026-09-01T00:00:00Z",
+        "2026-09-02T00:00:00Z",
+        "2026-09-05T00:00:00Z",
+    );
     let outcome = recaudit::pipeline::run_audit(
         &env.store,
         &Policy::default(),
@@ -698,11 +698,11 @@ async fn a_missing_intermediate_checkpoint_is_v10() {
 async fn an_audit_refuses_to_extend_a_damaged_ledger() {
     let env = ledgered(2).await;
     sql(&env, "UPDATE ledger_runs SET record = CAST(replace(CAST(record AS TEXT), 'findings 3', 'findings 4') AS BLOB) WHERE idx = 1").await;
-    let window = recaudit::pipeline::AuditWindow {
-        from: ts("2026-07-14T00:00:00Z"),
-        to: ts("2026-07-15T00:00:00Z"),
-        as_of: ts("2026-07-18T00:00:00Z"),
-    };
+    let window = window(
+        "2026-07-14T00:00:00Z",
+        "2026-07-15T00:00:00Z",
+        "2026-07-18T00:00:00Z",
+    );
     let refused = recaudit::pipeline::run_audit(
         &env.store,
         &Policy::default(),

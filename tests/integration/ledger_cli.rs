@@ -1,7 +1,7 @@
 //! The ledger as operators and auditors use it: keys, anchors, export packages checked with the
 //! shipped verify.py and the VERIFY.md shell steps, proofs, and single checkpoints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use recaudit::audit::Policy;
@@ -10,10 +10,6 @@ use recaudit::ledger::{Ledger, LedgerSettings, anchor};
 
 use crate::support::*;
 use crate::tsa::TestTsa;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 fn recaudit(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_recaudit"))
@@ -24,10 +20,6 @@ fn recaudit(dir: &Path, args: &[&str]) -> Output {
         .env_remove("RECAUDIT_LEDGER_KEY")
         .output()
         .expect("run recaudit")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn python_verify(package: &Path, extra: &[&str]) -> Output {

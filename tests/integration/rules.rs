@@ -163,10 +163,9 @@ async fn answered_call_without_any_recording_is_recording_missing_even_if_flagge
     env.write_json("c.json", &call);
     env.import().await;
 
-    let late = env
-        .audit_with(&Policy::default(), "2026-07-17T00:00:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-17T00:00:00Z")
         .await;
-    let findings = env.store.load_findings(&late.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Exception);
     assert_eq!(codes(&findings[0]), vec!["recording-missing"]);
     assert!(
@@ -176,10 +175,9 @@ async fn answered_call_without_any_recording_is_recording_missing_even_if_flagge
     );
 
     // Within the 48 h grace window the same evidence is pending, with the same reason.
-    let early = env
-        .audit_with(&Policy::default(), "2026-07-15T12:00:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-15T12:00:00Z")
         .await;
-    let findings = env.store.load_findings(&early.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Pending);
     assert_eq!(codes(&findings[0]), vec!["recording-missing"]);
     assert!(
@@ -189,10 +187,9 @@ async fn answered_call_without_any_recording_is_recording_missing_even_if_flagge
     );
 
     // The grace window closes exactly 48 h after conversationEnd.
-    let edge = env
-        .audit_with(&Policy::default(), "2026-07-16T10:05:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-16T10:05:00Z")
         .await;
-    let findings = env.store.load_findings(&edge.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Exception);
 }
 
@@ -261,10 +258,9 @@ async fn media_file_missing_within_grace_is_pending() {
     env.write_json("c.json", &answered_call(CONV));
     env.export_recording(CONV, 10, REC, sidecar(CONV, REC), None);
     env.import().await;
-    let outcome = env
-        .audit_with(&Policy::default(), "2026-07-14T18:00:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-14T18:00:00Z")
         .await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Pending);
     assert_eq!(codes(&findings[0]), vec!["media-file-missing"]);
 }
@@ -297,10 +293,9 @@ async fn recording_in_failed_recordings_is_export_failed() {
         finding.detail
     );
     // Export failures are not late arrivals: exception even inside the grace window.
-    let outcome = env
-        .audit_with(&Policy::default(), "2026-07-14T12:00:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-14T12:00:00Z")
         .await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Exception);
 }
 
@@ -335,16 +330,14 @@ async fn deleted_recording_is_an_error_only_while_retention_applies() {
         }],
         ..Policy::default()
     };
-    let outcome = env.audit_with(&one_day, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&one_day, "2026-07-17T00:00:00Z").await;
     assert!(
         !codes(&findings[0]).contains(&"recording-error"),
         "{:?}",
         findings[0]
     );
 
-    let outcome = env.audit_with(&one_day, "2026-07-14T20:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&one_day, "2026-07-14T20:00:00Z").await;
     assert!(
         codes(&findings[0]).contains(&"recording-error"),
         "{:?}",
@@ -359,10 +352,9 @@ async fn uploading_too_long_is_recording_error_and_briefly_is_pending() {
     env.write_json("rm.json", &json!([metadata(REC, CONV, "UPLOADING")]));
     env.import().await;
 
-    let outcome = env
-        .audit_with(&Policy::default(), "2026-07-15T10:05:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-15T10:05:00Z")
         .await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Exception);
     assert_eq!(codes(&findings[0]), vec!["recording-error"]);
     assert!(
@@ -371,10 +363,9 @@ async fn uploading_too_long_is_recording_error_and_briefly_is_pending() {
         findings[0].detail
     );
 
-    let outcome = env
-        .audit_with(&Policy::default(), "2026-07-14T16:00:00Z")
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-14T16:00:00Z")
         .await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
     assert_eq!(findings[0].status, Status::Pending);
     assert_eq!(codes(&findings[0]), vec!["media-file-missing"]);
 }
@@ -416,8 +407,7 @@ async fn duration_threshold_is_configurable() {
     assert_eq!(codes(&env.finding(CONV).await), vec!["duration-mismatch"]);
     let mut lenient = Policy::default();
     lenient.rules.duration_coverage = 0.75;
-    let outcome = env.audit_with(&lenient, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&lenient, "2026-07-17T00:00:00Z").await;
     assert_eq!(findings[0].status, Status::Complete);
 }
 
@@ -523,8 +513,7 @@ async fn delete_date_before_required_retention_is_retention_shortfall() {
         ],
         ..Policy::default()
     };
-    let outcome = env.audit_with(&policy, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&policy, "2026-07-17T00:00:00Z").await;
     assert_eq!(findings[0].status, Status::Exception);
     assert_eq!(codes(&findings[0]), vec!["retention-shortfall"]);
     // The longest matching rule decides.
@@ -614,22 +603,19 @@ async fn scope_exclusions_name_their_reason() {
     let mut policy = Policy::default();
     policy.scope.min_duration_seconds = 5;
     policy.scope.directions = vec!["outbound".into()];
-    let outcome = env.audit_with(&policy, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&policy, "2026-07-17T00:00:00Z").await;
     let brief = findings.iter().find(|f| f.interaction == "brief").unwrap();
     assert_eq!(codes(brief), vec!["direction-out-of-scope"]);
 
     policy.scope.directions = vec![];
     policy.scope.exclude_queues = vec![QUEUE.into()];
-    let outcome = env.audit_with(&policy, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&policy, "2026-07-17T00:00:00Z").await;
     let brief = findings.iter().find(|f| f.interaction == "brief").unwrap();
     assert_eq!(codes(brief), vec!["queue-out-of-scope"]);
 
     policy.scope.exclude_queues = vec![];
     policy.scope.include_divisions = vec!["another-division".into()];
-    let outcome = env.audit_with(&policy, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&policy, "2026-07-17T00:00:00Z").await;
     assert!(
         findings
             .iter()
@@ -638,8 +624,7 @@ async fn scope_exclusions_name_their_reason() {
     );
 
     policy.scope.include_divisions = vec![];
-    let outcome = env.audit_with(&policy, "2026-07-17T00:00:00Z").await;
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = env.findings_at(&policy, "2026-07-17T00:00:00Z").await;
     let brief = findings.iter().find(|f| f.interaction == "brief").unwrap();
     assert_eq!(brief.status, Status::Excluded);
     assert_eq!(codes(brief), vec!["short-interaction"]);

@@ -109,6 +109,15 @@ impl TestEnv {
             .expect("audit")
     }
 
+    /// Audits [`DAY`] as of `as_of` and returns the run's stored findings.
+    pub async fn findings_at(&self, policy: &Policy, as_of: &str) -> Vec<Finding> {
+        let outcome = self.audit_with(policy, as_of).await;
+        self.store
+            .load_findings(&outcome.run.run_id)
+            .await
+            .expect("findings")
+    }
+
     /// Audits [`DAY`] with the default policy, three days later (grace windows closed).
     pub async fn audit(&self) -> Vec<Finding> {
         let outcome = self
@@ -127,6 +136,24 @@ impl TestEnv {
             .find(|f| f.interaction == conversation)
             .unwrap_or_else(|| panic!("no finding for {conversation}"))
     }
+}
+
+pub fn window(from: &str, to: &str, as_of: &str) -> AuditWindow {
+    AuditWindow {
+        from: ts(from),
+        to: ts(to),
+        as_of: ts(as_of),
+    }
+}
+
+/// Text of a process's output.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A path in the repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 pub fn ts(text: &str) -> Timestamp {
