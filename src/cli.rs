@@ -77,6 +77,51 @@ pub enum Command {
         #[arg(long)]
         run: String,
     },
+    /// Pull a window from the Genesys Cloud API into the database (then `audit` it).
+    ///
+    /// Credentials come from GENESYS_CLIENT_ID / GENESYS_CLIENT_SECRET or a 0600 secrets file.
+    /// Exit status: 0 pulled, 1 some responses could not be read (named), 2 error.
+    Pull {
+        /// Window start, UTC, inclusive.
+        #[arg(long)]
+        from: String,
+        /// Window end, UTC, exclusive.
+        #[arg(long)]
+        to: String,
+        /// Region code (eu-west-1) or domain (mypurecloud.ie).
+        #[arg(long, env = "GENESYS_REGION", default_value = "us-east-1")]
+        region: String,
+        /// API base URL (overrides --region; private and government deployments, the simulator).
+        #[arg(long, env = "GENESYS_API_BASE")]
+        api_base: Option<String>,
+        /// Login base URL (default: the API base with `api.` replaced by `login.`).
+        #[arg(long, env = "GENESYS_LOGIN_BASE")]
+        login_base: Option<String>,
+        /// A file with `client_id = ...` and `client_secret = ...` lines, mode 0600.
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+        /// Parallel recording-metadata requests.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// The Genesys Cloud simulator.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+    /// The nightly job end to end on a built-in simulator: start it, pull a night, audit it.
+    Demo {
+        /// Conversations in the simulated night (pulled at the real rate limit, 300 requests
+        /// a minute, so about 15 s per 100).
+        #[arg(long, default_value_t = 200)]
+        conversations: usize,
+        /// Seed of the synthetic org.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The night (UTC date); default yesterday.
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// The chain-of-custody ledger: keys, verification, proofs, audit packages.
     Ledger {
         #[command(subcommand)]
@@ -140,4 +185,33 @@ pub enum LedgerCommand {
     },
     /// Anchor checkpoints that lack a configured anchor (time stamp, directory copy).
     Anchor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve the Genesys Cloud API over a synthetic org (client id `recaudit-sim`, secret
+    /// `sim-secret`) until interrupted.
+    Serve {
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        /// The night (UTC date); default yesterday.
+        #[arg(long)]
+        date: Option<String>,
+        /// Requests per minute per token before 429s.
+        #[arg(long, default_value_t = 300)]
+        rate_limit: u64,
+        /// Share of requests answered 503, in thousandths.
+        #[arg(long, default_value_t = 0)]
+        error_permille: u64,
+        /// Added latency per request, milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Lifetime of issued tokens, seconds.
+        #[arg(long, default_value_t = 86_400)]
+        token_lifetime: u64,
+    },
 }

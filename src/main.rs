@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{Cli, Command, LedgerCommand};
+use recaudit::cli::{Cli, Command, LedgerCommand, SimCommand};
 use recaudit::config::Settings;
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
 use recaudit::ledger::{self, Ledger, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
+use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
+use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats};
 use recaudit::source::import;
 use recaudit::store::Store;
 use recaudit::time::Timestamp;
@@ -61,6 +63,10 @@ fn init_logging(verbose: u8) {
 
 async fn run(cli: Cli) -> Result<u8> {
     let settings = Settings::load(cli.config.as_deref())?;
+    // Serving the simulator needs no database.
+    if let Command::Sim { command } = &cli.command {
+        return sim_command(command).await;
+    }
     // Verifying one checkpoint needs no database.
     if let Command::Ledger {
         command: LedgerCommand::VerifyCheckpoint { vkey, file },
@@ -180,6 +186,99 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             0
         }
+        Command::Pull {
+            from,
+            to,
+            region,
+            api_base,
+            login_base,
+            secrets,
+            concurrency,
+        } => {
+            let (default_api, default_login) = genesys::region_bases(&region)?;
+            let api = api_base.unwrap_or(default_api);
+            let login = login_base.unwrap_or_else(|| {
+                if api.contains("://api.") {
+                    api.replacen("://api.", "://login.", 1)
+                } else {
+                    default_login
+                }
+            });
+            let mut config = PullConfig::new(api, login, Credentials::load(secrets.as_deref())?);
+            config.concurrency = concurrency.max(1);
+            let (outcome, stats) = genesys::pull(
+                &store,
+                config,
+                cli_time("--from", &from)?,
+                cli_time("--to", &to)?,
+            )
+            .await?;
+            report_pull(&outcome, &stats)
+        }
+        Command::Demo {
+            conversations,
+            seed,
+            date,
+        } => {
+            let day = night(date.as_deref())?;
+            let org = Org::generate(seed, conversations, day, &Mix::default());
+            let client = SimClient::default();
+            let server = SimServer::start(
+                org,
+                Faults::default(),
+                client.clone(),
+                "127.0.0.1:0".parse()?,
+            )
+            .await?;
+            println!(
+                "Simulator: {} ({conversations} conversations on {})",
+                server.base_url(),
+                &day.to_string()[..10]
+            );
+            let config = PullConfig::new(
+                server.base_url(),
+                server.base_url(),
+                Credentials::new(client.id, client.secret),
+            );
+            let next = day.plus_millis(24 * 3_600_000);
+            let (outcome, stats) = genesys::pull(&store, config, day, next).await?;
+            report_pull(&outcome, &stats);
+            let existing = store.ledger_size().await?;
+            let (ledger, created) = Ledger::open_or_create(
+                settings.ledger.clone(),
+                origin,
+                key_path.clone(),
+                existing,
+            )?;
+            if let Some(vkey) = created {
+                println!(
+                    "Created the ledger signing key {} (keep it secret).",
+                    key_path.display()
+                );
+                println!("Give auditors its verifier key: {vkey}");
+            }
+            let window = AuditWindow {
+                from: day,
+                to: next,
+                as_of: Timestamp::now(),
+            };
+            let outcome = pipeline::run_audit(
+                &store,
+                &settings.policy(),
+                &ledger,
+                window,
+                &cli.reports_dir,
+            )
+            .await?;
+            print!("\n{}", outcome.summary);
+            println!("\nReports: {}", outcome.report_dir.display());
+            if outcome.tally.count(Status::Exception) > 0 {
+                1
+            } else {
+                0
+            }
+        }
+        Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => {
             ledger_command(&store, &settings, command, &origin, &key_path).await?
         }
@@ -370,6 +469,81 @@ async fn ledger_command(
             Ok(if outcome.failed.is_empty() { 0 } else { 2 })
         }
     }
+}
+
+fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
+    let seconds = stats.elapsed.as_secs_f64().max(0.001);
+    println!(
+        "pulled {} conversations in {:.1} s: {} requests ({:.1}/min), {} answered 429, {} retried, {} tokens; stored {} new responses, {} unchanged",
+        stats.conversations,
+        seconds,
+        stats.requests,
+        stats.requests as f64 * 60.0 / seconds,
+        stats.rate_limited,
+        stats.retried,
+        stats.tokens,
+        outcome.imported,
+        outcome.unchanged
+    );
+    for rejection in &outcome.rejected {
+        eprintln!("recaudit: unreadable response {rejection}");
+    }
+    if outcome.rejected.is_empty() { 0 } else { 1 }
+}
+
+/// The UTC day to simulate: `--date`, or yesterday.
+fn night(date: Option<&str>) -> Result<Timestamp> {
+    let start = match date {
+        Some(text) => cli_time("--date", text)?,
+        None => Timestamp::now().plus_millis(-24 * 3_600_000),
+    };
+    let day = start.millis().div_euclid(86_400_000) * 86_400_000;
+    Ok(Timestamp::from_millis(day))
+}
+
+async fn sim_command(command: &SimCommand) -> Result<u8> {
+    let SimCommand::Serve {
+        port,
+        seed,
+        conversations,
+        date,
+        rate_limit,
+        error_permille,
+        latency_ms,
+        token_lifetime,
+    } = command;
+    let day = night(date.as_deref())?;
+    let org = Org::generate(*seed, *conversations, day, &Mix::default());
+    let faults = Faults {
+        rate_limit_per_minute: *rate_limit,
+        error_permille: *error_permille,
+        latency: std::time::Duration::from_millis(*latency_ms),
+        token_lifetime: std::time::Duration::from_secs(*token_lifetime),
+        ..Faults::default()
+    };
+    let client = SimClient::default();
+    let server = SimServer::start(
+        org,
+        faults,
+        client.clone(),
+        format!("127.0.0.1:{port}").parse()?,
+    )
+    .await?;
+    println!(
+        "Genesys Cloud simulator on {} ({conversations} conversations on {}, seed {seed})",
+        server.base_url(),
+        &day.to_string()[..10]
+    );
+    println!(
+        "Pull it with: GENESYS_CLIENT_ID={} GENESYS_CLIENT_SECRET={} recaudit pull --api-base {} --from {} --to {}",
+        client.id,
+        client.secret,
+        server.base_url(),
+        &day.to_string()[..10],
+        &day.plus_millis(86_400_000).to_string()[..10]
+    );
+    server.wait().await;
+    Ok(0)
 }
 
 /// A vkey given inline or as a file.

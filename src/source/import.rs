@@ -114,6 +114,76 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
     Ok(outcome)
 }
 
+/// API response bodies, parsed and batched exactly as `import` parses and batches files. The
+/// source of each is its request path and query; a body already stored with the same source
+/// and SHA-256 is skipped, so a repeated or resumed pull adds nothing twice.
+pub struct PayloadSink {
+    batch: Batcher,
+    known: HashSet<(String, String)>,
+    pub outcome: ImportOutcome,
+}
+
+impl PayloadSink {
+    pub async fn new(store: &Store) -> Result<PayloadSink> {
+        Ok(PayloadSink {
+            batch: Batcher::default(),
+            known: store.known_inputs().await?,
+            outcome: ImportOutcome::default(),
+        })
+    }
+
+    /// Adds one response body. `Err` (inner) names what is wrong with it; nothing of it is stored.
+    pub async fn add(
+        &mut self,
+        store: &Store,
+        source: &str,
+        body: Vec<u8>,
+        correlation_id: Option<String>,
+    ) -> Result<std::result::Result<(), String>> {
+        self.outcome.files += 1;
+        let mut input = raw_input(&body, source, "");
+        input.correlation_id = correlation_id;
+        if self
+            .known
+            .contains(&(input.source.clone(), input.sha256.clone()))
+        {
+            self.outcome.unchanged += 1;
+            return Ok(Ok(()));
+        }
+        let hint = source.to_ascii_lowercase();
+        match parse_json(input, body, &hint) {
+            Ok(parsed) => {
+                self.known
+                    .insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
+                *self
+                    .outcome
+                    .by_kind
+                    .entry(parsed.input.kind.clone())
+                    .or_default() += 1;
+                self.outcome.imported += 1;
+                self.batch.add(parsed);
+                if self.batch.is_full() {
+                    self.outcome.conversations += self.batch.flush(store).await?;
+                }
+                Ok(Ok(()))
+            }
+            Err(message) => {
+                self.outcome.rejected.push(Rejection {
+                    path: PathBuf::from(source),
+                    message: message.clone(),
+                });
+                Ok(Err(message))
+            }
+        }
+    }
+
+    /// Writes what is batched (one transaction).
+    pub async fn flush(&mut self, store: &Store) -> Result<()> {
+        self.outcome.conversations += self.batch.flush(store).await?;
+        Ok(())
+    }
+}
+
 /// One file, parsed and ready to store.
 struct Parsed {
     input: RawInput,

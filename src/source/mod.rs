@@ -3,7 +3,10 @@
 //! - [`model`]: serde mirrors of the Genesys Cloud payloads (the SDK models are the schema
 //!   authority);
 //! - [`import`]: files and directories (API payloads saved to disk, and S3 bulk-export trees),
-//!   recognised by shape, hashed, parsed and written to the store.
+//!   recognised by shape, hashed, parsed and written to the store;
+//! - [`genesys`]: the Genesys Cloud API client (OAuth, pacing, retries) and `recaudit pull`,
+//!   which stores every response as a raw input and imports it exactly as files are.
 
+pub mod genesys;
 pub mod import;
 pub mod model;

@@ -1,0 +1,10 @@
+//! A Genesys Cloud simulator: the API endpoints recaudit pulls from, over a synthetic org built
+//! from a seed, with fault knobs. Nobody can run the nightly job against a real org here, so
+//! the client is proven against this server over loopback, and its scenario labels let tests
+//! check the audit's verdicts against the construction.
+
+pub mod org;
+pub mod server;
+
+pub use org::{Mix, Org, Scenario};
+pub use server::{Faults, SimClient, SimServer};

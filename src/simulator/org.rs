@@ -1,0 +1,556 @@
+//! A synthetic Genesys Cloud org: one night of conversations built from a seed, each labelled
+//! with the scenario it was built as, so tests can check the audit's verdicts against the
+//! construction rather than against the audit's own code.
+//!
+//! The payloads follow the SDK models (camelCase, `Z` timestamps): analytics conversations,
+//! recording metadata, a bulk export job's failed recordings, and orphan recordings.
+
+use serde_json::{Value, json};
+
+use crate::audit::{Reason, Status};
+use crate::time::{HOUR_MS, Timestamp};
+
+/// How often each scenario occurs, as weights (they need not add up to anything).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    pub recorded: u32,
+    pub transfer_recorded: u32,
+    pub webrtc_ice_failure: u32,
+    pub answered_no_recording: u32,
+    pub export_failed: u32,
+    pub recording_error: u32,
+    pub orphaned: u32,
+    pub abandoned: u32,
+    pub ivr_only: u32,
+    pub chat: u32,
+    pub message: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            recorded: 60,
+            transfer_recorded: 6,
+            webrtc_ice_failure: 5,
+            answered_no_recording: 4,
+            export_failed: 2,
+            recording_error: 2,
+            orphaned: 1,
+            abandoned: 8,
+            ivr_only: 5,
+            chat: 4,
+            message: 3,
+        }
+    }
+}
+
+/// What a conversation was built as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    Recorded,
+    TransferRecorded,
+    WebrtcIceFailure,
+    AnsweredNoRecording,
+    ExportFailed,
+    RecordingError,
+    Orphaned,
+    Abandoned,
+    IvrOnly,
+    Chat,
+    Message,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Recorded => "recorded",
+            Scenario::TransferRecorded => "transfer-recorded",
+            Scenario::WebrtcIceFailure => "webrtc-ice-failure",
+            Scenario::AnsweredNoRecording => "answered-no-recording",
+            Scenario::ExportFailed => "export-failed",
+            Scenario::RecordingError => "recording-error",
+            Scenario::Orphaned => "orphaned-on-edge",
+            Scenario::Abandoned => "abandoned-in-queue",
+            Scenario::IvrOnly => "ivr-only",
+            Scenario::Chat => "web-chat",
+            Scenario::Message => "web-message",
+        }
+    }
+
+    /// The verdict the scenario must get with the default policy, audited at `as_of`, for a
+    /// conversation that ended at `end`.
+    pub fn expected(self, end: Timestamp, as_of: Timestamp) -> (Status, Vec<Reason>) {
+        let late = as_of < end.plus_millis(48 * HOUR_MS);
+        match self {
+            Scenario::Recorded | Scenario::TransferRecorded => (Status::Complete, vec![]),
+            Scenario::WebrtcIceFailure => (Status::Exception, vec![Reason::MediaNotEstablished]),
+            Scenario::AnsweredNoRecording if late => {
+                (Status::Pending, vec![Reason::RecordingMissing])
+            }
+            Scenario::AnsweredNoRecording => (Status::Exception, vec![Reason::RecordingMissing]),
+            Scenario::ExportFailed => (Status::Exception, vec![Reason::ExportFailed]),
+            Scenario::RecordingError => (Status::Exception, vec![Reason::RecordingError]),
+            Scenario::Orphaned => (
+                Status::Exception,
+                vec![Reason::OrphanRecording, Reason::RecordingMissing],
+            ),
+            Scenario::Abandoned | Scenario::IvrOnly => (Status::NotRequired, vec![]),
+            Scenario::Chat | Scenario::Message => (Status::Excluded, vec![Reason::MediaOutOfScope]),
+        }
+    }
+}
+
+/// One synthetic conversation and everything the org knows about it.
+#[derive(Debug, Clone)]
+pub struct SimConversation {
+    pub id: String,
+    pub scenario: Scenario,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// `AnalyticsConversation`.
+    pub details: Value,
+    /// `RecordingMetadata[]` as `GET .../recordingmetadata` returns it.
+    pub recording_metadata: Vec<Value>,
+}
+
+/// The org: conversations sorted by start, failed recordings of the night's export job, orphans.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub conversations: Vec<SimConversation>,
+    /// (conversation id, recording id) the bulk export job failed on.
+    pub failed_recordings: Vec<(String, String)>,
+    /// `OrphanRecording` objects.
+    pub orphans: Vec<Value>,
+}
+
+/// splitmix64: a tiny, stable PRNG, so a seed gives the same org on every machine and version.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// A UUID-shaped id (version 4 layout).
+    pub fn uuid(&mut self) -> String {
+        let (a, b) = (self.next_u64(), self.next_u64());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            8 + (b >> 62),
+            (b >> 48) & 0xfff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+const QUEUES: [&str; 2] = [
+    "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+    "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b",
+];
+const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+
+impl Org {
+    /// Builds `count` conversations starting during the UTC day that begins at `day`.
+    pub fn generate(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Org {
+        let mut rng = Rng::new(seed);
+        let weighted: Vec<(Scenario, u32)> = vec![
+            (Scenario::Recorded, mix.recorded),
+            (Scenario::TransferRecorded, mix.transfer_recorded),
+            (Scenario::WebrtcIceFailure, mix.webrtc_ice_failure),
+            (Scenario::AnsweredNoRecording, mix.answered_no_recording),
+            (Scenario::ExportFailed, mix.export_failed),
+            (Scenario::RecordingError, mix.recording_error),
+            (Scenario::Orphaned, mix.orphaned),
+            (Scenario::Abandoned, mix.abandoned),
+            (Scenario::IvrOnly, mix.ivr_only),
+            (Scenario::Chat, mix.chat),
+            (Scenario::Message, mix.message),
+        ];
+        let total: u64 = weighted
+            .iter()
+            .map(|(_, w)| u64::from(*w))
+            .sum::<u64>()
+            .max(1);
+        let mut org = Org {
+            id: rng.uuid(),
+            conversations: Vec::with_capacity(count),
+            failed_recordings: Vec::new(),
+            orphans: Vec::new(),
+        };
+        let agents: Vec<String> = (0..40).map(|_| rng.uuid()).collect();
+        for i in 0..count {
+            // Scenarios cycle through the weights deterministically, then the start is random.
+            let mut pick = rng.below(total);
+            let scenario = weighted
+                .iter()
+                .find(|(_, w)| {
+                    let hit = pick < u64::from(*w);
+                    pick = pick.saturating_sub(u64::from(*w));
+                    hit
+                })
+                .map_or(Scenario::Recorded, |(s, _)| *s);
+            // Every scenario appears at least once in a night big enough to hold them all.
+            let scenario = if i < weighted.len() && count >= weighted.len() * 4 {
+                weighted[i].0
+            } else {
+                scenario
+            };
+            let start = day.plus_millis(rng.below(23 * HOUR_MS as u64) as i64);
+            let agent = agents[rng.below(agents.len() as u64) as usize].clone();
+            let second = agents[rng.below(agents.len() as u64) as usize].clone();
+            let queue = QUEUES[rng.below(2) as usize];
+            org.build(&mut rng, scenario, start, &agent, &second, queue);
+        }
+        org.conversations
+            .sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        org
+    }
+
+    fn build(
+        &mut self,
+        rng: &mut Rng,
+        scenario: Scenario,
+        start: Timestamp,
+        agent: &str,
+        second: &str,
+        queue: &str,
+    ) {
+        let id = rng.uuid();
+        let ms = |s: u64| s as i64 * 1000;
+        let talk = 60 + rng.below(540);
+        let alert = start.plus_millis(ms(20));
+        let answer = alert.plus_millis(ms(5));
+        let hang = answer.plus_millis(ms(talk));
+        let wrap = hang.plus_millis(ms(30));
+        let recording = rng.uuid();
+        let mut metadata = Vec::new();
+        let (participants, end) = match scenario {
+            Scenario::Recorded
+            | Scenario::ExportFailed
+            | Scenario::RecordingError
+            | Scenario::AnsweredNoRecording
+            | Scenario::Orphaned => {
+                let parts = vec![
+                    customer(&id, "voice", start, hang),
+                    acd(&id, start, alert, queue),
+                    agent_leg(
+                        &id,
+                        agent,
+                        "voice",
+                        vec![
+                            segment("alert", alert, answer, Some(queue), json!({})),
+                            segment(
+                                "interact",
+                                answer,
+                                hang,
+                                Some(queue),
+                                json!({"disconnectType": "peer"}),
+                            ),
+                            segment("wrapup", hang, wrap, Some(queue), json!({})),
+                        ],
+                    ),
+                ];
+                let state = match scenario {
+                    Scenario::RecordingError => Some("ERROR"),
+                    Scenario::AnsweredNoRecording | Scenario::Orphaned => None,
+                    _ => Some("AVAILABLE"),
+                };
+                if let Some(state) = state {
+                    metadata.push(recording_metadata(&id, &recording, state, answer, hang));
+                }
+                if scenario == Scenario::ExportFailed {
+                    self.failed_recordings.push((id.clone(), recording.clone()));
+                }
+                if scenario == Scenario::Orphaned {
+                    self.orphans.push(json!({
+                        "id": rng.uuid(),
+                        "name": "Orphaned recording",
+                        "createdTime": wrap.to_string(),
+                        "providerType": "EDGE",
+                        "mediaSizeBytes": 48_213,
+                        "mediaType": "CALL",
+                        "mediaSubtype": "Trunk",
+                        "fileState": "AVAILABLE",
+                        "orphanStatus": "CONVERSATION_NOT_COMPLETE",
+                        "recording": {"id": recording, "conversationId": id, "media": "audio"},
+                        "region": "us-east-1"
+                    }));
+                }
+                (parts, wrap)
+            }
+            Scenario::TransferRecorded => {
+                let handoff = answer.plus_millis(ms(talk / 2));
+                let parts = vec![
+                    customer(&id, "voice", start, hang),
+                    agent_leg(
+                        &id,
+                        agent,
+                        "voice",
+                        vec![
+                            segment("alert", alert, answer, Some(queue), json!({})),
+                            segment(
+                                "interact",
+                                answer,
+                                handoff,
+                                Some(queue),
+                                json!({"disconnectType": "transfer"}),
+                            ),
+                        ],
+                    ),
+                    agent_leg(
+                        &id,
+                        second,
+                        "voice",
+                        vec![
+                            segment(
+                                "interact",
+                                handoff,
+                                hang,
+                                Some(queue),
+                                json!({"disconnectType": "peer"}),
+                            ),
+                            segment("wrapup", hang, wrap, Some(queue), json!({})),
+                        ],
+                    ),
+                ];
+                metadata.push(recording_metadata(
+                    &id,
+                    &recording,
+                    "AVAILABLE",
+                    answer,
+                    handoff,
+                ));
+                metadata.push(recording_metadata(
+                    &id,
+                    &rng.uuid(),
+                    "AVAILABLE",
+                    handoff,
+                    hang,
+                ));
+                (parts, wrap)
+            }
+            Scenario::WebrtcIceFailure => {
+                let failed = alert.plus_millis(ms(25 + rng.below(20)));
+                let parts = vec![
+                    customer(&id, "voice", start, failed),
+                    acd(&id, start, alert, queue),
+                    agent_leg(
+                        &id,
+                        agent,
+                        "voice",
+                        vec![segment(
+                            "alert",
+                            alert,
+                            failed,
+                            Some(queue),
+                            json!({
+                                "disconnectType": "transportFailure",
+                                "errorCode": "error.ininedgecontrol.connection.webrtc.endpoint.disconnect",
+                                "sipResponseCodes": [408]
+                            }),
+                        )],
+                    ),
+                ];
+                (parts, failed)
+            }
+            Scenario::Abandoned => {
+                let gone = start.plus_millis(ms(30 + rng.below(240)));
+                (
+                    vec![
+                        customer(&id, "voice", start, gone),
+                        acd(&id, start, gone, queue),
+                    ],
+                    gone,
+                )
+            }
+            Scenario::IvrOnly => {
+                let gone = start.plus_millis(ms(30 + rng.below(180)));
+                let ivr = json!({
+                    "participantId": format!("{id}-ivr"),
+                    "participantName": "Main IVR",
+                    "purpose": "ivr",
+                    "sessions": [{"mediaType": "voice", "segments": [segment("ivr", start, gone, None, json!({}))]}]
+                });
+                (vec![customer(&id, "voice", start, gone), ivr], gone)
+            }
+            Scenario::Chat | Scenario::Message => {
+                let media = if scenario == Scenario::Chat {
+                    "chat"
+                } else {
+                    "message"
+                };
+                let done = start.plus_millis(ms(talk));
+                let parts = vec![
+                    customer(&id, media, start, done),
+                    agent_leg(
+                        &id,
+                        agent,
+                        media,
+                        vec![segment(
+                            "interact",
+                            start.plus_millis(ms(10)),
+                            done,
+                            Some(queue),
+                            json!({}),
+                        )],
+                    ),
+                ];
+                (parts, done)
+            }
+        };
+        let details = json!({
+            "conversationId": id,
+            "conversationStart": start.to_string(),
+            "conversationEnd": end.to_string(),
+            "originatingDirection": "inbound",
+            "divisionIds": [DIVISION],
+            "participants": participants
+        });
+        self.conversations.push(SimConversation {
+            id,
+            scenario,
+            start,
+            end,
+            details,
+            recording_metadata: metadata,
+        });
+    }
+}
+
+fn segment(
+    kind: &str,
+    start: Timestamp,
+    end: Timestamp,
+    queue: Option<&str>,
+    extra: Value,
+) -> Value {
+    let mut value = json!({"segmentType": kind, "segmentStart": start.to_string(), "segmentEnd": end.to_string()});
+    if let Some(queue) = queue {
+        value["queueId"] = json!(queue);
+    }
+    if let (Some(target), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    value
+}
+
+fn customer(id: &str, media: &str, start: Timestamp, end: Timestamp) -> Value {
+    json!({
+        "participantId": format!("{id}-customer"),
+        "participantName": "Customer",
+        "purpose": "customer",
+        "sessions": [{
+            "sessionId": format!("{id}-s-customer"),
+            "mediaType": media,
+            "direction": "inbound",
+            "segments": [segment("interact", start, end, None, json!({"disconnectType": "endpoint"}))]
+        }]
+    })
+}
+
+fn acd(id: &str, start: Timestamp, end: Timestamp, queue: &str) -> Value {
+    json!({
+        "participantId": format!("{id}-acd"),
+        "participantName": "Claims",
+        "purpose": "acd",
+        "sessions": [{"mediaType": "voice", "segments": [segment("delay", start, end, Some(queue), json!({"disconnectType": "transfer"}))]}]
+    })
+}
+
+fn agent_leg(id: &str, user: &str, media: &str, segments: Vec<Value>) -> Value {
+    json!({
+        "participantId": format!("{id}-{user}"),
+        "participantName": "Agent",
+        "purpose": "agent",
+        "userId": user,
+        "sessions": [{
+            "sessionId": format!("{id}-s-{user}"),
+            "mediaType": media,
+            "direction": "inbound",
+            "provider": "Edge",
+            "segments": segments
+        }]
+    })
+}
+
+fn recording_metadata(
+    conversation: &str,
+    recording: &str,
+    state: &str,
+    start: Timestamp,
+    end: Timestamp,
+) -> Value {
+    json!({
+        "id": recording,
+        "conversationId": conversation,
+        "startTime": start.to_string(),
+        "endTime": end.to_string(),
+        "media": "audio",
+        "mediaSubtype": "Trunk",
+        "annotations": [],
+        "fileState": state,
+        "deleteDate": "2033-07-14T00:00:00.000Z",
+        "region": "us-east-1",
+        "selfUri": format!("/api/v2/conversations/{conversation}/recordingmetadata/{recording}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_org() {
+        let day = Timestamp::parse("2026-07-14T00:00:00Z").unwrap();
+        let a = Org::generate(7, 200, day, &Mix::default());
+        let b = Org::generate(7, 200, day, &Mix::default());
+        assert_eq!(a.conversations.len(), 200);
+        assert_eq!(
+            a.conversations
+                .iter()
+                .map(|c| &c.details)
+                .collect::<Vec<_>>(),
+            b.conversations
+                .iter()
+                .map(|c| &c.details)
+                .collect::<Vec<_>>()
+        );
+        let c = Org::generate(8, 200, day, &Mix::default());
+        assert_ne!(a.conversations[0].id, c.conversations[0].id);
+        // Every scenario is present.
+        for scenario in [
+            Scenario::Recorded,
+            Scenario::WebrtcIceFailure,
+            Scenario::Orphaned,
+            Scenario::Message,
+        ] {
+            assert!(
+                a.conversations.iter().any(|c| c.scenario == scenario),
+                "{scenario:?}"
+            );
+        }
+        assert!(
+            a.conversations
+                .iter()
+                .all(|c| c.start >= day && c.end > c.start)
+        );
+    }
+}

@@ -1,0 +1,749 @@
+//! The simulator's HTTP server (axum): the Genesys Cloud endpoints recaudit pulls from, with
+//! the real paths, paging, headers and JSON shapes, over a synthetic [`Org`].
+//!
+//! Faults are knobs: a per-token rate limit with real `inin-ratelimit-*` headers and 429 +
+//! `Retry-After`, a share of 503 answers, added latency, and a token lifetime after which
+//! calls answer 401. Every answer carries an `ININ-Correlation-Id`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::org::{Org, Rng};
+use crate::time::Timestamp;
+
+/// Fault and limit knobs.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Requests per minute per token before 429s (Genesys: 300 per client-credentials token).
+    pub rate_limit_per_minute: u64,
+    /// Share of API requests answered 503, in thousandths.
+    pub error_permille: u64,
+    /// Latency added to every API answer.
+    pub latency: Duration,
+    /// Lifetime of issued tokens.
+    pub token_lifetime: Duration,
+    /// Details job polls answered `PENDING` before `FULFILLED`.
+    pub job_polls: u64,
+    /// Length of a rate-limit window (Genesys: one minute; tests shorten it).
+    pub window: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_limit_per_minute: 300,
+            error_permille: 0,
+            latency: Duration::ZERO,
+            token_lifetime: Duration::from_secs(86_400),
+            job_polls: 1,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// OAuth client the simulator accepts.
+#[derive(Debug, Clone)]
+pub struct SimClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Default for SimClient {
+    fn default() -> Self {
+        SimClient {
+            id: "recaudit-sim".to_string(),
+            secret: "sim-secret".to_string(),
+        }
+    }
+}
+
+/// Counters a test or benchmark reads after a pull.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub injected_errors: AtomicU64,
+    pub tokens_issued: AtomicU64,
+}
+
+struct Window {
+    started: Instant,
+    count: u64,
+}
+
+struct Shared {
+    org: Org,
+    faults: Faults,
+    client: SimClient,
+    stats: Arc<Stats>,
+    tokens: Mutex<HashMap<String, Instant>>,
+    windows: Mutex<HashMap<String, Window>>,
+    details_jobs: Mutex<HashMap<String, (Timestamp, Timestamp, u64)>>,
+    recording_jobs: Mutex<HashMap<String, String>>,
+    rng: Mutex<Rng>,
+    sequence: AtomicU64,
+}
+
+/// A running simulator.
+pub struct SimServer {
+    pub addr: SocketAddr,
+    pub stats: Arc<Stats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimServer {
+    /// Serves `org` on `addr` (port 0 picks a free port) until the returned handle is dropped
+    /// or `shutdown` completes.
+    pub async fn start(
+        org: Org,
+        faults: Faults,
+        client: SimClient,
+        addr: SocketAddr,
+    ) -> std::io::Result<SimServer> {
+        let stats = Arc::new(Stats::default());
+        let shared = Arc::new(Shared {
+            org,
+            faults,
+            client,
+            stats: stats.clone(),
+            tokens: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
+            details_jobs: Mutex::new(HashMap::new()),
+            recording_jobs: Mutex::new(HashMap::new()),
+            rng: Mutex::new(Rng::new(0x5eed)),
+            sequence: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = router(shared);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(SimServer { addr, stats, task })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs until the task ends (for `recaudit sim serve`).
+    pub async fn wait(mut self) {
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route(
+            "/api/v2/analytics/conversations/details/jobs",
+            post(create_details_job),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/jobs/{job}",
+            get(details_job_status),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/jobs/{job}/results",
+            get(details_job_results),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/query",
+            post(details_query),
+        )
+        .route(
+            "/api/v2/conversations/{id}/recordingmetadata",
+            get(recording_metadata),
+        )
+        .route("/api/v2/recording/jobs", post(create_recording_job))
+        .route(
+            "/api/v2/recording/jobs/{job}",
+            get(recording_job).put(execute_recording_job),
+        )
+        .route(
+            "/api/v2/recording/jobs/{job}/failedrecordings",
+            get(failed_recordings),
+        )
+        .route("/api/v2/orphanrecordings", get(orphans))
+        .route(
+            "/api/v2/organizations/limits/namespaces/{namespace}",
+            get(limits),
+        )
+        .with_state(shared)
+}
+
+/// Answers with JSON and the correlation header.
+fn answer(
+    shared: &Shared,
+    status: StatusCode,
+    body: Value,
+    extra: &[(&'static str, String)],
+) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    let id = shared.sequence.fetch_add(1, Ordering::Relaxed);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("sim-{id:012}")) {
+        headers.insert("ININ-Correlation-Id", value);
+    }
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    response
+}
+
+fn error(shared: &Shared, status: StatusCode, code: &str, message: &str) -> Response {
+    answer(
+        shared,
+        status,
+        json!({"message": message, "code": code, "status": status.as_u16()}),
+        &[],
+    )
+}
+
+/// Authentication, rate limit, injected faults and latency, in that order. `Ok` carries the
+/// rate-limit headers for the answer.
+async fn gate(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<Vec<(&'static str, String)>, Response> {
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_string);
+    let Some(token) = token else {
+        return Err(error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "Invalid login credentials.",
+        ));
+    };
+    let valid = shared
+        .tokens
+        .lock()
+        .map(|t| t.get(&token).is_some_and(|expiry| Instant::now() < *expiry))
+        .unwrap_or(false);
+    if !valid {
+        return Err(error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "Invalid login credentials.",
+        ));
+    }
+    let limit = shared.faults.rate_limit_per_minute;
+    let (count, reset) = {
+        let mut windows = shared.windows.lock().map_err(|_| {
+            error(
+                shared,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "poisoned",
+            )
+        })?;
+        let window = windows.entry(token).or_insert(Window {
+            started: Instant::now(),
+            count: 0,
+        });
+        let length = shared.faults.window;
+        if window.started.elapsed() >= length {
+            *window = Window {
+                started: Instant::now(),
+                count: 0,
+            };
+        }
+        window.count += 1;
+        let reset = length
+            .saturating_sub(window.started.elapsed())
+            .as_secs()
+            .max(1);
+        (window.count, reset)
+    };
+    let headers_out = vec![
+        ("inin-ratelimit-allowed", limit.to_string()),
+        ("inin-ratelimit-count", count.min(limit).to_string()),
+        ("inin-ratelimit-reset", reset.to_string()),
+    ];
+    if count > limit {
+        shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let mut extra = headers_out.clone();
+        extra.push(("Retry-After", reset.to_string()));
+        return Err(answer(
+            shared,
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"message": "Rate limit exceeded the maximum. Retry the request in 60 seconds", "code": "too.many.requests.retry.after", "status": 429}),
+            &extra,
+        ));
+    }
+    if shared.faults.error_permille > 0 {
+        let roll = shared.rng.lock().map(|mut r| r.below(1000)).unwrap_or(1000);
+        if roll < shared.faults.error_permille {
+            shared.stats.injected_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(error(
+                shared,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service.unavailable",
+                "Service unavailable (injected).",
+            ));
+        }
+    }
+    if !shared.faults.latency.is_zero() {
+        tokio::time::sleep(shared.faults.latency).await;
+    }
+    Ok(headers_out)
+}
+
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let expected = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", shared.client.id, shared.client.secret));
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Basic {expected}"));
+    let grant = String::from_utf8_lossy(&body).contains("grant_type=client_credentials");
+    if !authorized || !grant {
+        return answer(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_client", "description": "client not found", "error_description": "client not found"}),
+            &[],
+        );
+    }
+    let mut random = [0u8; 16];
+    let _ = getrandom::fill(&mut random);
+    let token = hex::encode(random);
+    let lifetime = shared.faults.token_lifetime;
+    if let Ok(mut tokens) = shared.tokens.lock() {
+        tokens.insert(token.clone(), Instant::now() + lifetime);
+    }
+    shared.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    answer(
+        &shared,
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "bearer", "expires_in": lifetime.as_secs()}),
+        &[],
+    )
+}
+
+/// `start/end` ISO-8601 interval.
+fn interval(body: &Value) -> Option<(Timestamp, Timestamp)> {
+    let text = body.get("interval")?.as_str()?;
+    let (start, end) = text.split_once('/')?;
+    Some((Timestamp::parse(start).ok()?, Timestamp::parse(end).ok()?))
+}
+
+fn in_window(shared: &Shared, from: Timestamp, to: Timestamp) -> Vec<&Value> {
+    shared
+        .org
+        .conversations
+        .iter()
+        .filter(|c| c.start >= from && c.start < to)
+        .map(|c| &c.details)
+        .collect()
+}
+
+async fn create_details_job(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let Some((from, to)) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .as_ref()
+        .and_then(interval)
+    else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "interval is required",
+        );
+    };
+    let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
+    if let Ok(mut jobs) = shared.details_jobs.lock() {
+        jobs.insert(job.clone(), (from, to, 0));
+    }
+    answer(
+        &shared,
+        StatusCode::ACCEPTED,
+        json!({"jobId": job}),
+        &limits,
+    )
+}
+
+async fn details_job_status(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let state = shared.details_jobs.lock().ok().and_then(|mut jobs| {
+        jobs.get_mut(&job).map(|entry| {
+            entry.2 += 1;
+            if entry.2 > shared.faults.job_polls {
+                "FULFILLED"
+            } else {
+                "PENDING"
+            }
+        })
+    });
+    match state {
+        Some(state) => answer(
+            &shared,
+            StatusCode::OK,
+            json!({"state": state, "submissionDate": "2026-07-15T01:00:00.000Z", "expirationDate": "2026-07-22T01:00:00.000Z"}),
+            &limits,
+        ),
+        None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageQuery {
+    cursor: Option<String>,
+    page_size: Option<usize>,
+    page_number: Option<usize>,
+}
+
+async fn details_job_results(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let Some((from, to, polls)) = shared
+        .details_jobs
+        .lock()
+        .ok()
+        .and_then(|jobs| jobs.get(&job).copied())
+    else {
+        return error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found");
+    };
+    if polls <= shared.faults.job_polls {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "job.not.fulfilled",
+            "the job is not fulfilled yet",
+        );
+    }
+    let all = in_window(&shared, from, to);
+    let size = query.page_size.unwrap_or(1000).clamp(1, 1000);
+    let offset = match query.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => match cursor
+            .strip_prefix("c")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => n,
+            None => {
+                return error(
+                    &shared,
+                    StatusCode::BAD_REQUEST,
+                    "bad.request",
+                    "invalid cursor",
+                );
+            }
+        },
+    };
+    let page: Vec<&Value> = all.iter().skip(offset).take(size).copied().collect();
+    let mut body =
+        json!({"conversations": page, "dataAvailabilityDate": "2026-11-01T00:00:00.000Z"});
+    if offset + size < all.len() {
+        body["cursor"] = json!(format!("c{}", offset + size));
+    }
+    answer(&shared, StatusCode::OK, body, &limits)
+}
+
+async fn details_query(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some((from, to)) = interval(&parsed) else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "interval is required",
+        );
+    };
+    let size = parsed["paging"]["pageSize"]
+        .as_u64()
+        .unwrap_or(25)
+        .clamp(1, 100) as usize;
+    let number = parsed["paging"]["pageNumber"].as_u64().unwrap_or(1).max(1) as usize;
+    let all = in_window(&shared, from, to);
+    let page: Vec<&Value> = all
+        .iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .copied()
+        .collect();
+    let mut body = json!({"totalHits": all.len()});
+    if !page.is_empty() {
+        body["conversations"] = json!(page);
+    }
+    answer(&shared, StatusCode::OK, body, &limits)
+}
+
+async fn recording_metadata(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match shared.org.conversations.iter().find(|c| c.id == id) {
+        Some(conversation) => answer(
+            &shared,
+            StatusCode::OK,
+            json!(conversation.recording_metadata),
+            &limits,
+        ),
+        None => error(
+            &shared,
+            StatusCode::NOT_FOUND,
+            "not.found",
+            "conversation not found",
+        ),
+    }
+}
+
+fn recording_job_body(shared: &Shared, job: &str, state: &str) -> Value {
+    let failed = shared.org.failed_recordings.len();
+    let recordings: usize = shared
+        .org
+        .conversations
+        .iter()
+        .map(|c| c.recording_metadata.len())
+        .sum();
+    json!({
+        "id": job,
+        "state": state,
+        "recordingJobsQuery": {"action": "EXPORT", "integrationId": "4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d"},
+        "dateCreated": "2026-07-16T01:05:12.418Z",
+        "totalConversations": shared.org.conversations.len(),
+        "totalRecordings": recordings,
+        "totalSkippedRecordings": 0,
+        "totalFailedRecordings": failed,
+        "totalProcessedRecordings": recordings.saturating_sub(failed),
+        "percentProgress": if state == "FULFILLED" { 100 } else { 0 },
+        "failedRecordings": format!("/api/v2/recording/jobs/{job}/failedrecordings"),
+        "selfUri": format!("/api/v2/recording/jobs/{job}")
+    })
+}
+
+async fn create_recording_job(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
+    if let Ok(mut jobs) = shared.recording_jobs.lock() {
+        jobs.insert(job.clone(), "READY".to_string());
+    }
+    answer(
+        &shared,
+        StatusCode::OK,
+        recording_job_body(&shared, &job, "PENDING"),
+        &limits,
+    )
+}
+
+async fn recording_job(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match shared
+        .recording_jobs
+        .lock()
+        .ok()
+        .and_then(|jobs| jobs.get(&job).cloned())
+    {
+        Some(state) => answer(
+            &shared,
+            StatusCode::OK,
+            recording_job_body(&shared, &job, &state),
+            &limits,
+        ),
+        None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
+    }
+}
+
+async fn execute_recording_job(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let known = shared.recording_jobs.lock().ok().is_some_and(|mut jobs| {
+        jobs.get_mut(&job)
+            .map(|s| *s = "FULFILLED".to_string())
+            .is_some()
+    });
+    if known {
+        answer(
+            &shared,
+            StatusCode::OK,
+            recording_job_body(&shared, &job, "PROCESSING"),
+            &limits,
+        )
+    } else {
+        error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found")
+    }
+}
+
+/// The standard paging envelope over `items`, with page-number paging.
+fn listing(items: &[Value], base: &str, query: &PageQuery) -> Value {
+    let size = query.page_size.unwrap_or(25).clamp(1, 100);
+    let number = query.page_number.unwrap_or(1).max(1);
+    let pages = items.len().div_ceil(size).max(1);
+    let page: Vec<&Value> = items.iter().skip((number - 1) * size).take(size).collect();
+    let uri = |n: usize| format!("{base}?pageSize={size}&pageNumber={n}");
+    let mut body = json!({
+        "entities": page,
+        "pageSize": size,
+        "pageNumber": number,
+        "total": items.len(),
+        "pageCount": pages,
+        "firstUri": uri(1),
+        "lastUri": uri(pages),
+        "selfUri": uri(number)
+    });
+    if number < pages {
+        body["nextUri"] = json!(uri(number + 1));
+    }
+    body
+}
+
+async fn failed_recordings(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    if !shared
+        .recording_jobs
+        .lock()
+        .ok()
+        .is_some_and(|jobs| jobs.contains_key(&job))
+    {
+        return error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found");
+    }
+    let items: Vec<Value> = shared
+        .org
+        .failed_recordings
+        .iter()
+        .map(|(c, r)| json!({
+            "conversation": {"id": c, "selfUri": format!("/api/v2/conversations/{c}")},
+            "recording": {"id": r, "selfUri": format!("/api/v2/conversations/{c}/recordings/{r}")}
+        }))
+        .collect();
+    answer(
+        &shared,
+        StatusCode::OK,
+        listing(
+            &items,
+            &format!("/api/v2/recording/jobs/{job}/failedrecordings"),
+            &query,
+        ),
+        &limits,
+    )
+}
+
+async fn orphans(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    answer(
+        &shared,
+        StatusCode::OK,
+        listing(&shared.org.orphans, "/api/v2/orphanrecordings", &query),
+        &limits,
+    )
+}
+
+async fn limits(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+) -> Response {
+    let limits = match gate(&shared, &headers).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let entities = json!([
+        {"key": "client.credentials.token.rate.per.minute", "namespace": namespace, "value": shared.faults.rate_limit_per_minute},
+        {"key": "token.rate.per.minute", "namespace": namespace, "value": shared.faults.rate_limit_per_minute}
+    ]);
+    answer(
+        &shared,
+        StatusCode::OK,
+        json!({"entities": entities}),
+        &limits,
+    )
+}

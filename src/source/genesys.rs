@@ -1,0 +1,684 @@
+//! The Genesys Cloud API client and `recaudit pull`.
+//!
+//! - **OAuth client credentials**: `POST {login}/oauth/token` with HTTP Basic auth; a new token
+//!   before the old one expires and after any 401. The secret is held in [`Credentials`], whose
+//!   `Debug` redacts it, and is never logged, stored or put in an error.
+//! - **Pacing**: requests are spaced so a token stays under its per-minute limit
+//!   (`inin-ratelimit-allowed`, 300 by default); when the answers say the window is nearly used
+//!   up, the client waits for `inin-ratelimit-reset`. 429s stay rare, not impossible.
+//! - **Retries** (the SDKs' policy, spec/genesys-api.md 7.4): 429 waits `Retry-After` and gives
+//!   up on the step when asked to wait more than 180 s; 502, 503, 504 and connection errors are
+//!   retried with exponential backoff and jitter; other 4xx and 501 are not retried; every
+//!   request has a timeout.
+//! - **The pull**: conversation details through an async details job (create, poll, page by
+//!   cursor), recording metadata per conversation (bounded concurrency), the window's bulk
+//!   export job and its failedrecordings, and the orphan recordings. Every response body that
+//!   carries evidence is stored as a raw input (request path, received time, size, SHA-256,
+//!   `ININ-Correlation-Id`) and imported exactly as `recaudit import` would.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::import::{ImportOutcome, PayloadSink};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::time::Timestamp;
+
+/// Genesys Cloud regions: AWS region code to API domain (spec/genesys-api.md 6.2).
+pub const REGIONS: &[(&str, &str)] = &[
+    ("us-east-1", "mypurecloud.com"),
+    ("us-east-2", "use2.us-gov-pure.cloud"),
+    ("us-west-2", "usw2.pure.cloud"),
+    ("ca-central-1", "cac1.pure.cloud"),
+    ("sa-east-1", "sae1.pure.cloud"),
+    ("mx-central-1", "mxc1.pure.cloud"),
+    ("eu-west-1", "mypurecloud.ie"),
+    ("eu-west-2", "euw2.pure.cloud"),
+    ("eu-central-1", "mypurecloud.de"),
+    ("eu-central-2", "euc2.pure.cloud"),
+    ("me-central-1", "mec1.pure.cloud"),
+    ("ap-south-1", "aps1.pure.cloud"),
+    ("ap-northeast-1", "mypurecloud.jp"),
+    ("ap-northeast-2", "apne2.pure.cloud"),
+    ("ap-northeast-3", "apne3.pure.cloud"),
+    ("ap-southeast-1", "apse1.pure.cloud"),
+    ("ap-southeast-2", "mypurecloud.com.au"),
+    ("eusc-de-east-1", "edee1.eusc-pure.cloud"),
+];
+
+/// API and login base URLs for a region name (`eu-west-1`, `eu_west_1`) or a domain
+/// (`mypurecloud.ie`).
+pub fn region_bases(region: &str) -> Result<(String, String)> {
+    let normalized = region.trim().to_ascii_lowercase().replace('_', "-");
+    let domain = REGIONS
+        .iter()
+        .find(|(code, domain)| *code == normalized || *domain == normalized)
+        .map(|(_, domain)| domain.to_string())
+        .or_else(|| normalized.contains('.').then(|| normalized.clone()))
+        .ok_or_else(|| {
+            let known: Vec<&str> = REGIONS.iter().map(|(c, _)| *c).collect();
+            Error::Usage(format!(
+                "unknown region `{region}`: use one of {} or a domain such as mypurecloud.ie",
+                known.join(", ")
+            ))
+        })?;
+    Ok((
+        format!("https://api.{domain}"),
+        format!("https://login.{domain}"),
+    ))
+}
+
+/// OAuth client credentials. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    secret: String,
+}
+
+impl Credentials {
+    pub fn new(client_id: String, secret: String) -> Credentials {
+        Credentials { client_id, secret }
+    }
+
+    /// From `GENESYS_CLIENT_ID` / `GENESYS_CLIENT_SECRET`, or a secrets file of `key = value`
+    /// lines with `client_id` and `client_secret` that only its owner may read.
+    pub fn load(secrets_file: Option<&std::path::Path>) -> Result<Credentials> {
+        if let Some(path) = secrets_file {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map_err(Error::io("cannot read secrets file", path))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(Error::Usage(format!(
+                        "secrets file {} is readable by others; chmod 600 it",
+                        path.display()
+                    )));
+                }
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(Error::io("cannot read secrets file", path))?;
+            let value = |key: &str| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .find(|(k, _)| k.trim() == key)
+                    .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            };
+            return match (value("client_id"), value("client_secret")) {
+                (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                    Ok(Credentials::new(id, secret))
+                }
+                _ => Err(Error::Usage(format!(
+                    "secrets file {} needs client_id and client_secret",
+                    path.display()
+                ))),
+            };
+        }
+        match (std::env::var("GENESYS_CLIENT_ID"), std::env::var("GENESYS_CLIENT_SECRET")) {
+            (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Ok(Credentials::new(id, secret)),
+            _ => Err(Error::Usage(
+                "no Genesys Cloud credentials: set GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET, or pass --secrets FILE".to_string(),
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where and how to pull.
+#[derive(Debug, Clone)]
+pub struct PullConfig {
+    pub api_base: String,
+    pub login_base: String,
+    pub credentials: Credentials,
+    /// Parallel recording-metadata requests.
+    pub concurrency: usize,
+    /// Details job results page size.
+    pub page_size: usize,
+    /// Give up a step when 429's `Retry-After` asks for more than this.
+    pub max_retry_after: Duration,
+    /// Attempts for retryable failures (502/503/504, connection errors).
+    pub max_attempts: u32,
+    pub request_timeout: Duration,
+    /// Pause between job status polls.
+    pub poll_interval: Duration,
+    /// Base of the exponential backoff.
+    pub backoff_base: Duration,
+}
+
+impl PullConfig {
+    pub fn new(api_base: String, login_base: String, credentials: Credentials) -> PullConfig {
+        PullConfig {
+            api_base: api_base.trim_end_matches('/').to_string(),
+            login_base: login_base.trim_end_matches('/').to_string(),
+            credentials,
+            concurrency: 8,
+            page_size: 1000,
+            max_retry_after: Duration::from_secs(180),
+            max_attempts: 8,
+            request_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(2),
+            backoff_base: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a pull did, for the operator and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct PullStats {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retried: u64,
+    pub tokens: u64,
+    pub conversations: usize,
+    pub elapsed: Duration,
+    /// The per-minute limit the server reported.
+    pub allowed_per_minute: Option<u64>,
+}
+
+/// A response body with what the ledger records about it.
+pub struct Received {
+    pub source: String,
+    pub body: Vec<u8>,
+    pub correlation_id: Option<String>,
+}
+
+struct Pacer {
+    next_slot: Instant,
+    interval: Duration,
+    allowed: Option<u64>,
+}
+
+/// The API client: token, pacing, retries.
+pub struct Client {
+    http: reqwest::Client,
+    config: PullConfig,
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    pacer: Mutex<Pacer>,
+    stats: Mutex<PullStats>,
+}
+
+fn failed(context: &str, why: impl fmt::Display) -> Error {
+    Error::Usage(format!("{context}: {why}"))
+}
+
+impl Client {
+    pub fn new(config: PullConfig) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| failed("cannot build the HTTP client", e))?;
+        Ok(Client {
+            http,
+            config,
+            token: tokio::sync::Mutex::new(None),
+            pacer: Mutex::new(Pacer {
+                next_slot: Instant::now(),
+                interval: Duration::from_millis(200),
+                allowed: None,
+            }),
+            stats: Mutex::new(PullStats::default()),
+        })
+    }
+
+    pub fn stats(&self) -> PullStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, update: impl FnOnce(&mut PullStats)) {
+        if let Ok(mut stats) = self.stats.lock() {
+            update(&mut stats);
+        }
+    }
+
+    /// A valid token: the cached one unless it expires within a minute (or `renew`).
+    async fn token(&self, renew: bool) -> Result<String> {
+        let mut slot = self.token.lock().await;
+        if !renew
+            && let Some((token, expiry)) = slot.as_ref()
+            && Instant::now() + Duration::from_secs(60) < *expiry
+        {
+            return Ok(token.clone());
+        }
+        let url = format!("{}/oauth/token", self.config.login_base);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(
+                &self.config.credentials.client_id,
+                Some(&self.config.credentials.secret),
+            )
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .map_err(|e| {
+                failed(
+                    &format!("cannot reach the login server {}", self.config.login_base),
+                    e.without_url(),
+                )
+            })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let why = body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or("no reason given");
+            return Err(Error::Usage(format!(
+                "the login server refused the client credentials of client {} (HTTP {status}: {why}); check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET",
+                self.config.credentials.client_id
+            )));
+        }
+        let token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| failed("token response", "no access_token"))?
+            .to_string();
+        let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(86_400));
+        *slot = Some((token.clone(), Instant::now() + lifetime));
+        self.count(|s| s.tokens += 1);
+        Ok(token)
+    }
+
+    /// Waits for the next request slot.
+    async fn pace(&self) {
+        let wait = {
+            let Ok(mut pacer) = self.pacer.lock() else {
+                return;
+            };
+            let now = Instant::now();
+            let slot = pacer.next_slot.max(now);
+            pacer.next_slot = slot + pacer.interval;
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Learns the limit from `inin-ratelimit-*` (allowed, used, seconds to reset): spaces the
+    /// remaining requests evenly over the rest of the window, and waits for the reset when the
+    /// window is used up.
+    fn learn(&self, headers: &reqwest::header::HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let (Some(allowed), Some(count), Some(reset)) = (
+            number("inin-ratelimit-allowed"),
+            number("inin-ratelimit-count"),
+            number("inin-ratelimit-reset"),
+        ) else {
+            return;
+        };
+        if allowed == 0 {
+            return;
+        }
+        if let Ok(mut pacer) = self.pacer.lock() {
+            // Spread what is left of the window's budget over the time left in it, keeping a
+            // small reserve: close to the limit, rarely over it.
+            let remaining = allowed.saturating_sub(count);
+            let reserve = (allowed / 50).max(1);
+            if remaining <= reserve {
+                pacer.next_slot = pacer
+                    .next_slot
+                    .max(Instant::now() + Duration::from_secs(reset));
+            } else {
+                pacer.interval = Duration::from_millis(reset * 1000 / (remaining - reserve));
+            }
+            pacer.allowed = Some(allowed);
+        }
+        self.count(|s| s.allowed_per_minute = Some(allowed));
+    }
+
+    /// One API call with the retry policy. `path` includes the query.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Received> {
+        let url = format!("{}{path}", self.config.api_base);
+        let mut attempt = 0u32;
+        let mut renewed = false;
+        loop {
+            attempt += 1;
+            self.pace().await;
+            let token = self.token(false).await?;
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            self.count(|s| s.requests += 1);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if attempt < self.config.max_attempts => {
+                    tracing::warn!(path, error = %e.without_url(), attempt, "request failed; retrying");
+                    self.count(|s| s.retried += 1);
+                    self.backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(failed(
+                        &format!("{method} {path} failed after {attempt} attempts"),
+                        e.without_url(),
+                    ));
+                }
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            self.learn(&headers);
+            let correlation_id = headers
+                .get("ININ-Correlation-Id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes.to_vec(),
+                Err(e) if attempt < self.config.max_attempts => {
+                    tracing::warn!(path, error = %e.without_url(), attempt, "reading the answer failed; retrying");
+                    self.count(|s| s.retried += 1);
+                    self.backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(failed(
+                        &format!("{method} {path}: reading the answer failed"),
+                        e.without_url(),
+                    ));
+                }
+            };
+            match status {
+                s if s.is_success() => {
+                    return Ok(Received {
+                        source: path.to_string(),
+                        body: bytes,
+                        correlation_id,
+                    });
+                }
+                StatusCode::UNAUTHORIZED if !renewed => {
+                    renewed = true;
+                    self.token(true).await?;
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    self.count(|s| s.rate_limited += 1);
+                    let wait = headers
+                        .get("Retry-After")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map_or(Duration::from_secs(3), Duration::from_secs);
+                    if wait > self.config.max_retry_after {
+                        return Err(Error::Usage(format!(
+                            "{method} {path}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
+                            wait.as_secs(),
+                            self.config.max_retry_after.as_secs()
+                        )));
+                    }
+                    if let Ok(mut pacer) = self.pacer.lock() {
+                        pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
+                    }
+                }
+                StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if attempt < self.config.max_attempts =>
+                {
+                    self.count(|s| s.retried += 1);
+                    self.backoff(attempt).await;
+                }
+                _ => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let message = serde_json::from_slice::<Value>(&bytes)
+                        .ok()
+                        .and_then(|v| v["message"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| text.chars().take(200).collect());
+                    return Err(Error::Usage(format!(
+                        "{method} {path}: HTTP {status}: {message} (correlation id {})",
+                        correlation_id.as_deref().unwrap_or("none")
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter, capped at 30 s.
+    async fn backoff(&self, attempt: u32) {
+        let cap = self
+            .config
+            .backoff_base
+            .saturating_mul(1 << attempt.min(6))
+            .min(Duration::from_secs(30));
+        let mut random = [0u8; 4];
+        let _ = getrandom::fill(&mut random);
+        let fraction = f64::from(u32::from_be_bytes(random)) / f64::from(u32::MAX);
+        tokio::time::sleep(cap.mul_f64(0.5 + fraction / 2.0)).await;
+    }
+}
+
+/// Pulls the window `[from, to)` into the store. Returns what was stored and the client's
+/// counters; rejected (malformed) responses are in the outcome and make the pull fail after
+/// everything else was stored.
+pub async fn pull(
+    store: &Store,
+    config: PullConfig,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<(ImportOutcome, PullStats)> {
+    let started = Instant::now();
+    let client = Client::new(config)?;
+    let mut sink = PayloadSink::new(store).await?;
+    let interval = format!("{from}/{to}");
+
+    // Conversation details: an async job, paged by cursor.
+    let created = client
+        .call(
+            Method::POST,
+            "/api/v2/analytics/conversations/details/jobs",
+            Some(&json!({"interval": interval, "order": "asc", "orderBy": "conversationStart"})),
+        )
+        .await?;
+    let job = json_field(&created, "jobId")?;
+    loop {
+        let status = client
+            .call(
+                Method::GET,
+                &format!("/api/v2/analytics/conversations/details/jobs/{job}"),
+                None,
+            )
+            .await?;
+        match json_field(&status, "state")?.as_str() {
+            "FULFILLED" => break,
+            "FAILED" | "CANCELLED" | "EXPIRED" => {
+                return Err(Error::Usage(format!(
+                    "the details job {job} ended {}",
+                    String::from_utf8_lossy(&status.body)
+                )));
+            }
+            _ => tokio::time::sleep(client.config.poll_interval).await,
+        }
+    }
+    let mut conversation_ids: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!(
+            "/api/v2/analytics/conversations/details/jobs/{job}/results?pageSize={}",
+            client.config.page_size
+        );
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = client.call(Method::GET, &path, None).await?;
+        let parsed: Value = serde_json::from_slice(&page.body).unwrap_or(Value::Null);
+        if let Some(conversations) = parsed["conversations"].as_array() {
+            conversation_ids.extend(
+                conversations
+                    .iter()
+                    .filter_map(|c| c["conversationId"].as_str().map(str::to_string)),
+            );
+        }
+        cursor = parsed["cursor"].as_str().map(str::to_string);
+        store_received(store, &mut sink, page).await?;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    conversation_ids.sort();
+    conversation_ids.dedup();
+
+    // Recording metadata per conversation, a few at a time.
+    let client_ref = &client;
+    let mut responses = futures_util::stream::iter(conversation_ids.iter().map(|id| async move {
+        client_ref
+            .call(
+                Method::GET,
+                &format!("/api/v2/conversations/{id}/recordingmetadata"),
+                None,
+            )
+            .await
+    }))
+    .buffer_unordered(client.config.concurrency.max(1));
+    while let Some(response) = responses.next().await {
+        store_received(store, &mut sink, response?).await?;
+    }
+    drop(responses);
+
+    // The window's bulk export job and the recordings it failed on.
+    let job = client
+        .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "conversationQuery": {"interval": interval}})))
+        .await?;
+    let job_id = json_field(&job, "id")?;
+    loop {
+        let status = client
+            .call(
+                Method::GET,
+                &format!("/api/v2/recording/jobs/{job_id}"),
+                None,
+            )
+            .await?;
+        match json_field(&status, "state")?.as_str() {
+            "READY" => {
+                client
+                    .call(
+                        Method::PUT,
+                        &format!("/api/v2/recording/jobs/{job_id}"),
+                        Some(&json!({"state": "PROCESSING"})),
+                    )
+                    .await?;
+            }
+            "FULFILLED" => {
+                store_received(store, &mut sink, status).await?;
+                break;
+            }
+            "FAILED" | "CANCELLED" => {
+                store_received(store, &mut sink, status).await?;
+                break;
+            }
+            _ => tokio::time::sleep(client.config.poll_interval).await,
+        }
+    }
+    page_listing(
+        &client,
+        store,
+        &mut sink,
+        &format!("/api/v2/recording/jobs/{job_id}/failedrecordings"),
+    )
+    .await?;
+    page_listing(&client, store, &mut sink, "/api/v2/orphanrecordings").await?;
+
+    sink.flush(store).await?;
+    let mut stats = client.stats();
+    stats.conversations = conversation_ids.len();
+    stats.elapsed = started.elapsed();
+    Ok((sink.outcome, stats))
+}
+
+/// Pages a standard listing by page number until `nextUri` is absent.
+async fn page_listing(
+    client: &Client,
+    store: &Store,
+    sink: &mut PayloadSink,
+    base: &str,
+) -> Result<()> {
+    let mut number = 1;
+    loop {
+        let page = client
+            .call(
+                Method::GET,
+                &format!("{base}?pageSize=100&pageNumber={number}"),
+                None,
+            )
+            .await?;
+        let more = serde_json::from_slice::<Value>(&page.body)
+            .ok()
+            .is_some_and(|v| v["nextUri"].is_string());
+        store_received(store, sink, page).await?;
+        if !more {
+            return Ok(());
+        }
+        number += 1;
+    }
+}
+
+async fn store_received(store: &Store, sink: &mut PayloadSink, received: Received) -> Result<()> {
+    if let Err(why) = sink
+        .add(
+            store,
+            &received.source,
+            received.body,
+            received.correlation_id,
+        )
+        .await?
+    {
+        tracing::warn!(
+            source = received.source,
+            why,
+            "the API returned a payload recaudit cannot read"
+        );
+    }
+    Ok(())
+}
+
+fn json_field(received: &Received, field: &str) -> Result<String> {
+    serde_json::from_slice::<Value>(&received.body)
+        .ok()
+        .and_then(|v| v[field].as_str().map(str::to_string))
+        .ok_or_else(|| Error::Usage(format!("{}: the answer has no `{field}`", received.source)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_by_code_underscore_or_domain() {
+        assert_eq!(
+            region_bases("eu-west-1").unwrap().0,
+            "https://api.mypurecloud.ie"
+        );
+        assert_eq!(
+            region_bases("ap_southeast_2").unwrap().1,
+            "https://login.mypurecloud.com.au"
+        );
+        assert_eq!(
+            region_bases("mypurecloud.de").unwrap().0,
+            "https://api.mypurecloud.de"
+        );
+        assert!(region_bases("mars-1").is_err());
+    }
+
+    #[test]
+    fn credentials_never_show_their_secret() {
+        let credentials = Credentials::new("client".into(), "s3cr3t-value".into());
+        assert!(!format!("{credentials:?}").contains("s3cr3t"));
+    }
+}
