@@ -103,6 +103,16 @@ pub enum Command {
         /// Parallel recording-metadata requests.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Which conversations get a recordingmetadata call: `needed` (an agent interacted on
+        /// an in-scope medium), `all`, or `none` (rely on the export tree and the bulk job).
+        #[arg(long, default_value = "needed")]
+        metadata: String,
+        /// Attach to this recording bulk export job instead of creating one.
+        #[arg(long)]
+        recording_job: Option<String>,
+        /// Stop after this many API requests; the next run continues where this one stopped.
+        #[arg(long)]
+        max_requests: Option<u64>,
     },
     /// The Genesys Cloud simulator.
     Sim {

@@ -194,18 +194,32 @@ async fn run(cli: Cli) -> Result<u8> {
             login_base,
             secrets,
             concurrency,
+            metadata,
+            recording_job,
+            max_requests,
         } => {
             let (default_api, default_login) = genesys::region_bases(&region)?;
+            let api_given = api_base.is_some();
             let api = api_base.unwrap_or(default_api);
+            // As the SDKs do: the login host is the API host with `api.` replaced by `login.`,
+            // or the API base itself (gateways, the simulator).
             let login = login_base.unwrap_or_else(|| {
                 if api.contains("://api.") {
                     api.replacen("://api.", "://login.", 1)
+                } else if api_given {
+                    api.clone()
                 } else {
                     default_login
                 }
             });
             let mut config = PullConfig::new(api, login, Credentials::load(secrets.as_deref())?);
             config.concurrency = concurrency.max(1);
+            config.metadata = metadata
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--metadata: {e}"))?;
+            config.media_types = settings.scope.media_types.clone();
+            config.recording_job = recording_job;
+            config.max_requests = max_requests;
             let (outcome, stats) = genesys::pull(
                 &store,
                 config,

@@ -86,6 +86,8 @@ struct Window {
 
 struct Shared {
     org: Org,
+    /// Conversation position by id: a night has hundreds of thousands.
+    by_id: HashMap<String, usize>,
     faults: Faults,
     client: SimClient,
     stats: Arc<Stats>,
@@ -114,8 +116,15 @@ impl SimServer {
         addr: SocketAddr,
     ) -> std::io::Result<SimServer> {
         let stats = Arc::new(Stats::default());
+        let by_id = org
+            .conversations
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
         let shared = Arc::new(Shared {
             org,
+            by_id,
             faults,
             client,
             stats: stats.clone(),
@@ -540,7 +549,11 @@ async fn recording_metadata(
         Ok(h) => h,
         Err(r) => return r,
     };
-    match shared.org.conversations.iter().find(|c| c.id == id) {
+    match shared
+        .by_id
+        .get(&id)
+        .and_then(|i| shared.org.conversations.get(*i))
+    {
         Some(conversation) => answer(
             &shared,
             StatusCode::OK,

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::import::{ImportOutcome, PayloadSink};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{PullState, Store};
 use crate::time::Timestamp;
 
 /// Genesys Cloud regions: AWS region code to API domain (spec/genesys-api.md 6.2).
@@ -158,6 +158,39 @@ pub struct PullConfig {
     pub poll_interval: Duration,
     /// Base of the exponential backoff.
     pub backoff_base: Duration,
+    /// Which conversations get a per-conversation recordingmetadata call (the costly part of
+    /// the request budget).
+    pub metadata: MetadataScope,
+    /// Media types whose agent interactions need a recording (with [`MetadataScope::Needed`]).
+    pub media_types: Vec<String>,
+    /// Attach to this bulk export job instead of creating one.
+    pub recording_job: Option<String>,
+    /// Stop (resumably) after this many API requests.
+    pub max_requests: Option<u64>,
+}
+
+/// Which conversations get a `recordingmetadata` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataScope {
+    /// Every conversation of the window.
+    All,
+    /// Conversations where an agent interacted on an in-scope medium: the ones that must have a
+    /// recording. Abandoned, IVR-only and out-of-scope interactions cost nothing.
+    Needed,
+    /// None: rely on the export tree and the bulk job.
+    None,
+}
+
+impl std::str::FromStr for MetadataScope {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "all" => Ok(MetadataScope::All),
+            "needed" => Ok(MetadataScope::Needed),
+            "none" => Ok(MetadataScope::None),
+            other => Err(format!("`{other}` is not all, needed or none")),
+        }
+    }
 }
 
 impl PullConfig {
@@ -173,6 +206,10 @@ impl PullConfig {
             request_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_secs(2),
             backoff_base: Duration::from_millis(500),
+            metadata: MetadataScope::Needed,
+            media_types: vec!["voice".to_string()],
+            recording_job: None,
+            max_requests: None,
         }
     }
 }
@@ -354,6 +391,13 @@ impl Client {
         let mut renewed = false;
         loop {
             attempt += 1;
+            if let Some(budget) = self.config.max_requests
+                && self.stats().requests >= budget
+            {
+                return Err(Error::Usage(format!(
+                    "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
+                )));
+            }
             self.pace().await;
             let token = self.token(false).await?;
             let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
@@ -466,8 +510,11 @@ impl Client {
 }
 
 /// Pulls the window `[from, to)` into the store. Returns what was stored and the client's
-/// counters; rejected (malformed) responses are in the outcome and make the pull fail after
-/// everything else was stored.
+/// counters; rejected (malformed) responses are in the outcome.
+///
+/// Progress is saved as it goes (table `pulls`): run again after an interruption and the pull
+/// continues with the same details job from the last stored page, fetches recording metadata
+/// only for conversations that have none stored, and attaches to the same bulk export job.
 pub async fn pull(
     store: &Store,
     config: PullConfig,
@@ -476,69 +523,102 @@ pub async fn pull(
 ) -> Result<(ImportOutcome, PullStats)> {
     let started = Instant::now();
     let client = Client::new(config)?;
+    let api = client.config.api_base.clone();
     let mut sink = PayloadSink::new(store).await?;
+    let mut state = store.begin_pull(from, to, &api).await?;
+    let result = pull_steps(store, &client, &mut sink, &mut state, from, to).await;
+    // Whatever happened, what was received is stored and the progress that describes it too.
+    sink.flush(store).await?;
+    store.save_pull(from, to, &api, &state).await?;
+    result?;
+    store.complete_pull(from, to, &api).await?;
+    let mut stats = client.stats();
+    stats.elapsed = started.elapsed();
+    stats.conversations = store.window_ids(from, to).await?.len();
+    Ok((sink.outcome, stats))
+}
+
+async fn pull_steps(
+    store: &Store,
+    client: &Client,
+    sink: &mut PayloadSink,
+    state: &mut PullState,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<()> {
     let interval = format!("{from}/{to}");
 
-    // Conversation details: an async job, paged by cursor.
-    let created = client
-        .call(
-            Method::POST,
-            "/api/v2/analytics/conversations/details/jobs",
-            Some(&json!({"interval": interval, "order": "asc", "orderBy": "conversationStart"})),
-        )
-        .await?;
-    let job = json_field(&created, "jobId")?;
-    loop {
-        let status = client
-            .call(
-                Method::GET,
-                &format!("/api/v2/analytics/conversations/details/jobs/{job}"),
-                None,
-            )
-            .await?;
-        match json_field(&status, "state")?.as_str() {
-            "FULFILLED" => break,
-            "FAILED" | "CANCELLED" | "EXPIRED" => {
-                return Err(Error::Usage(format!(
-                    "the details job {job} ended {}",
-                    String::from_utf8_lossy(&status.body)
-                )));
+    // Conversation details: an async job, paged by cursor; resumed from the last stored page.
+    if !state.details_done {
+        let job = match &state.details_job {
+            Some(job) => job.clone(),
+            None => {
+                let created = client
+                    .call(Method::POST, "/api/v2/analytics/conversations/details/jobs", Some(&json!({"interval": interval, "order": "asc", "orderBy": "conversationStart"})))
+                    .await?;
+                let job = json_field(&created, "jobId")?;
+                state.details_job = Some(job.clone());
+                state.details_cursor = None;
+                job
             }
-            _ => tokio::time::sleep(client.config.poll_interval).await,
+        };
+        loop {
+            let status = client
+                .call(
+                    Method::GET,
+                    &format!("/api/v2/analytics/conversations/details/jobs/{job}"),
+                    None,
+                )
+                .await?;
+            match json_field(&status, "state")?.as_str() {
+                "FULFILLED" => break,
+                "FAILED" | "CANCELLED" | "EXPIRED" => {
+                    state.details_job = None;
+                    return Err(Error::Usage(format!(
+                        "the details job {job} ended {}; run the pull again for a new job",
+                        String::from_utf8_lossy(&status.body)
+                    )));
+                }
+                _ => tokio::time::sleep(client.config.poll_interval).await,
+            }
         }
-    }
-    let mut conversation_ids: Vec<String> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!(
-            "/api/v2/analytics/conversations/details/jobs/{job}/results?pageSize={}",
-            client.config.page_size
-        );
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = client.call(Method::GET, &path, None).await?;
-        let parsed: Value = serde_json::from_slice(&page.body).unwrap_or(Value::Null);
-        if let Some(conversations) = parsed["conversations"].as_array() {
-            conversation_ids.extend(
-                conversations
-                    .iter()
-                    .filter_map(|c| c["conversationId"].as_str().map(str::to_string)),
+        loop {
+            let mut path = format!(
+                "/api/v2/analytics/conversations/details/jobs/{job}/results?pageSize={}",
+                client.config.page_size
             );
-        }
-        cursor = parsed["cursor"].as_str().map(str::to_string);
-        store_received(store, &mut sink, page).await?;
-        if cursor.is_none() {
-            break;
+            if let Some(cursor) = &state.details_cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = client.call(Method::GET, &path, None).await?;
+            let next = serde_json::from_slice::<Value>(&page.body)
+                .ok()
+                .and_then(|v| v["cursor"].as_str().map(str::to_string));
+            store_received(store, sink, page).await?;
+            // The page is stored before the cursor moves past it.
+            sink.flush(store).await?;
+            match next {
+                Some(cursor) => state.details_cursor = Some(cursor),
+                None => {
+                    state.details_done = true;
+                    break;
+                }
+            }
         }
     }
-    conversation_ids.sort();
-    conversation_ids.dedup();
 
-    // Recording metadata per conversation, a few at a time.
-    let client_ref = &client;
-    let mut responses = futures_util::stream::iter(conversation_ids.iter().map(|id| async move {
-        client_ref
+    // Recording metadata per conversation, a few at a time, for those that have none stored.
+    let wanted = match client.config.metadata {
+        MetadataScope::All => store.conversations_needing_metadata(from, to, None).await?,
+        MetadataScope::Needed => {
+            store
+                .conversations_needing_metadata(from, to, Some(&client.config.media_types))
+                .await?
+        }
+        MetadataScope::None => Vec::new(),
+    };
+    let mut responses = futures_util::stream::iter(wanted.iter().map(|id| async move {
+        client
             .call(
                 Method::GET,
                 &format!("/api/v2/conversations/{id}/recordingmetadata"),
@@ -547,16 +627,36 @@ pub async fn pull(
             .await
     }))
     .buffer_unordered(client.config.concurrency.max(1));
+    let mut failure = None;
     while let Some(response) = responses.next().await {
-        store_received(store, &mut sink, response?).await?;
+        match response {
+            Ok(received) => store_received(store, sink, received).await?,
+            // Keep what the other requests in flight bring; the next run fetches the rest.
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
     }
     drop(responses);
+    if let Some(e) = failure {
+        return Err(e);
+    }
 
-    // The window's bulk export job and the recordings it failed on.
-    let job = client
-        .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "conversationQuery": {"interval": interval}})))
-        .await?;
-    let job_id = json_field(&job, "id")?;
+    // The window's bulk export job (created once, or given) and the recordings it failed on.
+    let job_id = match state
+        .recording_job
+        .clone()
+        .or_else(|| client.config.recording_job.clone())
+    {
+        Some(job) => job,
+        None => {
+            let job = client
+                .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "conversationQuery": {"interval": interval}})))
+                .await?;
+            json_field(&job, "id")?
+        }
+    };
+    state.recording_job = Some(job_id.clone());
     loop {
         let status = client
             .call(
@@ -575,31 +675,22 @@ pub async fn pull(
                     )
                     .await?;
             }
-            "FULFILLED" => {
-                store_received(store, &mut sink, status).await?;
-                break;
-            }
-            "FAILED" | "CANCELLED" => {
-                store_received(store, &mut sink, status).await?;
+            "FULFILLED" | "FAILED" | "CANCELLED" => {
+                store_received(store, sink, status).await?;
                 break;
             }
             _ => tokio::time::sleep(client.config.poll_interval).await,
         }
     }
     page_listing(
-        &client,
+        client,
         store,
-        &mut sink,
+        sink,
         &format!("/api/v2/recording/jobs/{job_id}/failedrecordings"),
     )
     .await?;
-    page_listing(&client, store, &mut sink, "/api/v2/orphanrecordings").await?;
-
-    sink.flush(store).await?;
-    let mut stats = client.stats();
-    stats.conversations = conversation_ids.len();
-    stats.elapsed = started.elapsed();
-    Ok((sink.outcome, stats))
+    page_listing(client, store, sink, "/api/v2/orphanrecordings").await?;
+    Ok(())
 }
 
 /// Pages a standard listing by page number until `nextUri` is absent.

@@ -12,10 +12,12 @@
 //! byte for byte.
 
 mod ledger;
+mod pulls;
 mod read;
 mod write;
 
 pub use ledger::{Anchor, LedgerRun};
+pub use pulls::PullState;
 pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,

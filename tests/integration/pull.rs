@@ -78,8 +78,9 @@ async fn a_pulled_night_gets_the_verdicts_it_was_built_with() {
     };
     let (server, org) = simulator(120, faults).await;
     pull_and_check(&env, &server, &org).await;
-    // Pulling again duplicates no conversation or recording: the per-conversation answers are
-    // already stored and the new details job's pages replace rows by their keys. (Each pull
+    // Pulling again duplicates no conversation or recording: conversations whose recording
+    // metadata is stored are not asked again, and the new details job's pages replace rows by
+    // their keys. (Each pull
     // still creates its own bulk export job, so the job tables grow; attaching to the
     // existing job is part of resumable pulls, not built yet.)
     let before = env.store.counts().await.unwrap();
@@ -92,7 +93,11 @@ async fn a_pulled_night_gets_the_verdicts_it_was_built_with() {
     .await
     .unwrap()
     .0;
-    assert!(again.unchanged >= org.conversations.len(), "{again:?}");
+    // No conversation's recording metadata is fetched again.
+    assert!(
+        !again.by_kind.contains_key("recording-metadata"),
+        "{again:?}"
+    );
     let after = env.store.counts().await.unwrap();
     for ((table, a), (_, b)) in before.iter().zip(&after) {
         if !matches!(
@@ -145,4 +150,160 @@ async fn wrong_credentials_fail_without_showing_the_secret() {
         .to_string();
     assert!(error.contains("refused the client credentials"), "{error}");
     assert!(!error.contains("not-the-secret-xyz"), "{error}");
+}
+
+#[tokio::test]
+async fn an_interrupted_pull_resumes_without_fetching_anything_twice() {
+    use std::sync::atomic::Ordering;
+    let faults = Faults {
+        rate_limit_per_minute: 100_000,
+        ..Faults::default()
+    };
+
+    // The requests an uninterrupted pull needs.
+    let reference = TestEnv::new().await;
+    let (server, _) = simulator(120, faults.clone()).await;
+    genesys::pull(
+        &reference.store,
+        config(&server),
+        ts(NIGHT),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let uninterrupted = server.stats.requests.load(Ordering::Relaxed);
+
+    let env = TestEnv::new().await;
+    let (server, org) = simulator(120, faults).await;
+    for budget in [7, 40] {
+        let mut limited = config(&server);
+        limited.max_requests = Some(budget);
+        let error = genesys::pull(&env.store, limited, ts(NIGHT), ts("2026-07-15T00:00:00Z"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("request budget"), "{error}");
+    }
+    pull_and_check(&env, &server, &org).await;
+    let resumed = server.stats.requests.load(Ordering::Relaxed);
+    // Only the job status checks are repeated on resumption.
+    assert!(
+        resumed <= uninterrupted + 4,
+        "resumed pull made {resumed} requests, an uninterrupted one {uninterrupted}"
+    );
+}
+
+// Multi-threaded: the simulator keeps serving while this thread waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_logs_the_database_or_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Zq9-very-distinctive-secret-7Wk";
+    let client = SimClient {
+        id: "audit-client-42".to_string(),
+        secret: secret.to_string(),
+    };
+    let org = Org::generate(3, 40, ts(NIGHT), &Mix::default());
+    let server = SimServer::start(
+        org,
+        Faults {
+            rate_limit_per_minute: 100_000,
+            ..Faults::default()
+        },
+        client.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_recaudit"))
+            .current_dir(dir.path())
+            .args(["-vv", "--db", "sqlite://recaudit.db"])
+            .args(args)
+            .env("GENESYS_CLIENT_ID", &client.id)
+            .env("GENESYS_CLIENT_SECRET", secret)
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap()
+    };
+    let base = server.base_url();
+    let pulled = run(&[
+        "pull",
+        "--api-base",
+        &base,
+        "--from",
+        "2026-07-14",
+        "--to",
+        "2026-07-15",
+    ]);
+    let tail = |bytes: &[u8]| {
+        text(bytes)
+            .chars()
+            .rev()
+            .take(1500)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    };
+    assert_eq!(pulled.status.code(), Some(0), "{}", tail(&pulled.stderr));
+    let audited = run(&["audit", "--from", "2026-07-14", "--to", "2026-07-15"]);
+    assert!(
+        audited.status.code() == Some(0) || audited.status.code() == Some(1),
+        "{}",
+        tail(&audited.stderr)
+    );
+    // A wrong secret's error message does not echo it either.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .current_dir(dir.path())
+        .args([
+            "--db",
+            "sqlite://recaudit.db",
+            "pull",
+            "--api-base",
+            &base,
+            "--from",
+            "2026-07-14",
+            "--to",
+            "2026-07-15",
+        ])
+        .env("GENESYS_CLIENT_ID", &client.id)
+        .env("GENESYS_CLIENT_SECRET", "wrong-Zq9-secret")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+
+    let mut everything: Vec<u8> = Vec::new();
+    for output in [&pulled, &audited, &refused] {
+        everything.extend_from_slice(&output.stdout);
+        everything.extend_from_slice(&output.stderr);
+    }
+    assert!(everything.len() > 1000, "trace logging was on");
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                everything.extend_from_slice(&std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    for needle in [secret, "wrong-Zq9-secret"] {
+        assert!(
+            !everything
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            "`{needle}` leaked"
+        );
+    }
+    // The Basic credentials header would carry them base64-encoded.
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", client.id));
+    assert!(
+        !everything
+            .windows(basic.len())
+            .any(|w| w == basic.as_bytes()),
+        "the Basic header leaked"
+    );
 }

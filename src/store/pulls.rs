@@ -1,0 +1,128 @@
+//! Progress of API pulls (table `pulls`), so an interrupted pull resumes where it stopped.
+
+use sqlx::Row;
+
+use super::{Store, db};
+use crate::error::Result;
+use crate::time::Timestamp;
+
+/// Where a pull of one window from one API stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullState {
+    pub details_job: Option<String>,
+    /// The cursor of the next details page to fetch (`None` before the first page).
+    pub details_cursor: Option<String>,
+    pub details_done: bool,
+    pub recording_job: Option<String>,
+}
+
+impl Store {
+    /// Starts or resumes the pull of `[from, to)` from `api`: an unfinished pull's progress is
+    /// returned as it was left; a finished one starts over (a new night's data may have come).
+    pub async fn begin_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<PullState> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, completed FROM pulls WHERE window_start = ? AND window_end = ? AND api_base = ?")
+            .bind(&from)
+            .bind(&to)
+            .bind(api)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db("reading pull progress"))?;
+        if let Some(row) = row {
+            let completed: Option<String> = row.try_get(4).map_err(db("reading pull progress"))?;
+            if completed.is_none() {
+                return Ok(PullState {
+                    details_job: row.try_get(0).map_err(db("reading pull progress"))?,
+                    details_cursor: row.try_get(1).map_err(db("reading pull progress"))?,
+                    details_done: row.try_get(2).map_err(db("reading pull progress"))?,
+                    recording_job: row.try_get(3).map_err(db("reading pull progress"))?,
+                });
+            }
+        }
+        sqlx::query("INSERT INTO pulls (window_start, window_end, api_base, started) VALUES (?, ?, ?, ?) ON CONFLICT (window_start, window_end, api_base) DO UPDATE SET details_job = NULL, details_cursor = NULL, details_done = 0, recording_job = NULL, started = excluded.started, completed = NULL")
+            .bind(&from)
+            .bind(&to)
+            .bind(api)
+            .bind(Timestamp::now().to_string())
+            .execute(self.pool())
+            .await
+            .map_err(db("recording pull progress"))?;
+        Ok(PullState::default())
+    }
+
+    /// Records pull progress; call only after what it describes is stored.
+    pub async fn save_pull(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        api: &str,
+        state: &PullState,
+    ) -> Result<()> {
+        sqlx::query("UPDATE pulls SET details_job = ?, details_cursor = ?, details_done = ?, recording_job = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
+            .bind(&state.details_job)
+            .bind(&state.details_cursor)
+            .bind(state.details_done)
+            .bind(&state.recording_job)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .bind(api)
+            .execute(self.pool())
+            .await
+            .map_err(db("recording pull progress"))?;
+        Ok(())
+    }
+
+    pub async fn complete_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<()> {
+        sqlx::query("UPDATE pulls SET completed = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
+            .bind(Timestamp::now().to_string())
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .bind(api)
+            .execute(self.pool())
+            .await
+            .map_err(db("recording pull progress"))?;
+        Ok(())
+    }
+
+    /// Conversations of `[from, to)` whose recording metadata has not been fetched yet; with
+    /// `media_types`, only those where an agent or user session of one of those media reached
+    /// `interact` (the ones that must have a recording).
+    pub async fn conversations_needing_metadata(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        media_types: Option<&[String]>,
+    ) -> Result<Vec<String>> {
+        let mut sql = String::from(
+            "SELECT c.conversation_id FROM conversations c \
+             WHERE c.conversation_start >= ? AND c.conversation_start < ? \
+             AND NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata')",
+        );
+        if let Some(media) = media_types {
+            let placeholders = vec!["?"; media.len().max(1)].join(", ");
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM participants p \
+                   JOIN sessions s ON s.conversation_id = p.conversation_id AND s.participant_ordinal = p.ordinal \
+                   JOIN segments g ON g.conversation_id = s.conversation_id AND g.participant_ordinal = s.participant_ordinal AND g.session_ordinal = s.ordinal \
+                   WHERE p.conversation_id = c.conversation_id AND p.purpose IN ('agent', 'user') \
+                   AND g.segment_type = 'interact' AND s.media_type IN ({placeholders}))"
+            ));
+        }
+        sql.push_str(" ORDER BY c.conversation_id");
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(from.to_string())
+            .bind(to.to_string());
+        if let Some(media) = media_types {
+            if media.is_empty() {
+                query = query.bind("");
+            }
+            for m in media {
+                query = query.bind(m.clone());
+            }
+        }
+        query
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("listing conversations to fetch recordings for"))
+    }
+}
