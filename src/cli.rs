@@ -223,5 +223,8 @@ pub enum SimCommand {
         /// Lifetime of issued tokens, seconds.
         #[arg(long, default_value_t = 86_400)]
         token_lifetime: u64,
+        /// Share of requests that hang for two minutes (a dropped connection), in thousandths.
+        #[arg(long, default_value_t = 0)]
+        hang_permille: u64,
     },
 }

@@ -525,6 +525,7 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
         error_permille,
         latency_ms,
         token_lifetime,
+        hang_permille,
     } = command;
     let day = night(date.as_deref())?;
     let org = Org::generate(*seed, *conversations, day, &Mix::default());
@@ -533,6 +534,7 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
         error_permille: *error_permille,
         latency: std::time::Duration::from_millis(*latency_ms),
         token_lifetime: std::time::Duration::from_secs(*token_lifetime),
+        hang_permille: *hang_permille,
         ..Faults::default()
     };
     let client = SimClient::default();

@@ -39,6 +39,10 @@ pub struct Faults {
     pub job_polls: u64,
     /// Length of a rate-limit window (Genesys: one minute; tests shorten it).
     pub window: Duration,
+    /// Share of API requests that hang (answer only after `hang`), in thousandths: a dropped
+    /// or stuck connection, as the client sees it.
+    pub hang_permille: u64,
+    pub hang: Duration,
 }
 
 impl Default for Faults {
@@ -50,6 +54,8 @@ impl Default for Faults {
             token_lifetime: Duration::from_secs(86_400),
             job_polls: 1,
             window: Duration::from_secs(60),
+            hang_permille: 0,
+            hang: Duration::from_secs(120),
         }
     }
 }
@@ -321,6 +327,13 @@ async fn gate(
                 "service.unavailable",
                 "Service unavailable (injected).",
             ));
+        }
+    }
+    if shared.faults.hang_permille > 0 {
+        let roll = shared.rng.lock().map(|mut r| r.below(1000)).unwrap_or(1000);
+        if roll < shared.faults.hang_permille {
+            shared.stats.injected_errors.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(shared.faults.hang).await;
         }
     }
     if !shared.faults.latency.is_zero() {

@@ -30,6 +30,8 @@ fn config(server: &SimServer) -> PullConfig {
     config.poll_interval = Duration::from_millis(10);
     config.backoff_base = Duration::from_millis(20);
     config.page_size = 50;
+    // Hung requests (a fault knob) time out and are retried.
+    config.request_timeout = Duration::from_millis(1500);
     config
 }
 
@@ -123,6 +125,8 @@ async fn the_pull_survives_rate_limits_errors_and_expiring_tokens() {
         window: Duration::from_secs(1),
         error_permille: 100,
         token_lifetime: Duration::from_secs(1),
+        hang_permille: 30,
+        hang: Duration::from_secs(5),
         ..Faults::default()
     };
     let (server, org) = simulator(60, faults).await;
