@@ -199,6 +199,18 @@ pub enum LedgerCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
+    /// Write the synthetic org's S3 bulk-export tree (sidecars and media) into a directory.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        /// The night (UTC date); default yesterday.
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Serve the Genesys Cloud API over a synthetic org (client id `recaudit-sim`, secret
     /// `sim-secret`) until interrupted.
     Serve {

@@ -516,6 +516,25 @@ fn night(date: Option<&str>) -> Result<Timestamp> {
 }
 
 async fn sim_command(command: &SimCommand) -> Result<u8> {
+    if let SimCommand::Export {
+        out,
+        seed,
+        conversations,
+        date,
+    } = command
+    {
+        let day = night(date.as_deref())?;
+        let org = Org::generate(*seed, *conversations, day, &Mix::default());
+        let files = org
+            .write_export(out)
+            .with_context(|| format!("cannot write the export tree into {}", out.display()))?;
+        println!(
+            "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",
+            &day.to_string()[..10],
+            out.display()
+        );
+        return Ok(0);
+    }
     let SimCommand::Serve {
         port,
         seed,
@@ -526,7 +545,10 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
         latency_ms,
         token_lifetime,
         hang_permille,
-    } = command;
+    } = command
+    else {
+        unreachable!("export is handled above")
+    };
     let day = night(date.as_deref())?;
     let org = Org::generate(*seed, *conversations, day, &Mix::default());
     let faults = Faults {

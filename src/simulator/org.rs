@@ -18,6 +18,8 @@ pub struct Mix {
     pub webrtc_ice_failure: u32,
     pub answered_no_recording: u32,
     pub export_failed: u32,
+    /// The export has the sidecar but not the audio ("metadata but no audio").
+    pub export_media_missing: u32,
     pub recording_error: u32,
     pub orphaned: u32,
     pub abandoned: u32,
@@ -34,6 +36,7 @@ impl Default for Mix {
             webrtc_ice_failure: 5,
             answered_no_recording: 4,
             export_failed: 2,
+            export_media_missing: 2,
             recording_error: 2,
             orphaned: 1,
             abandoned: 8,
@@ -52,6 +55,7 @@ pub enum Scenario {
     WebrtcIceFailure,
     AnsweredNoRecording,
     ExportFailed,
+    ExportMediaMissing,
     RecordingError,
     Orphaned,
     Abandoned,
@@ -68,6 +72,7 @@ impl Scenario {
             Scenario::WebrtcIceFailure => "webrtc-ice-failure",
             Scenario::AnsweredNoRecording => "answered-no-recording",
             Scenario::ExportFailed => "export-failed",
+            Scenario::ExportMediaMissing => "export-media-missing",
             Scenario::RecordingError => "recording-error",
             Scenario::Orphaned => "orphaned-on-edge",
             Scenario::Abandoned => "abandoned-in-queue",
@@ -77,12 +82,26 @@ impl Scenario {
         }
     }
 
+    /// The verdict when the org's S3 export tree ([`Org::write_export`]) was imported too.
+    pub fn expected_with_export(self, end: Timestamp, as_of: Timestamp) -> (Status, Vec<Reason>) {
+        let late = as_of < end.plus_millis(48 * HOUR_MS);
+        match self {
+            Scenario::ExportMediaMissing if late => {
+                (Status::Pending, vec![Reason::MediaFileMissing])
+            }
+            Scenario::ExportMediaMissing => (Status::Exception, vec![Reason::MediaFileMissing]),
+            other => other.expected(end, as_of),
+        }
+    }
+
     /// The verdict the scenario must get with the default policy, audited at `as_of`, for a
-    /// conversation that ended at `end`.
+    /// conversation that ended at `end`, from the API alone.
     pub fn expected(self, end: Timestamp, as_of: Timestamp) -> (Status, Vec<Reason>) {
         let late = as_of < end.plus_millis(48 * HOUR_MS);
         match self {
-            Scenario::Recorded | Scenario::TransferRecorded => (Status::Complete, vec![]),
+            Scenario::Recorded | Scenario::TransferRecorded | Scenario::ExportMediaMissing => {
+                (Status::Complete, vec![])
+            }
             Scenario::WebrtcIceFailure => (Status::Exception, vec![Reason::MediaNotEstablished]),
             Scenario::AnsweredNoRecording if late => {
                 (Status::Pending, vec![Reason::RecordingMissing])
@@ -175,6 +194,7 @@ impl Org {
             (Scenario::WebrtcIceFailure, mix.webrtc_ice_failure),
             (Scenario::AnsweredNoRecording, mix.answered_no_recording),
             (Scenario::ExportFailed, mix.export_failed),
+            (Scenario::ExportMediaMissing, mix.export_media_missing),
             (Scenario::RecordingError, mix.recording_error),
             (Scenario::Orphaned, mix.orphaned),
             (Scenario::Abandoned, mix.abandoned),
@@ -243,6 +263,7 @@ impl Org {
         let (participants, end) = match scenario {
             Scenario::Recorded
             | Scenario::ExportFailed
+            | Scenario::ExportMediaMissing
             | Scenario::RecordingError
             | Scenario::AnsweredNoRecording
             | Scenario::Orphaned => {
@@ -430,6 +451,77 @@ impl Org {
             details,
             recording_metadata: metadata,
         });
+    }
+}
+
+impl Org {
+    /// Writes the night's S3 bulk export tree under `dir`:
+    /// `{org}/year=/month=/day=/hour=/conversation_id={id}/{recordingId}.opus` and its
+    /// `_metadata.json` sidecar (timestamps in the `+0000` form, date parts unpadded), for every
+    /// available recording; failed exports and recordings in error have no files, and the
+    /// `export-media-missing` scenario has the sidecar without the audio. Returns the number of
+    /// files written.
+    pub fn write_export(&self, dir: &std::path::Path) -> std::io::Result<usize> {
+        use chrono::{Datelike, TimeZone, Timelike};
+        let mut files = 0;
+        for conversation in &self.conversations {
+            if matches!(
+                conversation.scenario,
+                Scenario::ExportFailed | Scenario::RecordingError
+            ) {
+                continue;
+            }
+            let Some(start) = chrono::Utc
+                .timestamp_millis_opt(conversation.start.millis())
+                .single()
+            else {
+                continue;
+            };
+            let folder = dir.join(&self.id).join(format!(
+                "year={}/month={}/day={}/hour={}/conversation_id={}",
+                start.year(),
+                start.month(),
+                start.day(),
+                start.hour(),
+                conversation.id
+            ));
+            for recording in &conversation.recording_metadata {
+                let (Some(id), Some(begin), Some(end)) = (
+                    recording["id"].as_str(),
+                    recording["startTime"].as_str(),
+                    recording["endTime"].as_str(),
+                ) else {
+                    continue;
+                };
+                let (Ok(begin), Ok(end)) = (Timestamp::parse(begin), Timestamp::parse(end)) else {
+                    continue;
+                };
+                std::fs::create_dir_all(&folder)?;
+                let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
+                let sidecar = json!({
+                    "mediaType": "Call",
+                    "mediaSubtype": "Trunk",
+                    "provider": "edge",
+                    "userIds": [],
+                    "conversationId": conversation.id,
+                    "recordingId": id,
+                    "startTime": export_form(begin),
+                    "endTime": export_form(end),
+                    "durationMs": end.millis() - begin.millis(),
+                    "initialDirection": "inbound"
+                });
+                let bytes = serde_json::to_vec_pretty(&sidecar).map_err(std::io::Error::other)?;
+                std::fs::write(folder.join(format!("{id}.opus_metadata.json")), bytes)?;
+                files += 1;
+                if conversation.scenario != Scenario::ExportMediaMissing {
+                    let mut audio = b"OggS\x00\x02".to_vec();
+                    audio.extend_from_slice(id.as_bytes());
+                    std::fs::write(folder.join(format!("{id}.opus")), audio)?;
+                    files += 1;
+                }
+            }
+        }
+        Ok(files)
     }
 }
 

@@ -311,3 +311,52 @@ async fn credentials_never_reach_logs_the_database_or_reports() {
         "the Basic header leaked"
     );
 }
+
+#[tokio::test]
+async fn the_export_tree_and_the_api_together_get_the_verdicts_they_were_built_with() {
+    let env = TestEnv::new().await;
+    let faults = Faults {
+        rate_limit_per_minute: 100_000,
+        ..Faults::default()
+    };
+    let (server, org) = simulator(150, faults).await;
+    let written = org.write_export(&env.input().join("export")).unwrap();
+    assert!(written > 100);
+    let imported = env.import().await;
+    assert!(imported.rejected.is_empty(), "{:?}", imported.rejected);
+    genesys::pull(
+        &env.store,
+        config(&server),
+        ts(NIGHT),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+
+    for as_of in ["2026-07-15T20:00:00Z", "2026-07-20T00:00:00Z"] {
+        let findings = env.findings_at(&Policy::default(), as_of).await;
+        assert_eq!(findings.len(), org.conversations.len());
+        for conversation in &org.conversations {
+            let finding = findings
+                .iter()
+                .find(|f| f.interaction == conversation.id)
+                .unwrap();
+            let expected = conversation
+                .scenario
+                .expected_with_export(conversation.end, ts(as_of));
+            assert_eq!(
+                (finding.status, finding.reasons.clone()),
+                expected,
+                "{} ({}) as of {as_of}: {}",
+                conversation.id,
+                conversation.scenario.name(),
+                finding.detail
+            );
+        }
+    }
+    assert!(
+        org.conversations
+            .iter()
+            .any(|c| c.scenario == recaudit::simulator::Scenario::ExportMediaMissing)
+    );
+}
