@@ -113,6 +113,10 @@ pub enum Command {
         /// Stop after this many API requests; the next run continues where this one stopped.
         #[arg(long)]
         max_requests: Option<u64>,
+        /// Conversation details through `jobs` (async), `sync` (the query), or `auto` (sync for
+        /// windows of an hour or less).
+        #[arg(long, default_value = "auto")]
+        details: String,
     },
     /// The Genesys Cloud simulator.
     Sim {

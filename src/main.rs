@@ -197,6 +197,7 @@ async fn run(cli: Cli) -> Result<u8> {
             metadata,
             recording_job,
             max_requests,
+            details,
         } => {
             let (default_api, default_login) = genesys::region_bases(&region)?;
             let api_given = api_base.is_some();
@@ -220,6 +221,9 @@ async fn run(cli: Cli) -> Result<u8> {
             config.media_types = settings.scope.media_types.clone();
             config.recording_job = recording_job;
             config.max_requests = max_requests;
+            config.details = details
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--details: {e}"))?;
             let (outcome, stats) = genesys::pull(
                 &store,
                 config,

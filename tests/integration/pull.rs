@@ -360,3 +360,68 @@ async fn the_export_tree_and_the_api_together_get_the_verdicts_they_were_built_w
             .any(|c| c.scenario == recaudit::simulator::Scenario::ExportMediaMissing)
     );
 }
+
+#[tokio::test]
+async fn a_short_window_is_pulled_with_the_sync_query() {
+    let env = TestEnv::new().await;
+    let (server, org) = simulator(
+        400,
+        Faults {
+            rate_limit_per_minute: 100_000,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (from, to) = (ts("2026-07-14T10:00:00Z"), ts("2026-07-14T11:00:00Z"));
+    genesys::pull(&env.store, config(&server), from, to)
+        .await
+        .unwrap();
+    let sync_pages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs WHERE source LIKE '/api/v2/analytics/conversations/details/query?%'")
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+    let job_pages: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs WHERE source LIKE '%/details/jobs/%'")
+            .fetch_one(env.store.pool())
+            .await
+            .unwrap();
+    assert!(
+        sync_pages >= 1 && job_pages == 0,
+        "sync {sync_pages}, jobs {job_pages}"
+    );
+
+    let in_hour: Vec<_> = org
+        .conversations
+        .iter()
+        .filter(|c| c.start >= from && c.start < to)
+        .collect();
+    assert!(in_hour.len() > 5);
+    let window = recaudit::pipeline::AuditWindow {
+        from,
+        to,
+        as_of: ts("2026-07-20T00:00:00Z"),
+    };
+    let outcome = recaudit::pipeline::run_audit(
+        &env.store,
+        &Policy::default(),
+        &env.ledger,
+        window,
+        &env.reports(),
+    )
+    .await
+    .unwrap();
+    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    assert_eq!(findings.len(), in_hour.len());
+    for conversation in in_hour {
+        let finding = findings
+            .iter()
+            .find(|f| f.interaction == conversation.id)
+            .unwrap();
+        assert_eq!(
+            (finding.status, finding.reasons.clone()),
+            conversation
+                .scenario
+                .expected(conversation.end, ts("2026-07-20T00:00:00Z"))
+        );
+    }
+}
