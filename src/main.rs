@@ -122,54 +122,15 @@ async fn run(cli: Cli) -> Result<u8> {
                     None => Timestamp::now(),
                 },
             };
-            let existing = store.ledger_size().await?;
-            let (ledger, created) = Ledger::open_or_create(
-                settings.ledger.clone(),
-                origin,
-                key_path.clone(),
-                existing,
-            )?;
-            if let Some(vkey) = created {
-                println!(
-                    "Created the ledger signing key {} (keep it secret).",
-                    key_path.display()
-                );
-                println!("Give auditors its verifier key: {vkey}\n");
-            }
-            let outcome = pipeline::run_audit(
+            audit_and_report(
                 &store,
-                &settings.policy(),
-                &ledger,
+                &settings,
+                origin,
+                &key_path,
                 window,
                 &cli.reports_dir,
             )
-            .await?;
-            print!("{}", outcome.summary);
-            println!("\nReports: {}", outcome.report_dir.display());
-            let checkpoint = &outcome.ledger.checkpoint;
-            println!(
-                "Ledger: run {} at index {}, checkpoint size {} root {}",
-                outcome.run.run_id,
-                outcome.ledger.index,
-                checkpoint.size,
-                hex::encode(checkpoint.root)
-            );
-            for done in &outcome.anchors.done {
-                println!("Anchor: {done}");
-            }
-            if !outcome.anchors.failed.is_empty() {
-                for failed in &outcome.anchors.failed {
-                    eprintln!("recaudit: anchoring failed: {failed}");
-                }
-                eprintln!(
-                    "recaudit: the run is stored and signed; retry anchoring with `recaudit ledger anchor`."
-                );
-                2
-            } else if outcome.tally.count(Status::Exception) > 0 {
-                1
-            } else {
-                0
-            }
+            .await?
         }
         Command::Report { run } => {
             let dir = pipeline::regenerate_reports(&store, &run, &cli.reports_dir).await?;
@@ -261,40 +222,21 @@ async fn run(cli: Cli) -> Result<u8> {
             let next = day.plus_millis(24 * 3_600_000);
             let (outcome, stats) = genesys::pull(&store, config, day, next).await?;
             report_pull(&outcome, &stats);
-            let existing = store.ledger_size().await?;
-            let (ledger, created) = Ledger::open_or_create(
-                settings.ledger.clone(),
-                origin,
-                key_path.clone(),
-                existing,
-            )?;
-            if let Some(vkey) = created {
-                println!(
-                    "Created the ledger signing key {} (keep it secret).",
-                    key_path.display()
-                );
-                println!("Give auditors its verifier key: {vkey}");
-            }
+            println!();
             let window = AuditWindow {
                 from: day,
                 to: next,
                 as_of: Timestamp::now(),
             };
-            let outcome = pipeline::run_audit(
+            audit_and_report(
                 &store,
-                &settings.policy(),
-                &ledger,
+                &settings,
+                origin,
+                &key_path,
                 window,
                 &cli.reports_dir,
             )
-            .await?;
-            print!("\n{}", outcome.summary);
-            println!("\nReports: {}", outcome.report_dir.display());
-            if outcome.tally.count(Status::Exception) > 0 {
-                1
-            } else {
-                0
-            }
+            .await?
         }
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => {
@@ -487,6 +429,61 @@ async fn ledger_command(
             Ok(if outcome.failed.is_empty() { 0 } else { 2 })
         }
     }
+}
+
+/// Audits a window, seals it into the ledger (creating the key on first use), prints the
+/// summary, and returns the exit status: 0 no exceptions, 1 exceptions, 2 anchoring failed.
+async fn audit_and_report(
+    store: &Store,
+    settings: &Settings,
+    origin: String,
+    key_path: &Path,
+    window: AuditWindow,
+    reports_dir: &Path,
+) -> Result<u8> {
+    let existing = store.ledger_size().await?;
+    let (ledger, created) = Ledger::open_or_create(
+        settings.ledger.clone(),
+        origin,
+        key_path.to_path_buf(),
+        existing,
+    )?;
+    if let Some(vkey) = created {
+        println!(
+            "Created the ledger signing key {} (keep it secret).",
+            key_path.display()
+        );
+        println!("Give auditors its verifier key: {vkey}\n");
+    }
+    let outcome =
+        pipeline::run_audit(store, &settings.policy(), &ledger, window, reports_dir).await?;
+    print!("{}", outcome.summary);
+    println!("\nReports: {}", outcome.report_dir.display());
+    let checkpoint = &outcome.ledger.checkpoint;
+    println!(
+        "Ledger: run {} at index {}, checkpoint size {} root {}",
+        outcome.run.run_id,
+        outcome.ledger.index,
+        checkpoint.size,
+        hex::encode(checkpoint.root)
+    );
+    for done in &outcome.anchors.done {
+        println!("Anchor: {done}");
+    }
+    if !outcome.anchors.failed.is_empty() {
+        for failed in &outcome.anchors.failed {
+            eprintln!("recaudit: anchoring failed: {failed}");
+        }
+        eprintln!(
+            "recaudit: the run is stored and signed; retry anchoring with `recaudit ledger anchor`."
+        );
+        return Ok(2);
+    }
+    Ok(if outcome.tally.count(Status::Exception) > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
