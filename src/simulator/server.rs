@@ -168,8 +168,8 @@ impl Drop for SimServer {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/oauth/token", post(token))
+    // Every API route passes the gate: authentication, rate limit, injected faults.
+    let api = Router::new()
         .route(
             "/api/v2/analytics/conversations/details/jobs",
             post(create_details_job),
@@ -204,7 +204,30 @@ fn router(shared: Arc<Shared>) -> Router {
             "/api/v2/organizations/limits/namespaces/{namespace}",
             get(limits),
         )
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard));
+    Router::new()
+        .route("/oauth/token", post(token))
+        .merge(api)
         .with_state(shared)
+}
+
+/// Runs [`gate`] before an API handler and adds the rate-limit headers to its answer.
+async fn guard(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limits = match gate(&shared, request.headers()).await {
+        Ok(limits) => limits,
+        Err(refused) => return refused,
+    };
+    let mut response = next.run(request).await;
+    for (name, value) in limits {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// Answers with JSON and the correlation header.
@@ -391,15 +414,7 @@ fn in_window(shared: &Shared, from: Timestamp, to: Timestamp) -> Vec<&Value> {
         .collect()
 }
 
-async fn create_details_job(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn create_details_job(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let Some((from, to)) = serde_json::from_slice::<Value>(&body)
         .ok()
         .as_ref()
@@ -416,23 +431,13 @@ async fn create_details_job(
     if let Ok(mut jobs) = shared.details_jobs.lock() {
         jobs.insert(job.clone(), (from, to, 0));
     }
-    answer(
-        &shared,
-        StatusCode::ACCEPTED,
-        json!({"jobId": job}),
-        &limits,
-    )
+    answer(&shared, StatusCode::ACCEPTED, json!({"jobId": job}), &[])
 }
 
 async fn details_job_status(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(job): Path<String>,
 ) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
     let state = shared.details_jobs.lock().ok().and_then(|mut jobs| {
         jobs.get_mut(&job).map(|entry| {
             entry.2 += 1;
@@ -448,7 +453,7 @@ async fn details_job_status(
             &shared,
             StatusCode::OK,
             json!({"state": state, "submissionDate": "2026-07-15T01:00:00.000Z", "expirationDate": "2026-07-22T01:00:00.000Z"}),
-            &limits,
+            &[],
         ),
         None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
     }
@@ -464,14 +469,9 @@ struct PageQuery {
 
 async fn details_job_results(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(job): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
     let Some((from, to, polls)) = shared
         .details_jobs
         .lock()
@@ -513,18 +513,10 @@ async fn details_job_results(
     if offset + size < all.len() {
         body["cursor"] = json!(format!("c{}", offset + size));
     }
-    answer(&shared, StatusCode::OK, body, &limits)
+    answer(&shared, StatusCode::OK, body, &[])
 }
 
-async fn details_query(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn details_query(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some((from, to)) = interval(&parsed) else {
         return error(
@@ -550,18 +542,10 @@ async fn details_query(
     if !page.is_empty() {
         body["conversations"] = json!(page);
     }
-    answer(&shared, StatusCode::OK, body, &limits)
+    answer(&shared, StatusCode::OK, body, &[])
 }
 
-async fn recording_metadata(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn recording_metadata(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     match shared
         .by_id
         .get(&id)
@@ -571,7 +555,7 @@ async fn recording_metadata(
             &shared,
             StatusCode::OK,
             json!(conversation.recording_metadata),
-            &limits,
+            &[],
         ),
         None => error(
             &shared,
@@ -606,11 +590,7 @@ fn recording_job_body(shared: &Shared, job: &str, state: &str) -> Value {
     })
 }
 
-async fn create_recording_job(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn create_recording_job(State(shared): State<Arc<Shared>>) -> Response {
     let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
     if let Ok(mut jobs) = shared.recording_jobs.lock() {
         jobs.insert(job.clone(), "READY".to_string());
@@ -619,19 +599,11 @@ async fn create_recording_job(State(shared): State<Arc<Shared>>, headers: Header
         &shared,
         StatusCode::OK,
         recording_job_body(&shared, &job, "PENDING"),
-        &limits,
+        &[],
     )
 }
 
-async fn recording_job(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(job): Path<String>,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn recording_job(State(shared): State<Arc<Shared>>, Path(job): Path<String>) -> Response {
     match shared
         .recording_jobs
         .lock()
@@ -642,7 +614,7 @@ async fn recording_job(
             &shared,
             StatusCode::OK,
             recording_job_body(&shared, &job, &state),
-            &limits,
+            &[],
         ),
         None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
     }
@@ -650,13 +622,8 @@ async fn recording_job(
 
 async fn execute_recording_job(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(job): Path<String>,
 ) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
     let known = shared.recording_jobs.lock().ok().is_some_and(|mut jobs| {
         jobs.get_mut(&job)
             .map(|s| *s = "FULFILLED".to_string())
@@ -667,7 +634,7 @@ async fn execute_recording_job(
             &shared,
             StatusCode::OK,
             recording_job_body(&shared, &job, "PROCESSING"),
-            &limits,
+            &[],
         )
     } else {
         error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found")
@@ -699,14 +666,9 @@ fn listing(items: &[Value], base: &str, query: &PageQuery) -> Value {
 
 async fn failed_recordings(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(job): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
     if !shared
         .recording_jobs
         .lock()
@@ -732,44 +694,23 @@ async fn failed_recordings(
             &format!("/api/v2/recording/jobs/{job}/failedrecordings"),
             &query,
         ),
-        &limits,
+        &[],
     )
 }
 
-async fn orphans(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Query(query): Query<PageQuery>,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn orphans(State(shared): State<Arc<Shared>>, Query(query): Query<PageQuery>) -> Response {
     answer(
         &shared,
         StatusCode::OK,
         listing(&shared.org.orphans, "/api/v2/orphanrecordings", &query),
-        &limits,
+        &[],
     )
 }
 
-async fn limits(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(namespace): Path<String>,
-) -> Response {
-    let limits = match gate(&shared, &headers).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn limits(State(shared): State<Arc<Shared>>, Path(namespace): Path<String>) -> Response {
     let entities = json!([
         {"key": "client.credentials.token.rate.per.minute", "namespace": namespace, "value": shared.faults.rate_limit_per_minute},
         {"key": "token.rate.per.minute", "namespace": namespace, "value": shared.faults.rate_limit_per_minute}
     ]);
-    answer(
-        &shared,
-        StatusCode::OK,
-        json!({"entities": entities}),
-        &limits,
-    )
+    answer(&shared, StatusCode::OK, json!({"entities": entities}), &[])
 }
