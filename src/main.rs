@@ -221,14 +221,14 @@ async fn run(cli: Cli) -> Result<u8> {
             );
             let next = day.plus_millis(24 * 3_600_000);
             let (outcome, stats) = genesys::pull(&store, config, day, next).await?;
-            report_pull(&outcome, &stats);
+            let pulled = report_pull(&outcome, &stats);
             println!();
             let window = AuditWindow {
                 from: day,
                 to: next,
                 as_of: Timestamp::now(),
             };
-            audit_and_report(
+            let audited = audit_and_report(
                 &store,
                 &settings,
                 origin,
@@ -236,7 +236,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 window,
                 &cli.reports_dir,
             )
-            .await?
+            .await?;
+            // Unreadable responses are a problem found, even when the audit found none.
+            audited.max(pulled)
         }
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => {

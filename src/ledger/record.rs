@@ -224,15 +224,6 @@ pub fn fields<'a>(layout: &Layout, bytes: &'a [u8]) -> Result<Vec<&'a str>, Reco
     Ok(values)
 }
 
-/// The position of `key` in a layout.
-pub fn position(layout: &Layout, key: &str) -> usize {
-    layout
-        .fields
-        .iter()
-        .position(|(k, _)| *k == key)
-        .unwrap_or(usize::MAX)
-}
-
 fn check(kind: Kind, value: &str) -> Result<(), String> {
     let ok = match kind {
         Kind::Token => is_token(value),
@@ -368,23 +359,6 @@ pub fn pct_encode(raw: &str) -> String {
         }
     }
     out
-}
-
-/// Decodes a valid `pct` value.
-pub fn pct_decode(encoded: &str) -> String {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap_or(b'?'));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `none`, or the items sorted by bytes, deduplicated and joined with `,`.
@@ -533,7 +507,6 @@ mod tests {
     #[test]
     fn pct_is_strict() {
         assert_eq!(pct_encode("a/b c=é"), "a%2Fb%20c%3D%C3%A9");
-        assert_eq!(pct_decode("a%2Fb%20c%3D%C3%A9"), "a/b c=é");
         assert!(is_pct("a%2Fb"));
         assert!(!is_pct("a%2fb"), "lowercase hex");
         assert!(!is_pct("a%41"), "encodes an unreserved byte");

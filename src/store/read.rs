@@ -45,18 +45,6 @@ pub struct RunRecord {
 }
 
 impl Store {
-    /// Every conversation whose conversationStart lies in `[from, to)`, with all its evidence,
-    /// ordered by conversation id. Loads everything at once; the audit pages with
-    /// [`Store::window_ids`] and [`Store::load_evidence_for`] to bound memory.
-    pub async fn load_evidence(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Evidence>> {
-        let ids = self.window_ids(from, to).await?;
-        let mut all = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(EVIDENCE_PAGE) {
-            all.extend(self.load_evidence_for(chunk).await?.evidence);
-        }
-        Ok(all)
-    }
-
     /// Ids of the conversations whose conversationStart lies in `[from, to)`, sorted.
     pub async fn window_ids(&self, from: Timestamp, to: Timestamp) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id")
