@@ -11,31 +11,24 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "recaudit", version, about, long_about = None)]
 pub struct Cli {
-    /// Database URL (SQLite), created if missing.
-    #[arg(
-        long,
-        global = true,
-        env = "RECAUDIT_DB",
-        default_value = "sqlite://recaudit.db"
-    )]
-    pub db: String,
+    /// Database URL (SQLite), created if missing [env: RECAUDIT_DB] [default:
+    /// sqlite://recaudit.db; for `demo`: sqlite://recaudit-demo.db].
+    #[arg(long, global = true)]
+    pub db: Option<String>,
 
-    /// Configuration file (TOML): scope, rule thresholds and retention. Optional.
+    /// Configuration file (TOML): scope, rule thresholds, retention and ledger. Optional.
     #[arg(long, global = true, env = "RECAUDIT_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Directory the reports are written to, one folder per run.
-    #[arg(
-        long,
-        global = true,
-        env = "RECAUDIT_REPORTS_DIR",
-        default_value = "reports"
-    )]
-    pub reports_dir: PathBuf,
+    /// Directory the reports are written to, one folder per run [env: RECAUDIT_REPORTS_DIR]
+    /// [default: reports; for `demo`: reports-demo].
+    #[arg(long, global = true)]
+    pub reports_dir: Option<PathBuf>,
 
-    /// Ledger signing key file (default: [ledger] key, else recaudit-ledger.key beside the
-    /// database). Created with mode 0600 by the first audit when missing.
-    #[arg(long, global = true, env = "RECAUDIT_LEDGER_KEY")]
+    /// Ledger signing key file [env: RECAUDIT_LEDGER_KEY] (default: [ledger] key, else
+    /// `<database stem>.ledger.key` beside the database). Created with mode 0600 by the first
+    /// audit when missing.
+    #[arg(long, global = true)]
     pub ledger_key: Option<PathBuf>,
 
     /// More log output (-v info, -vv debug). RUST_LOG overrides.
@@ -45,6 +38,70 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The database, reports folder and key file a command works on.
+///
+/// The production defaults (`recaudit.db`, `reports/`, the `RECAUDIT_*` environment) are never
+/// used by `demo`: a simulated night must not become a run of the real ledger, so `demo` takes
+/// only what is given on its command line and otherwise its own `recaudit-demo.db` and
+/// `reports-demo/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locations {
+    pub db: String,
+    pub reports_dir: PathBuf,
+    pub ledger_key: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Resolves the locations from the command line, then (except for `demo`) the
+    /// environment, then the defaults.
+    pub fn locations(&self) -> Locations {
+        let demo = matches!(self.command, Command::Demo { .. });
+        let env = |name: &str| {
+            if demo {
+                None
+            } else {
+                std::env::var_os(name).filter(|v| !v.is_empty())
+            }
+        };
+        let db = self
+            .db
+            .clone()
+            .or_else(|| env("RECAUDIT_DB").map(|v| v.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| {
+                if demo {
+                    DEMO_DB.to_string()
+                } else {
+                    DEFAULT_DB.to_string()
+                }
+            });
+        let reports_dir = self
+            .reports_dir
+            .clone()
+            .or_else(|| env("RECAUDIT_REPORTS_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                PathBuf::from(if demo {
+                    DEMO_REPORTS_DIR
+                } else {
+                    DEFAULT_REPORTS_DIR
+                })
+            });
+        let ledger_key = self
+            .ledger_key
+            .clone()
+            .or_else(|| env("RECAUDIT_LEDGER_KEY").map(PathBuf::from));
+        Locations {
+            db,
+            reports_dir,
+            ledger_key,
+        }
+    }
+}
+
+pub const DEFAULT_DB: &str = "sqlite://recaudit.db";
+pub const DEFAULT_REPORTS_DIR: &str = "reports";
+pub const DEMO_DB: &str = "sqlite://recaudit-demo.db";
+pub const DEMO_REPORTS_DIR: &str = "reports-demo";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -124,6 +181,10 @@ pub enum Command {
         command: SimCommand,
     },
     /// The nightly job end to end on a built-in simulator: start it, pull a night, audit it.
+    ///
+    /// Writes to its own database, key and reports (recaudit-demo.db, recaudit-demo.ledger.key,
+    /// reports-demo/) unless --db, --ledger-key or --reports-dir are given; never to the
+    /// production defaults, the RECAUDIT_* environment or the [ledger] settings.
     Demo {
         /// Conversations in the simulated night (pulled at the real rate limit, 300 requests
         /// a minute, so about 15 s per 100).

@@ -12,7 +12,7 @@ use recaudit::config::Settings;
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
-use recaudit::ledger::{self, Ledger, anchor, export};
+use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats};
@@ -62,7 +62,13 @@ fn init_logging(verbose: u8) {
 }
 
 async fn run(cli: Cli) -> Result<u8> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    let locations = cli.locations();
+    if matches!(cli.command, Command::Demo { .. }) {
+        // The simulated night keeps the policy of --config but never the production ledger's
+        // key, origin or anchors: its checkpoints must not land beside the real ones.
+        settings.ledger = LedgerSettings::default();
+    }
     // Serving the simulator needs no database.
     if let Command::Sim { command } = &cli.command {
         return sim_command(command).await;
@@ -74,12 +80,14 @@ async fn run(cli: Cli) -> Result<u8> {
     {
         return verify_checkpoint(vkey, file);
     }
-    let store = Store::open(&cli.db).await?;
+    let store = Store::open(&locations.db).await?;
     let database = store.path().cloned();
     let origin = settings.ledger.origin_for(database.as_deref())?;
-    let key_path = settings
-        .ledger
-        .key_path(cli.ledger_key.as_deref(), database.as_deref());
+    let key_path = settings.ledger.key_path(
+        locations.ledger_key.as_deref(),
+        database.as_deref(),
+        &origin,
+    );
     let code = match cli.command {
         Command::Import { paths } => {
             let outcome = import::import_paths(&store, &paths).await?;
@@ -128,12 +136,12 @@ async fn run(cli: Cli) -> Result<u8> {
                 origin,
                 &key_path,
                 window,
-                &cli.reports_dir,
+                &locations.reports_dir,
             )
             .await?
         }
         Command::Report { run } => {
-            let dir = pipeline::regenerate_reports(&store, &run, &cli.reports_dir).await?;
+            let dir = pipeline::regenerate_reports(&store, &run, &locations.reports_dir).await?;
             println!("Reports: {}", dir.display());
             0
         }
@@ -200,6 +208,14 @@ async fn run(cli: Cli) -> Result<u8> {
             date,
         } => {
             let day = night(date.as_deref())?;
+            println!(
+                "Demo database: {} (ledger key {}, reports in {}); the production defaults are not touched.",
+                database
+                    .as_deref()
+                    .map_or_else(|| locations.db.clone(), |p| p.display().to_string()),
+                key_path.display(),
+                locations.reports_dir.display()
+            );
             let org = Org::generate(seed, conversations, day, &Mix::default());
             let client = SimClient::default();
             let server = SimServer::start(
@@ -234,7 +250,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 origin,
                 &key_path,
                 window,
-                &cli.reports_dir,
+                &locations.reports_dir,
             )
             .await?;
             // Unreadable responses are a problem found, even when the audit found none.

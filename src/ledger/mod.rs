@@ -31,8 +31,13 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use note::NoteSigner;
 
-/// The key file's name when none is configured: beside the SQLite database.
-pub const DEFAULT_KEY_FILE: &str = "recaudit-ledger.key";
+/// The suffix of the default key file: `<database stem>.ledger.key` beside the database, so
+/// every database in a folder has a key of its own.
+pub const KEY_FILE_SUFFIX: &str = ".ledger.key";
+
+/// The key file name of releases before 0.2, shared by every database in a folder. A key under
+/// this name is still used when its origin is the ledger's (see [`LedgerSettings::key_path`]).
+pub const LEGACY_KEY_FILE: &str = "recaudit-ledger.key";
 
 /// `[ledger]` settings of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -91,18 +96,39 @@ impl LedgerSettings {
         Ok(origin)
     }
 
-    /// The key file: explicit, configured, or beside the database.
-    pub fn key_path(&self, explicit: Option<&Path>, database: Option<&Path>) -> PathBuf {
+    /// The key file: explicit (`--ledger-key`, `RECAUDIT_LEDGER_KEY`), configured
+    /// (`[ledger] key`), or the default beside the database: `<stem>.ledger.key`, except that a
+    /// key created under the old shared name `recaudit-ledger.key` is kept when the new name
+    /// does not exist and the old key's name is this ledger's `origin`. That keeps existing
+    /// deployments signing with the key their auditors already hold, while a second database in
+    /// the same folder (another origin) gets its own key instead of a mismatch.
+    pub fn key_path(
+        &self,
+        explicit: Option<&Path>,
+        database: Option<&Path>,
+        origin: &str,
+    ) -> PathBuf {
         if let Some(path) = explicit.or(self.key.as_deref()) {
             return path.to_path_buf();
         }
         let dir = database
             .and_then(Path::parent)
-            .filter(|p| !p.as_os_str().is_empty());
-        dir.map_or_else(
-            || PathBuf::from(DEFAULT_KEY_FILE),
-            |d| d.join(DEFAULT_KEY_FILE),
-        )
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(""));
+        let stem = database
+            .and_then(Path::file_stem)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "memory".to_string());
+        let default = dir.join(format!("{stem}{KEY_FILE_SUFFIX}"));
+        if default.exists() {
+            return default;
+        }
+        let legacy = dir.join(LEGACY_KEY_FILE);
+        let legacy_is_ours = std::fs::read_to_string(&legacy)
+            .ok()
+            .and_then(|text| NoteSigner::parse(&text).ok())
+            .is_some_and(|signer| signer.name() == origin);
+        if legacy_is_ours { legacy } else { default }
     }
 }
 
@@ -166,7 +192,7 @@ pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
         .map_err(|e| Error::Usage(format!("ledger key {}: {e}", path.display())))?;
     if signer.name() != origin {
         return Err(Error::Usage(format!(
-            "ledger key {} is for origin `{}` but this ledger's origin is `{origin}`; set [ledger] origin or use the matching key",
+            "ledger key {} is for origin `{}` but this ledger's origin is `{origin}`; point --ledger-key (or RECAUDIT_LEDGER_KEY, or [ledger] key) at this ledger's own key file, or set [ledger] origin to the key's origin if this database really is that ledger",
             path.display(),
             signer.name()
         )));

@@ -354,3 +354,119 @@ fn a_window_that_has_not_ended_is_refused() {
         text(&future.stderr)
     );
 }
+
+/// The README's newcomer commands, as a newcomer runs them from one folder with no options.
+fn newcomer(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("RECAUDIT_DB")
+        .env_remove("RECAUDIT_LEDGER_KEY")
+        .env_remove("RECAUDIT_REPORTS_DIR")
+        .output()
+        .expect("run recaudit")
+}
+
+const PRODUCTION_DEFAULTS: [&str; 7] = [
+    "production.db",
+    "production-reports",
+    "production.key",
+    "recaudit.db",
+    "reports",
+    "recaudit.ledger.key",
+    "recaudit-ledger.key",
+];
+
+fn newcomer_demo(dir: &Path) {
+    let absent: Vec<&str> = PRODUCTION_DEFAULTS
+        .into_iter()
+        .filter(|name| !dir.join(name).exists())
+        .collect();
+    // A production environment is set; the demo must not use it.
+    let demo = Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .current_dir(dir)
+        .args(["demo", "--conversations", "40", "--date", "2026-07-14"])
+        .env_remove("RUST_LOG")
+        .env("RECAUDIT_DB", "sqlite://production.db")
+        .env("RECAUDIT_REPORTS_DIR", "production-reports")
+        .env("RECAUDIT_LEDGER_KEY", "production.key")
+        .output()
+        .expect("run recaudit demo");
+    let stdout = text(&demo.stdout);
+    assert_eq!(
+        demo.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&demo.stderr)
+    );
+    assert!(stdout.contains("| exception |"), "{stdout}");
+    assert!(
+        stdout.contains("Demo database: recaudit-demo.db"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Created the ledger signing key recaudit-demo.ledger.key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Reports: reports-demo/"), "{stdout}");
+    for production in absent {
+        assert!(
+            !dir.join(production).exists(),
+            "demo wrote the production default {production}"
+        );
+    }
+    let verify = newcomer(
+        dir,
+        &["--db", "sqlite://recaudit-demo.db", "ledger", "verify"],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+fn newcomer_examples(dir: &Path) {
+    let night = repo("examples/night");
+    let import = newcomer(
+        dir,
+        &[
+            "--db",
+            "sqlite://examples.db",
+            "import",
+            night.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let config = repo("examples/recaudit.toml");
+    let audit = newcomer(
+        dir,
+        &[
+            "--db",
+            "sqlite://examples.db",
+            "--config",
+            config.to_str().unwrap(),
+            "audit",
+            "--from",
+            "2026-07-14",
+            "--to",
+            "2026-07-15",
+            "--as-of",
+            "2026-07-16T12:00:00Z",
+        ],
+    );
+    assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
+    let verify = newcomer(dir, &["--db", "sqlite://examples.db", "ledger", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn the_readme_commands_work_in_either_order_from_one_folder() {
+    let demo_first = tempfile::tempdir().unwrap();
+    newcomer_demo(demo_first.path());
+    newcomer_examples(demo_first.path());
+
+    let examples_first = tempfile::tempdir().unwrap();
+    newcomer_examples(examples_first.path());
+    newcomer_demo(examples_first.path());
+    // The examples' reports went to the production default; the demo's did not join them.
+    assert!(examples_first.path().join("reports").is_dir());
+    assert!(examples_first.path().join("reports-demo").is_dir());
+}

@@ -72,7 +72,7 @@ fn audited_examples(dir: &Path) {
 fn the_first_audit_creates_a_private_key_and_prints_its_vkey() {
     let dir = tempfile::tempdir().unwrap();
     audited_examples(dir.path());
-    let key = dir.path().join("recaudit-ledger.key");
+    let key = dir.path().join("recaudit.ledger.key");
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
@@ -426,4 +426,131 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
             .done
             .is_empty()
     );
+}
+
+/// `recaudit` in `dir` on the database `sqlite://<db>`, with nothing from the environment.
+fn recaudit_on(dir: &Path, db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recaudit"))
+        .current_dir(dir)
+        .arg("--db")
+        .arg(format!("sqlite://{db}"))
+        .arg("--reports-dir")
+        .arg(format!("reports-{db}"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("RECAUDIT_DB")
+        .env_remove("RECAUDIT_LEDGER_KEY")
+        .env_remove("RECAUDIT_REPORTS_DIR")
+        .output()
+        .expect("run recaudit")
+}
+
+/// Imports the example night into `db` and audits it once; returns the audit's stdout.
+fn audit_examples_on(dir: &Path, db: &str) -> String {
+    let night = repo("examples/night");
+    let import = recaudit_on(dir, db, &["import", night.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let config = repo("examples/recaudit.toml");
+    let audit = recaudit_on(
+        dir,
+        db,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "audit",
+            "--from",
+            "2026-07-14",
+            "--to",
+            "2026-07-15",
+            "--as-of",
+            "2026-07-16T12:00:00Z",
+        ],
+    );
+    assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
+    text(&audit.stdout)
+}
+
+fn assert_ledger_verifies(dir: &Path, db: &str, origin: &str) {
+    let verify = recaudit_on(dir, db, &["ledger", "verify"]);
+    let stdout = text(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{db}: {stdout}{}",
+        text(&verify.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("ledger {origin}: 1 runs")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("integrity: OK"), "{stdout}");
+    assert!(stdout.contains("completeness: OK"), "{stdout}");
+}
+
+#[test]
+fn two_databases_in_one_folder_each_get_their_own_key_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = audit_examples_on(dir.path(), "alpha.db");
+    let second = audit_examples_on(dir.path(), "beta.db");
+    assert!(
+        first.contains("Created the ledger signing key alpha.ledger.key"),
+        "{first}"
+    );
+    assert!(
+        second.contains("Created the ledger signing key beta.ledger.key"),
+        "{second}"
+    );
+    let alpha = std::fs::read_to_string(dir.path().join("alpha.ledger.key")).unwrap();
+    let beta = std::fs::read_to_string(dir.path().join("beta.ledger.key")).unwrap();
+    assert!(alpha.starts_with("PRIVATE+KEY+recaudit.local/alpha+"));
+    assert!(beta.starts_with("PRIVATE+KEY+recaudit.local/beta+"));
+    assert!(!dir.path().join("recaudit-ledger.key").exists());
+    assert_ledger_verifies(dir.path(), "alpha.db", "recaudit.local/alpha");
+    assert_ledger_verifies(dir.path(), "beta.db", "recaudit.local/beta");
+
+    // Pointing one database at the other's key is refused, and the message says how to fix it.
+    let crossed = recaudit_on(
+        dir.path(),
+        "beta.db",
+        &["--ledger-key", "alpha.ledger.key", "ledger", "verify"],
+    );
+    assert_eq!(crossed.status.code(), Some(2));
+    let stderr = text(&crossed.stderr);
+    assert!(stderr.contains("--ledger-key"), "{stderr}");
+    assert!(stderr.contains("[ledger] origin"), "{stderr}");
+}
+
+#[test]
+fn a_key_made_under_the_old_shared_name_keeps_signing_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    // Releases before 0.2 created `recaudit-ledger.key` beside every database.
+    let keygen = recaudit_on(
+        dir.path(),
+        "recaudit.db",
+        &["--ledger-key", "recaudit-ledger.key", "ledger", "keygen"],
+    );
+    assert_eq!(keygen.status.code(), Some(0), "{}", text(&keygen.stderr));
+    let vkey = text(&keygen.stdout).lines().last().unwrap().to_string();
+
+    let stdout = audit_examples_on(dir.path(), "recaudit.db");
+    assert!(
+        !stdout.contains("Created the ledger signing key"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("recaudit.ledger.key").exists());
+    assert_ledger_verifies(dir.path(), "recaudit.db", "recaudit.local/recaudit");
+    let show = recaudit_on(dir.path(), "recaudit.db", &["ledger", "show"]);
+    assert!(
+        text(&show.stdout).contains(&format!("vkey: {vkey}")),
+        "{}",
+        text(&show.stdout)
+    );
+
+    // Another database in the same folder does not take the old key: it is another ledger.
+    let other = audit_examples_on(dir.path(), "other.db");
+    assert!(
+        other.contains("Created the ledger signing key other.ledger.key"),
+        "{other}"
+    );
+    assert_ledger_verifies(dir.path(), "other.db", "recaudit.local/other");
 }
