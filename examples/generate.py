@@ -49,7 +49,7 @@ SCENARIOS = [
     ("export-metadata-without-media", 2, "exception", ["media-file-missing"]),
     ("export-metadata-without-media-late", 1, "pending", ["media-file-missing"]),
     ("export-zero-byte-media", 1, "exception", ["media-file-missing"]),
-    ("recording-without-playable-media", 1, "exception", ["media-file-missing"]),
+    ("recording-available-not-transcoded", 1, "complete", []),
     ("export-failed", 2, "exception", ["export-failed"]),
     ("recording-file-error", 1, "exception", ["recording-error"]),
     ("recording-stuck-uploading", 1, "exception", ["recording-error"]),
@@ -64,6 +64,17 @@ SCENARIOS = [
     ("web-message", 1, "excluded", ["media-out-of-scope"]),
     ("short-call", 1, "excluded", ["short-interaction"]),
     ("still-in-progress", 1, "pending", ["conversation-in-progress"]),
+    # Rule set 2: what real Genesys payloads look like (docs/RULES.md cites each source).
+    ("internal-call", 1, "excluded", ["internal-call"]),
+    ("recording-archived", 1, "complete", []),
+    ("recording-without-file-state", 1, "exception", ["media-file-missing"]),
+    ("flow-or-queue-pause", 1, "complete", []),
+    ("snippet-only", 1, "exception", ["recording-missing"]),
+    ("deleted-by-policy-too-early", 1, "exception", ["retention-shortfall"]),
+    ("export-failed-then-delivered", 1, "complete", []),
+    ("agent-received-no-packets", 1, "exception", ["no-media-received"]),
+    ("callback-recorded", 1, "complete", []),
+    ("failed-leg-error-on-wrapup", 1, "exception", ["media-not-established"]),
 ]
 
 AGENTS = [
@@ -287,21 +298,75 @@ class Night:
             recorded_call(media=None)
         elif scenario == "export-zero-byte-media":
             recorded_call(media=b"")
-        elif scenario == "recording-without-playable-media":
+        elif scenario in ("recording-available-not-transcoded", "recording-archived", "recording-without-file-state"):
+            # Recording objects fetched without a transcode: outputSizeInBytes is "0 if there is
+            # no transcoded media", mediaUris "Null when there is no playable media".
             _, _, end = recorded_call(export=False)
-            self.recordings[conv] = [{
+            entry = {
                 "id": rec,
                 "conversationId": conv,
                 "media": "audio",
                 "mediaSubtype": "Trunk",
-                "fileState": "AVAILABLE",
+                "fileState": {"recording-archived": "ARCHIVED"}.get(scenario, "AVAILABLE"),
                 "annotations": [],
                 "outputDurationMs": 0,
                 "outputSizeInBytes": 0,
                 "creationTime": iso(end),
                 "recordingFileRole": "CUSTOMER_EXPERIENCE",
                 "selfUri": f"/api/v2/conversations/{conv}/recordings/{rec}",
-            }]
+            }
+            if scenario == "recording-available-not-transcoded":
+                entry["mediaUris"] = {}
+            if scenario == "recording-without-file-state":
+                del entry["fileState"]
+            self.recordings[conv] = [entry]
+        elif scenario == "internal-call":
+            # Two users, no ACD, no customer: Genesys does not record it by default.
+            second = AGENTS[(AGENTS.index(user) + 1) % len(AGENTS)]
+            end = start + timedelta(seconds=talk_s)
+            caller = self.agent(conv, user, [seg("interact", start, end, disconnectType="peer")])
+            callee = self.agent(conv, second, [seg("alert", start, start + timedelta(seconds=4)),
+                                               seg("interact", start + timedelta(seconds=4), end, disconnectType="peer")])
+            for part in (caller, callee):
+                part["purpose"] = "user"
+            self.conversation(conv, start, end, [caller, callee], direction="outbound")
+            self.metadata[conv] = []
+        elif scenario == "flow-or-queue-pause":
+            talk, hang, end = recorded_call(duration_ms=talk_s * 1000 * 6 // 10)
+            paused = talk_s * 1000 * 4 // 10 + 1000
+            self.metadata_entry(conv, rec, "AVAILABLE", end=hang, annotations=[{
+                "id": uid("annotation", conv), "name": "Flow or queue", "type": "pause",
+                "location": 0, "durationMs": paused, "absoluteLocation": 0,
+                "absoluteDurationMs": paused, "reason": "FlowOrQueue",
+            }])
+        elif scenario == "snippet-only":
+            _, hang, _ = recorded_call(export=False, meta_state="AVAILABLE")
+            self.metadata[conv][0]["mediaSubtype"] = "Snippet"
+        elif scenario == "deleted-by-policy-too-early":
+            recorded_call(export=False, meta_state="DELETED", delete="2026-07-15T12:00:00.000Z")
+        elif scenario == "export-failed-then-delivered":
+            recorded_call(meta_state="AVAILABLE")
+            self.failed.append((conv, rec))
+        elif scenario == "agent-received-no-packets":
+            _, hang, _ = recorded_call(meta_state="AVAILABLE")
+            agent_session = self.conversations[-1]["participants"][2]["sessions"][0]
+            agent_session["mediaEndpointStats"] = [{"codecs": ["audio/opus"], "receivedPackets": 0, "eventTime": iso(hang)}]
+        elif scenario == "callback-recorded":
+            recorded_call()
+            self.exports[-1][3]["mediaType"] = "Callback"
+        elif scenario == "failed-leg-error-on-wrapup":
+            alert = start + timedelta(seconds=20)
+            gave_up = alert + timedelta(seconds=self.rng.randrange(20, 40))
+            end = gave_up + timedelta(seconds=1)
+            leg = self.agent(conv, user, [
+                seg("alert", alert, gave_up, queue, disconnectType="client"),
+                seg("wrapup", gave_up, end, queue, errorCode="error.ininedgecontrol.session.inactive"),
+            ])
+            leg["sessions"][0]["metrics"] = [{"name": "nError", "value": 1, "emitDate": iso(end)}]
+            caller = self.customer(conv, start, end)
+            caller["sessions"][0]["segments"][0]["q850ResponseCodes"] = [16]
+            self.conversation(conv, start, end, [caller, self.acd(conv, start, alert, queue), leg])
+            self.metadata[conv] = []
         elif scenario == "export-failed":
             recorded_call(export=False, meta_state="AVAILABLE")
             self.failed.append((conv, rec))

@@ -94,13 +94,16 @@ async fn run(cli: Cli) -> Result<u8> {
             for rejection in &outcome.rejected {
                 eprintln!("recaudit: rejected {rejection}");
             }
+            for ignored in &outcome.ignored {
+                eprintln!("recaudit: ignored {ignored}");
+            }
             let kinds: Vec<String> = outcome
                 .by_kind
                 .iter()
                 .map(|(k, n)| format!("{n} {k}"))
                 .collect();
             println!(
-                "imported {} new inputs ({}), {} unchanged, {} rejected, {} conversations written",
+                "imported {} new inputs ({}), {} unchanged, {} rejected, {} ignored, {} conversations written",
                 outcome.imported,
                 if kinds.is_empty() {
                     "none".to_string()
@@ -109,6 +112,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 },
                 outcome.unchanged,
                 outcome.rejected.len(),
+                outcome.ignored.len(),
                 outcome.conversations
             );
             if outcome.rejected.is_empty() {

@@ -46,6 +46,9 @@ pub struct Session {
     pub direction: Option<String>,
     /// The analytics `recording` flag; evidence only.
     pub recording_flag: Option<bool>,
+    /// Packets received over the session's media endpoints (`mediaEndpointStats`), when the
+    /// details carry them.
+    pub received_packets: Option<i64>,
     pub segments: Vec<Segment>,
 }
 
@@ -107,10 +110,14 @@ pub struct RecordingEvidence {
     pub has_media_uris: bool,
     pub delete_date: Option<Timestamp>,
     pub creation_time: Option<Timestamp>,
-    /// Sum of `Hold` and `SecurePause` annotation durations.
+    /// Sum of the pause annotations' durations (`Hold`, `SecurePause`, `FlowOrQueue`, `Pause`).
     pub paused_ms: i64,
     /// Export sidecars: the media file the sidecar describes (`{recordingId}.{ext}`).
     pub export_media_name: Option<String>,
+    /// `mediaSubtype`: `Trunk`, `Station`, `Consult`, `Screen` or `Snippet`.
+    pub media_subtype: Option<String>,
+    /// `Recording.recordingFileRole`: `CUSTOMER_EXPERIENCE` or `ADHOC`.
+    pub file_role: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

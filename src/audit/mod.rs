@@ -8,7 +8,8 @@
 //! description of the same rules; keep the two in step.
 //!
 //! The order of the decision:
-//! 1. scope: media type, direction, division and queue filters give `excluded`;
+//! 1. scope: media type, direction, division and queue filters, and internal calls (no party
+//!    outside the org) give `excluded`;
 //! 2. a conversation without `conversationEnd` is `pending` (`conversation-in-progress`);
 //! 3. the minimum duration gives `excluded` (`short-interaction`);
 //! 4. did an agent/user session reach `interact`? If none did, a failed alerting/dialing leg
@@ -30,7 +31,7 @@ use std::fmt;
 
 /// Version of the rules that produced a finding; recorded with every run (and later in the
 /// ledger), and bumped whenever a rule changes meaning.
-pub const RULE_SET: &str = "recaudit-rules-1";
+pub const RULE_SET: &str = "recaudit-rules-2";
 
 /// The verdict for one interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,8 +85,10 @@ pub enum Reason {
     DurationMismatch,
     OrphanRecording,
     RetentionShortfall,
+    NoMediaReceived,
     ConversationInProgress,
     ShortInteraction,
+    InternalCall,
     MediaOutOfScope,
     DirectionOutOfScope,
     DivisionOutOfScope,
@@ -93,7 +96,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 16] = [
         Reason::MediaNotEstablished,
         Reason::RecordingMissing,
         Reason::MediaFileMissing,
@@ -102,8 +105,10 @@ impl Reason {
         Reason::DurationMismatch,
         Reason::OrphanRecording,
         Reason::RetentionShortfall,
+        Reason::NoMediaReceived,
         Reason::ConversationInProgress,
         Reason::ShortInteraction,
+        Reason::InternalCall,
         Reason::MediaOutOfScope,
         Reason::DirectionOutOfScope,
         Reason::DivisionOutOfScope,
@@ -120,8 +125,10 @@ impl Reason {
             Reason::DurationMismatch => "duration-mismatch",
             Reason::OrphanRecording => "orphan-recording",
             Reason::RetentionShortfall => "retention-shortfall",
+            Reason::NoMediaReceived => "no-media-received",
             Reason::ConversationInProgress => "conversation-in-progress",
             Reason::ShortInteraction => "short-interaction",
+            Reason::InternalCall => "internal-call",
             Reason::MediaOutOfScope => "media-out-of-scope",
             Reason::DirectionOutOfScope => "direction-out-of-scope",
             Reason::DivisionOutOfScope => "division-out-of-scope",

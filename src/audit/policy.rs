@@ -38,6 +38,10 @@ pub struct Scope {
     /// Conversations shorter than this (conversationStart to conversationEnd) are excluded with
     /// reason `short-interaction`; 0 turns the rule off.
     pub min_duration_seconds: u64,
+    /// Judge calls between internal parties only (no customer or external participant) as well.
+    /// Genesys records them only when a user recording is made ("Recording in Genesys Cloud"),
+    /// so by default they are `excluded` with reason `internal-call`.
+    pub include_internal_calls: bool,
 }
 
 impl Default for Scope {
@@ -50,6 +54,7 @@ impl Default for Scope {
             include_queues: Vec::new(),
             exclude_queues: Vec::new(),
             min_duration_seconds: 0,
+            include_internal_calls: false,
         }
     }
 }
@@ -150,6 +155,9 @@ impl Policy {
                 "; minimum duration {} s",
                 self.scope.min_duration_seconds
             ));
+        }
+        if self.scope.include_internal_calls {
+            text.push_str("; internal calls included");
         }
         for rule in &self.retention {
             text.push_str(&format!("; retention {} {} days", rule.name, rule.days));

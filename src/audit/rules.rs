@@ -23,20 +23,44 @@ const OFFER_SEGMENTS: &[&str] = &["alert", "dialing", "contacting"];
 /// Participant purposes whose voice sessions must be recorded.
 const AGENT_PURPOSES: &[&str] = &["agent", "user"];
 
-/// File states in which Genesys holds the media (possibly archived).
+/// Participant purposes that are parties inside the org (`AnalyticsParticipant.purpose`
+/// allowed values, models/analytics_participant.py). A conversation whose every participant has
+/// one of these has no customer, external number or dialer leg: an internal call. Any other
+/// purpose, or none, means the conversation is judged.
+const INTERNAL_PURPOSES: &[&str] = &[
+    "agent",
+    "user",
+    "station",
+    "acd",
+    "ivr",
+    "workflow",
+    "botflow",
+    "voicemail",
+    "voicesurveyflow",
+    "group",
+];
+
+/// File states in which Genesys holds the media (possibly archived): `fileState` allowed values
+/// of models/recording.py and models/recording_metadata.py less `DELETED`, `UPLOADING`, `ERROR`.
 const MEDIA_HELD_STATES: &[&str] = &["AVAILABLE", "ARCHIVED", "RESTORED", "RESTORING"];
 
-/// Collects reasons and their evidence clauses in the order the checks run.
+/// Collects reasons and their evidence clauses in the order the checks run, and notes: facts a
+/// reviewer should read that are not a reason (a failed export that was retried).
 #[derive(Default)]
 struct Verdict {
     reasons: BTreeSet<&'static str>,
     clauses: Vec<String>,
+    notes: Vec<String>,
 }
 
 impl Verdict {
     fn add(&mut self, reason: Reason, clause: String) {
         self.reasons.insert(reason.code());
         self.clauses.push(clause);
+    }
+
+    fn note(&mut self, clause: String) {
+        self.notes.push(clause);
     }
 
     fn has_reasons(&self) -> bool {
@@ -63,6 +87,10 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
     let mut detail = verdict.clauses.join("; ");
     if detail.is_empty() {
         detail = facts.complete_clause(status);
+    }
+    for note in &verdict.notes {
+        detail.push_str("; ");
+        detail.push_str(note);
     }
     let mut chars = detail.chars();
     if let Some(first) = chars.next() {
@@ -174,12 +202,30 @@ fn decide(
     check_recordings(evidence, policy, as_of, end, facts, verdict);
 
     if interacted {
-        if facts.recording_ids.is_empty() {
-            verdict.add(
-                Reason::RecordingMissing,
+        if facts.required_kind_ids().next().is_none() {
+            let clause = if facts.supplementary.is_empty() {
                 format!(
                     "agents interacted for {} but no recording exists in the export, the recording metadata or any failed-recordings listing",
                     format_ms(facts.interact_ms)
+                )
+            } else {
+                format!(
+                    "agents interacted for {} but the only recordings are snippets or ad-hoc captures ({}), which do not satisfy the customer-experience recording",
+                    format_ms(facts.interact_ms),
+                    list_or_none(facts.supplementary.iter())
+                )
+            };
+            verdict.add(Reason::RecordingMissing, clause);
+        }
+        for (who, _) in agent_sessions.iter().filter(|(_, s)| {
+            s.media_type.eq_ignore_ascii_case("voice")
+                && s.received_packets == Some(0)
+                && has_segment(s, &["interact"])
+        }) {
+            verdict.add(
+                Reason::NoMediaReceived,
+                format!(
+                    "the voice session of {who} reached interact but its media endpoints received no packets (mediaEndpointStats receivedPackets 0), so any recording of it holds silence"
                 ),
             );
         }
@@ -217,6 +263,20 @@ fn check_scope(evidence: &Evidence, policy: &Policy, facts: &Facts, verdict: &mu
                 "media type {} is not in scope ({})",
                 facts.primary_media,
                 scope.media_types.join(", ")
+            ),
+        );
+    }
+    if !scope.include_internal_calls && is_internal_call(evidence) {
+        let purposes: BTreeSet<&str> = conversation
+            .participants
+            .iter()
+            .map(|p| p.purpose.as_str())
+            .collect();
+        verdict.add(
+            Reason::InternalCall,
+            format!(
+                "no customer or external party took part (participants: {}); Genesys records internal calls only when a user recording is made",
+                purposes.into_iter().collect::<Vec<_>>().join(", ")
             ),
         );
     }
@@ -281,13 +341,19 @@ fn check_recordings(
     for rec in facts.in_scope(&evidence.recordings) {
         match rec.source {
             RecordingSource::Export => {
-                // The media file beside the sidecar: the sidecar's name without `_metadata.json`.
+                // Paired by recording id: `{rid}.{ext}` beside `{rid}.{ext}_metadata.json`,
+                // `{rid}_metadata.json`, or a bare `{rid}` (the help article names the media
+                // file by the recording id). A sidecar naming an extension prefers that file.
+                let named = rec.export_media_name.as_deref();
                 let media = evidence
                     .media_files
                     .iter()
-                    .find(|m| match &rec.export_media_name {
-                        Some(name) => &m.file_name == name,
-                        None => m.recording_id == rec.recording_id,
+                    .find(|m| Some(m.file_name.as_str()) == named)
+                    .or_else(|| {
+                        evidence
+                            .media_files
+                            .iter()
+                            .find(|m| m.recording_id == rec.recording_id)
                     });
                 match media {
                     None => verdict.add(
@@ -304,18 +370,20 @@ fn check_recordings(
                     Some(_) => {}
                 }
             }
-            RecordingSource::Recording => {
+            RecordingSource::Recording if rec.file_state.is_none() => {
+                // Without a fileState the transcode fields are all there is; read them in the
+                // direction that cannot hide a missing recording.
                 if let Some(why) = no_playable_media(rec) {
                     verdict.add(
                         Reason::MediaFileMissing,
                         format!(
-                            "recording {} has no playable media ({why})",
+                            "recording {} has no fileState and no playable media ({why})",
                             rec.recording_id
                         ),
                     );
                 }
             }
-            RecordingSource::Metadata => {}
+            RecordingSource::Recording | RecordingSource::Metadata => {}
         }
 
         match rec.file_state.as_deref() {
@@ -323,27 +391,7 @@ fn check_recordings(
                 Reason::RecordingError,
                 format!("recording {} has fileState ERROR", rec.recording_id),
             ),
-            Some("DELETED") => {
-                if let Some(until) = facts.retention_until() {
-                    if as_of < until.0 {
-                        verdict.add(
-                            Reason::RecordingError,
-                            format!(
-                                "recording {} is DELETED while retention {} runs until {}",
-                                rec.recording_id, until.1, until.0
-                            ),
-                        );
-                    }
-                } else {
-                    verdict.add(
-                        Reason::RecordingError,
-                        format!(
-                            "recording {} is DELETED and no retention rule allows deleting it",
-                            rec.recording_id
-                        ),
-                    );
-                }
-            }
+            Some("DELETED") => check_deleted(rec, as_of, facts, verdict),
             Some("UPLOADING") => {
                 let since = rec.creation_time.unwrap_or(end);
                 let stuck_after = since.plus_millis(policy.uploading_threshold_ms());
@@ -362,10 +410,23 @@ fn check_recordings(
                     );
                 }
             }
+            // A state the SDK does not list: never read as media held.
+            Some(state)
+                if !MEDIA_HELD_STATES.contains(&state) && !facts.has_media(&rec.recording_id) =>
+            {
+                verdict.add(
+                    Reason::MediaFileMissing,
+                    format!(
+                        "recording {} has fileState {state}, in which Genesys is not known to hold media",
+                        rec.recording_id
+                    ),
+                );
+            }
             _ => {}
         }
 
-        if let (Some(delete), Some((until, rule))) = (rec.delete_date, facts.retention_until())
+        if rec.file_state.as_deref() != Some("DELETED")
+            && let (Some(delete), Some((until, rule))) = (rec.delete_date, facts.retention_until())
             && delete < until
         {
             verdict.add(
@@ -380,6 +441,13 @@ fn check_recordings(
 
     for failed in facts.failed_in_scope(evidence) {
         let job = failed.job_id.as_deref().unwrap_or("of unknown id");
+        if facts.exported_with_media(evidence, &failed.recording_id) {
+            verdict.note(format!(
+                "bulk export job {job} failed recording {}, which a later export delivered with media",
+                failed.recording_id
+            ));
+            continue;
+        }
         verdict.add(
             Reason::ExportFailed,
             format!(
@@ -402,6 +470,35 @@ fn check_recordings(
                 orphan.orphan_status.as_deref().unwrap_or("status unknown")
             ),
         );
+    }
+}
+
+/// A `DELETED` recording. `deleteDate` is "the date the recording will be deleted"
+/// (models/recording_metadata.py): one deleted once that date has come was deleted by its
+/// retention policy, and is judged by the retention rules, not as an error. One deleted with no
+/// deleteDate, or before it, was deleted outside its policy.
+fn check_deleted(rec: &RecordingEvidence, as_of: Timestamp, facts: &Facts, verdict: &mut Verdict) {
+    let id = &rec.recording_id;
+    let by_policy = rec.delete_date.filter(|date| *date <= as_of);
+    match (by_policy, facts.retention_until()) {
+        (Some(date), Some((until, rule))) if date < until => verdict.add(
+            Reason::RetentionShortfall,
+            format!("recording {id} was deleted by policy on {date}, before retention {rule} ends {until}"),
+        ),
+        (Some(date), _) => verdict.note(format!(
+            "recording {id} was deleted by its retention policy on {date}"
+        )),
+        (None, Some((until, rule))) if as_of < until => verdict.add(
+            Reason::RecordingError,
+            format!("recording {id} is DELETED while retention {rule} runs until {until}"),
+        ),
+        (None, Some(_)) => {}
+        (None, None) => verdict.add(
+            Reason::RecordingError,
+            format!(
+                "recording {id} is DELETED before its deleteDate (or with none) and no retention rule allows deleting it"
+            ),
+        ),
     }
 }
 
@@ -439,6 +536,32 @@ fn no_playable_media(rec: &RecordingEvidence) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A conversation with no party outside the org: two or more participants, every one with an
+/// internal purpose, at least one an agent or user. A participant without a purpose, or details
+/// with a single participant (the far end not reported), keep the conversation in scope.
+fn is_internal_call(evidence: &Evidence) -> bool {
+    let participants = &evidence.conversation.participants;
+    participants.len() >= 2
+        && participants
+            .iter()
+            .any(|p| AGENT_PURPOSES.contains(&p.purpose.as_str()))
+        && participants
+            .iter()
+            .all(|p| INTERNAL_PURPOSES.contains(&p.purpose.as_str()))
+}
+
+/// A snippet (`mediaSubtype` `Snippet`) or an ad-hoc capture (`recordingFileRole` `ADHOC`),
+/// as models/recording.py and models/recording_metadata.py name them.
+fn is_supplementary(rec: &RecordingEvidence) -> bool {
+    rec.media_subtype
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("Snippet"))
+        || rec
+            .file_role
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("ADHOC"))
 }
 
 fn has_segment(session: &Session, types: &[&str]) -> bool {
@@ -512,6 +635,9 @@ struct Facts<'a> {
     retention: Option<(Timestamp, String)>,
     /// Recording ids some source places outside the media scope.
     out_of_scope: BTreeSet<String>,
+    /// Recording ids some source calls a snippet or an ad-hoc capture: evidence, but not the
+    /// customer-experience recording the conversation needs.
+    supplementary: BTreeSet<String>,
 }
 
 impl<'a> Facts<'a> {
@@ -529,6 +655,7 @@ impl<'a> Facts<'a> {
             covered_ms: None,
             retention: None,
             out_of_scope: BTreeSet::new(),
+            supplementary: BTreeSet::new(),
         };
         for participant in &conversation.participants {
             let is_agent = AGENT_PURPOSES.contains(&participant.purpose.as_str());
@@ -546,14 +673,18 @@ impl<'a> Facts<'a> {
 
         for rec in facts.in_scope(&evidence.recordings) {
             facts.recording_ids.insert(rec.recording_id.clone());
-            let held = match rec.source {
-                RecordingSource::Recording => no_playable_media(rec).is_none(),
-                RecordingSource::Metadata => rec
-                    .file_state
-                    .as_deref()
-                    .is_some_and(|s| MEDIA_HELD_STATES.contains(&s)),
-                RecordingSource::Export => false,
+            // fileState is the authority on whether Genesys holds the media; the transcode
+            // fields (`outputSizeInBytes` "0 if there is no transcoded media", `mediaUris`
+            // "Null when there is no playable media") describe a transcode, not the audio.
+            let held = match (rec.source, rec.file_state.as_deref()) {
+                (RecordingSource::Export, _) => false,
+                (_, Some(state)) => MEDIA_HELD_STATES.contains(&state),
+                (RecordingSource::Recording, None) => no_playable_media(rec).is_none(),
+                (RecordingSource::Metadata, None) => false,
             };
+            if is_supplementary(rec) {
+                facts.supplementary.insert(rec.recording_id.clone());
+            }
             if held {
                 facts.with_media.insert(rec.recording_id.clone());
             }
@@ -626,6 +757,21 @@ impl<'a> Facts<'a> {
         self.with_media.contains(recording_id)
     }
 
+    /// The bulk export delivered this recording's media: a non-empty file in its folder.
+    fn exported_with_media(&self, evidence: &Evidence, recording_id: &str) -> bool {
+        evidence
+            .media_files
+            .iter()
+            .any(|m| m.recording_id == recording_id && m.bytes > 0)
+    }
+
+    /// Recording ids that can satisfy the conversation's recording requirement.
+    fn required_kind_ids(&self) -> impl Iterator<Item = &String> {
+        self.recording_ids
+            .iter()
+            .filter(|id| !self.supplementary.contains(*id))
+    }
+
     /// The end of the longest matching retention period, with the rule's name.
     fn retention_until(&self) -> Option<(Timestamp, &str)> {
         self.retention
@@ -634,19 +780,25 @@ impl<'a> Facts<'a> {
     }
 
     /// Interact time covered by recordings with media. A recording covers
-    /// `[start, start + media length + paused time]` (hold and secure-pause annotations count
-    /// as covered); overlapping recordings (trunk and station legs of one call) count once.
+    /// `[start, start + media length + paused time]` (every pause annotation counts as
+    /// covered); snippets and ad-hoc captures cover nothing; overlapping recordings (trunk and station legs of one call) count once.
     /// Recordings with a length but no start add their length, capped at the interact time.
     fn coverage(&self, evidence: &Evidence, interact: &[(i64, i64)]) -> Option<i64> {
         let mut per_recording: BTreeMap<&str, (Option<i64>, Option<i64>, i64)> = BTreeMap::new();
         for rec in self.in_scope(&evidence.recordings) {
-            if !self.has_media(&rec.recording_id) {
+            if !self.has_media(&rec.recording_id) || self.supplementary.contains(&rec.recording_id)
+            {
                 continue;
             }
             let entry = per_recording
                 .entry(rec.recording_id.as_str())
                 .or_insert((None, None, 0));
-            let length = rec.duration_ms.or(match (rec.start, rec.end) {
+            // `outputDurationMs` is the transcode's length: with no transcoded media
+            // (`outputSizeInBytes` 0) it says nothing about the audio.
+            let transcoded =
+                !(rec.source == RecordingSource::Recording && rec.output_size_bytes == Some(0));
+            let duration = rec.duration_ms.filter(|_| transcoded);
+            let length = duration.or(match (rec.start, rec.end) {
                 (Some(s), Some(e)) if e >= s => Some(e.millis() - s.millis()),
                 _ => None,
             });

@@ -8,8 +8,11 @@
 //! - `RecordingJob` objects, job listings, and failedrecordings pages;
 //! - orphan recording listings;
 //! - an S3 bulk-export tree, recognised by its `conversation_id={id}` folders: every
-//!   `{recordingId}.{ext}_metadata.json` sidecar is parsed and every other file is media, hashed
-//!   while streaming (never loaded whole) and sized.
+//!   `{recordingId}.{ext}_metadata.json` (or `{recordingId}_metadata.json`) sidecar is parsed,
+//!   and every file named as a recording (`{recordingId}` or `{recordingId}.{media extension}`,
+//!   the id a UUID) is media, hashed while streaming (never loaded whole) and sized. Any other
+//!   file there (notes, links, unknown extensions) is not evidence: it is listed as ignored,
+//!   with the reason, so that no stray file can stand in for a missing recording.
 //!
 //! Every file is first hashed; a file whose relative path and SHA-256 are already stored is
 //! skipped, which makes re-importing a tree a no-op. A file that does not parse is rejected
@@ -27,7 +30,8 @@ use sha2::{Digest, Sha256};
 
 use super::model::{
     AnalyticsConversation, ConversationPage, ExportMetadataWire, FailedRecordingWire, Listing,
-    OrphanRecordingWire, RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire, normalize_media,
+    OrphanRecordingWire, PAUSE_REASONS, RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire,
+    normalize_media,
 };
 use crate::audit::evidence::RecordingSource;
 use crate::error::Result;
@@ -51,6 +55,8 @@ pub struct ImportOutcome {
     pub by_kind: BTreeMap<String, usize>,
     /// Files that could not be used, with the reason.
     pub rejected: Vec<Rejection>,
+    /// Files inside export folders that are not recordings or sidecars, with the reason.
+    pub ignored: Vec<Rejection>,
     /// Conversations written (new or replaced).
     pub conversations: usize,
 }
@@ -90,8 +96,13 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
             outcome.files += 1;
             let source = relative_source(&root, &file);
             match read_input(&file, &source, &known) {
-                Ok(None) => outcome.unchanged += 1,
-                Ok(Some(parsed)) => {
+                Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
+                    path: file.clone(),
+                    message: reason,
+                }),
+                Ok(FileRead::Unchanged) => outcome.unchanged += 1,
+                Ok(FileRead::Parsed(parsed)) => {
+                    let parsed = *parsed;
                     known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
                     *outcome
                         .by_kind
@@ -287,26 +298,47 @@ fn relative_source(root: &Path, file: &Path) -> String {
         .join("/")
 }
 
-/// Reads, hashes and parses one file. `Ok(None)`: already stored.
+/// What reading one file gave.
+enum FileRead {
+    Parsed(Box<Parsed>),
+    /// Already stored with the same source and SHA-256.
+    Unchanged,
+    /// Not an input (a stray file in an export folder), with the reason.
+    Ignored(String),
+}
+
+impl From<Option<Parsed>> for FileRead {
+    fn from(parsed: Option<Parsed>) -> FileRead {
+        parsed.map_or(FileRead::Unchanged, |p| FileRead::Parsed(Box::new(p)))
+    }
+}
+
+/// Reads, hashes and parses one file.
 fn read_input(
     path: &Path,
     source: &str,
     known: &HashSet<(String, String)>,
-) -> Result<Option<Parsed>, String> {
+) -> Result<FileRead, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if let Some(conversation_id) = export_conversation(path) {
-        if is_media_name(&name) {
-            return read_export_media(path, source, &name, &conversation_id, known);
+        match export_file_kind(path, &name) {
+            ExportFile::Media => {
+                return read_export_media(path, source, &name, &conversation_id, known)
+                    .map(FileRead::from);
+            }
+            ExportFile::Json => {}
+            ExportFile::Other(reason) => return Ok(FileRead::Ignored(reason)),
         }
         let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
         let input = raw_input(&body, source, "");
         if known.contains(&(input.source.clone(), input.sha256.clone())) {
-            return Ok(None);
+            return Ok(FileRead::Unchanged);
         }
-        return parse_export_json(input, body, &name, &conversation_id).map(Some);
+        return parse_export_json(input, body, &name, &conversation_id)
+            .map(|p| FileRead::Parsed(Box::new(p)));
     }
 
     let lower = name.to_ascii_lowercase();
@@ -317,12 +349,12 @@ fn read_input(
     let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let input = raw_input(&body, source, "");
     if known.contains(&(input.source.clone(), input.sha256.clone())) {
-        return Ok(None);
+        return Ok(FileRead::Unchanged);
     }
     if ndjson {
-        return parse_ndjson(input, body).map(Some);
+        return parse_ndjson(input, body).map(|p| FileRead::Parsed(Box::new(p)));
     }
-    parse_json(input, body, &lower).map(Some)
+    parse_json(input, body, &lower).map(|p| FileRead::Parsed(Box::new(p)))
 }
 
 fn raw_input(body: &[u8], source: &str, kind: &str) -> RawInput {
@@ -348,9 +380,63 @@ fn export_conversation(path: &Path) -> Option<String> {
     })
 }
 
-/// Inside an export folder, everything but the JSON sidecars is media.
-fn is_media_name(name: &str) -> bool {
-    !(name.ends_with("_metadata.json") || name.ends_with(".json"))
+/// Extensions of the media a recording export writes: the audio formats of the recording API
+/// (`WAV`, `WEBM`, `WAV_ULAW`, `OGG_VORBIS`, `OGG_OPUS`, `MP3`), Opus as seen in real exports,
+/// `EML` for email, `ZIP` for chat and messaging, MP4 for screen recordings.
+const MEDIA_EXTENSIONS: &[&str] = &[
+    "opus", "ogg", "oga", "wav", "mp3", "webm", "mp4", "eml", "zip",
+];
+
+/// What a file inside a `conversation_id=` folder is.
+enum ExportFile {
+    /// A recording: `{recordingId}` or `{recordingId}.{media extension}`.
+    Media,
+    /// A JSON document: a sidecar, call metadata or a transcript (parsed, rejected if neither).
+    Json,
+    /// Not part of the export, with the reason it is ignored.
+    Other(String),
+}
+
+/// The help article names each media file by its recording id ("The file name is the recording
+/// id") and its sidecar `..._metadata.json`. Recording ids are UUIDs.
+fn export_file_kind(path: &Path, name: &str) -> ExportFile {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return ExportFile::Other(
+            "a symbolic link, not a file the export wrote; not evidence".to_string(),
+        );
+    }
+    if name.ends_with(".json") {
+        return ExportFile::Json;
+    }
+    let (stem, extension) = match name.split_once('.') {
+        Some((stem, extension)) => (stem, Some(extension)),
+        None => (name, None),
+    };
+    if !is_uuid(stem) {
+        return ExportFile::Other(
+            "not named by a recording id (`{recordingId}.{ext}`); not evidence".to_string(),
+        );
+    }
+    match extension {
+        None => ExportFile::Media,
+        Some(ext) if MEDIA_EXTENSIONS.iter().any(|m| ext.eq_ignore_ascii_case(m)) => {
+            ExportFile::Media
+        }
+        Some(ext) => ExportFile::Other(format!(
+            "extension `.{ext}` is not a recording format ({}); not evidence",
+            MEDIA_EXTENSIONS.join(", ")
+        )),
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits, the form of every Genesys Cloud id.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn read_export_media(
@@ -464,6 +550,7 @@ fn parse_export_json(
             paused_ms: 0,
             session_id: None,
             export_media_name: Some(media_name.to_string()),
+            recording_file_role: None,
         });
         input.kind = "export-metadata".to_string();
     } else {
@@ -742,9 +829,9 @@ fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<Recordi
         .annotations
         .iter()
         .filter(|a| {
-            a.reason.as_deref().is_some_and(|r| {
-                r.eq_ignore_ascii_case("Hold") || r.eq_ignore_ascii_case("SecurePause")
-            })
+            a.reason
+                .as_deref()
+                .is_some_and(|r| PAUSE_REASONS.iter().any(|p| r.eq_ignore_ascii_case(p)))
         })
         .map(|a| a.duration_ms.or(a.absolute_duration_ms).unwrap_or(0).max(0))
         .fold(0i64, i64::saturating_add);
@@ -767,6 +854,7 @@ fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<Recordi
         paused_ms,
         session_id: wire.session_id,
         export_media_name: None,
+        recording_file_role: wire.recording_file_role.map(|r| r.to_ascii_uppercase()),
     })
 }
 

@@ -75,6 +75,30 @@ pub struct AnalyticsSession {
     pub protocol_call_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub segments: Vec<AnalyticsSegment>,
+    /// "MediaEndpointStats associated with this session" (`AnalyticsMediaEndpointStat`).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub media_endpoint_stats: Vec<MediaEndpointStatWire>,
+}
+
+/// `AnalyticsMediaEndpointStat`: only the packet count is read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaEndpointStatWire {
+    /// "The total number of packets received for all audio streams belonging to this endpoint
+    /// (includes invalid, duplicate, and discarded packets)".
+    #[serde(default)]
+    pub received_packets: Option<i64>,
+}
+
+impl AnalyticsSession {
+    /// Packets received over all of the session's media endpoints; `None` when no stat says.
+    pub fn received_packets(&self) -> Option<i64> {
+        self.media_endpoint_stats
+            .iter()
+            .filter_map(|stat| stat.received_packets)
+            .map(|n| n.max(0))
+            .reduce(i64::saturating_add)
+    }
 }
 
 /// `AnalyticsConversationSegment`.
@@ -145,6 +169,9 @@ pub struct RecordingWire {
     pub output_size_in_bytes: Option<i64>,
     #[serde(default)]
     pub creation_time: Option<Timestamp>,
+    /// `Recording` only: `CUSTOMER_EXPERIENCE` or `ADHOC`.
+    #[serde(default)]
+    pub recording_file_role: Option<String>,
     #[serde(default)]
     pub self_uri: Option<String>,
 }
@@ -166,7 +193,8 @@ pub const RECORDING_ONLY_KEYS: &[&str] = &[
     "messagingTranscript",
 ];
 
-/// `Annotation`: hold and secure-pause annotations count as recorded time.
+/// `Annotation`: a pause annotation (`Hold`, `SecurePause`, `FlowOrQueue`, `Pause`) is time the
+/// recording deliberately holds no audio, so it counts as recorded time.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnnotationWire {
@@ -283,11 +311,24 @@ pub struct ExportMetadataWire {
 }
 
 /// Maps the media names of the different payloads onto the analytics `mediaType` vocabulary
-/// (`voice`, `chat`, `message`, `email`, `callback`, `screen`, ...), so scope rules name one set.
+/// (`voice`, `chat`, `message`, `email`, `screen`, ...), so scope rules name one set:
+/// - `Recording.media`: "audio, chat, messaging, email, or screen" (models/recording.py);
+/// - analytics `AnalyticsSession.mediaType`: `voice`, `chat`, `message`, `email`, `callback`,
+///   `screenmonitoring`, ... (models/analytics_session.py);
+/// - export sidecars: `Call`, `Chat`, `Email`, `Message`, `Callback`, `Screen` (help article
+///   "Working with exported recordings in AWS S3 bucket").
+///
+/// A `Callback` recording is the audio of the call placed for the callback, so it is `voice`:
+/// under a voice scope it is judged, never dropped as another medium (docs/RULES.md).
 pub fn normalize_media(raw: &str) -> String {
     match raw.to_ascii_lowercase().as_str() {
-        "audio" | "call" | "voice" => "voice".to_string(),
+        "audio" | "call" | "voice" | "callback" => "voice".to_string(),
+        "messaging" | "message" => "message".to_string(),
         "screen" | "screen_recording" | "screenrecording" => "screen".to_string(),
         other => other.to_string(),
     }
 }
+
+/// The `Annotation.reason` values that mark a pause in the recording ("Valid values: Hold,
+/// SecurePause, FlowOrQueue, Pause", models/annotation.py).
+pub const PAUSE_REASONS: &[&str] = &["Hold", "SecurePause", "FlowOrQueue", "Pause"];

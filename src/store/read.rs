@@ -109,7 +109,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let participant = ordinal(&row, 1)?;
             let conversation = &mut evidence[at].conversation;
@@ -121,6 +121,7 @@ impl Store {
                 media_type: get(&row, 3)?,
                 direction: get(&row, 4)?,
                 recording_flag: get(&row, 5)?,
+                received_packets: get(&row, 6)?,
                 segments: Vec::new(),
             });
         }
@@ -147,7 +148,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
+        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
@@ -167,6 +168,8 @@ impl Store {
                 creation_time: time(&row, 11)?,
                 paused_ms: get(&row, 12)?,
                 export_media_name: get(&row, 13)?,
+                media_subtype: get(&row, 15)?,
+                file_role: get(&row, 16)?,
             });
         }
 

@@ -49,6 +49,8 @@ pub struct RecordingRow {
     pub paused_ms: i64,
     pub session_id: Option<String>,
     pub export_media_name: Option<String>,
+    /// `Recording.recordingFileRole`, upper case.
+    pub recording_file_role: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,9 +167,9 @@ impl Store {
 
         insert_rows(
             &mut tx,
-            "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, raw_input_id) ",
-            " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, raw_input_id = excluded.raw_input_id",
-            19,
+            "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, recording_file_role, raw_input_id) ",
+            " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, recording_file_role = excluded.recording_file_role, raw_input_id = excluded.raw_input_id",
+            20,
             batch.recordings.iter(),
             |b, (input, r)| {
                 b.push_bind(r.recording_id.clone())
@@ -188,6 +190,7 @@ impl Store {
                     .push_bind(r.paused_ms)
                     .push_bind(r.session_id.clone())
                     .push_bind(r.export_media_name.clone())
+                    .push_bind(r.recording_file_role.clone())
                     .push_bind(ids[*input]);
             },
         )
@@ -399,9 +402,9 @@ async fn write_conversations(
     });
     insert_rows(
         tx,
-        "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id) ",
+        "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id, received_packets) ",
         "",
-        9,
+        10,
         sessions,
         |b, (c, p, s, session)| {
             b.push_bind(c.conversation_id.clone())
@@ -412,7 +415,8 @@ async fn write_conversations(
                 .push_bind(session.direction.clone())
                 .push_bind(session.recording)
                 .push_bind(session.provider.clone())
-                .push_bind(session.edge_id.clone());
+                .push_bind(session.edge_id.clone())
+                .push_bind(session.received_packets());
         },
     )
     .await?;

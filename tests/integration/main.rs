@@ -4,6 +4,7 @@ mod cli;
 mod import;
 mod ledger;
 mod ledger_cli;
+mod platform;
 mod pull;
 mod rules;
 mod support;
