@@ -398,7 +398,9 @@ enum ExportFile {
 }
 
 /// The help article names each media file by its recording id ("The file name is the recording
-/// id") and its sidecar `..._metadata.json`. Recording ids are UUIDs.
+/// id") and its sidecar `..._metadata.json`. A recording is `{id}.{media extension}` (the id made
+/// of letters, digits, `-` and `_`), or a bare `{id}` when that id is a UUID, the form of every
+/// Genesys Cloud id: a bare `README` or `notes` is not a recording.
 fn export_file_kind(path: &Path, name: &str) -> ExportFile {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return ExportFile::Other(
@@ -412,13 +414,19 @@ fn export_file_kind(path: &Path, name: &str) -> ExportFile {
         Some((stem, extension)) => (stem, Some(extension)),
         None => (name, None),
     };
-    if !is_uuid(stem) {
-        return ExportFile::Other(
-            "not named by a recording id (`{recordingId}.{ext}`); not evidence".to_string(),
-        );
-    }
+    let id_like = !stem.is_empty()
+        && stem.len() <= 128
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     match extension {
-        None => ExportFile::Media,
+        _ if !id_like => ExportFile::Other(
+            "not named by a recording id (`{recordingId}.{ext}`); not evidence".to_string(),
+        ),
+        None if is_uuid(stem) => ExportFile::Media,
+        None => ExportFile::Other(
+            "no extension and not a recording id (a UUID); not evidence".to_string(),
+        ),
         Some(ext) if MEDIA_EXTENSIONS.iter().any(|m| ext.eq_ignore_ascii_case(m)) => {
             ExportFile::Media
         }
