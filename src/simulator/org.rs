@@ -26,6 +26,15 @@ pub struct Mix {
     pub ivr_only: u32,
     pub chat: u32,
     pub message: u32,
+    /// Two users call each other: no customer, not recorded by default.
+    pub internal_call: u32,
+    /// The recording is `ARCHIVED` (held in cold storage).
+    pub archived: u32,
+    /// The only recording is a `Snippet`.
+    pub snippet_only: u32,
+    /// The recording was suppressed in a flow or queue for part of the call (a `FlowOrQueue`
+    /// pause annotation); the exported audio is that much shorter.
+    pub flow_or_queue_pause: u32,
 }
 
 impl Default for Mix {
@@ -43,6 +52,10 @@ impl Default for Mix {
             ivr_only: 5,
             chat: 4,
             message: 3,
+            internal_call: 2,
+            archived: 2,
+            snippet_only: 1,
+            flow_or_queue_pause: 2,
         }
     }
 }
@@ -62,6 +75,10 @@ pub enum Scenario {
     IvrOnly,
     Chat,
     Message,
+    InternalCall,
+    Archived,
+    SnippetOnly,
+    FlowOrQueuePause,
 }
 
 impl Scenario {
@@ -79,6 +96,10 @@ impl Scenario {
             Scenario::IvrOnly => "ivr-only",
             Scenario::Chat => "web-chat",
             Scenario::Message => "web-message",
+            Scenario::InternalCall => "internal-call",
+            Scenario::Archived => "recording-archived",
+            Scenario::SnippetOnly => "snippet-only",
+            Scenario::FlowOrQueuePause => "flow-or-queue-pause",
         }
     }
 
@@ -99,9 +120,14 @@ impl Scenario {
     pub fn expected(self, end: Timestamp, as_of: Timestamp) -> (Status, Vec<Reason>) {
         let late = as_of < end.plus_millis(48 * HOUR_MS);
         match self {
-            Scenario::Recorded | Scenario::TransferRecorded | Scenario::ExportMediaMissing => {
-                (Status::Complete, vec![])
-            }
+            Scenario::Recorded
+            | Scenario::TransferRecorded
+            | Scenario::ExportMediaMissing
+            | Scenario::Archived
+            | Scenario::FlowOrQueuePause => (Status::Complete, vec![]),
+            Scenario::SnippetOnly if late => (Status::Pending, vec![Reason::RecordingMissing]),
+            Scenario::SnippetOnly => (Status::Exception, vec![Reason::RecordingMissing]),
+            Scenario::InternalCall => (Status::Excluded, vec![Reason::InternalCall]),
             Scenario::WebrtcIceFailure => (Status::Exception, vec![Reason::MediaNotEstablished]),
             Scenario::AnsweredNoRecording if late => {
                 (Status::Pending, vec![Reason::RecordingMissing])
@@ -130,6 +156,18 @@ pub struct SimConversation {
     pub details: Value,
     /// `RecordingMetadata[]` as `GET .../recordingmetadata` returns it.
     pub recording_metadata: Vec<Value>,
+    /// The span of audio each recording holds, for the export sidecars: `RecordingMetadata`
+    /// carries no times for audio ("The start time of the recording for screen recordings. Null
+    /// for other types.", models/recording_metadata.py).
+    pub audio_spans: Vec<AudioSpan>,
+}
+
+/// What one recording's audio covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioSpan {
+    pub recording_id: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// The org: conversations sorted by start, failed recordings of the night's export job, orphans.
@@ -201,6 +239,10 @@ impl Org {
             (Scenario::IvrOnly, mix.ivr_only),
             (Scenario::Chat, mix.chat),
             (Scenario::Message, mix.message),
+            (Scenario::InternalCall, mix.internal_call),
+            (Scenario::Archived, mix.archived),
+            (Scenario::SnippetOnly, mix.snippet_only),
+            (Scenario::FlowOrQueuePause, mix.flow_or_queue_pause),
         ];
         let total: u64 = weighted
             .iter()
@@ -260,13 +302,18 @@ impl Org {
         let wrap = hang.plus_millis(ms(30));
         let recording = rng.uuid();
         let mut metadata = Vec::new();
+        let mut spans = Vec::new();
+        let mut direction = "inbound";
         let (participants, end) = match scenario {
             Scenario::Recorded
             | Scenario::ExportFailed
             | Scenario::ExportMediaMissing
             | Scenario::RecordingError
             | Scenario::AnsweredNoRecording
-            | Scenario::Orphaned => {
+            | Scenario::Orphaned
+            | Scenario::Archived
+            | Scenario::SnippetOnly
+            | Scenario::FlowOrQueuePause => {
                 let parts = vec![
                     customer(&id, "voice", start, hang),
                     acd(&id, start, alert, queue),
@@ -289,11 +336,38 @@ impl Org {
                 ];
                 let state = match scenario {
                     Scenario::RecordingError => Some("ERROR"),
+                    Scenario::Archived => Some("ARCHIVED"),
                     Scenario::AnsweredNoRecording | Scenario::Orphaned => None,
                     _ => Some("AVAILABLE"),
                 };
                 if let Some(state) = state {
-                    metadata.push(recording_metadata(&id, &recording, state, answer, hang));
+                    let mut entry = recording_metadata(&id, &recording, state, hang);
+                    let mut audio_end = hang;
+                    match scenario {
+                        Scenario::SnippetOnly => entry["mediaSubtype"] = json!("Snippet"),
+                        Scenario::FlowOrQueuePause => {
+                            // Recording suppressed for the first 40% of the talk.
+                            let paused = ms(talk) * 4 / 10;
+                            audio_end = hang.plus_millis(-paused);
+                            entry["annotations"] = json!([{
+                                "id": rng.uuid(),
+                                "name": "Flow or queue",
+                                "type": "pause",
+                                "location": 0,
+                                "durationMs": paused,
+                                "absoluteLocation": 0,
+                                "absoluteDurationMs": paused,
+                                "reason": "FlowOrQueue"
+                            }]);
+                        }
+                        _ => {}
+                    }
+                    metadata.push(entry);
+                    spans.push(AudioSpan {
+                        recording_id: recording.clone(),
+                        start: answer,
+                        end: audio_end,
+                    });
                 }
                 if scenario == Scenario::ExportFailed {
                     self.failed_recordings.push((id.clone(), recording.clone()));
@@ -350,20 +424,24 @@ impl Org {
                         ],
                     ),
                 ];
+                let second_recording = rng.uuid();
+                metadata.push(recording_metadata(&id, &recording, "AVAILABLE", handoff));
                 metadata.push(recording_metadata(
                     &id,
-                    &recording,
+                    &second_recording,
                     "AVAILABLE",
-                    answer,
-                    handoff,
-                ));
-                metadata.push(recording_metadata(
-                    &id,
-                    &rng.uuid(),
-                    "AVAILABLE",
-                    handoff,
                     hang,
                 ));
+                spans.push(AudioSpan {
+                    recording_id: recording.clone(),
+                    start: answer,
+                    end: handoff,
+                });
+                spans.push(AudioSpan {
+                    recording_id: second_recording,
+                    start: handoff,
+                    end: hang,
+                });
                 (parts, wrap)
             }
             Scenario::WebrtcIceFailure => {
@@ -410,6 +488,41 @@ impl Org {
                 });
                 (vec![customer(&id, "voice", start, gone), ivr], gone)
             }
+            Scenario::InternalCall => {
+                // Two users, no ACD and no customer ("Recording in Genesys Cloud": not
+                // recorded unless a user recording is made), so no recording metadata.
+                direction = "outbound";
+                let mut caller = agent_leg(
+                    &id,
+                    agent,
+                    "voice",
+                    vec![segment(
+                        "interact",
+                        start,
+                        hang,
+                        None,
+                        json!({"disconnectType": "peer"}),
+                    )],
+                );
+                let mut callee = agent_leg(
+                    &id,
+                    second,
+                    "voice",
+                    vec![
+                        segment("alert", start, alert, None, json!({})),
+                        segment(
+                            "interact",
+                            alert,
+                            hang,
+                            None,
+                            json!({"disconnectType": "peer"}),
+                        ),
+                    ],
+                );
+                caller["purpose"] = json!("user");
+                callee["purpose"] = json!("user");
+                (vec![caller, callee], hang)
+            }
             Scenario::Chat | Scenario::Message => {
                 let media = if scenario == Scenario::Chat {
                     "chat"
@@ -439,7 +552,7 @@ impl Org {
             "conversationId": id,
             "conversationStart": start.to_string(),
             "conversationEnd": end.to_string(),
-            "originatingDirection": "inbound",
+            "originatingDirection": direction,
             "divisionIds": [DIVISION],
             "participants": participants
         });
@@ -450,6 +563,7 @@ impl Org {
             end,
             details,
             recording_metadata: metadata,
+            audio_spans: spans,
         });
     }
 }
@@ -485,22 +599,19 @@ impl Org {
                 start.hour(),
                 conversation.id
             ));
-            for recording in &conversation.recording_metadata {
-                let (Some(id), Some(begin), Some(end)) = (
-                    recording["id"].as_str(),
-                    recording["startTime"].as_str(),
-                    recording["endTime"].as_str(),
-                ) else {
-                    continue;
-                };
-                let (Ok(begin), Ok(end)) = (Timestamp::parse(begin), Timestamp::parse(end)) else {
-                    continue;
-                };
+            for span in &conversation.audio_spans {
+                let (id, begin, end) = (&span.recording_id, span.start, span.end);
+                let subtype = conversation
+                    .recording_metadata
+                    .iter()
+                    .find(|m| m["id"].as_str() == Some(id.as_str()))
+                    .and_then(|m| m["mediaSubtype"].as_str())
+                    .unwrap_or("Trunk");
                 std::fs::create_dir_all(&folder)?;
                 let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
                 let sidecar = json!({
                     "mediaType": "Call",
-                    "mediaSubtype": "Trunk",
+                    "mediaSubtype": subtype,
                     "provider": "edge",
                     "userIds": [],
                     "conversationId": conversation.id,
@@ -583,17 +694,12 @@ fn agent_leg(id: &str, user: &str, media: &str, segments: Vec<Value>) -> Value {
     })
 }
 
-fn recording_metadata(
-    conversation: &str,
-    recording: &str,
-    state: &str,
-    start: Timestamp,
-    end: Timestamp,
-) -> Value {
+/// `RecordingMetadata` of an audio recording: no `startTime` ("for screen recordings. Null for
+/// other types."), the `endTime` the export writes for a call.
+fn recording_metadata(conversation: &str, recording: &str, state: &str, end: Timestamp) -> Value {
     json!({
         "id": recording,
         "conversationId": conversation,
-        "startTime": start.to_string(),
         "endTime": end.to_string(),
         "media": "audio",
         "mediaSubtype": "Trunk",
@@ -633,6 +739,10 @@ mod tests {
             Scenario::WebrtcIceFailure,
             Scenario::Orphaned,
             Scenario::Message,
+            Scenario::InternalCall,
+            Scenario::Archived,
+            Scenario::SnippetOnly,
+            Scenario::FlowOrQueuePause,
         ] {
             assert!(
                 a.conversations.iter().any(|c| c.scenario == scenario),
@@ -643,6 +753,14 @@ mod tests {
             a.conversations
                 .iter()
                 .all(|c| c.start >= day && c.end > c.start)
+        );
+        // Audio recording metadata carries no startTime: "for screen recordings. Null for
+        // other types." (models/recording_metadata.py).
+        assert!(
+            a.conversations
+                .iter()
+                .flat_map(|c| &c.recording_metadata)
+                .all(|m| m.get("startTime").is_none())
         );
     }
 }

@@ -354,11 +354,19 @@ async fn the_export_tree_and_the_api_together_get_the_verdicts_they_were_built_w
             );
         }
     }
-    assert!(
-        org.conversations
-            .iter()
-            .any(|c| c.scenario == recaudit::simulator::Scenario::ExportMediaMissing)
-    );
+    use recaudit::simulator::Scenario;
+    for scenario in [
+        Scenario::ExportMediaMissing,
+        Scenario::InternalCall,
+        Scenario::Archived,
+        Scenario::SnippetOnly,
+        Scenario::FlowOrQueuePause,
+    ] {
+        assert!(
+            org.conversations.iter().any(|c| c.scenario == scenario),
+            "{scenario:?}"
+        );
+    }
 }
 
 #[tokio::test]
