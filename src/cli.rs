@@ -164,9 +164,16 @@ pub enum Command {
         /// an in-scope medium), `all`, or `none` (rely on the export tree and the bulk job).
         #[arg(long, default_value = "needed")]
         metadata: String,
-        /// Attach to this recording bulk export job instead of creating one.
+        /// Read this recording bulk export job (waiting for it to finish) instead of the org's
+        /// export jobs that cover the window.
         #[arg(long)]
         recording_job: Option<String>,
+        /// Create a bulk EXPORT job for the window through this "AWS S3 recording bulk
+        /// actions" integration. Without it the pull is read-only: it only reads the org's
+        /// existing export jobs. Needs recording:job:add, recording:job:edit and the
+        /// editRetention permissions (docs/RULES.md).
+        #[arg(long)]
+        integration_id: Option<String>,
         /// Stop after this many API requests; the next run continues where this one stopped.
         #[arg(long)]
         max_requests: Option<u64>,

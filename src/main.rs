@@ -169,6 +169,7 @@ async fn run(cli: Cli) -> Result<u8> {
             concurrency,
             metadata,
             recording_job,
+            integration_id,
             max_requests,
             details,
         } => {
@@ -193,6 +194,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 .map_err(|e: String| anyhow::anyhow!("--metadata: {e}"))?;
             config.media_types = settings.scope.media_types.clone();
             config.recording_job = recording_job;
+            config.integration_id = integration_id;
             config.max_requests = max_requests;
             config.details = details
                 .parse()
@@ -522,6 +524,20 @@ fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
         outcome.imported,
         outcome.unchanged
     );
+    match stats.export_jobs.as_slice() {
+        [] => eprintln!(
+            "recaudit: no finished bulk export job covers the window, so failed exports are not known; pass --recording-job ID, or --integration-id ID to create one"
+        ),
+        jobs => println!(
+            "read the failed recordings of export job(s) {}",
+            jobs.join(", ")
+        ),
+    }
+    for job in &stats.unfinished_export_jobs {
+        eprintln!(
+            "recaudit: export job {job} covers the window but has not finished; pull again later to read it"
+        );
+    }
     for rejection in &outcome.rejected {
         eprintln!("recaudit: unreadable response {rejection}");
     }

@@ -179,6 +179,11 @@ pub struct Org {
     pub failed_recordings: Vec<(String, String)>,
     /// `OrphanRecording` objects.
     pub orphans: Vec<Value>,
+    /// The org's own nightly EXPORT job (made by an admin or a policy), covering the night:
+    /// what a read-only pull finds and reads.
+    pub export_job: String,
+    /// The UTC day the conversations start in.
+    pub night: (Timestamp, Timestamp),
 }
 
 /// splitmix64: a tiny, stable PRNG, so a seed gives the same org on every machine and version.
@@ -254,7 +259,10 @@ impl Org {
             conversations: Vec::with_capacity(count),
             failed_recordings: Vec::new(),
             orphans: Vec::new(),
+            export_job: String::new(),
+            night: (day, day.plus_millis(24 * HOUR_MS)),
         };
+        org.export_job = rng.uuid();
         let agents: Vec<String> = (0..40).map(|_| rng.uuid()).collect();
         for i in 0..count {
             // Scenarios cycle through the weights deterministically, then the start is random.

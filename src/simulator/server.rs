@@ -83,12 +83,18 @@ pub struct Stats {
     pub rate_limited: AtomicU64,
     pub injected_errors: AtomicU64,
     pub tokens_issued: AtomicU64,
+    /// Bulk recording jobs created (`POST /api/v2/recording/jobs` accepted): a read-only pull
+    /// creates none.
+    pub jobs_created: AtomicU64,
 }
 
 struct Window {
     started: Instant,
     count: u64,
 }
+
+/// A conversation interval `[start, end)`; a recording job's is the one it exports.
+type Interval = (Timestamp, Timestamp);
 
 struct Shared {
     org: Org,
@@ -100,7 +106,8 @@ struct Shared {
     tokens: Mutex<HashMap<String, Instant>>,
     windows: Mutex<HashMap<String, Window>>,
     details_jobs: Mutex<HashMap<String, (Timestamp, Timestamp, u64)>>,
-    recording_jobs: Mutex<HashMap<String, String>>,
+    /// Job id -> (state, the interval it exports).
+    recording_jobs: Mutex<HashMap<String, (String, Interval)>>,
     rng: Mutex<Rng>,
     sequence: AtomicU64,
 }
@@ -128,6 +135,9 @@ impl SimServer {
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
+        // The org's own export job of the night exists before anyone pulls.
+        let recording_jobs =
+            HashMap::from([(org.export_job.clone(), ("FULFILLED".to_string(), org.night))]);
         let shared = Arc::new(Shared {
             org,
             by_id,
@@ -137,7 +147,7 @@ impl SimServer {
             tokens: Mutex::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
             details_jobs: Mutex::new(HashMap::new()),
-            recording_jobs: Mutex::new(HashMap::new()),
+            recording_jobs: Mutex::new(recording_jobs),
             rng: Mutex::new(Rng::new(0x5eed)),
             sequence: AtomicU64::new(0),
         });
@@ -190,7 +200,10 @@ fn router(shared: Arc<Shared>) -> Router {
             "/api/v2/conversations/{id}/recordingmetadata",
             get(recording_metadata),
         )
-        .route("/api/v2/recording/jobs", post(create_recording_job))
+        .route(
+            "/api/v2/recording/jobs",
+            post(create_recording_job).get(list_recording_jobs),
+        )
         .route(
             "/api/v2/recording/jobs/{job}",
             get(recording_job).put(execute_recording_job),
@@ -566,7 +579,12 @@ async fn recording_metadata(State(shared): State<Arc<Shared>>, Path(id): Path<St
     }
 }
 
-fn recording_job_body(shared: &Shared, job: &str, state: &str) -> Value {
+fn recording_job_body(
+    shared: &Shared,
+    job: &str,
+    state: &str,
+    (from, to): (Timestamp, Timestamp),
+) -> Value {
     let failed = shared.org.failed_recordings.len();
     let recordings: usize = shared
         .org
@@ -577,7 +595,12 @@ fn recording_job_body(shared: &Shared, job: &str, state: &str) -> Value {
     json!({
         "id": job,
         "state": state,
-        "recordingJobsQuery": {"action": "EXPORT", "integrationId": "4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d"},
+        "recordingJobsQuery": {
+            "action": "EXPORT",
+            "actionDate": to.to_string(),
+            "integrationId": "4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d",
+            "conversationQuery": {"interval": format!("{from}/{to}")}
+        },
         "dateCreated": "2026-07-16T01:05:12.418Z",
         "totalConversations": shared.org.conversations.len(),
         "totalRecordings": recordings,
@@ -590,15 +613,66 @@ fn recording_job_body(shared: &Shared, job: &str, state: &str) -> Value {
     })
 }
 
-async fn create_recording_job(State(shared): State<Arc<Shared>>) -> Response {
+/// `POST /api/v2/recording/jobs`. `RecordingJobsQuery.integrationId` is "required and used only
+/// for EXPORT action" (models/recording_jobs_query.py): an EXPORT without it is refused.
+async fn create_recording_job(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let query: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let export = query["action"].as_str() == Some("EXPORT");
+    let integration = query["integrationId"]
+        .as_str()
+        .is_some_and(|i| !i.is_empty());
+    if export && !integration {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "integrationId is required for the EXPORT action",
+        );
+    }
+    let Some(window) = query.get("conversationQuery").and_then(interval) else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "conversationQuery.interval is required",
+        );
+    };
     let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
     if let Ok(mut jobs) = shared.recording_jobs.lock() {
-        jobs.insert(job.clone(), "READY".to_string());
+        jobs.insert(job.clone(), ("READY".to_string(), window));
     }
+    shared.stats.jobs_created.fetch_add(1, Ordering::Relaxed);
     answer(
         &shared,
         StatusCode::OK,
-        recording_job_body(&shared, &job, "PENDING"),
+        recording_job_body(&shared, &job, "PENDING", window),
+        &[],
+    )
+}
+
+/// `GET /api/v2/recording/jobs`: the org's jobs, page-number paged (`RecordingJobEntityListing`).
+async fn list_recording_jobs(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let mut jobs: Vec<(String, String, (Timestamp, Timestamp))> = shared
+        .recording_jobs
+        .lock()
+        .map(|jobs| {
+            jobs.iter()
+                .map(|(id, (state, window))| (id.clone(), state.clone(), *window))
+                .collect()
+        })
+        .unwrap_or_default();
+    jobs.sort();
+    let items: Vec<Value> = jobs
+        .iter()
+        .map(|(id, state, window)| recording_job_body(&shared, id, state, *window))
+        .collect();
+    answer(
+        &shared,
+        StatusCode::OK,
+        listing(&items, "/api/v2/recording/jobs", &query),
         &[],
     )
 }
@@ -610,10 +684,10 @@ async fn recording_job(State(shared): State<Arc<Shared>>, Path(job): Path<String
         .ok()
         .and_then(|jobs| jobs.get(&job).cloned())
     {
-        Some(state) => answer(
+        Some((state, window)) => answer(
             &shared,
             StatusCode::OK,
-            recording_job_body(&shared, &job, &state),
+            recording_job_body(&shared, &job, &state, window),
             &[],
         ),
         None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
@@ -624,16 +698,17 @@ async fn execute_recording_job(
     State(shared): State<Arc<Shared>>,
     Path(job): Path<String>,
 ) -> Response {
-    let known = shared.recording_jobs.lock().ok().is_some_and(|mut jobs| {
-        jobs.get_mut(&job)
-            .map(|s| *s = "FULFILLED".to_string())
-            .is_some()
+    let window = shared.recording_jobs.lock().ok().and_then(|mut jobs| {
+        jobs.get_mut(&job).map(|(state, window)| {
+            *state = "FULFILLED".to_string();
+            *window
+        })
     });
-    if known {
+    if let Some(window) = window {
         answer(
             &shared,
             StatusCode::OK,
-            recording_job_body(&shared, &job, "PROCESSING"),
+            recording_job_body(&shared, &job, "PROCESSING", window),
             &[],
         )
     } else {
@@ -698,13 +773,55 @@ async fn failed_recordings(
     )
 }
 
-async fn orphans(State(shared): State<Arc<Shared>>, Query(query): Query<PageQuery>) -> Response {
-    answer(
-        &shared,
-        StatusCode::OK,
-        listing(&shared.org.orphans, "/api/v2/orphanrecordings", &query),
-        &[],
-    )
+/// `GET /api/v2/orphanrecordings`: "False returns all orphans for the organization, capped at
+/// 500 results" (`hasConversation`, SDK apis/recording_api.py; false is the default).
+async fn orphans(State(shared): State<Arc<Shared>>, Query(query): Query<OrphanQuery>) -> Response {
+    let orphans: Vec<Value> = if query.has_conversation == Some(true) {
+        shared
+            .org
+            .orphans
+            .iter()
+            .filter(|o| o["recording"]["conversationId"].is_string())
+            .cloned()
+            .collect()
+    } else {
+        shared
+            .org
+            .orphans
+            .iter()
+            .take(ORPHAN_CAP)
+            .cloned()
+            .collect()
+    };
+    let base = match query.has_conversation {
+        Some(flag) => format!("/api/v2/orphanrecordings?hasConversation={flag}&"),
+        None => "/api/v2/orphanrecordings?".to_string(),
+    };
+    let page = PageQuery {
+        cursor: None,
+        page_size: query.page_size,
+        page_number: query.page_number,
+    };
+    let mut body = listing(&orphans, "/api/v2/orphanrecordings", &page);
+    // The listing's URIs keep the filter, as the platform's do.
+    for key in ["firstUri", "lastUri", "selfUri", "nextUri"] {
+        if let Some(uri) = body[key].as_str() {
+            body[key] = json!(uri.replacen("/api/v2/orphanrecordings?", &base, 1));
+        }
+    }
+    answer(&shared, StatusCode::OK, body, &[])
+}
+
+/// The cap on an orphan listing not filtered by `hasConversation=true`.
+pub const ORPHAN_CAP: usize = 500;
+
+/// Not `#[serde(flatten)]` over [`PageQuery`]: flattened numbers do not parse from a query string.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrphanQuery {
+    has_conversation: Option<bool>,
+    page_size: Option<usize>,
+    page_number: Option<usize>,
 }
 
 async fn limits(State(shared): State<Arc<Shared>>, Path(namespace): Path<String>) -> Response {

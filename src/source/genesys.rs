@@ -163,8 +163,12 @@ pub struct PullConfig {
     pub metadata: MetadataScope,
     /// Media types whose agent interactions need a recording (with [`MetadataScope::Needed`]).
     pub media_types: Vec<String>,
-    /// Attach to this bulk export job instead of creating one.
+    /// Read this bulk export job instead of the org's jobs that cover the window.
     pub recording_job: Option<String>,
+    /// Create an EXPORT job for the window through this "AWS S3 recording bulk actions"
+    /// integration (`RecordingJobsQuery.integrationId`: "required and used only for EXPORT
+    /// action"). `None`, the default, keeps the pull read-only: it schedules nothing in the org.
+    pub integration_id: Option<String>,
     /// Stop (resumably) after this many API requests.
     pub max_requests: Option<u64>,
     /// How conversation details are fetched.
@@ -235,6 +239,7 @@ impl PullConfig {
             metadata: MetadataScope::Needed,
             media_types: vec!["voice".to_string()],
             recording_job: None,
+            integration_id: None,
             max_requests: None,
             details: DetailsMode::Auto,
         }
@@ -252,6 +257,10 @@ pub struct PullStats {
     pub elapsed: Duration,
     /// The per-minute limit the server reported.
     pub allowed_per_minute: Option<u64>,
+    /// Bulk export jobs whose failed recordings were read.
+    pub export_jobs: Vec<String>,
+    /// Export jobs covering the window that had not finished, so were not read.
+    pub unfinished_export_jobs: Vec<String>,
 }
 
 /// A response body with what the ledger records about it.
@@ -709,21 +718,68 @@ async fn pull_steps(
         return Err(e);
     }
 
-    // The window's bulk export job (created once, or given) and the recordings it failed on.
-    let job_id = match state
+    // Bulk export jobs and the recordings they failed on. Read-only by default: the org's own
+    // EXPORT jobs whose conversation interval overlaps the window. A job is created only when
+    // asked (`--integration-id`), or one is named (`--recording-job`).
+    let jobs = match state
         .recording_job
         .clone()
         .or_else(|| client.config.recording_job.clone())
     {
-        Some(job) => job,
-        None => {
-            let job = client
-                .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "conversationQuery": {"interval": interval}})))
-                .await?;
-            json_field(&job, "id")?
+        Some(job) => {
+            state.recording_job = Some(job.clone());
+            vec![job]
         }
+        None => match &client.config.integration_id {
+            Some(integration) => {
+                let job = client
+                    .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "integrationId": integration, "conversationQuery": {"interval": interval}})))
+                    .await?;
+                let id = json_field(&job, "id")?;
+                state.recording_job = Some(id.clone());
+                vec![id]
+            }
+            None => {
+                let (finished, unfinished) =
+                    existing_export_jobs(client, store, sink, from, to).await?;
+                client.count(|s| s.unfinished_export_jobs = unfinished);
+                finished
+            }
+        },
     };
-    state.recording_job = Some(job_id.clone());
+    for job_id in &jobs {
+        if state.recording_job.as_deref() == Some(job_id.as_str()) {
+            run_job_to_completion(client, store, sink, job_id).await?;
+        }
+        page_listing(
+            client,
+            store,
+            sink,
+            &format!("/api/v2/recording/jobs/{job_id}/failedrecordings?"),
+        )
+        .await?;
+    }
+    client.count(|s| s.export_jobs = jobs.clone());
+    // Orphans whose conversation is known: the unfiltered listing is "capped at 500 results"
+    // (`hasConversation`, SDK apis/recording_api.py), so it would silently miss some.
+    page_listing(
+        client,
+        store,
+        sink,
+        "/api/v2/orphanrecordings?hasConversation=true&",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits for a job this pull created (or was told to attach to) to finish, executing it when it
+/// is ready; stores its final state.
+async fn run_job_to_completion(
+    client: &Client,
+    store: &Store,
+    sink: &mut PayloadSink,
+    job_id: &str,
+) -> Result<()> {
     loop {
         let status = client
             .call(
@@ -744,23 +800,65 @@ async fn pull_steps(
             }
             "FULFILLED" | "FAILED" | "CANCELLED" => {
                 store_received(store, sink, status).await?;
-                break;
+                return Ok(());
             }
             _ => tokio::time::sleep(client.config.poll_interval).await,
         }
     }
-    page_listing(
-        client,
-        store,
-        sink,
-        &format!("/api/v2/recording/jobs/{job_id}/failedrecordings"),
-    )
-    .await?;
-    page_listing(client, store, sink, "/api/v2/orphanrecordings").await?;
-    Ok(())
 }
 
-/// Pages a standard listing by page number until `nextUri` is absent.
+/// The org's EXPORT jobs whose `conversationQuery.interval` overlaps `[from, to)`, from
+/// `GET /api/v2/recording/jobs` (every page is stored as evidence): (finished, unfinished).
+/// `RecordingJob.state` is one of FULFILLED, PENDING, READY, PROCESSING, CANCELLED, FAILED
+/// (models/recording_job.py); the last three of those that are terminal have their failed
+/// recordings read.
+async fn existing_export_jobs(
+    client: &Client,
+    store: &Store,
+    sink: &mut PayloadSink,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut finished, mut unfinished) = (Vec::new(), Vec::new());
+    let mut number = 1;
+    loop {
+        let page = client
+            .call(
+                Method::GET,
+                &format!("/api/v2/recording/jobs?jobType=EXPORT&pageSize=100&pageNumber={number}"),
+                None,
+            )
+            .await?;
+        let listing: Value = serde_json::from_slice(&page.body).unwrap_or(Value::Null);
+        for job in listing["entities"].as_array().into_iter().flatten() {
+            let query = &job["recordingJobsQuery"];
+            if query["action"].as_str() != Some("EXPORT") {
+                continue;
+            }
+            let covers = query["conversationQuery"]["interval"]
+                .as_str()
+                .and_then(|i| i.split_once('/'))
+                .and_then(|(a, b)| Some((Timestamp::parse(a).ok()?, Timestamp::parse(b).ok()?)))
+                .is_some_and(|(start, end)| start < to && from < end);
+            let Some(id) = job["id"].as_str().filter(|_| covers) else {
+                continue;
+            };
+            match job["state"].as_str() {
+                Some("FULFILLED" | "FAILED" | "CANCELLED") => finished.push(id.to_string()),
+                _ => unfinished.push(id.to_string()),
+            }
+        }
+        let more = listing["nextUri"].is_string();
+        store_received(store, sink, page).await?;
+        if !more {
+            return Ok((finished, unfinished));
+        }
+        number += 1;
+    }
+}
+
+/// Pages a standard listing by page number until `nextUri` is absent. `base` ends in `?` or
+/// `&`, ready for the paging parameters.
 async fn page_listing(
     client: &Client,
     store: &Store,
@@ -772,7 +870,7 @@ async fn page_listing(
         let page = client
             .call(
                 Method::GET,
-                &format!("{base}?pageSize=100&pageNumber={number}"),
+                &format!("{base}pageSize=100&pageNumber={number}"),
                 None,
             )
             .await?;

@@ -433,3 +433,109 @@ async fn a_short_window_is_pulled_with_the_sync_query() {
         );
     }
 }
+
+/// Issue 8 item 13. `RecordingJobsQuery.integrationId` is "required and used only for EXPORT
+/// action" (models/recording_jobs_query.py): by default the pull reads the org's existing export
+/// jobs and creates nothing; a job is created only with an integration id.
+#[tokio::test]
+async fn the_pull_is_read_only_unless_given_an_integration() {
+    use std::sync::atomic::Ordering;
+    let env = TestEnv::new().await;
+    let faults = Faults {
+        rate_limit_per_minute: 100_000,
+        ..Faults::default()
+    };
+    let (server, org) = simulator(80, faults.clone()).await;
+    let (_, stats) = genesys::pull(
+        &env.store,
+        config(&server),
+        ts(NIGHT),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.stats.jobs_created.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.export_jobs, vec![org.export_job.clone()]);
+    // The org's job was read: its failed recordings are in the findings.
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-20T00:00:00Z")
+        .await;
+    let failed = org.failed_recordings.len();
+    assert!(failed > 0);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.reasons.contains(&recaudit::audit::Reason::ExportFailed))
+            .count(),
+        failed
+    );
+
+    // With an integration id, one job is created for the window, and only once.
+    let env = TestEnv::new().await;
+    let (server, _) = simulator(80, faults).await;
+    let mut creating = config(&server);
+    creating.integration_id = Some("4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d".to_string());
+    let (_, stats) = genesys::pull(&env.store, creating, ts(NIGHT), ts("2026-07-15T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(server.stats.jobs_created.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.export_jobs.len(), 1);
+}
+
+/// Issue 8 item 10. `GET /api/v2/orphanrecordings`: "False returns all orphans for the
+/// organization, capped at 500 results" (SDK apis/recording_api.py, `hasConversation`). The pull
+/// asks for `hasConversation=true` and pages it all.
+#[tokio::test]
+async fn every_orphan_is_read_past_the_unfiltered_cap() {
+    let env = TestEnv::new().await;
+    let only_orphans = Mix {
+        recorded: 0,
+        transfer_recorded: 0,
+        webrtc_ice_failure: 0,
+        answered_no_recording: 0,
+        export_failed: 0,
+        export_media_missing: 0,
+        recording_error: 0,
+        orphaned: 1,
+        abandoned: 0,
+        ivr_only: 0,
+        chat: 0,
+        message: 0,
+        internal_call: 0,
+        archived: 0,
+        snippet_only: 0,
+        flow_or_queue_pause: 0,
+    };
+    let org = Org::generate(5, 560, ts(NIGHT), &only_orphans);
+    assert!(org.orphans.len() > recaudit::simulator::ORPHAN_CAP);
+    let server = SimServer::start(
+        org.clone(),
+        Faults {
+            rate_limit_per_minute: 100_000,
+            ..Faults::default()
+        },
+        SimClient::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    genesys::pull(
+        &env.store,
+        config(&server),
+        ts(NIGHT),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-20T00:00:00Z")
+        .await;
+    let with_orphan = findings
+        .iter()
+        .filter(|f| {
+            f.reasons
+                .contains(&recaudit::audit::Reason::OrphanRecording)
+        })
+        .count();
+    assert_eq!(with_orphan, org.orphans.len());
+}

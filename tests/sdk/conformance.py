@@ -82,7 +82,20 @@ def main():
             with_recordings += bool(metadata)
             ok &= check("GET /api/v2/conversations/{id}/recordingmetadata", metadata) or False
         print("     (%d of the conversations checked had recordings)" % with_recordings)
+        # The read-only pull: the org's own export jobs.
+        jobs = recording.get_recording_jobs(page_size=100, page_number=1, job_type="EXPORT")
+        ok &= check("GET /api/v2/recording/jobs", jobs)
+        # An EXPORT without integrationId ("required and used only for EXPORT action") is refused.
+        bare = model(gc.RecordingJobsQuery, action="EXPORT", action_date=datetime.datetime.now(datetime.timezone.utc),
+                     conversation_query=model(gc.AsyncConversationQuery, interval=interval))
+        try:
+            recording.post_recording_jobs(bare)
+            print("FAIL POST /api/v2/recording/jobs: an EXPORT without integrationId was accepted")
+            ok = False
+        except ApiException as e:
+            print("OK   POST /api/v2/recording/jobs without integrationId: refused with %s" % e.status)
         query = model(gc.RecordingJobsQuery, action="EXPORT", action_date=datetime.datetime.now(datetime.timezone.utc),
+                      integration_id="4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d",
                       conversation_query=model(gc.AsyncConversationQuery, interval=interval))
         export = recording.post_recording_jobs(query)
         ok &= check("POST /api/v2/recording/jobs", export)
@@ -90,6 +103,7 @@ def main():
         ok &= check("PUT /api/v2/recording/jobs/{jobId}", recording.put_recording_job(export.id, model(gc.ExecuteRecordingJobsQuery, state="PROCESSING")))
         ok &= check("GET /api/v2/recording/jobs/{jobId}/failedrecordings", recording.get_recording_job_failedrecordings(export.id, page_size=100))
         ok &= check("GET /api/v2/orphanrecordings", recording.get_orphanrecordings(page_size=100))
+        ok &= check("GET /api/v2/orphanrecordings?hasConversation=true", recording.get_orphanrecordings(page_size=100, has_conversation=True))
         ok &= check("GET /api/v2/organizations/limits/namespaces/{namespace}", organization.get_organizations_limits_namespace("platform.api"))
     except ApiException as e:
         print("FAIL the SDK call failed: %s %s" % (e.status, e.reason))
