@@ -5,3 +5,6 @@
 -- interacted while no packet was received has a recording of silence.
 ALTER TABLE recordings ADD COLUMN recording_file_role TEXT;
 ALTER TABLE sessions ADD COLUMN received_packets INTEGER;
+-- The newest finding of a conversation, which decides whether a pull asks for its recording
+-- metadata again (a pending conversation is re-asked until its grace window closes).
+CREATE INDEX findings_by_conversation ON findings (conversation_id, run_id);

@@ -84,7 +84,9 @@ impl Store {
         Ok(())
     }
 
-    /// Conversations of `[from, to)` whose recording metadata has not been fetched yet; with
+    /// Conversations of `[from, to)` whose recording metadata has not been fetched yet, or whose
+    /// newest finding is `pending` (a late recording may have arrived since: asking again is
+    /// what lets a pending conversation become complete instead of a false exception); with
     /// `media_types`, only those where an agent or user session of one of those media reached
     /// `interact` (the ones that must have a recording).
     pub async fn conversations_needing_metadata(
@@ -96,7 +98,7 @@ impl Store {
         let mut sql = String::from(
             "SELECT c.conversation_id FROM conversations c \
              WHERE c.conversation_start >= ? AND c.conversation_start < ? \
-             AND NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata')",
+             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata')                   OR (SELECT f.status FROM findings f JOIN runs u ON u.run_id = f.run_id                       WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = 'pending')",
         );
         if let Some(media) = media_types {
             let placeholders = vec!["?"; media.len().max(1)].join(", ");

@@ -539,3 +539,81 @@ async fn every_orphan_is_read_past_the_unfiltered_cap() {
         .count();
     assert_eq!(with_orphan, org.orphans.len());
 }
+
+/// Issue 8 item 12. A conversation audited `pending` because its recording had not arrived is
+/// asked again by the next pull; the late recording then makes it complete.
+#[tokio::test]
+async fn a_pending_conversation_is_asked_again_and_its_late_recording_counts() {
+    use recaudit::audit::Status;
+    use recaudit::simulator::Scenario;
+    let env = TestEnv::new().await;
+    let faults = Faults {
+        rate_limit_per_minute: 100_000,
+        ..Faults::default()
+    };
+    let before = Org::generate(42, 80, ts(NIGHT), &Mix::default());
+    let late = before
+        .conversations
+        .iter()
+        .position(|c| c.scenario == Scenario::AnsweredNoRecording)
+        .expect("a conversation without its recording yet");
+    let late_id = before.conversations[late].id.clone();
+    let as_of = "2026-07-15T20:00:00Z"; // inside the 48 h grace window of every conversation
+
+    let first = SimServer::start(
+        before.clone(),
+        faults.clone(),
+        SimClient::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let window = (ts(NIGHT), ts("2026-07-15T00:00:00Z"));
+    genesys::pull(&env.store, config(&first), window.0, window.1)
+        .await
+        .unwrap();
+    let findings = env.findings_at(&Policy::default(), as_of).await;
+    let finding = findings.iter().find(|f| f.interaction == late_id).unwrap();
+    assert_eq!(finding.status, Status::Pending, "{finding:?}");
+
+    // The recording arrives: the platform now answers with its metadata.
+    let mut after = before.clone();
+    let conversation = &mut after.conversations[late];
+    conversation.recording_metadata = vec![serde_json::json!({
+        "id": "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+        "conversationId": late_id,
+        "endTime": conversation.end.to_string(),
+        "media": "audio",
+        "mediaSubtype": "Trunk",
+        "annotations": [],
+        "fileState": "AVAILABLE",
+        "deleteDate": "2033-07-14T00:00:00.000Z",
+        "region": "us-east-1"
+    })];
+    let second = SimServer::start(
+        after,
+        faults,
+        SimClient::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    genesys::pull(&env.store, config(&second), window.0, window.1)
+        .await
+        .unwrap();
+    let findings = env
+        .findings_at(&Policy::default(), "2026-07-15T21:00:00Z")
+        .await;
+    let finding = findings.iter().find(|f| f.interaction == late_id).unwrap();
+    assert_eq!(finding.status, Status::Complete, "{finding:?}");
+    // Only the pending conversations were asked again, not the whole night.
+    use std::sync::atomic::Ordering;
+    let (asked_first, asked_second) = (
+        first.stats.requests.load(Ordering::Relaxed),
+        second.stats.requests.load(Ordering::Relaxed),
+    );
+    assert!(
+        asked_second * 2 < asked_first,
+        "first pull {asked_first} requests, second {asked_second}"
+    );
+}
