@@ -8,3 +8,12 @@ ALTER TABLE sessions ADD COLUMN received_packets INTEGER;
 -- The newest finding of a conversation, which decides whether a pull asks for its recording
 -- metadata again (a pending conversation is re-asked until its grace window closes).
 CREATE INDEX findings_by_conversation ON findings (conversation_id, run_id);
+-- Records of a stored input that could not be read (a conversation without conversationStart in
+-- an otherwise good page): rejected alone, kept here so that re-importing the unchanged file
+-- names them again instead of passing silently.
+CREATE TABLE record_rejections (
+    raw_input_id INTEGER NOT NULL REFERENCES raw_inputs (id),
+    record       INTEGER NOT NULL,
+    message      TEXT    NOT NULL,
+    PRIMARY KEY (raw_input_id, record)
+);

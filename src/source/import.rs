@@ -20,7 +20,7 @@
 //! non-zero. Accepted files are written in batches, each batch one transaction.
 
 use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -78,6 +78,7 @@ impl std::fmt::Display for Rejection {
 /// problems with individual files are in [`ImportOutcome::rejected`].
 pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutcome> {
     let mut known = store.known_inputs().await?;
+    let stored = store.stored_record_rejections().await?;
     let mut outcome = ImportOutcome::default();
     let mut batch = Batcher::default();
 
@@ -100,9 +101,13 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
                     path: file.clone(),
                     message: reason,
                 }),
-                Ok(FileRead::Unchanged) => outcome.unchanged += 1,
+                Ok(FileRead::Unchanged(sha256)) => {
+                    outcome.unchanged += 1;
+                    report_stored_rejections(&mut outcome, &stored, &file, &source, sha256);
+                }
                 Ok(FileRead::Parsed(parsed)) => {
                     let parsed = *parsed;
+                    report_record_rejections(&mut outcome, &file, &parsed);
                     known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
                     *outcome
                         .by_kind
@@ -125,12 +130,44 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
     Ok(outcome)
 }
 
+/// Names each record of a newly parsed file that was rejected alone.
+fn report_record_rejections(outcome: &mut ImportOutcome, path: &Path, parsed: &Parsed) {
+    for (_, message) in &parsed.rows.rejected_records {
+        outcome.rejected.push(Rejection {
+            path: path.to_path_buf(),
+            message: format!("{message} (the file's other records were imported)"),
+        });
+    }
+}
+
+/// Names again the rejected records of a file that is stored unchanged: importing it again must
+/// not make them pass silently.
+fn report_stored_rejections(
+    outcome: &mut ImportOutcome,
+    stored: &HashMap<(String, String), Vec<String>>,
+    path: &Path,
+    source: &str,
+    sha256: String,
+) {
+    for message in stored
+        .get(&(source.to_string(), sha256))
+        .into_iter()
+        .flatten()
+    {
+        outcome.rejected.push(Rejection {
+            path: path.to_path_buf(),
+            message: format!("{message} (stored unchanged; fix the record and import again)"),
+        });
+    }
+}
+
 /// API response bodies, parsed and batched exactly as `import` parses and batches files. The
 /// source of each is its request path and query; a body already stored with the same source
 /// and SHA-256 is skipped, so a repeated or resumed pull adds nothing twice.
 pub struct PayloadSink {
     batch: Batcher,
     known: HashSet<(String, String)>,
+    stored: HashMap<(String, String), Vec<String>>,
     pub outcome: ImportOutcome,
 }
 
@@ -139,6 +176,7 @@ impl PayloadSink {
         Ok(PayloadSink {
             batch: Batcher::default(),
             known: store.known_inputs().await?,
+            stored: store.stored_record_rejections().await?,
             outcome: ImportOutcome::default(),
         })
     }
@@ -159,11 +197,19 @@ impl PayloadSink {
             .contains(&(input.source.clone(), input.sha256.clone()))
         {
             self.outcome.unchanged += 1;
+            report_stored_rejections(
+                &mut self.outcome,
+                &self.stored,
+                Path::new(source),
+                source,
+                input.sha256,
+            );
             return Ok(Ok(()));
         }
         let hint = source.to_ascii_lowercase();
         match parse_json(input, body, &hint) {
             Ok(parsed) => {
+                report_record_rejections(&mut self.outcome, Path::new(source), &parsed);
                 self.known
                     .insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
                 *self
@@ -209,6 +255,60 @@ struct Rows {
     jobs: Vec<RecordingJobWire>,
     failed: Vec<FailedRow>,
     orphans: Vec<OrphanRow>,
+    /// Records of the file that could not be read (index, what is wrong): each is rejected
+    /// alone, and the file's other records are imported.
+    rejected_records: Vec<(i64, String)>,
+}
+
+/// Reads each element of a page or array on its own, so that one record with a missing or bad
+/// value (the SDK requires none of `conversationStart`, `segmentStart`, `Recording.id`, job
+/// `id` or `state`) is rejected alone, named by its index, id and field path, and the others
+/// are kept.
+fn records<T: DeserializeOwned>(items: &[Value], field: &str, rows: &mut Rows) -> Vec<T> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| record(item, index, field, rows))
+        .collect()
+}
+
+/// Element `index` of the array at `field`, or `None` with the rejection noted in `rows`.
+fn record<T: DeserializeOwned>(
+    item: &Value,
+    index: usize,
+    field: &str,
+    rows: &mut Rows,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(item) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            let id = item
+                .get("conversationId")
+                .or_else(|| item.get("id"))
+                .and_then(Value::as_str)
+                .map(|id| format!(", id {id}"))
+                .unwrap_or_default();
+            let path = e.path().to_string();
+            let at = if path.is_empty() || path == "." {
+                format!("{field}[{index}]")
+            } else {
+                format!("{field}[{index}].{path}")
+            };
+            rows.rejected_records.push((
+                index as i64,
+                format!("record {index}{id}: at `{at}`: {}", e.inner()),
+            ));
+            None
+        }
+    }
+}
+
+/// The array under `key` of an object (an absent or null one is empty).
+fn array_at<'v>(value: &'v Value, key: &str) -> &'v [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 #[derive(Default)]
@@ -241,6 +341,11 @@ impl Batcher {
         self.batch
             .orphans
             .extend(rows.orphans.into_iter().map(|o| (index, o)));
+        self.batch.record_rejections.extend(
+            rows.rejected_records
+                .into_iter()
+                .map(|(record, message)| (index, record, message)),
+        );
     }
 
     fn is_full(&self) -> bool {
@@ -301,16 +406,10 @@ fn relative_source(root: &Path, file: &Path) -> String {
 /// What reading one file gave.
 enum FileRead {
     Parsed(Box<Parsed>),
-    /// Already stored with the same source and SHA-256.
-    Unchanged,
+    /// Already stored with the same source and this SHA-256.
+    Unchanged(String),
     /// Not an input (a stray file in an export folder), with the reason.
     Ignored(String),
-}
-
-impl From<Option<Parsed>> for FileRead {
-    fn from(parsed: Option<Parsed>) -> FileRead {
-        parsed.map_or(FileRead::Unchanged, |p| FileRead::Parsed(Box::new(p)))
-    }
 }
 
 /// Reads, hashes and parses one file.
@@ -326,8 +425,7 @@ fn read_input(
     if let Some(conversation_id) = export_conversation(path) {
         match export_file_kind(path, &name) {
             ExportFile::Media => {
-                return read_export_media(path, source, &name, &conversation_id, known)
-                    .map(FileRead::from);
+                return read_export_media(path, source, &name, &conversation_id, known);
             }
             ExportFile::Json => {}
             ExportFile::Other(reason) => return Ok(FileRead::Ignored(reason)),
@@ -335,7 +433,7 @@ fn read_input(
         let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
         let input = raw_input(&body, source, "");
         if known.contains(&(input.source.clone(), input.sha256.clone())) {
-            return Ok(FileRead::Unchanged);
+            return Ok(FileRead::Unchanged(input.sha256));
         }
         return parse_export_json(input, body, &name, &conversation_id)
             .map(|p| FileRead::Parsed(Box::new(p)));
@@ -349,7 +447,7 @@ fn read_input(
     let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let input = raw_input(&body, source, "");
     if known.contains(&(input.source.clone(), input.sha256.clone())) {
-        return Ok(FileRead::Unchanged);
+        return Ok(FileRead::Unchanged(input.sha256));
     }
     if ndjson {
         return parse_ndjson(input, body).map(|p| FileRead::Parsed(Box::new(p)));
@@ -453,7 +551,7 @@ fn read_export_media(
     name: &str,
     conversation_id: &str,
     known: &HashSet<(String, String)>,
-) -> Result<Option<Parsed>, String> {
+) -> Result<FileRead, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
@@ -470,14 +568,14 @@ fn read_export_media(
     }
     let sha256 = hex::encode(hasher.finalize());
     if known.contains(&(source.to_string(), sha256.clone())) {
-        return Ok(None);
+        return Ok(FileRead::Unchanged(sha256));
     }
     let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
     let recording_id = name
         .split_once('.')
         .map_or(name, |(stem, _)| stem)
         .to_string();
-    Ok(Some(Parsed {
+    Ok(FileRead::Parsed(Box::new(Parsed {
         input: RawInput {
             kind: "export-media".to_string(),
             source: source.to_string(),
@@ -498,7 +596,7 @@ fn read_export_media(
             }],
             ..Rows::default()
         },
-    }))
+    })))
 }
 
 fn parse_export_json(
@@ -578,18 +676,33 @@ fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
             continue;
         }
         let mut deserializer = serde_json::Deserializer::from_slice(line);
-        let conversation: AnalyticsConversation =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        match serde_path_to_error::deserialize::<_, AnalyticsConversation>(&mut deserializer) {
+            Ok(conversation) => rows.conversations.push(conversation),
+            // A line that is not JSON at all: the file is not NDJSON of conversations.
+            Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
                 let inner = e.inner();
-                format!(
-                    "line {}, column {}: at `{}`: {}",
+                return Err(format!(
+                    "line {}, column {}: {}",
                     index + 1,
                     inner.column(),
-                    e.path(),
                     strip_position(inner)
-                )
-            })?;
-        rows.conversations.push(conversation);
+                ));
+            }
+            // One conversation with a missing or bad value: that line alone is rejected.
+            Err(e) => {
+                let inner = e.inner();
+                rows.rejected_records.push((
+                    index as i64,
+                    format!(
+                        "record {index} (line {}, column {}): at `{}`: {}",
+                        index + 1,
+                        inner.column(),
+                        e.path(),
+                        strip_position(inner)
+                    ),
+                ));
+            }
+        }
     }
     input.kind = "analytics-conversations-ndjson".to_string();
     input.body = Some(body);
@@ -609,7 +722,16 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
     let mut rows = Rows::default();
     let kind = match classify(&value, lower_name) {
         Shape::ConversationPage => {
-            rows.conversations = typed::<ConversationPage>(&body)?.conversations;
+            // The envelope is checked whole; its conversations one by one.
+            let mut envelope = value.clone();
+            envelope["conversations"] = Value::Array(Vec::new());
+            serde_path_to_error::deserialize::<_, ConversationPage>(&envelope)
+                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+            rows.conversations = records(
+                array_at(&value, "conversations"),
+                "conversations",
+                &mut rows,
+            );
             "analytics-details-page"
         }
         Shape::Conversation => {
@@ -618,18 +740,26 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "analytics-conversation"
         }
         Shape::Conversations => {
-            rows.conversations = typed::<Vec<AnalyticsConversation>>(&body)?;
+            let items = value.as_array().map_or(&[][..], Vec::as_slice);
+            rows.conversations = records(items, "", &mut rows);
             "analytics-conversations"
         }
         Shape::Recordings(source) => {
-            let wires: Vec<RecordingWire> = if value.is_array() {
-                typed(&body)?
+            if let Some(items) = value.as_array() {
+                for (index, item) in items.iter().enumerate() {
+                    let Some(wire) = record::<RecordingWire>(item, index, "", &mut rows) else {
+                        continue;
+                    };
+                    match recording_row(wire, source) {
+                        Ok(row) => rows.recordings.push(row),
+                        Err(m) => rows
+                            .rejected_records
+                            .push((index as i64, format!("record {index}: {m}"))),
+                    }
+                }
             } else {
-                vec![typed(&body)?]
-            };
-            for (index, wire) in wires.into_iter().enumerate() {
-                rows.recordings
-                    .push(recording_row(wire, source).map_err(|m| format!("record {index}: {m}"))?);
+                let wire: RecordingWire = typed(&body)?;
+                rows.recordings.push(recording_row(wire, source)?);
             }
             if source == RecordingSource::Recording {
                 "recording"
@@ -642,18 +772,22 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "recording-job"
         }
         Shape::JobsPage => {
-            rows.jobs = typed::<Listing<RecordingJobWire>>(&body)?.entities;
+            rows.jobs = records(array_at(&value, "entities"), "entities", &mut rows);
             "recording-jobs-page"
         }
         Shape::FailedPage => {
-            let listing: Listing<FailedRecordingWire> = typed(&body)?;
+            let mut envelope = value.clone();
+            envelope["entities"] = Value::Array(Vec::new());
+            let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
+                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
             let job_id = listing
                 .self_uri
                 .as_deref()
                 .or(listing.first_uri.as_deref())
                 .and_then(job_id_from_uri);
-            rows.failed = listing
-                .entities
+            let entries: Vec<FailedRecordingWire> =
+                records(array_at(&value, "entities"), "entities", &mut rows);
+            rows.failed = entries
                 .into_iter()
                 .map(|entry| FailedRow {
                     job_id: job_id.clone(),
@@ -664,8 +798,9 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "failed-recordings-page"
         }
         Shape::OrphanPage => {
-            let listing: Listing<OrphanRecordingWire> = typed(&body)?;
-            rows.orphans = listing.entities.into_iter().map(orphan_row).collect();
+            let entries: Vec<OrphanRecordingWire> =
+                records(array_at(&value, "entities"), "entities", &mut rows);
+            rows.orphans = entries.into_iter().map(orphan_row).collect();
             "orphan-recordings-page"
         }
         Shape::Orphan => {
@@ -770,9 +905,13 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
                 && !objects.is_empty()
             {
                 Shape::Conversations
-            } else if objects.iter().all(|o| o.contains_key("id")) {
+            } else if objects.iter().all(|o| {
+                ["id", "fileState", "media", "mediaSubtype", "annotations"]
+                    .iter()
+                    .any(|k| o.contains_key(*k))
+            }) {
                 // An empty array is what recordingmetadata returns for a conversation without
-                // recordings.
+                // recordings; an element without `id` is a recording rejected alone.
                 Shape::Recordings(recording_source(&objects))
             } else {
                 Shape::Unknown("an array of objects that are neither conversations nor recordings")

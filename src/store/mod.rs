@@ -121,6 +121,32 @@ impl Store {
             .collect()
     }
 
+    /// The record rejections of stored inputs, by (source, sha256), so that re-importing an
+    /// unchanged file names its rejected records again.
+    pub async fn stored_record_rejections(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String), Vec<String>>> {
+        let rows = sqlx::query(
+            "SELECT r.source, r.sha256, j.message FROM record_rejections j JOIN raw_inputs r ON r.id = j.raw_input_id ORDER BY r.id, j.record",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading record rejections"))?;
+        let mut by_input: std::collections::HashMap<(String, String), Vec<String>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let key = (
+                row.try_get(0).map_err(db("reading record rejections"))?,
+                row.try_get(1).map_err(db("reading record rejections"))?,
+            );
+            by_input
+                .entry(key)
+                .or_default()
+                .push(row.try_get(2).map_err(db("reading record rejections"))?);
+        }
+        Ok(by_input)
+    }
+
     /// Row counts of the main tables, for status output and tests.
     pub async fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
         let mut counts = Vec::new();

@@ -93,6 +93,8 @@ pub struct ImportBatch {
     pub jobs: Vec<(usize, RecordingJobWire)>,
     pub failed: Vec<(usize, FailedRow)>,
     pub orphans: Vec<(usize, OrphanRow)>,
+    /// Records of an input rejected alone: (input, record index, message).
+    pub record_rejections: Vec<(usize, i64, String)>,
 }
 
 impl ImportBatch {
@@ -157,6 +159,20 @@ impl Store {
                     .push_bind(input.sha256.clone())
                     .push_bind(input.body.clone())
                     .push_bind(input.correlation_id.clone());
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO record_rejections (raw_input_id, record, message) ",
+            "",
+            3,
+            batch.record_rejections.iter(),
+            |b, (input, record, message)| {
+                b.push_bind(ids[*input])
+                    .push_bind(*record)
+                    .push_bind(message.clone());
             },
         )
         .await?;

@@ -192,31 +192,35 @@ async fn ndjson_single_objects_and_unknown_fields_are_read() {
     assert_eq!(findings[2].direction, "unknown");
 }
 
+/// A line with a bad value is rejected alone, named by line and field; the file's other lines
+/// are imported (issue 8 item 11: one record never costs the whole page).
 #[tokio::test]
-async fn ndjson_errors_name_the_line() {
+async fn ndjson_errors_name_the_line_and_reject_only_that_line() {
     let env = TestEnv::new().await;
     let good = serde_json::to_string(&answered_call("n1")).unwrap();
+    let other = serde_json::to_string(&answered_call("n2")).unwrap();
     env.write_raw(
         "details.jsonl",
-        format!("{good}\n{good}\n{{\"conversationId\": 5}}\n").as_bytes(),
+        format!("{good}\n{other}\n{{\"conversationId\": 5}}\n").as_bytes(),
     );
     let outcome = env.import().await;
     assert_eq!(outcome.rejected.len(), 1);
+    let message = &outcome.rejected[0].message;
+    assert!(message.contains("(line 3, column"), "{message}");
+    assert!(message.contains("`conversationId`"), "{message}");
+    assert_eq!(count(&env, "conversations").await, 2);
+
+    // A line that is not JSON at all means the file is not NDJSON: rejected whole.
+    let env = TestEnv::new().await;
+    env.write_raw("broken.jsonl", format!("{good}\nnot json\n").as_bytes());
+    let outcome = env.import().await;
+    assert_eq!(outcome.rejected.len(), 1);
     assert!(
-        outcome.rejected[0].message.starts_with("line 3, column"),
+        outcome.rejected[0].message.starts_with("line 2, column"),
         "{}",
         outcome.rejected[0].message
     );
-    assert!(
-        outcome.rejected[0].message.contains("`conversationId`"),
-        "{}",
-        outcome.rejected[0].message
-    );
-    assert_eq!(
-        count(&env, "conversations").await,
-        0,
-        "a rejected file imports nothing"
-    );
+    assert_eq!(count(&env, "conversations").await, 0);
 }
 
 #[tokio::test]

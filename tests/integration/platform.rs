@@ -438,3 +438,88 @@ async fn stray_files_in_an_export_folder_are_ignored_and_listed() {
     assert_eq!(codes(&finding), vec!["recording-missing"]);
     assert!(finding.recordings.is_empty());
 }
+
+/// Item 11. The SDK requires none of `conversationStart`, `segmentStart`, `Recording.id`, job
+/// `id` or `state`: a record without one is rejected alone, with its field path, and the rest of
+/// the page is kept; importing the unchanged file again names it again.
+#[tokio::test]
+async fn a_record_with_a_missing_value_is_rejected_alone_and_named_again() {
+    let env = TestEnv::new().await;
+    let mut no_start = answered_call("c-no-start");
+    no_start
+        .as_object_mut()
+        .unwrap()
+        .remove("conversationStart");
+    let mut no_segment_start = answered_call("c-no-segment-start");
+    no_segment_start["participants"][1]["sessions"][0]["segments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("segmentStart");
+    env.write_json(
+        "details/page-1.json",
+        &page(vec![answered_call(CONV), no_start, no_segment_start]),
+    );
+    let mut no_id = metadata(REC, CONV, "AVAILABLE");
+    no_id.as_object_mut().unwrap().remove("id");
+    env.write_json(
+        "rm.json",
+        &json!([
+            no_id,
+            metadata("0a0b0c0d-0e0f-4011-8213-141516171819", CONV, "AVAILABLE")
+        ]),
+    );
+    env.write_json(
+        "jobs.json",
+        &json!({
+            "entities": [
+                {"id": JOB, "recordingJobsQuery": {"action": "EXPORT"}, "totalRecordings": 3},
+                {"id": "e1a2b3c4-0000-4f70-8192-a3b4c5d6e7f8", "state": "FULFILLED", "recordingJobsQuery": {"action": "EXPORT"}, "totalRecordings": 3}
+            ],
+            "pageSize": 25, "pageNumber": 1, "total": 2,
+            "selfUri": "/api/v2/recording/jobs?pageSize=25&pageNumber=1"
+        }),
+    );
+    let outcome = env.import().await;
+    let mut messages: Vec<String> = outcome.rejected.iter().map(|r| r.message.clone()).collect();
+    messages.sort();
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    let expect = [
+        "`conversations[1]`",
+        "conversationStart",
+        "`conversations[2].participants[1].sessions[0].segments[0]`",
+        "segmentStart",
+        "`[0]`",
+        "`entities[0]`",
+        "state",
+    ];
+    for needle in expect {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "{needle} in {messages:#?}"
+        );
+    }
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.contains("other records were imported"))
+    );
+    // The good records are in.
+    let finding = env.finding(CONV).await;
+    assert_eq!(finding.status, Status::Complete, "{finding:?}");
+    assert_eq!(
+        env.audit().await.len(),
+        1,
+        "the two unreadable conversations are not invented"
+    );
+
+    // Unchanged files: the same records are named again.
+    let again = env.import().await;
+    assert_eq!(again.imported, 0);
+    assert_eq!(again.rejected.len(), 4, "{:#?}", again.rejected);
+    assert!(
+        again
+            .rejected
+            .iter()
+            .all(|r| r.message.contains("stored unchanged"))
+    );
+}
