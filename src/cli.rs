@@ -116,7 +116,8 @@ pub enum Command {
     },
     /// Audit the conversations that started in [--from, --to) and write a report.
     ///
-    /// Exit status: 0 no exceptions, 1 exceptions found, 2 error.
+    /// Exit status: 0 no exceptions, 1 exceptions found, 2 error, 3 the details do not cover
+    /// the window yet (nothing sealed).
     Audit {
         /// Window start, UTC (e.g. 2026-07-14 or 2026-07-14T00:00:00Z), inclusive.
         #[arg(long)]
@@ -127,6 +128,10 @@ pub enum Command {
         /// Judge as of this instant, UTC (default: now). Grace windows are measured to it.
         #[arg(long)]
         as_of: Option<String>,
+        /// When the conversation details are available only up to a horizon before --to
+        /// (dataAvailabilityDate), audit [--from, horizon) instead of refusing (exit 3).
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Regenerate a run's reports byte for byte from the database.
     Report {

@@ -45,6 +45,16 @@ pub enum Error {
     /// A regenerated report does not hash to what the run stored.
     #[error("{0}")]
     ReportMismatch(String),
+
+    /// The window ends after the conversation details' availability horizon: conversations
+    /// that started after it may not have been delivered yet, so no verdict on them is sealed.
+    #[error(
+        "conversation details are available only up to {horizon} (dataAvailabilityDate), but the window ends {window_end}: conversations after {horizon} may be missing, so nothing was sealed. Pull again later, or pass --allow-partial to audit up to {horizon} only"
+    )]
+    NotCovered {
+        horizon: crate::time::Timestamp,
+        window_end: crate::time::Timestamp,
+    },
 }
 
 impl Error {

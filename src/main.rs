@@ -125,8 +125,13 @@ async fn run(cli: Cli) -> Result<u8> {
                 1
             }
         }
-        Command::Audit { from, to, as_of } => {
-            let window = AuditWindow {
+        Command::Audit {
+            from,
+            to,
+            as_of,
+            allow_partial,
+        } => {
+            let mut window = AuditWindow {
                 from: cli_time("--from", &from)?,
                 to: cli_time("--to", &to)?,
                 as_of: match as_of {
@@ -134,6 +139,24 @@ async fn run(cli: Cli) -> Result<u8> {
                     None => Timestamp::now(),
                 },
             };
+            if let Some(horizon) = store.details_horizon().await?
+                && horizon < window.to
+            {
+                if !allow_partial || horizon <= window.from {
+                    let refusal = recaudit::error::Error::NotCovered {
+                        horizon,
+                        window_end: window.to,
+                    };
+                    eprintln!("recaudit: {refusal}");
+                    store.close().await;
+                    return Ok(3);
+                }
+                eprintln!(
+                    "recaudit: conversation details are available only up to {horizon}: auditing [{}, {horizon}); [{horizon}, {}) is not yet covered and needs a later audit",
+                    window.from, window.to
+                );
+                window.to = horizon;
+            }
             audit_and_report(
                 &store,
                 &settings,
@@ -532,6 +555,11 @@ fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
             "read the failed recordings of export job(s) {}",
             jobs.join(", ")
         ),
+    }
+    if let Some(horizon) = stats.details_horizon {
+        eprintln!(
+            "recaudit: conversation details are available only up to {horizon} (dataAvailabilityDate); later conversations come with a later pull, and `audit` refuses the window until then"
+        );
     }
     for job in &stats.unfinished_export_jobs {
         eprintln!(

@@ -67,6 +67,15 @@ pub async fn run_audit(
         )));
     }
     policy.validate().map_err(Error::Usage)?;
+    // Never a verdict over conversations that may not have been delivered yet.
+    if let Some(horizon) = store.details_horizon().await?
+        && horizon < window.to
+    {
+        return Err(Error::NotCovered {
+            horizon,
+            window_end: window.to,
+        });
+    }
 
     // Page through the window so memory holds findings, not the whole night's evidence; keep
     // the raw inputs the evidence came from, the run's chain of custody.

@@ -17,3 +17,11 @@ CREATE TABLE record_rejections (
     message      TEXT    NOT NULL,
     PRIMARY KEY (raw_input_id, record)
 );
+-- The details' availability horizon: `dataAvailabilityDate` ("Data available up to at least this
+-- datetime") of async details pages and of GET .../details/jobs/availability. An audit refuses to
+-- judge a window that ends after the newest horizon known, since the conversations after it may
+-- simply not have been delivered yet.
+CREATE TABLE details_horizons (
+    raw_input_id INTEGER PRIMARY KEY REFERENCES raw_inputs (id),
+    horizon      TEXT    NOT NULL
+);

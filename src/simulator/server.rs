@@ -43,6 +43,10 @@ pub struct Faults {
     /// or stuck connection, as the client sees it.
     pub hang_permille: u64,
     pub hang: Duration,
+    /// The details' availability horizon (`dataAvailabilityDate`): async details jobs return
+    /// only conversations that started before it. `None`: the moment of the request, as when
+    /// the data lake has caught up.
+    pub data_availability: Option<Timestamp>,
 }
 
 impl Default for Faults {
@@ -56,6 +60,7 @@ impl Default for Faults {
             window: Duration::from_secs(60),
             hang_permille: 0,
             hang: Duration::from_secs(120),
+            data_availability: None,
         }
     }
 }
@@ -183,6 +188,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v2/analytics/conversations/details/jobs",
             post(create_details_job),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/jobs/availability",
+            get(details_availability),
         )
         .route(
             "/api/v2/analytics/conversations/details/jobs/{job}",
@@ -501,7 +510,9 @@ async fn details_job_results(
             "the job is not fulfilled yet",
         );
     }
-    let all = in_window(&shared, from, to);
+    // The data lake holds conversations up to its horizon only.
+    let horizon = horizon(&shared);
+    let all = in_window(&shared, from, to.min(horizon));
     let size = query.page_size.unwrap_or(1000).clamp(1, 1000);
     let offset = match query.cursor.as_deref() {
         None => 0,
@@ -521,12 +532,28 @@ async fn details_job_results(
         },
     };
     let page: Vec<&Value> = all.iter().skip(offset).take(size).copied().collect();
-    let mut body =
-        json!({"conversations": page, "dataAvailabilityDate": "2026-11-01T00:00:00.000Z"});
+    let mut body = json!({"conversations": page, "dataAvailabilityDate": horizon.to_string()});
     if offset + size < all.len() {
         body["cursor"] = json!(format!("c{}", offset + size));
     }
     answer(&shared, StatusCode::OK, body, &[])
+}
+
+fn horizon(shared: &Shared) -> Timestamp {
+    shared
+        .faults
+        .data_availability
+        .unwrap_or_else(Timestamp::now)
+}
+
+/// `GET .../details/jobs/availability` (`DataAvailabilityResponse`).
+async fn details_availability(State(shared): State<Arc<Shared>>) -> Response {
+    answer(
+        &shared,
+        StatusCode::OK,
+        json!({"dataAvailabilityDate": horizon(&shared).to_string()}),
+        &[],
+    )
 }
 
 async fn details_query(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {

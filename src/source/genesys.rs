@@ -261,6 +261,8 @@ pub struct PullStats {
     pub export_jobs: Vec<String>,
     /// Export jobs covering the window that had not finished, so were not read.
     pub unfinished_export_jobs: Vec<String>,
+    /// The details' availability horizon, when it falls before the window's end.
+    pub details_horizon: Option<Timestamp>,
 }
 
 /// A response body with what the ledger records about it.
@@ -625,6 +627,24 @@ async fn pull_steps(
         }
     }
     // Conversation details: an async job, paged by cursor; resumed from the last stored page.
+    // The data lake's horizon first: a job returns nothing after it, and the audit must know.
+    if !state.details_done {
+        let availability = client
+            .call(
+                Method::GET,
+                "/api/v2/analytics/conversations/details/jobs/availability",
+                None,
+            )
+            .await?;
+        let horizon = serde_json::from_slice::<Value>(&availability.body)
+            .ok()
+            .and_then(|v| v["dataAvailabilityDate"].as_str().map(str::to_string))
+            .and_then(|t| Timestamp::parse(&t).ok());
+        store_received(store, sink, availability).await?;
+        if let Some(horizon) = horizon.filter(|h| *h < to) {
+            client.count(|s| s.details_horizon = Some(horizon));
+        }
+    }
     if !state.details_done {
         let job = match &state.details_job {
             Some(job) => job.clone(),

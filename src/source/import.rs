@@ -29,9 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    AnalyticsConversation, ConversationPage, ExportMetadataWire, FailedRecordingWire, Listing,
-    OrphanRecordingWire, PAUSE_REASONS, RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire,
-    normalize_media,
+    AnalyticsConversation, ConversationPage, DataAvailabilityWire, ExportMetadataWire,
+    FailedRecordingWire, Listing, OrphanRecordingWire, PAUSE_REASONS, RECORDING_ONLY_KEYS,
+    RecordingJobWire, RecordingWire, normalize_media,
 };
 use crate::audit::evidence::RecordingSource;
 use crate::error::Result;
@@ -258,6 +258,8 @@ struct Rows {
     /// Records of the file that could not be read (index, what is wrong): each is rejected
     /// alone, and the file's other records are imported.
     rejected_records: Vec<(i64, String)>,
+    /// The details' availability horizon the file states.
+    horizon: Option<Timestamp>,
 }
 
 /// Reads each element of a page or array on its own, so that one record with a missing or bad
@@ -341,6 +343,9 @@ impl Batcher {
         self.batch
             .orphans
             .extend(rows.orphans.into_iter().map(|o| (index, o)));
+        self.batch
+            .horizons
+            .extend(rows.horizon.map(|horizon| (index, horizon)));
         self.batch.record_rejections.extend(
             rows.rejected_records
                 .into_iter()
@@ -725,8 +730,9 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             // The envelope is checked whole; its conversations one by one.
             let mut envelope = value.clone();
             envelope["conversations"] = Value::Array(Vec::new());
-            serde_path_to_error::deserialize::<_, ConversationPage>(&envelope)
+            let envelope = serde_path_to_error::deserialize::<_, ConversationPage>(&envelope)
                 .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+            rows.horizon = envelope.data_availability_date;
             rows.conversations = records(
                 array_at(&value, "conversations"),
                 "conversations",
@@ -808,6 +814,10 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
                 .push(orphan_row(typed::<OrphanRecordingWire>(&body)?));
             "orphan-recording"
         }
+        Shape::Availability => {
+            rows.horizon = Some(typed::<DataAvailabilityWire>(&body)?.data_availability_date);
+            "details-availability"
+        }
         Shape::Unknown(why) => {
             return Err(format!("not a Genesys Cloud payload recaudit knows: {why}"));
         }
@@ -829,6 +839,7 @@ enum Shape {
     FailedPage,
     OrphanPage,
     Orphan,
+    Availability,
     Unknown(&'static str),
 }
 
@@ -881,6 +892,8 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
                     None if uri.contains("/recording/jobs") => Shape::JobsPage,
                     None => Shape::Unknown("an empty listing whose URIs do not say what it lists"),
                 }
+            } else if has("dataAvailabilityDate") && object.len() == 1 {
+                Shape::Availability
             } else if has("orphanStatus") {
                 Shape::Orphan
             } else if has("state")

@@ -130,6 +130,16 @@ pub struct ConversationPage {
     pub conversations: Vec<AnalyticsConversation>,
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Async job pages: "Data available up to at least this datetime".
+    #[serde(default)]
+    pub data_availability_date: Option<Timestamp>,
+}
+
+/// `DataAvailabilityResponse` (`GET /api/v2/analytics/conversations/details/jobs/availability`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataAvailabilityWire {
+    pub data_availability_date: Timestamp,
 }
 
 /// `RecordingMetadata` and `Recording` share their fields; `Recording` adds the media fields

@@ -32,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::error::{Error, Result};
+use crate::time::Timestamp;
 
 /// Handle on the recaudit database.
 #[derive(Clone)]
@@ -145,6 +146,21 @@ impl Store {
                 .push(row.try_get(2).map_err(db("reading record rejections"))?);
         }
         Ok(by_input)
+    }
+
+    /// The newest details availability horizon any stored input states, if any does.
+    pub async fn details_horizon(&self) -> Result<Option<Timestamp>> {
+        let newest: Option<String> =
+            sqlx::query_scalar("SELECT MAX(horizon) FROM details_horizons")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("reading the details availability horizon"))?;
+        newest
+            .map(|text| {
+                Timestamp::parse(&text)
+                    .map_err(|_| Error::Corrupt(format!("details horizon `{text}`")))
+            })
+            .transpose()
     }
 
     /// Row counts of the main tables, for status output and tests.

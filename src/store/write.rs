@@ -95,6 +95,8 @@ pub struct ImportBatch {
     pub orphans: Vec<(usize, OrphanRow)>,
     /// Records of an input rejected alone: (input, record index, message).
     pub record_rejections: Vec<(usize, i64, String)>,
+    /// Details availability horizons stated by inputs.
+    pub horizons: Vec<(usize, Timestamp)>,
 }
 
 impl ImportBatch {
@@ -173,6 +175,18 @@ impl Store {
                 b.push_bind(ids[*input])
                     .push_bind(*record)
                     .push_bind(message.clone());
+            },
+        )
+        .await?;
+
+        insert_rows(
+            &mut tx,
+            "INSERT INTO details_horizons (raw_input_id, horizon) ",
+            "",
+            2,
+            batch.horizons.iter(),
+            |b, (input, horizon)| {
+                b.push_bind(ids[*input]).push_bind(horizon.to_string());
             },
         )
         .await?;

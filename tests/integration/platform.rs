@@ -523,3 +523,79 @@ async fn a_record_with_a_missing_value_is_rejected_alone_and_named_again() {
             .all(|r| r.message.contains("stored unchanged"))
     );
 }
+
+/// Item 9. `AnalyticsConversationAsyncQueryResponse.dataAvailabilityDate`: "Data available up to
+/// at least this datetime". A window ending after it may miss its latest conversations, so no
+/// verdict is sealed over it: `audit` exits 3; with `--allow-partial` it seals only
+/// `[from, horizon)` and says what is not covered.
+#[test]
+fn a_window_past_the_details_horizon_is_refused_or_cut_at_the_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut late = answered_call("late-call");
+    late["conversationStart"] = json!(at(20, 0, 0));
+    late["conversationEnd"] = json!(at(20, 5, 0));
+    let mut details = page(vec![answered_call(CONV), late]);
+    details["dataAvailabilityDate"] = json!(at(12, 0, 0));
+    std::fs::write(input.join("page.json"), details.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_recaudit"))
+            .current_dir(dir.path())
+            .args(["--db", "sqlite://h.db"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("RECAUDIT_LEDGER_KEY")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&["import", "input"]).status.code(), Some(0));
+    let window = [
+        "audit",
+        "--from",
+        "2026-07-14",
+        "--to",
+        "2026-07-15",
+        "--as-of",
+        "2026-07-17T12:00:00Z",
+    ];
+    let refused = run(&window);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("2026-07-14T12:00:00.000Z"), "{stderr}");
+    assert!(stderr.contains("--allow-partial"), "{stderr}");
+    let show = run(&["ledger", "show"]);
+    assert!(
+        text(&show.stdout).contains("head: empty ledger"),
+        "nothing sealed"
+    );
+
+    let mut partial = window.to_vec();
+    partial.push("--allow-partial");
+    let cut = run(&partial);
+    assert_eq!(cut.status.code(), Some(1), "{}", text(&cut.stderr));
+    assert!(
+        text(&cut.stderr).contains("not yet covered"),
+        "{}",
+        text(&cut.stderr)
+    );
+    let stdout = text(&cut.stdout);
+    let dir_line = stdout.lines().find(|l| l.starts_with("Reports: ")).unwrap();
+    let report = std::path::Path::new(dir_line.trim_start_matches("Reports: "));
+    let findings: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(report).join("findings.json")).unwrap(),
+    )
+    .unwrap();
+    let text_of_findings = findings.to_string();
+    assert!(text_of_findings.contains(CONV));
+    assert!(
+        !text_of_findings.contains("late-call"),
+        "{text_of_findings}"
+    );
+    let show = run(&["ledger", "show"]);
+    assert!(
+        text(&show.stdout).contains("window 2026-07-14T00:00:00.000Z to 2026-07-14T12:00:00.000Z"),
+        "{}",
+        text(&show.stdout)
+    );
+}

@@ -617,3 +617,53 @@ async fn a_pending_conversation_is_asked_again_and_its_late_recording_counts() {
         "first pull {asked_first} requests, second {asked_second}"
     );
 }
+
+/// Issue 8 item 9. The simulator's data lake holds conversations up to its horizon only; the pull
+/// stores the horizon, and the audit refuses to seal a verdict over the window until it passes.
+#[tokio::test]
+async fn the_details_horizon_is_stored_and_the_audit_refuses_the_uncovered_window() {
+    let env = TestEnv::new().await;
+    let horizon = ts("2026-07-14T12:00:00Z");
+    let (server, org) = simulator(
+        80,
+        Faults {
+            rate_limit_per_minute: 100_000,
+            data_availability: Some(horizon),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (_, stats) = genesys::pull(
+        &env.store,
+        config(&server),
+        ts(NIGHT),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.details_horizon, Some(horizon));
+    assert_eq!(env.store.details_horizon().await.unwrap(), Some(horizon));
+    let before = org
+        .conversations
+        .iter()
+        .filter(|c| c.start < horizon)
+        .count();
+    assert!(before < org.conversations.len());
+    assert_eq!(
+        stats.conversations, before,
+        "the lake has nothing after the horizon"
+    );
+    let refused = recaudit::pipeline::run_audit(
+        &env.store,
+        &Policy::default(),
+        &env.ledger,
+        window(NIGHT, "2026-07-15T00:00:00Z", "2026-07-16T00:00:00Z"),
+        &env.reports(),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(recaudit::Error::NotCovered { horizon: h, .. }) if h == horizon),
+        "{:?}",
+        refused.err()
+    );
+}

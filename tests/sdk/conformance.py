@@ -60,6 +60,7 @@ def main():
     interval = "%sT00:00:00.000Z/%sT00:00:00.000Z" % (yesterday, yesterday + datetime.timedelta(days=1))
     ok = True
     try:
+        ok &= check("GET .../details/jobs/availability", analytics.get_analytics_conversations_details_jobs_availability())
         job = analytics.post_analytics_conversations_details_jobs(model(gc.AsyncConversationQuery, interval=interval))
         ok &= check("POST /api/v2/analytics/conversations/details/jobs", job)
         for _ in range(5):

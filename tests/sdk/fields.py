@@ -24,11 +24,12 @@ MIRRORS = {
     "AnalyticsConversation": ["AnalyticsConversation", "AnalyticsConversationWithoutAttributes"],
     "AnalyticsParticipant": ["AnalyticsParticipant"],
     "AnalyticsSession": ["AnalyticsSession"],
-    "MediaEndpointStatWire": ["AnalyticsMediaEndpointStat"],
     "AnalyticsSegment": ["AnalyticsConversationSegment"],
     # The async job page has `cursor`, the sync query response does not (the field is then
     # absent, which the struct allows): each field must be in one of them.
     "ConversationPage": ["AnalyticsConversationQueryResponse|AnalyticsConversationAsyncQueryResponse"],
+    "MediaEndpointStatWire": ["AnalyticsMediaEndpointStat"],
+    "DataAvailabilityWire": ["DataAvailabilityResponse"],
     "RecordingWire": ["Recording"],
     "AnnotationWire": ["Annotation"],
     "RecordingJobWire": ["RecordingJob"],
