@@ -357,15 +357,7 @@ fn a_window_that_has_not_ended_is_refused() {
 
 /// The README's newcomer commands, as a newcomer runs them from one folder with no options.
 fn newcomer(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recaudit"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("RECAUDIT_DB")
-        .env_remove("RECAUDIT_LEDGER_KEY")
-        .env_remove("RECAUDIT_REPORTS_DIR")
-        .output()
-        .expect("run recaudit")
+    binary(dir).args(args).output().expect("run recaudit")
 }
 
 const PRODUCTION_DEFAULTS: [&str; 7] = [
@@ -436,22 +428,14 @@ fn newcomer_examples(dir: &Path) {
     );
     assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
     let config = repo("examples/recaudit.toml");
-    let audit = newcomer(
-        dir,
-        &[
-            "--db",
-            "sqlite://examples.db",
-            "--config",
-            config.to_str().unwrap(),
-            "audit",
-            "--from",
-            "2026-07-14",
-            "--to",
-            "2026-07-15",
-            "--as-of",
-            "2026-07-16T12:00:00Z",
-        ],
-    );
+    let mut args = vec![
+        "--db",
+        "sqlite://examples.db",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend(EXAMPLE_AUDIT);
+    let audit = newcomer(dir, &args);
     assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
     let verify = newcomer(dir, &["--db", "sqlite://examples.db", "ledger", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));

@@ -430,17 +430,12 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
 
 /// `recaudit` in `dir` on the database `sqlite://<db>`, with nothing from the environment.
 fn recaudit_on(dir: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recaudit"))
-        .current_dir(dir)
+    binary(dir)
         .arg("--db")
         .arg(format!("sqlite://{db}"))
         .arg("--reports-dir")
         .arg(format!("reports-{db}"))
         .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("RECAUDIT_DB")
-        .env_remove("RECAUDIT_LEDGER_KEY")
-        .env_remove("RECAUDIT_REPORTS_DIR")
         .output()
         .expect("run recaudit")
 }
@@ -451,21 +446,9 @@ fn audit_examples_on(dir: &Path, db: &str) -> String {
     let import = recaudit_on(dir, db, &["import", night.to_str().unwrap()]);
     assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
     let config = repo("examples/recaudit.toml");
-    let audit = recaudit_on(
-        dir,
-        db,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "audit",
-            "--from",
-            "2026-07-14",
-            "--to",
-            "2026-07-15",
-            "--as-of",
-            "2026-07-16T12:00:00Z",
-        ],
-    );
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend(EXAMPLE_AUDIT);
+    let audit = recaudit_on(dir, db, &args);
     assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
     text(&audit.stdout)
 }

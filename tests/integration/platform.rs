@@ -540,12 +540,9 @@ fn a_window_past_the_details_horizon_is_refused_or_cut_at_the_horizon() {
     details["dataAvailabilityDate"] = json!(at(12, 0, 0));
     std::fs::write(input.join("page.json"), details.to_string()).unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_recaudit"))
-            .current_dir(dir.path())
+        binary(dir.path())
             .args(["--db", "sqlite://h.db"])
             .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("RECAUDIT_LEDGER_KEY")
             .output()
             .unwrap()
     };

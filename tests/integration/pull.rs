@@ -434,6 +434,22 @@ async fn a_short_window_is_pulled_with_the_sync_query() {
     }
 }
 
+/// No rate limit to wait for: the tests below check what is read, not the pacing.
+fn unthrottled() -> Faults {
+    Faults {
+        rate_limit_per_minute: 100_000,
+        ..Faults::default()
+    }
+}
+
+/// Pulls [`NIGHT`] with `config`; the pull must succeed.
+async fn pull_night(env: &TestEnv, config: PullConfig) -> genesys::PullStats {
+    genesys::pull(&env.store, config, ts(NIGHT), ts("2026-07-15T00:00:00Z"))
+        .await
+        .expect("pull")
+        .1
+}
+
 /// Issue 8 item 13. `RecordingJobsQuery.integrationId` is "required and used only for EXPORT
 /// action" (models/recording_jobs_query.py): by default the pull reads the org's existing export
 /// jobs and creates nothing; a job is created only with an integration id.
@@ -441,19 +457,9 @@ async fn a_short_window_is_pulled_with_the_sync_query() {
 async fn the_pull_is_read_only_unless_given_an_integration() {
     use std::sync::atomic::Ordering;
     let env = TestEnv::new().await;
-    let faults = Faults {
-        rate_limit_per_minute: 100_000,
-        ..Faults::default()
-    };
+    let faults = unthrottled();
     let (server, org) = simulator(80, faults.clone()).await;
-    let (_, stats) = genesys::pull(
-        &env.store,
-        config(&server),
-        ts(NIGHT),
-        ts("2026-07-15T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let stats = pull_night(&env, config(&server)).await;
     assert_eq!(server.stats.jobs_created.load(Ordering::Relaxed), 0);
     assert_eq!(stats.export_jobs, vec![org.export_job.clone()]);
     // The org's job was read: its failed recordings are in the findings.
@@ -510,23 +516,13 @@ async fn every_orphan_is_read_past_the_unfiltered_cap() {
     assert!(org.orphans.len() > recaudit::simulator::ORPHAN_CAP);
     let server = SimServer::start(
         org.clone(),
-        Faults {
-            rate_limit_per_minute: 100_000,
-            ..Faults::default()
-        },
+        unthrottled(),
         SimClient::default(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
     .unwrap();
-    genesys::pull(
-        &env.store,
-        config(&server),
-        ts(NIGHT),
-        ts("2026-07-15T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    pull_night(&env, config(&server)).await;
     let findings = env
         .findings_at(&Policy::default(), "2026-07-20T00:00:00Z")
         .await;
@@ -547,10 +543,7 @@ async fn a_pending_conversation_is_asked_again_and_its_late_recording_counts() {
     use recaudit::audit::Status;
     use recaudit::simulator::Scenario;
     let env = TestEnv::new().await;
-    let faults = Faults {
-        rate_limit_per_minute: 100_000,
-        ..Faults::default()
-    };
+    let faults = unthrottled();
     let before = Org::generate(42, 80, ts(NIGHT), &Mix::default());
     let late = before
         .conversations
@@ -633,14 +626,7 @@ async fn the_details_horizon_is_stored_and_the_audit_refuses_the_uncovered_windo
         },
     )
     .await;
-    let (_, stats) = genesys::pull(
-        &env.store,
-        config(&server),
-        ts(NIGHT),
-        ts("2026-07-15T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let stats = pull_night(&env, config(&server)).await;
     assert_eq!(stats.details_horizon, Some(horizon));
     assert_eq!(env.store.details_horizon().await.unwrap(), Some(horizon));
     let before = org

@@ -320,4 +320,27 @@ pub fn sidecar(conversation: &str, recording: &str) -> Value {
     })
 }
 
+/// The real binary, run in `dir` with none of the `RECAUDIT_*` environment or `RUST_LOG`.
+pub fn binary(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recaudit"));
+    command
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("RECAUDIT_DB")
+        .env_remove("RECAUDIT_LEDGER_KEY")
+        .env_remove("RECAUDIT_REPORTS_DIR");
+    command
+}
+
+/// `audit` of the example night as the README runs it (with `--config examples/recaudit.toml`).
+pub const EXAMPLE_AUDIT: [&str; 7] = [
+    "audit",
+    "--from",
+    "2026-07-14",
+    "--to",
+    "2026-07-15",
+    "--as-of",
+    "2026-07-16T12:00:00Z",
+];
+
 pub const AUDIO: &[u8] = b"OggS\x00\x02fake-opus-audio-for-tests";
