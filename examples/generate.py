@@ -75,6 +75,8 @@ SCENARIOS = [
     ("agent-received-no-packets", 1, "exception", ["no-media-received"]),
     ("callback-recorded", 1, "complete", []),
     ("failed-leg-error-on-wrapup", 1, "exception", ["media-not-established"]),
+    ("export-sidecar-named-by-id", 1, "complete", []),
+    ("stray-file-no-recording", 1, "exception", ["recording-missing"]),
 ]
 
 AGENTS = [
@@ -112,6 +114,8 @@ class Night:
         self.metadata = {}  # conv -> [RecordingMetadata]
         self.recordings = {}  # conv -> [Recording]
         self.exports = []  # (conv, start, recording id, sidecar or None, media bytes or None)
+        self.sidecar_names = {}  # recording id -> sidecar file name, when not `{rid}.opus_metadata.json`
+        self.strays = []  # (conv, start, file name, bytes): files in an export folder that are no recording
         self.failed = []  # (conv, rec)
         self.orphans = []
         self.expected = {}
@@ -354,6 +358,15 @@ class Night:
         elif scenario == "callback-recorded":
             recorded_call()
             self.exports[-1][3]["mediaType"] = "Callback"
+        elif scenario == "export-sidecar-named-by-id":
+            # The help article names the sidecar after the recording id: `{rid}_metadata.json`.
+            recorded_call()
+            self.sidecar_names[rec] = f"{rec}_metadata.json"
+        elif scenario == "stray-file-no-recording":
+            # Call notes someone dropped in the folder are no recording.
+            recorded_call(export=False)
+            self.metadata[conv] = []
+            self.strays.append((conv, start, "notes.txt", b"customer asked for a callback\n"))
         elif scenario == "failed-leg-error-on-wrapup":
             alert = start + timedelta(seconds=20)
             gave_up = alert + timedelta(seconds=self.rng.randrange(20, 40))
@@ -463,11 +476,18 @@ def main():
         write_json(os.path.join(args.out, "recordingmetadata", f"{conv}.json"), entries)
     for conv, entries in sorted(night.recordings.items()):
         write_json(os.path.join(args.out, "recordings", f"{conv}-recordings.json"), entries)
+    def export_folder(conv, start):
+        return os.path.join(args.out, "export", ORG, f"year={start.year}", f"month={start.month}",
+                            f"day={start.day}", f"hour={start.hour}", f"conversation_id={conv}")
+
+    for conv, start, name, data in night.strays:
+        os.makedirs(export_folder(conv, start), exist_ok=True)
+        with open(os.path.join(export_folder(conv, start), name), "wb") as f:
+            f.write(data)
     for conv, start, rec, sidecar, media in night.exports:
-        folder = os.path.join(args.out, "export", ORG, f"year={start.year}", f"month={start.month}",
-                              f"day={start.day}", f"hour={start.hour}", f"conversation_id={conv}")
+        folder = export_folder(conv, start)
         if sidecar is not None:
-            write_json(os.path.join(folder, f"{rec}.opus_metadata.json"), sidecar)
+            write_json(os.path.join(folder, night.sidecar_names.get(rec, f"{rec}.opus_metadata.json")), sidecar)
         if media is not None:
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, f"{rec}.opus"), "wb") as f:
