@@ -781,8 +781,9 @@ impl<'a> Facts<'a> {
 
     /// Interact time covered by recordings with media. A recording covers
     /// `[start, start + media length + paused time]` (every pause annotation counts as
-    /// covered); snippets and ad-hoc captures cover nothing; overlapping recordings (trunk and station legs of one call) count once.
-    /// Recordings with a length but no start add their length, capped at the interact time.
+    /// covered); snippets and ad-hoc captures cover nothing; overlapping recordings (trunk and
+    /// station legs of one call) count once. Recordings with a length but no start add their
+    /// length, capped at the interact time.
     fn coverage(&self, evidence: &Evidence, interact: &[(i64, i64)]) -> Option<i64> {
         let mut per_recording: BTreeMap<&str, (Option<i64>, Option<i64>, i64)> = BTreeMap::new();
         for rec in self.in_scope(&evidence.recordings) {

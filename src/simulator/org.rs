@@ -35,6 +35,17 @@ pub struct Mix {
     /// The recording was suppressed in a flow or queue for part of the call (a `FlowOrQueue`
     /// pause annotation); the exported audio is that much shorter.
     pub flow_or_queue_pause: u32,
+    /// The agent's media endpoint received no packets (`receivedPackets` 0): the recording
+    /// holds silence.
+    pub no_packets: u32,
+    /// The recording was deleted by its retention policy a day after the call (`DELETED`,
+    /// `deleteDate` passed).
+    pub deleted_by_policy: u32,
+    /// The night's export job failed the recording, and a later export delivered it: the
+    /// export tree holds its media.
+    pub export_retried: u32,
+    /// A callback: the export sidecar says `mediaType: Callback`.
+    pub callback: u32,
 }
 
 impl Default for Mix {
@@ -56,6 +67,10 @@ impl Default for Mix {
             archived: 2,
             snippet_only: 1,
             flow_or_queue_pause: 2,
+            no_packets: 1,
+            deleted_by_policy: 1,
+            export_retried: 1,
+            callback: 2,
         }
     }
 }
@@ -79,6 +94,10 @@ pub enum Scenario {
     Archived,
     SnippetOnly,
     FlowOrQueuePause,
+    NoPackets,
+    DeletedByPolicy,
+    ExportRetried,
+    Callback,
 }
 
 impl Scenario {
@@ -100,6 +119,10 @@ impl Scenario {
             Scenario::Archived => "recording-archived",
             Scenario::SnippetOnly => "snippet-only",
             Scenario::FlowOrQueuePause => "flow-or-queue-pause",
+            Scenario::NoPackets => "agent-received-no-packets",
+            Scenario::DeletedByPolicy => "deleted-by-policy",
+            Scenario::ExportRetried => "export-failed-then-delivered",
+            Scenario::Callback => "callback-recorded",
         }
     }
 
@@ -111,6 +134,8 @@ impl Scenario {
                 (Status::Pending, vec![Reason::MediaFileMissing])
             }
             Scenario::ExportMediaMissing => (Status::Exception, vec![Reason::MediaFileMissing]),
+            // The later export's media is in the tree: the failure was retried.
+            Scenario::ExportRetried => (Status::Complete, vec![]),
             other => other.expected(end, as_of),
         }
     }
@@ -124,7 +149,16 @@ impl Scenario {
             | Scenario::TransferRecorded
             | Scenario::ExportMediaMissing
             | Scenario::Archived
-            | Scenario::FlowOrQueuePause => (Status::Complete, vec![]),
+            | Scenario::FlowOrQueuePause
+            | Scenario::Callback => (Status::Complete, vec![]),
+            Scenario::NoPackets => (Status::Exception, vec![Reason::NoMediaReceived]),
+            // Deleted on its deleteDate (a day after the call): by policy, once that day came.
+            Scenario::DeletedByPolicy if as_of >= end.plus_millis(24 * HOUR_MS) => {
+                (Status::Complete, vec![])
+            }
+            Scenario::DeletedByPolicy => (Status::Exception, vec![Reason::RecordingError]),
+            // From the API alone, only the failure is known.
+            Scenario::ExportRetried => (Status::Exception, vec![Reason::ExportFailed]),
             Scenario::SnippetOnly if late => (Status::Pending, vec![Reason::RecordingMissing]),
             Scenario::SnippetOnly => (Status::Exception, vec![Reason::RecordingMissing]),
             Scenario::InternalCall => (Status::Excluded, vec![Reason::InternalCall]),
@@ -248,6 +282,10 @@ impl Org {
             (Scenario::Archived, mix.archived),
             (Scenario::SnippetOnly, mix.snippet_only),
             (Scenario::FlowOrQueuePause, mix.flow_or_queue_pause),
+            (Scenario::NoPackets, mix.no_packets),
+            (Scenario::DeletedByPolicy, mix.deleted_by_policy),
+            (Scenario::ExportRetried, mix.export_retried),
+            (Scenario::Callback, mix.callback),
         ];
         let total: u64 = weighted
             .iter()
@@ -321,8 +359,12 @@ impl Org {
             | Scenario::Orphaned
             | Scenario::Archived
             | Scenario::SnippetOnly
-            | Scenario::FlowOrQueuePause => {
-                let parts = vec![
+            | Scenario::FlowOrQueuePause
+            | Scenario::NoPackets
+            | Scenario::DeletedByPolicy
+            | Scenario::ExportRetried
+            | Scenario::Callback => {
+                let mut parts = vec![
                     customer(&id, "voice", start, hang),
                     acd(&id, start, alert, queue),
                     agent_leg(
@@ -342,9 +384,15 @@ impl Org {
                         ],
                     ),
                 ];
+                if scenario == Scenario::NoPackets {
+                    parts[2]["sessions"][0]["mediaEndpointStats"] = json!([
+                        {"codecs": ["audio/opus"], "receivedPackets": 0, "eventTime": hang.to_string()}
+                    ]);
+                }
                 let state = match scenario {
                     Scenario::RecordingError => Some("ERROR"),
                     Scenario::Archived => Some("ARCHIVED"),
+                    Scenario::DeletedByPolicy => Some("DELETED"),
                     Scenario::AnsweredNoRecording | Scenario::Orphaned => None,
                     _ => Some("AVAILABLE"),
                 };
@@ -353,6 +401,9 @@ impl Org {
                     let mut audio_end = hang;
                     match scenario {
                         Scenario::SnippetOnly => entry["mediaSubtype"] = json!("Snippet"),
+                        Scenario::DeletedByPolicy => {
+                            entry["deleteDate"] = json!(wrap.plus_millis(24 * HOUR_MS).to_string());
+                        }
                         Scenario::FlowOrQueuePause => {
                             // Recording suppressed for the first 40% of the talk.
                             let paused = ms(talk) * 4 / 10;
@@ -377,7 +428,7 @@ impl Org {
                         end: audio_end,
                     });
                 }
-                if scenario == Scenario::ExportFailed {
+                if matches!(scenario, Scenario::ExportFailed | Scenario::ExportRetried) {
                     self.failed_recordings.push((id.clone(), recording.clone()));
                 }
                 if scenario == Scenario::Orphaned {
@@ -617,8 +668,13 @@ impl Org {
                     .unwrap_or("Trunk");
                 std::fs::create_dir_all(&folder)?;
                 let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
+                let medium = if conversation.scenario == Scenario::Callback {
+                    "Callback"
+                } else {
+                    "Call"
+                };
                 let sidecar = json!({
-                    "mediaType": "Call",
+                    "mediaType": medium,
                     "mediaSubtype": subtype,
                     "provider": "edge",
                     "userIds": [],
@@ -751,6 +807,10 @@ mod tests {
             Scenario::Archived,
             Scenario::SnippetOnly,
             Scenario::FlowOrQueuePause,
+            Scenario::NoPackets,
+            Scenario::DeletedByPolicy,
+            Scenario::ExportRetried,
+            Scenario::Callback,
         ] {
             assert!(
                 a.conversations.iter().any(|c| c.scenario == scenario),

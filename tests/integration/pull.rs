@@ -361,6 +361,10 @@ async fn the_export_tree_and_the_api_together_get_the_verdicts_they_were_built_w
         Scenario::Archived,
         Scenario::SnippetOnly,
         Scenario::FlowOrQueuePause,
+        Scenario::NoPackets,
+        Scenario::DeletedByPolicy,
+        Scenario::ExportRetried,
+        Scenario::Callback,
     ] {
         assert!(
             org.conversations.iter().any(|c| c.scenario == scenario),
@@ -511,6 +515,10 @@ async fn every_orphan_is_read_past_the_unfiltered_cap() {
         archived: 0,
         snippet_only: 0,
         flow_or_queue_pause: 0,
+        no_packets: 0,
+        deleted_by_policy: 0,
+        export_retried: 0,
+        callback: 0,
     };
     let org = Org::generate(5, 560, ts(NIGHT), &only_orphans);
     assert!(org.orphans.len() > recaudit::simulator::ORPHAN_CAP);
