@@ -693,7 +693,11 @@ fn verify_checkpoint(vkey: &str, file: &Path) -> Result<u8> {
 }
 
 fn cli_time(flag: &str, text: &str) -> Result<Timestamp> {
-    Timestamp::parse_cli(text).with_context(|| {
+    let time = Timestamp::parse_cli(text).with_context(|| {
         format!("{flag} is not a UTC instant (try 2026-07-14 or 2026-07-14T00:00:00Z)")
-    })
+    })?;
+    if !time.is_plausible_event() {
+        bail!("{flag} {time} is outside the years 2000 to 2100 (try 2026-07-14)");
+    }
+    Ok(time)
 }

@@ -13,6 +13,10 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer};
 
+/// 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z: see [`Timestamp::is_plausible_event`].
+const PLAUSIBLE_FROM_MS: i64 = 946_684_800_000;
+const PLAUSIBLE_UNTIL_MS: i64 = 4_102_444_800_000;
+
 /// A UTC instant with millisecond precision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -63,6 +67,14 @@ impl Timestamp {
             }
         }
         Err(TimestampError(text.to_string()))
+    }
+
+    /// The range an event of a contact center can have happened in: from 2000-01-01 (before
+    /// any Genesys Cloud org existed) to 2100-01-01. A time outside it (`0000-01-01T00:00:00Z`
+    /// is a real case) is a broken value, not an event; deadlines such as `deleteDate` are not
+    /// events and are not held to it.
+    pub fn is_plausible_event(self) -> bool {
+        (PLAUSIBLE_FROM_MS..PLAUSIBLE_UNTIL_MS).contains(&self.0)
     }
 
     /// Adds a number of milliseconds (negative to go back).

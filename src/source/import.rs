@@ -29,9 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    AnalyticsConversation, ConversationPage, DataAvailabilityWire, ExportMetadataWire,
-    FailedRecordingWire, Listing, OrphanRecordingWire, PAUSE_REASONS, RECORDING_ONLY_KEYS,
-    RecordingJobWire, RecordingWire, normalize_media,
+    AnalyticsConversation, AnalyticsSegment, ConversationPage, DataAvailabilityWire,
+    ExportMetadataWire, FailedRecordingWire, Listing, OrphanRecordingWire, PAUSE_REASONS,
+    RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire, normalize_media,
 };
 use crate::audit::evidence::RecordingSource;
 use crate::error::Result;
@@ -266,7 +266,11 @@ struct Rows {
 /// value (the SDK requires none of `conversationStart`, `segmentStart`, `Recording.id`, job
 /// `id` or `state`) is rejected alone, named by its index, id and field path, and the others
 /// are kept.
-fn records<T: DeserializeOwned>(items: &[Value], field: &str, rows: &mut Rows) -> Vec<T> {
+fn records<T: DeserializeOwned + Plausible>(
+    items: &[Value],
+    field: &str,
+    rows: &mut Rows,
+) -> Vec<T> {
     items
         .iter()
         .enumerate()
@@ -275,33 +279,201 @@ fn records<T: DeserializeOwned>(items: &[Value], field: &str, rows: &mut Rows) -
 }
 
 /// Element `index` of the array at `field`, or `None` with the rejection noted in `rows`.
-fn record<T: DeserializeOwned>(
+fn record<T: DeserializeOwned + Plausible>(
     item: &Value,
     index: usize,
     field: &str,
     rows: &mut Rows,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(item) {
-        Ok(value) => Some(value),
-        Err(e) => {
-            let id = item
-                .get("conversationId")
-                .or_else(|| item.get("id"))
-                .and_then(Value::as_str)
-                .map(|id| format!(", id {id}"))
-                .unwrap_or_default();
-            let path = e.path().to_string();
-            let at = if path.is_empty() || path == "." {
-                format!("{field}[{index}]")
-            } else {
-                format!("{field}[{index}].{path}")
-            };
-            rows.rejected_records.push((
-                index as i64,
-                format!("record {index}{id}: at `{at}`: {}", e.inner()),
-            ));
-            None
+    let (path, message) = match serde_path_to_error::deserialize::<_, T>(item) {
+        Ok(value) => match value.implausible() {
+            None => return Some(value),
+            Some(problem) => problem,
+        },
+        Err(e) => (e.path().to_string(), e.inner().to_string()),
+    };
+    let id = item
+        .get("conversationId")
+        .or_else(|| item.get("id"))
+        .and_then(Value::as_str)
+        .map(|id| format!(", id {id}"))
+        .unwrap_or_default();
+    let at = if path.is_empty() || path == "." {
+        format!("{field}[{index}]")
+    } else {
+        format!("{field}[{index}].{path}")
+    };
+    rows.rejected_records.push((
+        index as i64,
+        format!("record {index}{id}: at `{at}`: {message}"),
+    ));
+    None
+}
+
+/// Values serde accepts but no real payload holds: an event before 2000 or from 2100 on
+/// ([`Timestamp::is_plausible_event`]), an end before its start, a negative duration, size,
+/// packet count or total. Such a record is rejected with the field, instead of reaching the
+/// audit (where `conversationEnd: 0000-01-01` once stopped a whole night, and an end before the
+/// start made an answered call a "short interaction").
+trait Plausible {
+    /// The first implausible field (path within the record) and what is wrong with it.
+    fn implausible(&self) -> Option<(String, String)>;
+}
+
+fn event(path: &str, time: Timestamp) -> Option<(String, String)> {
+    (!time.is_plausible_event()).then(|| {
+        (
+            path.to_string(),
+            format!("{time} is not a plausible time (2000 to 2100)"),
+        )
+    })
+}
+
+fn span(
+    path: &str,
+    start_path: &str,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+) -> Option<(String, String)> {
+    match (start, end) {
+        (Some(start), Some(end)) if end < start => Some((
+            path.to_string(),
+            format!("{end} is before `{start_path}` {start}"),
+        )),
+        _ => None,
+    }
+}
+
+fn not_negative(path: &str, value: Option<i64>) -> Option<(String, String)> {
+    value
+        .filter(|v| *v < 0)
+        .map(|v| (path.to_string(), format!("{v} is negative")))
+}
+
+/// The first implausible value among a segment's times.
+fn segment_problem(at: &str, segment: &AnalyticsSegment) -> Option<(String, String)> {
+    event(&format!("{at}.segmentStart"), segment.segment_start)
+        .or_else(|| {
+            segment
+                .segment_end
+                .and_then(|end| event(&format!("{at}.segmentEnd"), end))
+        })
+        .or_else(|| {
+            span(
+                &format!("{at}.segmentEnd"),
+                "segmentStart",
+                Some(segment.segment_start),
+                segment.segment_end,
+            )
+        })
+}
+
+impl Plausible for AnalyticsConversation {
+    fn implausible(&self) -> Option<(String, String)> {
+        let times = event("conversationStart", self.conversation_start)
+            .or_else(|| {
+                self.conversation_end
+                    .and_then(|end| event("conversationEnd", end))
+            })
+            .or_else(|| {
+                span(
+                    "conversationEnd",
+                    "conversationStart",
+                    Some(self.conversation_start),
+                    self.conversation_end,
+                )
+            });
+        if times.is_some() {
+            return times;
         }
+        for (p, participant) in self.participants.iter().enumerate() {
+            for (s, session) in participant.sessions.iter().enumerate() {
+                let at = format!("participants[{p}].sessions[{s}]");
+                for (g, segment) in session.segments.iter().enumerate() {
+                    if let Some(problem) = segment_problem(&format!("{at}.segments[{g}]"), segment)
+                    {
+                        return Some(problem);
+                    }
+                }
+                for (n, stat) in session.media_endpoint_stats.iter().enumerate() {
+                    let path = format!("{at}.mediaEndpointStats[{n}].receivedPackets");
+                    if let Some(problem) = not_negative(&path, stat.received_packets) {
+                        return Some(problem);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Plausible for RecordingWire {
+    fn implausible(&self) -> Option<(String, String)> {
+        let fields = self
+            .start_time
+            .and_then(|t| event("startTime", t))
+            .or_else(|| self.end_time.and_then(|t| event("endTime", t)))
+            .or_else(|| span("endTime", "startTime", self.start_time, self.end_time))
+            .or_else(|| self.creation_time.and_then(|t| event("creationTime", t)))
+            .or_else(|| not_negative("outputDurationMs", self.output_duration_ms))
+            .or_else(|| not_negative("outputSizeInBytes", self.output_size_in_bytes));
+        if fields.is_some() {
+            return fields;
+        }
+        self.annotations.iter().enumerate().find_map(|(n, a)| {
+            not_negative(&format!("annotations[{n}].durationMs"), a.duration_ms).or_else(|| {
+                not_negative(
+                    &format!("annotations[{n}].absoluteDurationMs"),
+                    a.absolute_duration_ms,
+                )
+            })
+        })
+    }
+}
+
+impl Plausible for RecordingJobWire {
+    fn implausible(&self) -> Option<(String, String)> {
+        [
+            ("totalConversations", self.total_conversations),
+            ("totalRecordings", self.total_recordings),
+            ("totalSkippedRecordings", self.total_skipped_recordings),
+            ("totalFailedRecordings", self.total_failed_recordings),
+            ("totalProcessedRecordings", self.total_processed_recordings),
+        ]
+        .into_iter()
+        .find_map(|(path, value)| not_negative(path, value))
+    }
+}
+
+impl Plausible for ExportMetadataWire {
+    fn implausible(&self) -> Option<(String, String)> {
+        self.start_time
+            .and_then(|t| event("startTime", t))
+            .or_else(|| self.end_time.and_then(|t| event("endTime", t)))
+            .or_else(|| span("endTime", "startTime", self.start_time, self.end_time))
+            .or_else(|| not_negative("durationMs", self.duration_ms))
+    }
+}
+
+impl Plausible for OrphanRecordingWire {
+    fn implausible(&self) -> Option<(String, String)> {
+        self.created_time
+            .and_then(|t| event("createdTime", t))
+            .or_else(|| not_negative("mediaSizeBytes", self.media_size_bytes))
+    }
+}
+
+impl Plausible for FailedRecordingWire {
+    fn implausible(&self) -> Option<(String, String)> {
+        None
+    }
+}
+
+/// A file holding one record: an implausible value rejects the file, named with the field.
+fn plausible<T: Plausible>(value: T) -> Result<T, String> {
+    match value.implausible() {
+        None => Ok(value),
+        Some((path, message)) => Err(format!("at `{path}`: {message}")),
     }
 }
 
@@ -621,7 +793,7 @@ fn parse_export_json(
         }
         .to_string();
     } else if let Some(media_name) = name.strip_suffix("_metadata.json") {
-        let meta: ExportMetadataWire = typed(&body)?;
+        let meta: ExportMetadataWire = plausible(typed(&body)?)?;
         let recording_id = media_name
             .split_once('.')
             .map_or(media_name, |(stem, _)| stem);
@@ -682,7 +854,16 @@ fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
         }
         let mut deserializer = serde_json::Deserializer::from_slice(line);
         match serde_path_to_error::deserialize::<_, AnalyticsConversation>(&mut deserializer) {
-            Ok(conversation) => rows.conversations.push(conversation),
+            Ok(conversation) => match conversation.implausible() {
+                None => rows.conversations.push(conversation),
+                Some((path, message)) => rows.rejected_records.push((
+                    index as i64,
+                    format!(
+                        "record {index} (line {}): at `{path}`: {message}",
+                        index + 1
+                    ),
+                )),
+            },
             // A line that is not JSON at all: the file is not NDJSON of conversations.
             Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
                 let inner = e.inner();
@@ -742,7 +923,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
         }
         Shape::Conversation => {
             rows.conversations
-                .push(typed::<AnalyticsConversation>(&body)?);
+                .push(plausible(typed::<AnalyticsConversation>(&body)?)?);
             "analytics-conversation"
         }
         Shape::Conversations => {
@@ -764,7 +945,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
                     }
                 }
             } else {
-                let wire: RecordingWire = typed(&body)?;
+                let wire: RecordingWire = plausible(typed(&body)?)?;
                 rows.recordings.push(recording_row(wire, source)?);
             }
             if source == RecordingSource::Recording {
@@ -774,7 +955,8 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             }
         }
         Shape::Job => {
-            rows.jobs.push(typed::<RecordingJobWire>(&body)?);
+            rows.jobs
+                .push(plausible(typed::<RecordingJobWire>(&body)?)?);
             "recording-job"
         }
         Shape::JobsPage => {
@@ -811,7 +993,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
         }
         Shape::Orphan => {
             rows.orphans
-                .push(orphan_row(typed::<OrphanRecordingWire>(&body)?));
+                .push(orphan_row(plausible(typed::<OrphanRecordingWire>(&body)?)?));
             "orphan-recording"
         }
         Shape::Availability => {

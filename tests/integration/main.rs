@@ -8,4 +8,5 @@ mod platform;
 mod pull;
 mod rules;
 mod support;
+mod trust;
 mod tsa;

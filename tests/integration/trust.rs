@@ -1,0 +1,122 @@
+//! Bad values at the edge (issue 9, "Bad values are rejected at import, per record"): each is
+//! rejected with its file, record and field, nothing stored is lost, and no single broken
+//! conversation can stop the audit of a night.
+
+use recaudit::audit::Status;
+use serde_json::json;
+
+use crate::support::*;
+
+const GOOD: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+#[tokio::test]
+async fn an_implausible_time_or_an_end_before_the_start_rejects_only_its_record() {
+    let env = TestEnv::new().await;
+    let mut year_zero = answered_call("year-zero");
+    year_zero["conversationEnd"] = json!("0000-01-01T00:00:00Z");
+    let mut backwards = answered_call("backwards");
+    backwards["conversationEnd"] = json!(at(9, 0, 0));
+    let mut segment_backwards = answered_call("segment-backwards");
+    segment_backwards["participants"][1]["sessions"][0]["segments"][1]["segmentEnd"] =
+        json!(at(9, 0, 0));
+    env.write_json(
+        "details/page-1.json",
+        &page(vec![
+            answered_call(GOOD),
+            year_zero,
+            backwards,
+            segment_backwards,
+        ]),
+    );
+    let outcome = env.import().await;
+    let messages: Vec<&str> = outcome
+        .rejected
+        .iter()
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(messages[0].contains("id year-zero: at `conversations[1].conversationEnd`"));
+    assert!(
+        messages[0].contains("not a plausible time"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[1].contains("id backwards: at `conversations[2].conversationEnd`"));
+    assert!(
+        messages[1].contains("is before `conversationStart`"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[2].contains("conversations[3].participants[1].sessions[0].segments[1].segmentEnd"),
+        "{}",
+        messages[2]
+    );
+    // The night is audited: the good conversation gets its finding, none is invented.
+    let findings = env.audit().await;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].interaction, GOOD);
+    assert_eq!(findings[0].status, Status::Exception);
+}
+
+#[tokio::test]
+async fn negative_durations_and_counts_are_rejected_with_the_field() {
+    let env = TestEnv::new().await;
+    env.write_json("c.json", &answered_call(GOOD));
+    let mut short = sidecar(GOOD, "c2d4e6f8-0a1b-4c3d-8e5f-6a7b8c9d0e1f");
+    short["durationMs"] = json!(-5);
+    env.export_recording(
+        GOOD,
+        10,
+        "c2d4e6f8-0a1b-4c3d-8e5f-6a7b8c9d0e1f",
+        short,
+        Some(AUDIO),
+    );
+    env.write_json(
+        "job.json",
+        &json!({"id": "e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8", "state": "FULFILLED",
+                "recordingJobsQuery": {"action": "EXPORT"}, "totalRecordings": -1}),
+    );
+    let outcome = env.import().await;
+    let mut messages: Vec<String> = outcome.rejected.iter().map(|r| r.message.clone()).collect();
+    messages.sort();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`durationMs`: -5 is negative")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`totalRecordings`: -1 is negative")),
+        "{messages:#?}"
+    );
+    // The rejected sidecar is not evidence: its media file stands alone.
+    let finding = env.finding(GOOD).await;
+    assert_eq!(finding.status, Status::Complete, "{finding:?}");
+}
+
+#[test]
+fn command_line_times_outside_the_plausible_years_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = binary(dir.path())
+        .args([
+            "--db",
+            "sqlite://t.db",
+            "audit",
+            "--from",
+            "2026-07-14",
+            "--to",
+            "2026-07-15",
+            "--as-of",
+            "0000-01-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("--as-of"), "{stderr}");
+    assert!(stderr.contains("2000 to 2100"), "{stderr}");
+}
