@@ -267,6 +267,27 @@ fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
     writer.into_inner().map_err(render_error)
 }
 
+/// Text from the data (ids, names, evidence) as inert Markdown: a `|` cannot add a table column,
+/// a line break cannot forge a row, and HTML, links, images and emphasis do not render.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The human summary; `audit` also prints it.
 pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
     let tally = Tally::of(findings);
@@ -278,7 +299,11 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
     ));
     out.push_str(&format!("- As of: {}\n", run.as_of));
     out.push_str(&format!("- Completed: {}\n", run.completed));
-    out.push_str(&format!("- Rules: {} ({})\n", run.rule_set, run.policy));
+    out.push_str(&format!(
+        "- Rules: {} ({})\n",
+        run.rule_set,
+        md(&run.policy)
+    ));
     out.push_str(&format!("- Software: {}\n\n", run.software));
 
     out.push_str("| Status | Interactions |\n|---|---:|\n");
@@ -312,9 +337,9 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
             let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
             out.push_str(&format!(
                 "| {} | {} | {} |\n",
-                f.interaction,
+                md(&f.interaction),
                 reasons.join(", "),
-                f.detail.replace('|', "\\|")
+                md(&f.detail)
             ));
         }
         if exceptions.len() > SUMMARY_EXCEPTION_ROWS {
@@ -336,6 +361,18 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("-1"), "'-1");
         assert_eq!(cell("5b7e2c10-3f4a"), "5b7e2c10-3f4a");
+    }
+
+    #[test]
+    fn markdown_from_the_data_is_inert() {
+        let forged = "ok |\n| forged-row | <img src=x onerror=alert(1)> ![p](http://x) **b** `c`";
+        let inert = md(forged);
+        assert!(!inert.contains('\n'));
+        assert!(!inert.contains("<img"));
+        assert_eq!(inert.matches('|').count(), inert.matches("\\|").count());
+        assert!(inert.contains("\\!\\[p\\]"));
+        assert!(inert.contains("\\*\\*b\\*\\*"));
+        assert_eq!(md("5b7e2c10-3f4a (SIP 408)."), "5b7e2c10-3f4a (SIP 408).");
     }
 
     #[test]

@@ -120,3 +120,33 @@ fn command_line_times_outside_the_plausible_years_are_refused() {
     assert!(stderr.contains("--as-of"), "{stderr}");
     assert!(stderr.contains("2000 to 2100"), "{stderr}");
 }
+
+/// Issue 9, "Everything a reader sees is escaped": a participant's name cannot add a column,
+/// forge a row or carry HTML into summary.md.
+#[tokio::test]
+async fn names_from_the_data_cannot_forge_rows_in_the_summary() {
+    let env = TestEnv::new().await;
+    let mut call = ice_failure_call(GOOD);
+    let leg = &mut call["participants"][1];
+    leg.as_object_mut().unwrap().remove("userId");
+    leg["participantName"] = json!("Eve | <img src=x>\n| forged | row |");
+    env.write_json("c.json", &call);
+    env.write_json("rm.json", &json!([]));
+    env.import().await;
+    let outcome = env
+        .audit_with(&recaudit::audit::Policy::default(), "2026-07-17T12:00:00Z")
+        .await;
+    let summary = std::fs::read_to_string(outcome.report_dir.join("summary.md")).unwrap();
+    let rows: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| !l.starts_with("## Exceptions"))
+        .filter(|l| l.starts_with("| "))
+        .collect();
+    assert_eq!(rows.len(), 2, "header and one exception: {summary}");
+    assert!(!summary.contains("<img"), "{summary}");
+    assert!(
+        rows[1].contains("Eve \\| &lt;img src=x&gt; \\| forged \\| row \\|"),
+        "{}",
+        rows[1]
+    );
+}
