@@ -46,6 +46,15 @@ pub enum Error {
     #[error("{0}")]
     ReportMismatch(String),
 
+    /// The ledger key file can be read by group or others: anyone who reads it can sign a
+    /// forged history.
+    #[error(
+        "ledger key {} can be read by group or others (mode {mode:o}); anyone who can read it can sign checkpoints. Run `chmod 600 {}` and try again",
+        path.display(),
+        path.display()
+    )]
+    KeyExposed { path: PathBuf, mode: u32 },
+
     /// The window ends after the conversation details' availability horizon: conversations
     /// that started after it may not have been delivered yet, so no verdict on them is sealed.
     #[error(

@@ -427,7 +427,10 @@ async fn ledger_command(
             println!("origin: {origin}");
             match ledger::load_key(key_path, origin) {
                 Ok(signer) => println!("vkey: {}", signer.vkey()),
-                Err(_) => println!("vkey: (no key file at {})", key_path.display()),
+                Err(_) if !key_path.exists() => {
+                    println!("vkey: (no key file at {})", key_path.display())
+                }
+                Err(e) => println!("vkey: (unusable: {e})"),
             }
             let checkpoints = store.ledger_checkpoints().await?;
             match checkpoints.last() {

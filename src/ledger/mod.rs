@@ -180,11 +180,12 @@ pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(
-                "ledger key {} is readable by others; chmod 600 it",
-                path.display()
-            );
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            return Err(Error::KeyExposed {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
     let text = std::fs::read_to_string(path).map_err(Error::io("cannot read ledger key", path))?;

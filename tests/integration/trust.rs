@@ -150,3 +150,29 @@ async fn names_from_the_data_cannot_forge_rows_in_the_summary() {
         rows[1]
     );
 }
+
+/// Issue 9, "Key and first use": a ledger key that group or others can read is refused, with
+/// the command that fixes it; nothing is signed with it.
+#[test]
+fn a_readable_ledger_key_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        binary(dir.path())
+            .args(["--db", "sqlite://k.db"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&["ledger", "keygen"]).status.code(), Some(0));
+    let key = dir.path().join("k.ledger.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = run(&["ledger", "show"]);
+    let stdout = text(&refused.stdout);
+    assert!(stdout.contains("vkey: (unusable: ledger key"), "{stdout}");
+    let verify = run(&["ledger", "verify"]);
+    assert_eq!(verify.status.code(), Some(2));
+    let stderr = text(&verify.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(stderr.contains("mode 644"), "{stderr}");
+}
