@@ -24,6 +24,13 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// A command that only reads was pointed at a database that does not exist.
+    #[error(
+        "no database at {}: check --db (or RECAUDIT_DB); `recaudit import` or `recaudit pull` creates one",
+        .0.display()
+    )]
+    NoDatabase(PathBuf),
+
     #[error("cannot migrate the database: {0}")]
     Migration(String),
 

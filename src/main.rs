@@ -80,7 +80,23 @@ async fn run(cli: Cli) -> Result<u8> {
     {
         return verify_checkpoint(vkey, file);
     }
-    let store = Store::open(&locations.db).await?;
+    // Commands that only read never create a database.
+    let reads_only = matches!(
+        cli.command,
+        Command::Runs { .. }
+            | Command::Report { .. }
+            | Command::Ledger {
+                command: LedgerCommand::Verify { .. }
+                    | LedgerCommand::Show { .. }
+                    | LedgerCommand::Prove { .. }
+                    | LedgerCommand::Export { .. }
+            }
+    );
+    let store = if reads_only {
+        Store::open_existing(&locations.db).await?
+    } else {
+        Store::open(&locations.db).await?
+    };
     let database = store.path().cloned();
     let origin = settings.ledger.origin_for(database.as_deref())?;
     let key_path = settings.ledger.key_path(
@@ -173,7 +189,11 @@ async fn run(cli: Cli) -> Result<u8> {
             0
         }
         Command::Runs { limit } => {
-            for run_id in store.recent_runs(limit).await? {
+            let runs = store.recent_runs(limit).await?;
+            if runs.is_empty() {
+                println!("No runs yet: `recaudit audit` (or `recaudit demo`) makes the first.");
+            }
+            for run_id in runs {
                 let run = store.load_run(&run_id).await?;
                 println!(
                     "{}  window {} to {}  as of {}  completed {}",

@@ -46,6 +46,16 @@ impl Store {
     ///
     /// Accepts `sqlite://path`, `sqlite:path` or a bare file path.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::connect(url, true).await
+    }
+
+    /// Opens the database named by `url` only if it exists: what the commands that only read
+    /// use, so that a mistyped `--db` is an error instead of a new, empty database.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        Store::connect(url, false).await
+    }
+
+    async fn connect(url: &str, create: bool) -> Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Err(Error::Usage(
                 "PostgreSQL is not supported by this build yet; use a sqlite:// database"
@@ -62,13 +72,16 @@ impl Store {
                 context: format!("invalid database URL `{url}`"),
                 source,
             })?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let path =
             Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:");
+        if !create && let Some(file) = path.as_ref().filter(|p| !p.exists()) {
+            return Err(Error::NoDatabase(file.clone()));
+        }
         if let Some(parent) = path
             .as_ref()
             .and_then(|p| p.parent())

@@ -328,8 +328,10 @@ fn usage_errors_exit_2_with_a_message() {
         text(&bad_config.stderr)
     );
 
+    // A command that creates the database names the missing directory (the read-only ones
+    // refuse a missing database: see trust.rs).
     let no_dir = Command::new(env!("CARGO_BIN_EXE_recaudit"))
-        .args(["--db", "sqlite:///nonexistent-dir/x.db", "runs"])
+        .args(["--db", "sqlite:///nonexistent-dir/x.db", "ledger", "keygen"])
         .output()
         .unwrap();
     assert_eq!(no_dir.status.code(), Some(2));

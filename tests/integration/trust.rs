@@ -176,3 +176,45 @@ fn a_readable_ledger_key_is_refused_with_the_fix() {
     assert!(stderr.contains("chmod 600"), "{stderr}");
     assert!(stderr.contains("mode 644"), "{stderr}");
 }
+
+/// Issue 9, "Read-only commands stay read-only": no database is created by a command that only
+/// reads, and an empty result says so.
+#[test]
+fn read_only_commands_create_no_database_and_say_when_there_is_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["runs"],
+        vec!["ledger", "verify"],
+        vec!["ledger", "show"],
+        vec!["report", "--run", "x"],
+    ] {
+        let out = binary(dir.path())
+            .args(["--db", "sqlite://typo.db"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("no database at typo.db"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!dir.path().join("typo.db").exists(), "{args:?} created it");
+    }
+    // An existing but empty database: `runs` says there is nothing.
+    let keygen = binary(dir.path())
+        .args(["--db", "sqlite://empty.db", "ledger", "keygen"])
+        .output()
+        .unwrap();
+    assert_eq!(keygen.status.code(), Some(0));
+    let runs = binary(dir.path())
+        .args(["--db", "sqlite://empty.db", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(runs.status.code(), Some(0));
+    assert!(
+        text(&runs.stdout).contains("No runs yet"),
+        "{}",
+        text(&runs.stdout)
+    );
+}
