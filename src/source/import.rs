@@ -83,7 +83,11 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
     let mut batch = Batcher::default();
 
     for arg in paths {
-        let (root, files) = match list_files(arg) {
+        let FileListing {
+            root,
+            files,
+            skipped,
+        } = match list_files(arg) {
             Ok(found) => found,
             Err(message) => {
                 outcome.rejected.push(Rejection {
@@ -93,6 +97,7 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
                 continue;
             }
         };
+        outcome.ignored.extend(skipped);
         for file in files {
             outcome.files += 1;
             let source = relative_source(&root, &file);
@@ -537,15 +542,37 @@ impl Batcher {
     }
 }
 
-/// The import root and the files under a command-line path, in a stable (sorted) order.
-/// Hidden files and folders (`.name`) are skipped.
-fn list_files(arg: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
+/// The files under a command-line path.
+struct FileListing {
+    root: PathBuf,
+    /// In a stable (sorted) order.
+    files: Vec<PathBuf>,
+    /// Entries not read, with why: links leading out of the tree, special files.
+    skipped: Vec<Rejection>,
+}
+
+/// Lists a command-line path. Hidden files and folders (`.name`) are skipped silently; a link
+/// whose target is outside the tree is not followed (an import of a folder reads that folder),
+/// and sockets, pipes and devices are not read: both are listed with why.
+fn list_files(arg: &Path) -> Result<FileListing, String> {
     let meta = std::fs::metadata(arg).map_err(|e| format!("cannot read: {e}"))?;
     if meta.is_file() {
         let root = arg.parent().map(Path::to_path_buf).unwrap_or_default();
-        return Ok((root, vec![arg.to_path_buf()]));
+        return Ok(FileListing {
+            root,
+            files: vec![arg.to_path_buf()],
+            skipped: Vec::new(),
+        });
     }
+    let tree = std::fs::canonicalize(arg).map_err(|e| format!("cannot read: {e}"))?;
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let mut skip = |path: PathBuf, message: &str| {
+        skipped.push(Rejection {
+            path,
+            message: message.to_string(),
+        });
+    };
     let mut pending = vec![arg.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let entries =
@@ -561,13 +588,33 @@ fn list_files(arg: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
                 .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
             if kind.is_dir() {
                 pending.push(path);
-            } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            } else if kind.is_file() {
                 files.push(path);
+            } else if kind.is_symlink() {
+                match std::fs::canonicalize(&path) {
+                    Ok(target) if !target.starts_with(&tree) => skip(
+                        path,
+                        "a link to a file outside the imported folder; not followed",
+                    ),
+                    Ok(target) if target.is_file() => files.push(path),
+                    Ok(_) => skip(path, "a link to a folder; not followed"),
+                    Err(_) => skip(path, "a link whose target does not exist"),
+                }
+            } else {
+                skip(
+                    path,
+                    "not a regular file (a socket, pipe or device); not read",
+                );
             }
         }
     }
     files.sort();
-    Ok((arg.to_path_buf(), files))
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(FileListing {
+        root: arg.to_path_buf(),
+        files,
+        skipped,
+    })
 }
 
 /// The path recorded as the input's source: relative to the import root, `/`-separated.

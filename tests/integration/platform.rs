@@ -410,6 +410,13 @@ async fn stray_files_in_an_export_folder_are_ignored_and_listed() {
     env.write_raw(&format!("{dir}/{REC}.txt"), b"not audio");
     std::os::unix::fs::symlink("/etc/passwd", env.input().join(format!("{dir}/{REC}.opus")))
         .unwrap();
+    // A link inside the tree is followed, but a link is not a file the export wrote.
+    let linked = "0a0b0c0d-0e0f-4011-8213-141516171819.wav";
+    std::os::unix::fs::symlink(
+        env.input().join(format!("{dir}/notes.txt")),
+        env.input().join(format!("{dir}/{linked}")),
+    )
+    .unwrap();
     let outcome = env.import().await;
     let mut ignored: Vec<String> = outcome
         .ignored
@@ -422,17 +429,19 @@ async fn stray_files_in_an_export_folder_are_ignored_and_listed() {
         "notes.txt".to_string(),
         format!("{REC}.opus"),
         format!("{REC}.txt"),
+        linked.to_string(),
     ];
     expected.sort();
     assert_eq!(ignored, expected, "{:?}", outcome.ignored);
-    assert!(
-        outcome
-            .ignored
-            .iter()
-            .all(|i| i.message.contains("not evidence")),
-        "{:?}",
-        outcome.ignored
-    );
+    for ignored in &outcome.ignored {
+        // The link leads out of the imported folder, so it is not even followed.
+        let expected = if ignored.path.ends_with(format!("{REC}.opus")) {
+            "outside the imported folder"
+        } else {
+            "not evidence"
+        };
+        assert!(ignored.message.contains(expected), "{ignored:?}");
+    }
     let finding = env.finding(CONV).await;
     assert_eq!(finding.status, Status::Exception, "{finding:?}");
     assert_eq!(codes(&finding), vec!["recording-missing"]);

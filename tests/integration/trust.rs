@@ -218,3 +218,58 @@ fn read_only_commands_create_no_database_and_say_when_there_is_nothing() {
         text(&runs.stdout)
     );
 }
+
+/// Issue 9, "Names and links": a link out of the imported folder is not followed, a special file
+/// is not read, and both are listed with why; a link inside the folder is read.
+#[tokio::test]
+async fn links_out_of_the_tree_and_special_files_are_listed_not_read() {
+    let env = TestEnv::new().await;
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("c.json"),
+        serde_json::to_vec(&answered_call("outside")).unwrap(),
+    )
+    .unwrap();
+    env.write_json("inside.json", &answered_call(GOOD));
+    std::os::unix::fs::symlink(outside.path().join("c.json"), env.input().join("out.json"))
+        .unwrap();
+    std::os::unix::fs::symlink(
+        env.input().join("inside.json"),
+        env.input().join("again.json"),
+    )
+    .unwrap();
+    let fifo = env.input().join("pipe.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let outcome = env.import().await;
+    let ignored: Vec<(String, &str)> = outcome
+        .ignored
+        .iter()
+        .map(|i| {
+            (
+                i.path.file_name().unwrap().to_string_lossy().into_owned(),
+                i.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(ignored.len(), 2, "{ignored:?}");
+    assert_eq!(ignored[0].0, "out.json");
+    assert!(
+        ignored[0].1.contains("outside the imported folder"),
+        "{ignored:?}"
+    );
+    assert_eq!(ignored[1].0, "pipe.json");
+    assert!(ignored[1].1.contains("not a regular file"), "{ignored:?}");
+    let ids: Vec<String> = env
+        .audit()
+        .await
+        .into_iter()
+        .map(|f| f.interaction)
+        .collect();
+    assert_eq!(ids, vec![GOOD.to_string()]);
+}
