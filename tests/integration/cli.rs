@@ -456,3 +456,35 @@ fn the_readme_commands_work_in_either_order_from_one_folder() {
     assert!(examples_first.path().join("reports").is_dir());
     assert!(examples_first.path().join("reports-demo").is_dir());
 }
+
+/// The demo keeps the policy of --config but never the production ledger's key, origin or
+/// anchors: its checkpoints must not land beside the real ones.
+#[test]
+fn the_demo_never_uses_the_production_ledger_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("production-anchors");
+    std::fs::create_dir(&anchors).unwrap();
+    let config = dir.path().join("production.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ledger]\norigin = \"bank.example/recaudit\"\nkey = \"{}\"\nanchor_dir = \"{}\"\n",
+            dir.path().join("production.key").display(),
+            anchors.display()
+        ),
+    )
+    .unwrap();
+    let demo = binary(dir.path())
+        .args(["--config", config.to_str().unwrap()])
+        .args(["demo", "--conversations", "40", "--date", "2026-07-14"])
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(1), "{}", text(&demo.stderr));
+    assert!(!dir.path().join("production.key").exists());
+    assert_eq!(std::fs::read_dir(&anchors).unwrap().count(), 0);
+    let key = std::fs::read_to_string(dir.path().join("recaudit-demo.ledger.key")).unwrap();
+    assert!(
+        key.starts_with("PRIVATE+KEY+recaudit.local/recaudit-demo+"),
+        "{key}"
+    );
+}
