@@ -722,7 +722,7 @@ fn cli_time(flag: &str, text: &str) -> Result<Timestamp> {
     // A window end in the future gets its own message from the audit; an instant before any
     // contact center event (0000-01-01) is a typo, and an `--as-of` past 2100 one too.
     let too_late = flag == "--as-of" && !time.is_plausible_event();
-    if time < Timestamp::parse("2000-01-01T00:00:00Z")? || too_late {
+    if time < Timestamp::EARLIEST_EVENT || too_late {
         bail!("{flag} {time} is outside the years 2000 to 2100 (try 2026-07-14)");
     }
     Ok(time)

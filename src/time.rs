@@ -22,6 +22,9 @@ const PLAUSIBLE_UNTIL_MS: i64 = 4_102_444_800_000;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 2000-01-01T00:00:00Z: no contact center event recaudit audits is older.
+    pub const EARLIEST_EVENT: Timestamp = Timestamp(PLAUSIBLE_FROM_MS);
+
     /// Milliseconds since 1970-01-01T00:00:00Z.
     pub fn from_millis(ms: i64) -> Self {
         Timestamp(ms)

@@ -75,6 +75,34 @@ impl Default for Mix {
     }
 }
 
+impl Mix {
+    /// The weight of one scenario.
+    pub fn weight(&self, scenario: Scenario) -> u32 {
+        match scenario {
+            Scenario::Recorded => self.recorded,
+            Scenario::TransferRecorded => self.transfer_recorded,
+            Scenario::WebrtcIceFailure => self.webrtc_ice_failure,
+            Scenario::AnsweredNoRecording => self.answered_no_recording,
+            Scenario::ExportFailed => self.export_failed,
+            Scenario::ExportMediaMissing => self.export_media_missing,
+            Scenario::RecordingError => self.recording_error,
+            Scenario::Orphaned => self.orphaned,
+            Scenario::Abandoned => self.abandoned,
+            Scenario::IvrOnly => self.ivr_only,
+            Scenario::Chat => self.chat,
+            Scenario::Message => self.message,
+            Scenario::InternalCall => self.internal_call,
+            Scenario::Archived => self.archived,
+            Scenario::SnippetOnly => self.snippet_only,
+            Scenario::FlowOrQueuePause => self.flow_or_queue_pause,
+            Scenario::NoPackets => self.no_packets,
+            Scenario::DeletedByPolicy => self.deleted_by_policy,
+            Scenario::ExportRetried => self.export_retried,
+            Scenario::Callback => self.callback,
+        }
+    }
+}
+
 /// What a conversation was built as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scenario {
@@ -101,6 +129,31 @@ pub enum Scenario {
 }
 
 impl Scenario {
+    /// Every scenario, in the order a night is built from them (the order is part of what a
+    /// seed produces).
+    pub const ALL: [Scenario; 20] = [
+        Scenario::Recorded,
+        Scenario::TransferRecorded,
+        Scenario::WebrtcIceFailure,
+        Scenario::AnsweredNoRecording,
+        Scenario::ExportFailed,
+        Scenario::ExportMediaMissing,
+        Scenario::RecordingError,
+        Scenario::Orphaned,
+        Scenario::Abandoned,
+        Scenario::IvrOnly,
+        Scenario::Chat,
+        Scenario::Message,
+        Scenario::InternalCall,
+        Scenario::Archived,
+        Scenario::SnippetOnly,
+        Scenario::FlowOrQueuePause,
+        Scenario::NoPackets,
+        Scenario::DeletedByPolicy,
+        Scenario::ExportRetried,
+        Scenario::Callback,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Recorded => "recorded",
@@ -265,28 +318,8 @@ impl Org {
     /// Builds `count` conversations starting during the UTC day that begins at `day`.
     pub fn generate(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Org {
         let mut rng = Rng::new(seed);
-        let weighted: Vec<(Scenario, u32)> = vec![
-            (Scenario::Recorded, mix.recorded),
-            (Scenario::TransferRecorded, mix.transfer_recorded),
-            (Scenario::WebrtcIceFailure, mix.webrtc_ice_failure),
-            (Scenario::AnsweredNoRecording, mix.answered_no_recording),
-            (Scenario::ExportFailed, mix.export_failed),
-            (Scenario::ExportMediaMissing, mix.export_media_missing),
-            (Scenario::RecordingError, mix.recording_error),
-            (Scenario::Orphaned, mix.orphaned),
-            (Scenario::Abandoned, mix.abandoned),
-            (Scenario::IvrOnly, mix.ivr_only),
-            (Scenario::Chat, mix.chat),
-            (Scenario::Message, mix.message),
-            (Scenario::InternalCall, mix.internal_call),
-            (Scenario::Archived, mix.archived),
-            (Scenario::SnippetOnly, mix.snippet_only),
-            (Scenario::FlowOrQueuePause, mix.flow_or_queue_pause),
-            (Scenario::NoPackets, mix.no_packets),
-            (Scenario::DeletedByPolicy, mix.deleted_by_policy),
-            (Scenario::ExportRetried, mix.export_retried),
-            (Scenario::Callback, mix.callback),
-        ];
+        let weighted: Vec<(Scenario, u32)> =
+            Scenario::ALL.iter().map(|s| (*s, mix.weight(*s))).collect();
         let total: u64 = weighted
             .iter()
             .map(|(_, w)| u64::from(*w))
@@ -798,20 +831,7 @@ mod tests {
         let c = Org::generate(8, 200, day, &Mix::default());
         assert_ne!(a.conversations[0].id, c.conversations[0].id);
         // Every scenario is present.
-        for scenario in [
-            Scenario::Recorded,
-            Scenario::WebrtcIceFailure,
-            Scenario::Orphaned,
-            Scenario::Message,
-            Scenario::InternalCall,
-            Scenario::Archived,
-            Scenario::SnippetOnly,
-            Scenario::FlowOrQueuePause,
-            Scenario::NoPackets,
-            Scenario::DeletedByPolicy,
-            Scenario::ExportRetried,
-            Scenario::Callback,
-        ] {
+        for scenario in Scenario::ALL {
             assert!(
                 a.conversations.iter().any(|c| c.scenario == scenario),
                 "{scenario:?}"

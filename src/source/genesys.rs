@@ -776,6 +776,7 @@ async fn pull_steps(
             store,
             sink,
             &format!("/api/v2/recording/jobs/{job_id}/failedrecordings?"),
+            &mut |_| {},
         )
         .await?;
     }
@@ -787,6 +788,7 @@ async fn pull_steps(
         store,
         sink,
         "/api/v2/orphanrecordings?hasConversation=true&",
+        &mut |_| {},
     )
     .await?;
     Ok(())
@@ -840,16 +842,7 @@ async fn existing_export_jobs(
     to: Timestamp,
 ) -> Result<(Vec<String>, Vec<String>)> {
     let (mut finished, mut unfinished) = (Vec::new(), Vec::new());
-    let mut number = 1;
-    loop {
-        let page = client
-            .call(
-                Method::GET,
-                &format!("/api/v2/recording/jobs?jobType=EXPORT&pageSize=100&pageNumber={number}"),
-                None,
-            )
-            .await?;
-        let listing: Value = serde_json::from_slice(&page.body).unwrap_or(Value::Null);
+    let mut sort = |listing: &Value| {
         for job in listing["entities"].as_array().into_iter().flatten() {
             let query = &job["recordingJobsQuery"];
             if query["action"].as_str() != Some("EXPORT") {
@@ -868,22 +861,27 @@ async fn existing_export_jobs(
                 _ => unfinished.push(id.to_string()),
             }
         }
-        let more = listing["nextUri"].is_string();
-        store_received(store, sink, page).await?;
-        if !more {
-            return Ok((finished, unfinished));
-        }
-        number += 1;
-    }
+    };
+    page_listing(
+        client,
+        store,
+        sink,
+        "/api/v2/recording/jobs?jobType=EXPORT&",
+        &mut sort,
+    )
+    .await?;
+    Ok((finished, unfinished))
 }
 
-/// Pages a standard listing by page number until `nextUri` is absent. `base` ends in `?` or
-/// `&`, ready for the paging parameters.
+/// Pages a standard listing by page number until `nextUri` is absent, storing every page and
+/// showing each (parsed) to `inspect`. `base` ends in `?` or `&`, ready for the paging
+/// parameters.
 async fn page_listing(
     client: &Client,
     store: &Store,
     sink: &mut PayloadSink,
     base: &str,
+    inspect: &mut dyn FnMut(&Value),
 ) -> Result<()> {
     let mut number = 1;
     loop {
@@ -894,9 +892,9 @@ async fn page_listing(
                 None,
             )
             .await?;
-        let more = serde_json::from_slice::<Value>(&page.body)
-            .ok()
-            .is_some_and(|v| v["nextUri"].is_string());
+        let listing: Value = serde_json::from_slice(&page.body).unwrap_or(Value::Null);
+        inspect(&listing);
+        let more = listing["nextUri"].is_string();
         store_received(store, sink, page).await?;
         if !more {
             return Ok(());

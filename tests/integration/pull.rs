@@ -355,17 +355,7 @@ async fn the_export_tree_and_the_api_together_get_the_verdicts_they_were_built_w
         }
     }
     use recaudit::simulator::Scenario;
-    for scenario in [
-        Scenario::ExportMediaMissing,
-        Scenario::InternalCall,
-        Scenario::Archived,
-        Scenario::SnippetOnly,
-        Scenario::FlowOrQueuePause,
-        Scenario::NoPackets,
-        Scenario::DeletedByPolicy,
-        Scenario::ExportRetried,
-        Scenario::Callback,
-    ] {
+    for scenario in Scenario::ALL {
         assert!(
             org.conversations.iter().any(|c| c.scenario == scenario),
             "{scenario:?}"
