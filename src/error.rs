@@ -49,6 +49,12 @@ pub enum Error {
     #[error("no run `{0}` in this database (list runs with `recaudit runs`)")]
     RunNotFound(String),
 
+    /// A run in the typed tables that the ledger does not commit to: forged or edited.
+    #[error(
+        "run {run} is not sealed in the ledger: {why}. It was not written by a recaudit audit, or was altered since; nothing is shown for it. Run `recaudit ledger verify` to see what changed"
+    )]
+    Unsealed { run: String, why: String },
+
     /// A regenerated report does not hash to what the run stored.
     #[error("{0}")]
     ReportMismatch(String),

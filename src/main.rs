@@ -189,18 +189,22 @@ async fn run(cli: Cli) -> Result<u8> {
             0
         }
         Command::Runs { limit } => {
-            let runs = store.recent_runs(limit).await?;
-            if runs.is_empty() {
+            let (runs, unsealed) = ledger::sealed::sealed_runs(&store, limit).await?;
+            if runs.is_empty() && unsealed.is_empty() {
                 println!("No runs yet: `recaudit audit` (or `recaudit demo`) makes the first.");
             }
-            for run_id in runs {
-                let run = store.load_run(&run_id).await?;
+            for run in &runs {
                 println!(
                     "{}  window {} to {}  as of {}  completed {}",
                     run.run_id, run.window_start, run.window_end, run.as_of, run.completed
                 );
             }
-            0
+            for run_id in &unsealed {
+                eprintln!(
+                    "recaudit: run {run_id} is in the runs table but not sealed in the ledger; not listed (run `recaudit ledger verify`)"
+                );
+            }
+            if unsealed.is_empty() { 0 } else { 1 }
         }
         Command::Pull {
             from,
@@ -363,7 +367,9 @@ async fn ledger_command(
                 verifier,
                 presented,
                 tsa_ca: settings.ledger.tsa_ca.clone(),
-                anchor_dir: settings.ledger.anchor_dir.clone(),
+                anchor_dir: settings
+                    .ledger
+                    .anchor_dir_for(store.path().map(std::path::PathBuf::as_path)),
             };
             let report = verify::verify(store, &options).await?;
             for failure in &report.failures {
@@ -393,14 +399,23 @@ async fn ledger_command(
                     "FAILED"
                 }
             );
-            println!(
-                "completeness: {}",
-                if report.completeness_ok() {
-                    "OK"
-                } else {
-                    "FAILED"
-                }
-            );
+            let newest_outside = report.compared.iter().map(|(_, size)| *size).max();
+            match newest_outside {
+                _ if !report.completeness_ok() => println!("completeness: FAILED"),
+                None => println!(
+                    "completeness: NOT PROVEN: no checkpoint from outside the database was compared, so a deletion of the newest runs together with their checkpoints cannot be ruled out; pass --checkpoint FILE with a checkpoint you kept, or keep [ledger] anchor_dir on"
+                ),
+                Some(size) if size == report.size => println!(
+                    "completeness: OK (the head matches a checkpoint kept outside the database; {} compared)",
+                    report.compared.len()
+                ),
+                Some(size) => println!(
+                    "completeness: OK up to size {size} (the newest of {} checkpoint(s) kept outside the database); runs {} to {} are covered only by the database's own checkpoints",
+                    report.compared.len(),
+                    size + 1,
+                    report.size
+                ),
+            }
             Ok(if report.ok() { 0 } else { 1 })
         }
         LedgerCommand::VerifyCheckpoint { .. } => {
@@ -486,8 +501,13 @@ async fn ledger_command(
             Ok(0)
         }
         LedgerCommand::Anchor => {
-            if settings.ledger.tsa_url.is_none() && settings.ledger.anchor_dir.is_none() {
-                bail!("no anchors configured: set [ledger] tsa_url and/or anchor_dir");
+            if settings.ledger.tsa_url.is_none()
+                && settings
+                    .ledger
+                    .anchor_dir_for(store.path().map(std::path::PathBuf::as_path))
+                    .is_none()
+            {
+                bail!("no anchors configured: set [ledger] tsa_url, or turn anchor_dir back on");
             }
             let outcome = anchor::anchor_missing(store, &settings.ledger).await?;
             for done in &outcome.done {

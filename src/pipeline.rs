@@ -97,29 +97,44 @@ pub async fn run_audit(
         "evaluated"
     );
 
+    let anchor_dir = ledger
+        .settings
+        .anchor_dir_for(store.path().map(PathBuf::as_path));
+    let known = anchor::known_checkpoints(
+        anchor_dir.as_deref(),
+        &ledger.signer.verifier(),
+        &ledger.origin,
+    )?;
+
     let mut rendered: Option<ReportSet> = None;
     let (run, appended) = store
-        .save_run(&raw_inputs, &findings, ledger, |seq, last_completed| {
-            // Taken under the write lock, and never before the previous run's completion.
-            let completed =
-                last_completed.map_or_else(Timestamp::now, |last| last.max(Timestamp::now()));
-            let mut run = RunRecord {
-                run_id: run_id(completed, seq),
-                seq,
-                window_start: window.from.to_string(),
-                window_end: window.to.to_string(),
-                as_of: window.as_of.to_string(),
-                completed: completed.to_string(),
-                rule_set: RULE_SET.to_string(),
-                policy: policy.describe(),
-                software: SOFTWARE.to_string(),
-                manifest_sha256: String::new(),
-            };
-            let reports = report::render(&run, &findings)?;
-            run.manifest_sha256 = reports.manifest_sha256();
-            rendered = Some(reports);
-            Ok(run)
-        })
+        .save_run(
+            &raw_inputs,
+            &findings,
+            ledger,
+            &known,
+            |seq, last_completed| {
+                // Taken under the write lock, and never before the previous run's completion.
+                let completed =
+                    last_completed.map_or_else(Timestamp::now, |last| last.max(Timestamp::now()));
+                let mut run = RunRecord {
+                    run_id: run_id(completed, seq),
+                    seq,
+                    window_start: window.from.to_string(),
+                    window_end: window.to.to_string(),
+                    as_of: window.as_of.to_string(),
+                    completed: completed.to_string(),
+                    rule_set: RULE_SET.to_string(),
+                    policy: policy.describe(),
+                    software: SOFTWARE.to_string(),
+                    manifest_sha256: String::new(),
+                };
+                let reports = report::render(&run, &findings)?;
+                run.manifest_sha256 = reports.manifest_sha256();
+                rendered = Some(reports);
+                Ok(run)
+            },
+        )
         .await?;
     let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
     let report_dir = reports_dir.join(&run.run_id);
@@ -147,7 +162,7 @@ pub async fn regenerate_reports(
     run_id: &str,
     reports_dir: &Path,
 ) -> Result<PathBuf> {
-    let run = store.load_run(run_id).await?;
+    let run = crate::ledger::sealed::sealed_run(store, run_id).await?;
     let findings = store.load_findings(run_id).await?;
     let reports = report::render(&run, &findings)?;
     let sha = reports.manifest_sha256();

@@ -4,9 +4,12 @@
 //!   three lines) is time-stamped by the TSA; the `TimeStampResp` is stored beside the
 //!   checkpoint and exported as `checkpoints/<size>.tsr`, so `openssl ts -verify -data` accepts
 //!   it. An insider who later rewrites history with the real key cannot back-date the tokens.
-//! - **Directory copies.** With `[ledger] anchor_dir` set, every signed checkpoint is written
-//!   to `<dir>/<size>.note` (never overwritten), for an append-only mount, a mailbox drop or an
-//!   object-lock bucket. `ledger verify` treats those copies as checkpoints the auditor holds.
+//! - **Directory copies.** Unless `[ledger] anchor_dir = false`, every signed checkpoint is written
+//!   to `<dir>/<size>.note` (never overwritten); the default directory is
+//!   `<database stem>.checkpoints/` beside the database, and an append-only mount, a mailbox
+//!   drop or an object-lock bucket is better. `ledger verify` treats those copies as
+//!   checkpoints the auditor holds, and an audit refuses to append to a database whose log is
+//!   shorter than, or inconsistent with, any of them ([`known_checkpoints`]).
 //!
 //! Anchoring happens after the run is committed (it needs the network or another file
 //! system); a failure is reported and can be retried with `recaudit ledger anchor`.
@@ -37,7 +40,7 @@ pub async fn anchor_checkpoint(
     note: &str,
 ) -> AnchorOutcome {
     let mut outcome = AnchorOutcome::default();
-    if let Some(dir) = &settings.anchor_dir {
+    if let Some(dir) = &settings.anchor_dir_for(store.path().map(PathBuf::as_path)) {
         match copy_to_dir(dir, checkpoint.size, note) {
             Ok(path) => {
                 outcome.done.push(format!(
@@ -92,6 +95,32 @@ pub async fn anchor_checkpoint(
         }
     }
     outcome
+}
+
+/// The checkpoints kept outside the database (the anchor directory's copies), each verified
+/// with the ledger's key: what an append must extend. A copy that does not verify is an error:
+/// it is another ledger's directory or a forgery, and either way the head cannot be checked.
+pub fn known_checkpoints(
+    dir: Option<&Path>,
+    verifier: &super::note::NoteVerifier,
+    origin: &str,
+) -> Result<Vec<(String, Checkpoint)>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    read_dir_notes(dir)?
+        .into_iter()
+        .map(|(name, note)| {
+            verifier
+                .verify_checkpoint(&note, origin)
+                .map(|checkpoint| (name.clone(), checkpoint))
+                .map_err(|e| {
+                    crate::error::Error::Usage(format!(
+                        "the anchor directory holds {name}, which is not a checkpoint of this ledger ({e}); an audit cannot check the database's head against it. Point [ledger] anchor_dir at this ledger's own directory"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Writes `<dir>/<size>.note` unless it already holds exactly this note. A different note of
@@ -335,7 +364,10 @@ pub async fn anchor_missing(store: &Store, settings: &LedgerSettings) -> Result<
     let mut outcome = AnchorOutcome::default();
     for (size, note) in store.ledger_checkpoints().await? {
         let has = |kind: &str| anchors.iter().any(|a| a.size == size && a.kind == kind);
-        let wants_dir = settings.anchor_dir.is_some() && !has("directory");
+        let wants_dir = settings
+            .anchor_dir_for(store.path().map(PathBuf::as_path))
+            .is_some()
+            && !has("directory");
         let wants_tsa = settings.tsa_url.is_some() && !has("rfc3161");
         if !(wants_dir || wants_tsa) {
             continue;
@@ -351,7 +383,11 @@ pub async fn anchor_missing(store: &Store, settings: &LedgerSettings) -> Result<
         };
         let partial = LedgerSettings {
             tsa_url: settings.tsa_url.clone().filter(|_| wants_tsa),
-            anchor_dir: settings.anchor_dir.clone().filter(|_| wants_dir),
+            anchor_dir: if wants_dir {
+                settings.anchor_dir.clone()
+            } else {
+                Some(super::AnchorDirSetting::Switch(false))
+            },
             ..settings.clone()
         };
         let one = anchor_checkpoint(store, &partial, &checkpoint, &note).await;

@@ -12,6 +12,7 @@
 //! - [`record`]: the strict record format (pure);
 //! - [`note`]: checkpoints, signed notes, keys;
 //! - [`append`]: building a run's records (pure);
+//! - [`sealed`]: a run exists only if the ledger commits to it;
 //! - [`verify`]: checks V1 to V10 on the database;
 //! - [`export`]: the audit package and single-interaction proofs;
 //! - [`anchor`]: RFC 3161 time stamps and copies outside the database.
@@ -22,6 +23,7 @@ pub mod export;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod sealed;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -52,9 +54,21 @@ pub struct LedgerSettings {
     pub tsa_url: Option<String>,
     /// The TSA's CA certificate (PEM), to verify its tokens (check V3).
     pub tsa_ca: Option<PathBuf>,
-    /// A directory outside the database owner's control that receives a copy of every signed
-    /// checkpoint (an append-only mount, a mailbox drop, an object-lock bucket).
-    pub anchor_dir: Option<PathBuf>,
+    /// Where a copy of every signed checkpoint goes: a directory outside the database owner's
+    /// control (an append-only mount, a mailbox drop, an object-lock bucket), `true` or unset
+    /// for the default `<database stem>.checkpoints/` beside the database, `false` for none.
+    pub anchor_dir: Option<AnchorDirSetting>,
+}
+
+/// The suffix of the default anchor directory: `<database stem>.checkpoints/`.
+pub const ANCHOR_DIR_SUFFIX: &str = ".checkpoints";
+
+/// `[ledger] anchor_dir`: a directory, or a switch for the default one.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum AnchorDirSetting {
+    Switch(bool),
+    Dir(PathBuf),
 }
 
 /// The ledger as one audit run uses it.
@@ -129,6 +143,29 @@ impl LedgerSettings {
             .and_then(|text| NoteSigner::parse(&text).ok())
             .is_some_and(|signer| signer.name() == origin);
         if legacy_is_ours { legacy } else { default }
+    }
+}
+
+impl LedgerSettings {
+    /// The anchor directory: configured, none when turned off, or by default
+    /// `<database stem>.checkpoints/` beside the database. On by default because a checkpoint
+    /// kept only inside the database cannot reveal that the newest runs were deleted together
+    /// with their checkpoints; a copy beside it catches an accident or a careless edit, a copy
+    /// on storage the database owner cannot rewrite also catches the owner.
+    pub fn anchor_dir_for(&self, database: Option<&Path>) -> Option<PathBuf> {
+        match &self.anchor_dir {
+            Some(AnchorDirSetting::Dir(dir)) => Some(dir.clone()),
+            Some(AnchorDirSetting::Switch(false)) => None,
+            None | Some(AnchorDirSetting::Switch(true)) => {
+                let database = database?;
+                let stem = database.file_stem()?.to_string_lossy().into_owned();
+                let dir = database
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(""));
+                Some(dir.join(format!("{stem}{ANCHOR_DIR_SUFFIX}")))
+            }
+        }
     }
 }
 

@@ -64,6 +64,9 @@ pub struct VerifyReport {
     pub root: Option<Hash>,
     pub findings: u64,
     pub inputs: u64,
+    /// The checkpoints from outside the database the head was compared with (name, size):
+    /// only these can reveal that the newest runs were deleted with their checkpoints.
+    pub compared: Vec<(String, u64)>,
 }
 
 const COMPLETENESS: &[&str] = &["V4", "V8", "V10"];
@@ -291,6 +294,10 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
             );
         }
     }
+
+    // V5 (recaudit's rule): every run of the typed tables is a sealed run. A row in `runs`
+    // without a run record, or disagreeing with it, would otherwise be shown as a run.
+    check_typed_runs(store, &runs, &mut report).await?;
 
     // V4: the newest checkpoint covers exactly the log.
     let latest = checkpoints.values().next_back().cloned();
@@ -617,6 +624,46 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
     Ok(())
 }
 
+async fn check_typed_runs(
+    store: &Store,
+    runs: &[crate::store::LedgerRun],
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let records: BTreeMap<&str, &[u8]> = runs
+        .iter()
+        .map(|r| (r.run_id.as_str(), r.record.as_slice()))
+        .collect();
+    for run_id in store.all_run_ids().await? {
+        let Some(bytes) = records.get(run_id.as_str()) else {
+            report.fail(
+                "V5",
+                Some(&run_id),
+                None,
+                "the runs table has this run but the ledger has no run record for it: it was not written by an audit (a forged run), or its run record was deleted",
+            );
+            continue;
+        };
+        let typed = store.load_run(&run_id).await?;
+        if let Some(why) = super::sealed::disagreement(&typed, bytes) {
+            report.fail(
+                "V5",
+                Some(&run_id),
+                None,
+                format!("the runs table disagrees with the run record: {why}"),
+            );
+        }
+    }
+    for run_id in store.findings_without_run().await? {
+        report.fail(
+            "V6",
+            Some(&run_id),
+            None,
+            "the findings table has findings of a run that does not exist",
+        );
+    }
+    Ok(())
+}
+
 fn check_presented(
     name: &str,
     note: &str,
@@ -638,6 +685,7 @@ fn check_presented(
             return;
         }
     };
+    report.compared.push((name.to_string(), presented.size));
     let current_note = latest
         .as_ref()
         .map_or("(no checkpoint)", |(_, n)| n.as_str());

@@ -11,13 +11,14 @@ use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::ledger::append::{self, InputFacts, LogState, RunAppend};
 use crate::ledger::merkle::Frontier;
-use crate::ledger::note::NoteSigner;
+use crate::ledger::note::{Checkpoint, NoteSigner};
 
 /// Appends a run to the ledger on the run's own transaction.
 pub(super) async fn append_run(
     tx: &mut SqliteConnection,
     origin: &str,
     signer: &NoteSigner,
+    known: &[(String, Checkpoint)],
     run: &RunRecord,
     findings: &[Finding],
 ) -> Result<RunAppend> {
@@ -25,6 +26,7 @@ pub(super) async fn append_run(
     // bytes, never from stored hashes) must match the newest signed checkpoint. Otherwise a
     // truncation or a damaged row would be sealed under a fresh, valid signature.
     let mut frontier = Frontier::default();
+    let mut leaves = Vec::new();
     let records: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT idx, record FROM ledger_runs ORDER BY idx")
             .fetch_all(&mut *tx)
@@ -36,7 +38,26 @@ pub(super) async fn append_run(
                 "run record at position {position} has index {idx}"
             )));
         }
-        frontier.push(crate::ledger::merkle::leaf_hash(record));
+        let leaf = crate::ledger::merkle::leaf_hash(record);
+        frontier.push(leaf);
+        leaves.push(leaf);
+    }
+    // Checkpoints kept outside the database must be extended, never contradicted: a database
+    // whose newest runs were deleted together with their checkpoints looks intact from inside.
+    for (name, checkpoint) in known {
+        if checkpoint.size > frontier.size() {
+            return Err(refuse(format!(
+                "{name} is a signed checkpoint of size {}, but the database's log has only {} runs: runs were deleted from the database (or it was restored from an older backup)",
+                checkpoint.size,
+                frontier.size()
+            )));
+        }
+        if crate::ledger::merkle::root(&leaves[..checkpoint.size as usize]) != checkpoint.root {
+            return Err(refuse(format!(
+                "{name} (size {}) is not a prefix of the database's log: its history was rewritten",
+                checkpoint.size
+            )));
+        }
     }
     let head: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")

@@ -15,6 +15,7 @@ use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::append::RunAppend;
+use crate::ledger::note::Checkpoint;
 use crate::time::Timestamp;
 
 /// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
@@ -219,6 +220,7 @@ impl Store {
         raw_inputs: &BTreeSet<i64>,
         findings: &[Finding],
         ledger: &Ledger,
+        known: &[(String, Checkpoint)],
         prepare: F,
     ) -> Result<(RunRecord, RunAppend)>
     where
@@ -297,9 +299,15 @@ impl Store {
         )
         .await?;
 
-        let appended =
-            super::ledger::append_run(&mut tx, &ledger.origin, &ledger.signer, &run, findings)
-                .await?;
+        let appended = super::ledger::append_run(
+            &mut tx,
+            &ledger.origin,
+            &ledger.signer,
+            known,
+            &run,
+            findings,
+        )
+        .await?;
 
         tx.commit().await.map_err(db("committing the run"))?;
         Ok((run, appended))
@@ -326,13 +334,30 @@ impl Store {
         })
     }
 
-    /// The most recent runs, newest first.
-    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq DESC LIMIT ?")
-            .bind(limit)
+    /// Every run id of the typed `runs` table, oldest first (sealed or not: see
+    /// [`crate::ledger::sealed`]).
+    pub async fn all_run_ids(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq")
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing runs"))
+    }
+
+    /// The run record stored in the ledger log for `run_id`, if there is one.
+    pub async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = ? ORDER BY idx LIMIT 1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the run record"))
+    }
+
+    /// Run ids that have typed findings but no row in `runs`.
+    pub async fn findings_without_run(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT DISTINCT run_id FROM findings WHERE run_id NOT IN (SELECT run_id FROM runs) ORDER BY run_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing findings without a run"))
     }
 
     /// A run's findings, ordered by conversation id.

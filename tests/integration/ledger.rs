@@ -258,10 +258,28 @@ async fn dropping_the_newest_run_is_v4_and_with_its_checkpoint_v8_for_the_audito
     assert_detected(&report, "V4", "newest run dropped, checkpoint kept");
     assert!(!report.completeness_ok());
 
-    // Drop the checkpoint too (or re-sign an older state): the database is consistent with
-    // itself, and only the checkpoint the auditor kept shows the truncation.
+    // Drop the checkpoint too: the run left in the typed tables is no sealed run.
     sql(&env, "DELETE FROM ledger_checkpoints WHERE size = 3").await;
-    assert!(check(&env).await.ok());
+    let report = check(&env).await;
+    assert_detected(&report, "V5", "a typed run without its run record");
+
+    // Drop every trace of the run: the database is consistent with itself, and only the
+    // checkpoint the auditor kept shows the truncation.
+    let newest = run_ids(&env).await.len();
+    assert_eq!(newest, 2);
+    for table in ["ledger_entries", "findings", "run_inputs"] {
+        sql(
+            &env,
+            &format!("DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE seq = 3)"),
+        )
+        .await;
+    }
+    sql(&env, "DELETE FROM runs WHERE seq = 3").await;
+    assert!(check(&env).await.ok(), "{:?}", check(&env).await.failures);
+    assert!(
+        check(&env).await.compared.is_empty(),
+        "nothing from outside was compared"
+    );
     let report = check_with(&env, vec![("kept.note".into(), kept.clone())]).await;
     assert_detected(&report, "V8", "truncated log");
     let message = &report

@@ -288,7 +288,7 @@ async fn checkpoints_are_time_stamped_and_copied_and_a_foreign_token_is_v3() {
     let settings = LedgerSettings {
         tsa_url: Some(tsa.url.clone()),
         tsa_ca: Some(tsa.ca.clone()),
-        anchor_dir: Some(anchors.clone()),
+        anchor_dir: Some(recaudit::ledger::AnchorDirSetting::Dir(anchors.clone())),
         ..LedgerSettings::default()
     };
     let (ledger, _) = Ledger::open_or_create(
@@ -417,7 +417,19 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
     let retried = anchor::anchor_missing(&env.store, &working).await.unwrap();
     assert!(retried.failed.is_empty(), "{:?}", retried.failed);
     assert_eq!(retried.done.len(), 1);
-    assert_eq!(env.store.ledger_anchors().await.unwrap().len(), 1);
+    let kinds: Vec<String> = env
+        .store
+        .ledger_anchors()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["directory", "rfc3161"],
+        "the default directory copy was made by the audit, the time stamp by the retry"
+    );
     // Nothing left to do the second time.
     assert!(
         anchor::anchor_missing(&env.store, &working)

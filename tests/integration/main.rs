@@ -1,6 +1,7 @@
 //! The single integration-test binary (one link step). Each module is a feature area.
 
 mod cli;
+mod faults;
 mod import;
 mod ledger;
 mod ledger_cli;

@@ -1,0 +1,214 @@
+//! The probes of issue 9 ("Trust under faults and bad input") against the real binary: a run
+//! forged in the typed tables, the newest run deleted with and without a checkpoint outside the
+//! database, concurrent commands on one database, kills at several points.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+/// A folder with the example night imported and audited `audits` times, as the README does.
+struct Night {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Night {
+    /// `ledger_settings`: lines added to the examples' `[ledger]` table.
+    fn new(audits: usize, ledger_settings: &str) -> Night {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = std::fs::read_to_string(repo("examples/recaudit.toml")).unwrap();
+        let config = dir.path().join("recaudit.toml");
+        std::fs::write(
+            &config,
+            policy.replace("[ledger]\n", &format!("[ledger]\n{ledger_settings}")),
+        )
+        .unwrap();
+        let night = Night { dir, config };
+        let import = night.run(&["import", repo("examples/night").to_str().unwrap()]);
+        assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+        for _ in 0..audits {
+            let audit = night.audit();
+            assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
+        }
+        night
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path().join("night.db")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        binary(self.path())
+            .arg("--db")
+            .arg(self.db())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--reports-dir")
+            .arg(self.path().join("reports"))
+            .args(args)
+            .output()
+            .expect("run recaudit")
+    }
+
+    fn audit(&self) -> Output {
+        self.run(&EXAMPLE_AUDIT)
+    }
+
+    async fn sql(&self, statement: &str) {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        pool.close().await;
+    }
+
+    async fn scalar(&self, query: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
+            .await
+            .unwrap();
+        let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        pool.close().await;
+        value
+    }
+
+    /// Deletes every trace of the newest run: typed rows, ledger records and its checkpoint,
+    /// so that the database is consistent with itself.
+    async fn delete_newest_run(&self) {
+        let newest = "(SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1)";
+        for table in ["ledger_entries", "findings", "run_inputs", "ledger_runs"] {
+            self.sql(&format!("DELETE FROM {table} WHERE run_id = {newest}"))
+                .await;
+        }
+        self.sql("DELETE FROM ledger_checkpoints WHERE size = (SELECT MAX(size) FROM ledger_checkpoints)").await;
+        self.sql(
+            "DELETE FROM ledger_anchors WHERE size NOT IN (SELECT size FROM ledger_checkpoints)",
+        )
+        .await;
+        self.sql(&format!("DELETE FROM runs WHERE run_id = {newest}"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_forged_in_the_typed_tables_is_not_a_run() {
+    let night = Night::new(1, "");
+    // The forger copies the real run under a new id, with the manifest hash `report` prints.
+    night.sql("INSERT INTO runs SELECT 'forged-run', seq + 1, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256 FROM runs").await;
+    night.sql("INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) SELECT 'forged-run', conversation_id, 'complete', '[]', recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings").await;
+
+    let report = night.run(&["report", "--run", "forged-run"]);
+    assert_eq!(report.status.code(), Some(2));
+    assert!(
+        text(&report.stderr).contains("run forged-run is not sealed in the ledger"),
+        "{}",
+        text(&report.stderr)
+    );
+    assert!(!night.path().join("reports/forged-run").exists());
+
+    let runs = night.run(&["runs"]);
+    assert_eq!(runs.status.code(), Some(1));
+    assert!(!text(&runs.stdout).contains("forged-run"), "not listed");
+    assert_eq!(text(&runs.stdout).lines().count(), 1, "the real run is");
+    assert!(text(&runs.stderr).contains("run forged-run is in the runs table but not sealed"));
+
+    let verify = night.run(&["ledger", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    let out = text(&verify.stdout);
+    assert!(out.contains("FAIL V5 run forged-run:"), "{out}");
+    assert!(out.contains("integrity: FAILED"), "{out}");
+}
+
+#[tokio::test]
+async fn an_edited_run_row_is_not_shown_either() {
+    let night = Night::new(1, "");
+    night
+        .sql("UPDATE runs SET window_end = '2026-07-14T12:00:00.000Z'")
+        .await;
+    let run = text(&night.run(&["ledger", "show"]).stdout)
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .filter(|t| t.contains('-'))
+                .map(str::to_string)
+        })
+        .expect("a run in ledger show");
+    let report = night.run(&["report", "--run", &run]);
+    assert_eq!(report.status.code(), Some(2));
+    assert!(
+        text(&report.stderr).contains("window-end is `2026-07-14T12:00:00.000Z` in the runs table"),
+        "{}",
+        text(&report.stderr)
+    );
+    let verify = night.run(&["ledger", "verify"]);
+    assert!(text(&verify.stdout).contains(&format!("FAIL V5 run {run}: the runs table disagrees")));
+}
+
+#[tokio::test]
+async fn the_deleted_newest_run_is_caught_by_the_default_anchor_directory() {
+    let night = Night::new(2, "");
+    let anchors = night.path().join("night.checkpoints");
+    assert!(anchors.join("1.note").is_file() && anchors.join("2.note").is_file());
+    let before = text(&night.run(&["ledger", "verify"]).stdout);
+    assert!(
+        before
+            .contains("completeness: OK (the head matches a checkpoint kept outside the database"),
+        "{before}"
+    );
+
+    night.delete_newest_run().await;
+    let verify = night.run(&["ledger", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    let out = text(&verify.stdout);
+    assert!(out.contains("FAIL V8"), "{out}");
+    assert!(
+        out.contains("has size 2 but the log has only 1 runs: the log was truncated"),
+        "{out}"
+    );
+    assert!(out.contains("completeness: FAILED"), "{out}");
+
+    // The next audit does not paper over the gap with a fresh checkpoint of the same size.
+    let audit = night.audit();
+    assert_eq!(audit.status.code(), Some(2));
+    assert!(
+        text(&audit.stderr).contains("but the database's log has only 1 runs: runs were deleted"),
+        "{}",
+        text(&audit.stderr)
+    );
+    assert_eq!(night.scalar("SELECT COUNT(*) FROM ledger_runs").await, 1);
+    assert_eq!(night.scalar("SELECT COUNT(*) FROM runs").await, 1);
+}
+
+#[tokio::test]
+async fn without_an_outside_checkpoint_verify_does_not_claim_completeness() {
+    let night = Night::new(2, "anchor_dir = false\n");
+    assert!(!night.path().join("night.checkpoints").exists());
+    night.delete_newest_run().await;
+    let verify = night.run(&["ledger", "verify"]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "nothing inside the database is wrong"
+    );
+    let out = text(&verify.stdout);
+    assert!(out.contains("integrity: OK"), "{out}");
+    assert!(
+        out.contains(
+            "completeness: NOT PROVEN: no checkpoint from outside the database was compared"
+        ),
+        "{out}"
+    );
+    // A checkpoint the auditor kept still catches it.
+    assert!(!out.contains("completeness: OK"), "{out}");
+}
