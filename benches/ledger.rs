@@ -198,6 +198,7 @@ fn main() {
             &std::collections::BTreeSet::new(),
             &findings,
             &ledger,
+            &[],
             |seq, _| Ok(RunRecord { seq, ..run.clone() }),
         ))
         .expect("save run");

@@ -3,7 +3,7 @@
 //! database, concurrent commands on one database, kills at several points.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::*;
 
