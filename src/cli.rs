@@ -116,8 +116,9 @@ pub enum Command {
     },
     /// Audit the conversations that started in [--from, --to) and write a report.
     ///
-    /// Exit status: 0 no exceptions, 1 exceptions found, 2 error, 3 the details do not cover
-    /// the window yet (nothing sealed).
+    /// Exit status: 0 no exceptions, 1 exceptions found (or a partial run sealed on request),
+    /// 2 error, 3 the evidence does not cover the window: no details, an unfinished pull, or
+    /// details available only up to an earlier horizon (nothing sealed, no key created).
     Audit {
         /// Window start, UTC (e.g. 2026-07-14 or 2026-07-14T00:00:00Z), inclusive.
         #[arg(long)]
@@ -128,8 +129,9 @@ pub enum Command {
         /// Judge as of this instant, UTC (default: now). Grace windows are measured to it.
         #[arg(long)]
         as_of: Option<String>,
-        /// When the conversation details are available only up to a horizon before --to
-        /// (dataAvailabilityDate), audit [--from, horizon) instead of refusing (exit 3).
+        /// Instead of refusing (exit 3): when the details are available only up to a horizon
+        /// before --to (dataAvailabilityDate), audit [--from, horizon); when the window has no
+        /// details or an unfinished pull, seal a run marked PARTIAL in every report.
         #[arg(long)]
         allow_partial: bool,
     },

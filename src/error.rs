@@ -77,6 +77,17 @@ pub enum Error {
         horizon: crate::time::Timestamp,
         window_end: crate::time::Timestamp,
     },
+
+    #[error(
+        "the evidence does not cover the window [{from}, {to}): {gaps}. Nothing was sealed. Pull (or import) the window's conversation details and let the pull finish, or pass --allow-partial to seal a run marked partial"
+    )]
+    /// The evidence does not cover the window (no details, or an unfinished pull), so a clean
+    /// verdict would hide what was never fetched.
+    EvidenceGap {
+        from: crate::time::Timestamp,
+        to: crate::time::Timestamp,
+        gaps: String,
+    },
 }
 
 impl Error {

@@ -80,10 +80,12 @@ async fn run(cli: Cli) -> Result<u8> {
     {
         return verify_checkpoint(vkey, file);
     }
-    // Commands that only read never create a database.
+    // Commands that only read never create a database; nor does `audit`, which needs
+    // evidence an empty database cannot hold.
     let reads_only = matches!(
         cli.command,
         Command::Runs { .. }
+            | Command::Audit { .. }
             | Command::Report { .. }
             | Command::Ledger {
                 command: LedgerCommand::Verify { .. }
@@ -157,16 +159,9 @@ async fn run(cli: Cli) -> Result<u8> {
             };
             if let Some(horizon) = store.details_horizon().await?
                 && horizon < window.to
+                && allow_partial
+                && horizon > window.from
             {
-                if !allow_partial || horizon <= window.from {
-                    let refusal = recaudit::error::Error::NotCovered {
-                        horizon,
-                        window_end: window.to,
-                    };
-                    eprintln!("recaudit: {refusal}");
-                    store.close().await;
-                    return Ok(3);
-                }
                 eprintln!(
                     "recaudit: conversation details are available only up to {horizon}: auditing [{}, {horizon}); [{horizon}, {}) is not yet covered and needs a later audit",
                     window.from, window.to
@@ -180,6 +175,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 &key_path,
                 window,
                 &locations.reports_dir,
+                allow_partial,
             )
             .await?
         }
@@ -304,6 +300,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 &key_path,
                 window,
                 &locations.reports_dir,
+                false,
             )
             .await?;
             // Unreadable responses are a problem found, even when the audit found none.
@@ -522,7 +519,8 @@ async fn ledger_command(
 }
 
 /// Audits a window, seals it into the ledger (creating the key on first use), prints the
-/// summary, and returns the exit status: 0 no exceptions, 1 exceptions, 2 anchoring failed.
+/// summary, and returns the exit status: 0 no exceptions, 1 exceptions or a partial run, 2
+/// anchoring failed, 3 the evidence does not cover the window (nothing sealed or created).
 async fn audit_and_report(
     store: &Store,
     settings: &Settings,
@@ -530,7 +528,26 @@ async fn audit_and_report(
     key_path: &Path,
     window: AuditWindow,
     reports_dir: &Path,
+    allow_partial: bool,
 ) -> Result<u8> {
+    let policy = settings.policy();
+    let prepared = match pipeline::prepare_audit(store, &policy, window, allow_partial).await {
+        Ok(prepared) => prepared,
+        Err(
+            refusal @ (recaudit::error::Error::NotCovered { .. }
+            | recaudit::error::Error::EvidenceGap { .. }),
+        ) => {
+            eprintln!("recaudit: {refusal}");
+            return Ok(3);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if prepared.coverage.partial {
+        eprintln!(
+            "recaudit: sealing a PARTIAL run as asked (--allow-partial): {}",
+            prepared.coverage.gaps.join("; ")
+        );
+    }
     let existing = store.ledger_size().await?;
     let (ledger, created) = Ledger::open_or_create(
         settings.ledger.clone(),
@@ -545,8 +562,7 @@ async fn audit_and_report(
         );
         println!("Give auditors its verifier key: {vkey}\n");
     }
-    let outcome =
-        pipeline::run_audit(store, &settings.policy(), &ledger, window, reports_dir).await?;
+    let outcome = pipeline::seal_audit(store, &policy, &ledger, prepared, reports_dir).await?;
     print!("{}", outcome.summary);
     println!("\nReports: {}", outcome.report_dir.display());
     let checkpoint = &outcome.ledger.checkpoint;
@@ -569,11 +585,13 @@ async fn audit_and_report(
         );
         return Ok(2);
     }
-    Ok(if outcome.tally.count(Status::Exception) > 0 {
-        1
-    } else {
-        0
-    })
+    Ok(
+        if outcome.tally.count(Status::Exception) > 0 || outcome.partial {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {

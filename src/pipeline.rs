@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::coverage::{self, Coverage};
 use crate::audit::{self, Finding, Policy, RULE_SET};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
@@ -42,17 +43,30 @@ pub struct AuditOutcome {
     pub ledger: RunAppend,
     /// Anchoring of the new checkpoint (time stamp, directory copy), when configured.
     pub anchors: AnchorOutcome,
+    /// Sealed although the evidence does not cover the window (`--allow-partial`).
+    pub partial: bool,
 }
 
-/// Audits a window, appends it to the ledger and writes its reports under
-/// `reports_dir/<run-id>/`.
-pub async fn run_audit(
+/// A window read and judged, not yet sealed: what [`prepare_audit`] hands to [`seal_audit`].
+/// Reading comes first so that a window the evidence does not cover is refused before
+/// anything is created (not even the ledger key of a first run).
+#[derive(Debug)]
+pub struct PreparedAudit {
+    window: AuditWindow,
+    findings: Vec<Finding>,
+    raw_inputs: std::collections::BTreeSet<i64>,
+    pub coverage: Coverage,
+}
+
+/// Reads the window's evidence in one snapshot, states its coverage and evaluates every
+/// conversation. A window the evidence does not cover (see [`crate::audit::coverage`]) is
+/// refused with [`Error::EvidenceGap`] unless `allow_partial`, which marks the run partial.
+pub async fn prepare_audit(
     store: &Store,
     policy: &Policy,
-    ledger: &Ledger,
     window: AuditWindow,
-    reports_dir: &Path,
-) -> Result<AuditOutcome> {
+    allow_partial: bool,
+) -> Result<PreparedAudit> {
     if window.from >= window.to {
         return Err(Error::Usage(format!(
             "--from ({}) must be before --to ({})",
@@ -67,8 +81,13 @@ pub async fn run_audit(
         )));
     }
     policy.validate().map_err(Error::Usage)?;
+
+    // One snapshot for the coverage and every page of evidence: an import that commits
+    // meanwhile is wholly after this run.
+    let mut snapshot = store.snapshot().await?;
+    let facts = snapshot.coverage_facts(window.from, window.to).await?;
     // Never a verdict over conversations that may not have been delivered yet.
-    if let Some(horizon) = store.details_horizon().await?
+    if let Some(horizon) = facts.horizon
         && horizon < window.to
     {
         return Err(Error::NotCovered {
@@ -76,14 +95,25 @@ pub async fn run_audit(
             window_end: window.to,
         });
     }
+    let (mut coverage, gaps) = coverage::assess(window.from, window.to, &facts);
+    if !gaps.is_empty() {
+        if !allow_partial {
+            return Err(Error::EvidenceGap {
+                from: window.from,
+                to: window.to,
+                gaps: coverage.gaps.join("; "),
+            });
+        }
+        coverage.partial = true;
+    }
 
     // Page through the window so memory holds findings, not the whole night's evidence; keep
     // the raw inputs the evidence came from, the run's chain of custody.
-    let ids = store.window_ids(window.from, window.to).await?;
+    let ids = snapshot.window_ids(window.from, window.to).await?;
     let mut findings: Vec<Finding> = Vec::with_capacity(ids.len());
     let mut raw_inputs = std::collections::BTreeSet::new();
     for chunk in ids.chunks(EVIDENCE_PAGE) {
-        let page = store.load_evidence_for(chunk).await?;
+        let page = snapshot.load_evidence_for(chunk).await?;
         findings.extend(
             page.evidence
                 .iter()
@@ -91,12 +121,38 @@ pub async fn run_audit(
         );
         raw_inputs.extend(page.raw_inputs);
     }
+    drop(snapshot);
     tracing::info!(
         conversations = findings.len(),
         inputs = raw_inputs.len(),
+        partial = coverage.partial,
         "evaluated"
     );
+    Ok(PreparedAudit {
+        window,
+        findings,
+        raw_inputs,
+        coverage,
+    })
+}
 
+/// Stores a prepared audit as a run, appends it to the ledger and writes its reports under
+/// `reports_dir/<run-id>/`.
+pub async fn seal_audit(
+    store: &Store,
+    policy: &Policy,
+    ledger: &Ledger,
+    prepared: PreparedAudit,
+    reports_dir: &Path,
+) -> Result<AuditOutcome> {
+    let PreparedAudit {
+        window,
+        findings,
+        raw_inputs,
+        coverage,
+    } = prepared;
+    let coverage_json = serde_json::to_string(&coverage)
+        .map_err(|e| Error::Corrupt(format!("coverage does not serialize: {e}")))?;
     let anchor_dir = ledger
         .settings
         .anchor_dir_for(store.path().map(PathBuf::as_path));
@@ -128,6 +184,7 @@ pub async fn run_audit(
                     policy: policy.describe(),
                     software: SOFTWARE.to_string(),
                     manifest_sha256: String::new(),
+                    coverage: coverage_json,
                 };
                 let reports = report::render(&run, &findings)?;
                 run.manifest_sha256 = reports.manifest_sha256();
@@ -147,13 +204,27 @@ pub async fn run_audit(
     )
     .await;
     Ok(AuditOutcome {
-        summary: report::summary_markdown(&run, &findings),
+        summary: report::summary_markdown(&run, &findings)?,
         tally: Tally::of(&findings),
+        partial: coverage.partial,
         run,
         report_dir,
         ledger: appended,
         anchors,
     })
+}
+
+/// Audits a window whose evidence covers it, appends it to the ledger and writes its reports
+/// under `reports_dir/<run-id>/`: [`prepare_audit`] then [`seal_audit`].
+pub async fn run_audit(
+    store: &Store,
+    policy: &Policy,
+    ledger: &Ledger,
+    window: AuditWindow,
+    reports_dir: &Path,
+) -> Result<AuditOutcome> {
+    let prepared = prepare_audit(store, policy, window, false).await?;
+    seal_audit(store, policy, ledger, prepared, reports_dir).await
 }
 
 /// Regenerates a stored run's reports, checking that they hash to what the run recorded.

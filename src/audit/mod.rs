@@ -19,6 +19,7 @@
 //! 6. `pending` when the only reasons are late-arrival ones and the grace window is still open,
 //!    otherwise `exception`; no reason at all is `complete`.
 
+pub mod coverage;
 pub mod evidence;
 pub mod policy;
 mod rules;

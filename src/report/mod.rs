@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::audit::coverage::Coverage;
 use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::store::RunRecord;
@@ -72,6 +73,8 @@ struct FindingsDocument<'a> {
     as_of: &'a str,
     completed: &'a str,
     rule_set: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<Coverage>,
     findings: Vec<FindingRow<'a>>,
 }
 
@@ -137,7 +140,7 @@ pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
         ("findings.json".to_string(), findings_json(run, findings)?),
         (
             "summary.md".to_string(),
-            summary_markdown(run, findings).into_bytes(),
+            summary_markdown(run, findings)?.into_bytes(),
         ),
     ];
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -207,6 +210,7 @@ fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
         as_of: &run.as_of,
         completed: &run.completed,
         rule_set: &run.rule_set,
+        coverage: coverage_of(run)?,
         findings: findings.iter().map(FindingRow::from).collect(),
     };
     let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error)?;
@@ -288,11 +292,28 @@ fn md(text: &str) -> String {
     out
 }
 
+/// A run's stated evidence coverage (none for runs sealed before coverage was recorded).
+fn coverage_of(run: &RunRecord) -> Result<Option<Coverage>> {
+    if run.coverage.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&run.coverage)
+        .map(Some)
+        .map_err(|e| Error::Corrupt(format!("the coverage of run {}: {e}", run.run_id)))
+}
+
 /// The human summary; `audit` also prints it.
-pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
+pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<String> {
     let tally = Tally::of(findings);
+    let coverage = coverage_of(run)?;
     let mut out = String::new();
     out.push_str(&format!("# recaudit run {}\n\n", run.run_id));
+    if let Some(coverage) = coverage.as_ref().filter(|c| c.partial) {
+        out.push_str(&format!(
+            "**PARTIAL RUN: the evidence does not cover the window; it was sealed on request (--allow-partial). Verdicts of conversations the evidence missed are absent or wrong: {}.**\n\n",
+            md(&coverage.gaps.join("; "))
+        ));
+    }
     out.push_str(&format!(
         "- Window: {} to {} (conversations started in [from, to))\n",
         run.window_start, run.window_end
@@ -305,6 +326,9 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
         md(&run.policy)
     ));
     out.push_str(&format!("- Software: {}\n\n", run.software));
+    if let Some(coverage) = &coverage {
+        out.push_str(&coverage_markdown(coverage));
+    }
 
     out.push_str("| Status | Interactions |\n|---|---:|\n");
     for status in Status::ALL {
@@ -349,6 +373,50 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> String {
             ));
         }
     }
+    Ok(out)
+}
+
+/// The "Evidence coverage" section: what the verdicts rest on.
+fn coverage_markdown(coverage: &Coverage) -> String {
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            md(&items.join(", "))
+        }
+    };
+    let mut out = String::from("## Evidence coverage\n\n");
+    out.push_str(&format!(
+        "- Conversation details: {} conversations ({} from API pulls, {} from imported files, whose interval the files do not attest)\n",
+        coverage.conversations,
+        coverage.pulled_conversations,
+        coverage.conversations - coverage.pulled_conversations.min(coverage.conversations)
+    ));
+    out.push_str(&format!(
+        "- Pulls overlapping the window: {}\n",
+        list(&coverage.pulls)
+    ));
+    out.push_str(&format!(
+        "- Details available up to: {}\n",
+        coverage
+            .details_horizon
+            .as_deref()
+            .map_or_else(|| "not stated by any input".to_string(), md)
+    ));
+    out.push_str(&format!(
+        "- Bulk export jobs whose failed recordings were read: {}\n",
+        list(&coverage.export_jobs)
+    ));
+    out.push_str(&format!(
+        "- Export tree: {} media files, on days {}\n",
+        coverage.export_media_files,
+        list(&coverage.export_days)
+    ));
+    out.push_str(&format!(
+        "- Orphan-recording listings read: {}\n",
+        coverage.orphan_listings
+    ));
+    out.push_str(&format!("- Gaps: {}\n\n", list(&coverage.gaps)));
     out
 }
 

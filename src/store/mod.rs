@@ -11,14 +11,16 @@
 //! so what is read back is byte-identical to what was written and reports can be regenerated
 //! byte for byte.
 
+mod coverage;
 mod ledger;
 mod pulls;
 mod read;
 mod write;
 
+pub use coverage::{CoverageFacts, PulledWindow};
 pub use ledger::{Anchor, LedgerRun};
 pub use pulls::PullState;
-pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord};
+pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord, Snapshot};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
 };

@@ -43,64 +43,124 @@ pub struct RunRecord {
     pub software: String,
     /// SHA-256 of the run's `manifest.json`: binds the report files to the run.
     pub manifest_sha256: String,
+    /// The evidence coverage, JSON (see [`crate::audit::coverage`]); empty for runs sealed
+    /// before coverage was recorded.
+    pub coverage: String,
+}
+
+/// One consistent view of the database for a whole audit: a read transaction, so that an
+/// import committed while the audit reads lands wholly after it (SQLite's WAL keeps the
+/// snapshot of the transaction's first read until it ends; writers are not blocked). Dropping
+/// it ends the transaction.
+pub struct Snapshot {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+impl Snapshot {
+    /// Ids of the conversations whose conversationStart lies in `[from, to)`, sorted.
+    pub async fn window_ids(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<String>> {
+        window_ids(&mut self.tx, from, to).await
+    }
+
+    /// The evidence of the given conversations (sorted ids, as [`Snapshot::window_ids`]
+    /// returns them), ordered by conversation id.
+    pub async fn load_evidence_for(&mut self, ids: &[String]) -> Result<EvidencePage> {
+        evidence_for(&mut self.tx, ids).await
+    }
+
+    /// What evidence the snapshot holds for `[from, to)`.
+    pub async fn coverage_facts(
+        &mut self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<super::coverage::CoverageFacts> {
+        super::coverage::facts(&mut self.tx, from, to).await
+    }
+}
+
+async fn window_ids(
+    conn: &mut SqliteConnection,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<String>> {
+    sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id")
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(conn)
+        .await
+        .map_err(db("listing the window's conversations"))
 }
 
 impl Store {
-    /// Ids of the conversations whose conversationStart lies in `[from, to)`, sorted.
-    pub async fn window_ids(&self, from: Timestamp, to: Timestamp) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id")
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .fetch_all(&self.pool)
+    /// Opens a [`Snapshot`]: everything an audit reads comes from one.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        let tx = self
+            .pool
+            .begin()
             .await
-            .map_err(db("listing the window's conversations"))
+            .map_err(db("starting the audit's read transaction"))?;
+        Ok(Snapshot { tx })
     }
 
-    /// The evidence of the given conversations (sorted ids, as [`Store::window_ids`] returns
-    /// them), ordered by conversation id.
-    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<EvidencePage> {
-        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-            return Ok(EvidencePage::default());
-        };
-        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    /// Ids of the conversations whose conversationStart lies in `[from, to)`, sorted.
+    pub async fn window_ids(&self, from: Timestamp, to: Timestamp) -> Result<Vec<String>> {
         let mut conn = self
             .pool
             .acquire()
             .await
             .map_err(db("acquiring a connection"))?;
-        let conn: &mut SqliteConnection = &mut conn;
+        window_ids(&mut conn, from, to).await
+    }
 
-        // Everything is read by id range (an index prefix scan); rows of conversations in the
-        // range but not asked for are skipped.
-        let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
+    /// The evidence of the given conversations (sorted ids, as [`Store::window_ids`] returns
+    /// them), ordered by conversation id.
+    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<EvidencePage> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        evidence_for(&mut conn, ids).await
+    }
+}
+
+async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<EvidencePage> {
+    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+        return Ok(EvidencePage::default());
+    };
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+
+    // Everything is read by id range (an index prefix scan); rows of conversations in the
+    // range but not asked for are skipped.
+    let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
             .await?
             .into_iter()
             .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
             .collect();
-        let mut evidence = Vec::with_capacity(rows.len());
-        let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-        let mut used: BTreeSet<i64> = BTreeSet::new();
-        for row in &rows {
-            let id: String = get(row, 0)?;
-            used.insert(get(row, 5)?);
-            index.insert(id.clone(), evidence.len());
-            evidence.push(Evidence {
-                conversation: Conversation {
-                    id,
-                    start: time(row, 1)?,
-                    end: time(row, 2)?,
-                    direction: get(row, 3)?,
-                    division_ids: list(row, 4)?,
-                    participants: Vec::new(),
-                },
-                ..Evidence::default()
-            });
-        }
-        let slot = |row: &SqliteRow| -> Result<Option<usize>> {
-            Ok(index.get(&get::<String>(row, 0)?).copied())
-        };
+    let mut evidence = Vec::with_capacity(rows.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut used: BTreeSet<i64> = BTreeSet::new();
+    for row in &rows {
+        let id: String = get(row, 0)?;
+        used.insert(get(row, 5)?);
+        index.insert(id.clone(), evidence.len());
+        evidence.push(Evidence {
+            conversation: Conversation {
+                id,
+                start: time(row, 1)?,
+                end: time(row, 2)?,
+                direction: get(row, 3)?,
+                division_ids: list(row, 4)?,
+                participants: Vec::new(),
+            },
+            ..Evidence::default()
+        });
+    }
+    let slot = |row: &SqliteRow| -> Result<Option<usize>> {
+        Ok(index.get(&get::<String>(row, 0)?).copied())
+    };
 
-        for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             evidence[at].conversation.participants.push(Participant {
                 purpose: get(&row, 1)?,
@@ -110,7 +170,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let participant = ordinal(&row, 1)?;
             let conversation = &mut evidence[at].conversation;
@@ -127,7 +187,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
             let conversation = &mut evidence[at].conversation;
@@ -149,7 +209,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
@@ -174,7 +234,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             used.insert(get(&row, 5)?);
             evidence[at].media_files.push(MediaFile {
@@ -185,7 +245,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             let job: String = get(&row, 1)?;
             used.insert(get(&row, 3)?);
@@ -195,7 +255,7 @@ impl Store {
             });
         }
 
-        for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
+    for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
             let Some(at) = slot(&row)? else { continue };
             used.insert(get(&row, 5)?);
             evidence[at].orphans.push(Orphan {
@@ -205,12 +265,13 @@ impl Store {
                 orphan_status: get(&row, 4)?,
             });
         }
-        Ok(EvidencePage {
-            evidence,
-            raw_inputs: used,
-        })
-    }
+    Ok(EvidencePage {
+        evidence,
+        raw_inputs: used,
+    })
+}
 
+impl Store {
     /// Stores a run and its findings in one transaction, records the raw inputs the window's
     /// evidence came from, and appends the run to the ledger with a new signed checkpoint. `prepare` receives the run's sequence number (allocated
     /// under the write lock) and returns the run record, whose manifest hash requires the
@@ -247,7 +308,7 @@ impl Store {
         let last_completed = last_completed.and_then(|t| Timestamp::parse(&t).ok());
         let run = prepare(seq, last_completed)?;
 
-        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&run.run_id)
             .bind(run.seq)
             .bind(&run.window_start)
@@ -258,6 +319,7 @@ impl Store {
             .bind(&run.policy)
             .bind(&run.software)
             .bind(&run.manifest_sha256)
+            .bind(&run.coverage)
             .execute(&mut *tx)
             .await
             .map_err(db("storing the run"))?;
@@ -314,7 +376,7 @@ impl Store {
     }
 
     pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
-        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256 FROM runs WHERE run_id = ?")
+        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage FROM runs WHERE run_id = ?")
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await
@@ -331,6 +393,7 @@ impl Store {
             policy: get(&row, 7)?,
             software: get(&row, 8)?,
             manifest_sha256: get(&row, 9)?,
+            coverage: get(&row, 10)?,
         })
     }
 

@@ -104,7 +104,7 @@ impl Night {
 async fn a_run_forged_in_the_typed_tables_is_not_a_run() {
     let night = Night::new(1, "");
     // The forger copies the real run under a new id, with the manifest hash `report` prints.
-    night.sql("INSERT INTO runs SELECT 'forged-run', seq + 1, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256 FROM runs").await;
+    night.sql("INSERT INTO runs SELECT 'forged-run', seq + 1, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage FROM runs").await;
     night.sql("INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) SELECT 'forged-run', conversation_id, 'complete', '[]', recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings").await;
 
     let report = night.run(&["report", "--run", "forged-run"]);
@@ -211,4 +211,179 @@ async fn without_an_outside_checkpoint_verify_does_not_claim_completeness() {
     );
     // A checkpoint the auditor kept still catches it.
     assert!(!out.contains("completeness: OK"), "{out}");
+}
+
+#[test]
+fn an_audit_without_evidence_seals_nothing_and_creates_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = binary(dir.path())
+        .args(["--db", "nothing.db"])
+        .args(EXAMPLE_AUDIT)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no database at nothing.db"));
+    assert!(!dir.path().join("nothing.db").exists());
+
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let import = binary(dir.path())
+        .args(["--db", "night.db", "import", "empty"])
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let audit = binary(dir.path())
+        .args(["--db", "night.db"])
+        .args(EXAMPLE_AUDIT)
+        .output()
+        .unwrap();
+    assert_eq!(audit.status.code(), Some(3), "{}", text(&audit.stderr));
+    assert!(
+        text(&audit.stderr).contains("no conversation details cover the window"),
+        "{}",
+        text(&audit.stderr)
+    );
+    assert!(
+        !dir.path().join("night.ledger.key").exists(),
+        "no key for a run never sealed"
+    );
+    assert!(!dir.path().join("night.checkpoints").exists());
+    let runs = binary(dir.path())
+        .args(["--db", "night.db", "runs"])
+        .output()
+        .unwrap();
+    assert!(text(&runs.stdout).starts_with("No runs yet"));
+}
+
+/// The probe: after `pull --max-requests 4` stopped early, the audit sealed recording-missing
+/// exceptions for recordings whose metadata was never fetched.
+#[tokio::test]
+async fn a_stopped_pull_is_refused_and_sealed_only_as_a_partial_run() {
+    use recaudit::audit::Policy;
+    use recaudit::pipeline;
+    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
+    use recaudit::source::genesys::{self, Credentials, PullConfig};
+
+    let env = TestEnv::new().await;
+    let client = SimClient::default();
+    let server = SimServer::start(
+        Org::generate(5, 60, ts(&format!("{DAY}T00:00:00Z")), &Mix::default()),
+        Faults {
+            rate_limit_per_minute: 100_000,
+            ..Faults::default()
+        },
+        client.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut config = PullConfig::new(
+        server.base_url(),
+        server.base_url(),
+        Credentials::new(client.id.clone(), client.secret.clone()),
+    );
+    config.max_requests = Some(12);
+    let stopped = genesys::pull(
+        &env.store,
+        config,
+        ts(&format!("{DAY}T00:00:00Z")),
+        ts("2026-07-15T00:00:00Z"),
+    )
+    .await;
+    assert!(stopped.is_err(), "the budget stops the pull");
+    let conversations = env
+        .store
+        .window_ids(ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        !conversations.is_empty(),
+        "some details were stored before it stopped"
+    );
+
+    let window = window(
+        &format!("{DAY}T00:00:00Z"),
+        "2026-07-15T00:00:00Z",
+        "2026-07-20T00:00:00Z",
+    );
+    let refused = pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("has not finished, so conversations or recordings may be missing"),
+        "{refused}"
+    );
+    assert!(env.store.ledger_runs().await.unwrap().is_empty());
+
+    let prepared = pipeline::prepare_audit(&env.store, &Policy::default(), window, true)
+        .await
+        .unwrap();
+    let outcome = pipeline::seal_audit(
+        &env.store,
+        &Policy::default(),
+        &env.ledger,
+        prepared,
+        &env.reports(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.partial);
+    let summary = std::fs::read_to_string(outcome.report_dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("**PARTIAL RUN: the evidence does not cover the window"),
+        "{summary}"
+    );
+    assert!(summary.contains("## Evidence coverage"), "{summary}");
+    let findings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(outcome.report_dir.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(findings["coverage"]["partial"], true);
+    assert_eq!(
+        findings["coverage"]["conversations"].as_u64(),
+        Some(conversations.len() as u64)
+    );
+    // The partial statement is part of what the run record commits to: regenerating the
+    // reports reproduces it byte for byte.
+    let again = tempfile::tempdir().unwrap();
+    let dir = pipeline::regenerate_reports(&env.store, &outcome.run.run_id, again.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("summary.md")).unwrap(),
+        summary.as_bytes()
+    );
+}
+
+/// An audit reads one snapshot: what an import commits while it reads is not seen by it.
+#[tokio::test]
+async fn evidence_committed_during_an_audit_is_not_mixed_into_it() {
+    const CALL: &str = "5b0c7a9e-8d6f-4e3a-b2c1-0f9e8d7c6b5a";
+    const RECORDING: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
+    let env = TestEnv::new().await;
+    env.write_json("details.json", &page(vec![answered_call(CALL)]));
+    env.import().await;
+    let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
+
+    let mut snapshot = env.store.snapshot().await.unwrap();
+    let ids = snapshot.window_ids(from, to).await.unwrap();
+    // The recording arrives while the audit is between its reads.
+    env.export_recording(CALL, 10, RECORDING, sidecar(CALL, RECORDING), Some(AUDIO));
+    let imported = env.import().await;
+    assert!(imported.imported > 0);
+    let seen = snapshot.load_evidence_for(&ids).await.unwrap();
+    assert!(
+        seen.evidence[0].recordings.is_empty(),
+        "the snapshot predates the import"
+    );
+    drop(snapshot);
+
+    let mut later = env.store.snapshot().await.unwrap();
+    let ids = later.window_ids(from, to).await.unwrap();
+    let seen = later.load_evidence_for(&ids).await.unwrap();
+    assert_eq!(
+        seen.evidence[0].recordings.len(),
+        1,
+        "a later audit sees it"
+    );
 }

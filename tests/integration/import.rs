@@ -5,6 +5,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::support::*;
+use recaudit::audit::Policy;
 
 async fn count(env: &TestEnv, table: &str) -> i64 {
     env.store
@@ -448,8 +449,21 @@ async fn empty_or_oversized_ids_are_rejected_with_the_record() {
         "{}",
         message("long.json")
     );
+    // Nothing of a rejected file is stored: the window holds no details at all.
+    let refused = recaudit::pipeline::prepare_audit(
+        &env.store,
+        &Policy::default(),
+        window(
+            &format!("{DAY}T00:00:00Z"),
+            "2026-07-15T00:00:00Z",
+            "2026-07-17T00:00:00Z",
+        ),
+        false,
+    )
+    .await
+    .unwrap_err();
     assert!(
-        env.audit().await.is_empty(),
-        "nothing of a rejected file is stored"
+        matches!(refused, recaudit::error::Error::EvidenceGap { .. }),
+        "{refused}"
     );
 }

@@ -565,11 +565,16 @@ async fn empty_runs_and_trees_of_every_shape_verify_and_prove() {
         "2026-09-02T00:00:00Z",
         "2026-09-05T00:00:00Z",
     );
-    let outcome = recaudit::pipeline::run_audit(
+    // No pull attests the empty day, so only a run sealed partial on request can be empty.
+    let prepared = recaudit::pipeline::prepare_audit(&env.store, &Policy::default(), empty, true)
+        .await
+        .unwrap();
+    assert!(prepared.coverage.partial);
+    let outcome = recaudit::pipeline::seal_audit(
         &env.store,
         &Policy::default(),
         &env.ledger,
-        empty,
+        prepared,
         &env.reports(),
     )
     .await
