@@ -124,6 +124,7 @@ fn main() {
         software: recaudit::pipeline::SOFTWARE.to_string(),
         // Stands for the SHA-256 of the run's report manifest.
         manifest_sha256: format!("{:064x}", 42),
+        coverage: String::new(),
     };
 
     // Phase 1: records, leaf hashes, roots and the signed checkpoint, in memory.
