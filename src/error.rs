@@ -68,6 +68,13 @@ pub enum Error {
     )]
     KeyExposed { path: PathBuf, mode: u32 },
 
+    /// A new ledger key was to be created where a key file already exists.
+    #[error(
+        "{} already exists; a ledger keeps its key (move the file away to start a new ledger)",
+        .0.display()
+    )]
+    KeyExists(PathBuf),
+
     /// The window ends after the conversation details' availability horizon: conversations
     /// that started after it may not have been delivered yet, so no verdict on them is sealed.
     #[error(

@@ -336,12 +336,6 @@ async fn ledger_command(
     };
     match command {
         LedgerCommand::Keygen => {
-            if key_path.exists() {
-                bail!(
-                    "{} already exists; a ledger keeps its key (move the file away to start a new ledger)",
-                    key_path.display()
-                );
-            }
             let signer = ledger::create_key(key_path, origin)?;
             println!(
                 "Created {} (mode 0600, keep it secret).",

@@ -198,7 +198,23 @@ impl Ledger {
                 None,
             ));
         }
-        let signer = create_key(&key_path, &origin)?;
+        let signer = match create_key(&key_path, &origin) {
+            Ok(signer) => signer,
+            // Another process's first audit created it a moment ago: use that key.
+            Err(Error::KeyExists(_)) => {
+                let signer = load_key(&key_path, &origin)?;
+                return Ok((
+                    Ledger {
+                        origin,
+                        key_path,
+                        signer,
+                        settings,
+                    },
+                    None,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         let vkey = signer.vkey();
         Ok((
             Ledger {
@@ -238,9 +254,18 @@ pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
     Ok(signer)
 }
 
-/// Creates a new key file (mode 0600); refuses to overwrite one.
+/// Creates a new key file (mode 0600); refuses to overwrite one ([`Error::KeyExists`]).
+///
+/// The key is written to a temporary file beside it and linked into place, so the key file
+/// appears whole or not at all: a second process starting at the same moment either creates
+/// it or finds the complete key, never a half-written one.
 pub fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
     let signer = NoteSigner::generate(origin).map_err(Error::Usage)?;
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| Error::Usage(format!("no randomness: {e}")))?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", hex::encode(random)));
+    let temporary = PathBuf::from(temporary);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -248,12 +273,22 @@ pub fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .map_err(Error::io("cannot create ledger key", path))?;
-    use std::io::Write;
-    file.write_all(format!("{}\n", signer.skey()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(Error::io("cannot write ledger key", path))?;
-    Ok(signer)
+    let written = options.open(&temporary).and_then(|mut file| {
+        use std::io::Write;
+        file.write_all(format!("{}\n", signer.skey()).as_bytes())?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Error::io("cannot create ledger key", path)(e));
+    }
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(signer),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::KeyExists(path.to_path_buf()))
+        }
+        Err(e) => Err(Error::io("cannot create ledger key", path)(e)),
+    }
 }

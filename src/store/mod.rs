@@ -96,6 +96,15 @@ impl Store {
                 parent.display()
             )));
         }
+        // Two processes opening a new database at once would both apply the migrations ("table
+        // raw_inputs already exists"): whoever opens a file-backed store migrates it under an
+        // exclusive lock. The lock is on a file of its own (`<database>-lock`, beside SQLite's
+        // `-wal` and `-shm`), never on the database: closing any other descriptor of the
+        // database file would drop SQLite's own POSIX locks on it.
+        let migration_lock = match &path {
+            Some(file) => Some(lock_exclusive(file).await?),
+            None => None,
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -108,6 +117,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::Migration(e.to_string()))?;
+        drop(migration_lock);
         Ok(Store { pool, path })
     }
 
@@ -208,6 +218,27 @@ impl Store {
     pub async fn close(self) {
         self.pool.close().await;
     }
+}
+
+/// Takes the exclusive lock of `<database>-lock`, waiting for its holder (a process migrating
+/// the same database) without blocking the async runtime.
+async fn lock_exclusive(database: &std::path::Path) -> Result<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-lock");
+    let lock_path = PathBuf::from(name);
+    let path = lock_path.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| Error::Migration(format!("the migration lock task failed: {e}")))?
+    .map_err(Error::io("cannot lock", lock_path))
 }
 
 /// Wraps a sqlx error with what recaudit was doing.

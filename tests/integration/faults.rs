@@ -387,3 +387,90 @@ async fn evidence_committed_during_an_audit_is_not_mixed_into_it() {
         "a later audit sees it"
     );
 }
+
+/// Two commands on a fresh database at once: before, one failed with "table raw_inputs already
+/// exists" (migrations) or "File exists" (the ledger key).
+#[test]
+fn first_uses_at_once_share_one_migration_and_one_key() {
+    for attempt in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..4 {
+            std::fs::create_dir(dir.path().join(format!("empty-{i}"))).unwrap();
+        }
+        let imports: Vec<_> = (0..4)
+            .map(|i| {
+                binary(dir.path())
+                    .args(["--db", "night.db", "import", &format!("empty-{i}")])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for import in imports {
+            let output = import.wait_with_output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "attempt {attempt}: {}",
+                text(&output.stderr)
+            );
+        }
+        let night = binary(dir.path())
+            .args([
+                "--db",
+                "night.db",
+                "import",
+                repo("examples/night").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(night.status.code(), Some(0), "{}", text(&night.stderr));
+
+        let audits: Vec<_> = (0..2)
+            .map(|_| {
+                binary(dir.path())
+                    .args([
+                        "--db",
+                        "night.db",
+                        "--config",
+                        repo("examples/recaudit.toml").to_str().unwrap(),
+                    ])
+                    .args(EXAMPLE_AUDIT)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<Output> = audits
+            .into_iter()
+            .map(|a| a.wait_with_output().unwrap())
+            .collect();
+        for output in &outputs {
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "attempt {attempt}: {}",
+                text(&output.stderr)
+            );
+        }
+        let created = outputs
+            .iter()
+            .filter(|o| text(&o.stdout).contains("Created the ledger signing key"))
+            .count();
+        assert_eq!(created, 1, "one process created the key, the other used it");
+        let keys: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".ledger.key"))
+            .collect();
+        assert_eq!(keys, ["night.ledger.key"], "no temporary key file is left");
+        let verify = binary(dir.path())
+            .args(["--db", "night.db", "ledger", "verify"])
+            .output()
+            .unwrap();
+        assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+        assert!(text(&verify.stdout).contains("ledger recaudit.local/night: 2 runs"));
+    }
+}
