@@ -80,6 +80,24 @@ async fn run(cli: Cli) -> Result<u8> {
     {
         return verify_checkpoint(vkey, file);
     }
+    // An audit's window is checked before its database is opened: a typo is a usage error.
+    let audit_window = match &cli.command {
+        Command::Audit {
+            from, to, as_of, ..
+        } => {
+            let window = AuditWindow {
+                from: cli_time("--from", from)?,
+                to: cli_time("--to", to)?,
+                as_of: match as_of {
+                    Some(text) => cli_time("--as-of", text)?,
+                    None => Timestamp::now(),
+                },
+            };
+            window.check()?;
+            Some(window)
+        }
+        _ => None,
+    };
     // Commands that only read never create a database; nor does `audit`, which needs
     // evidence an empty database cannot hold.
     let reads_only = matches!(
@@ -143,20 +161,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 1
             }
         }
-        Command::Audit {
-            from,
-            to,
-            as_of,
-            allow_partial,
-        } => {
-            let mut window = AuditWindow {
-                from: cli_time("--from", &from)?,
-                to: cli_time("--to", &to)?,
-                as_of: match as_of {
-                    Some(text) => cli_time("--as-of", &text)?,
-                    None => Timestamp::now(),
-                },
-            };
+        Command::Audit { allow_partial, .. } => {
+            let mut window =
+                audit_window.ok_or_else(|| anyhow::anyhow!("the audit window was not parsed"))?;
             if let Some(horizon) = store.details_horizon().await?
                 && horizon < window.to
                 && allow_partial

@@ -32,6 +32,26 @@ pub struct AuditWindow {
     pub as_of: Timestamp,
 }
 
+impl AuditWindow {
+    /// A window can be audited once it has ended (the ledger requires window-end <=
+    /// completed) and only if it is not empty.
+    pub fn check(&self) -> Result<()> {
+        if self.from >= self.to {
+            return Err(Error::Usage(format!(
+                "--from ({}) must be before --to ({})",
+                self.from, self.to
+            )));
+        }
+        if self.to > Timestamp::now() {
+            return Err(Error::Usage(format!(
+                "--to ({}) is in the future; audit a window once it has ended",
+                self.to
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A finished run.
 #[derive(Debug, Clone)]
 pub struct AuditOutcome {
@@ -67,19 +87,7 @@ pub async fn prepare_audit(
     window: AuditWindow,
     allow_partial: bool,
 ) -> Result<PreparedAudit> {
-    if window.from >= window.to {
-        return Err(Error::Usage(format!(
-            "--from ({}) must be before --to ({})",
-            window.from, window.to
-        )));
-    }
-    // A window is audited once it has ended: the ledger requires window-end <= completed.
-    if window.to > Timestamp::now() {
-        return Err(Error::Usage(format!(
-            "--to ({}) is in the future; audit a window once it has ended",
-            window.to
-        )));
-    }
+    window.check()?;
     policy.validate().map_err(Error::Usage)?;
 
     // One snapshot for the coverage and every page of evidence: an import that commits
@@ -114,11 +122,18 @@ pub async fn prepare_audit(
     let mut raw_inputs = std::collections::BTreeSet::new();
     for chunk in ids.chunks(EVIDENCE_PAGE) {
         let page = snapshot.load_evidence_for(chunk).await?;
-        findings.extend(
-            page.evidence
-                .iter()
-                .map(|e| audit::evaluate(e, policy, window.as_of)),
-        );
+        findings.extend(page.evidence.iter().map(|e| {
+            let mut finding = audit::evaluate(e, policy, window.as_of);
+            if finding.started.is_empty() {
+                // Only a damaged row lacks a readable start (its text sorts into the window);
+                // the ledger needs an instant, and the detail says which one stands in.
+                finding.started = window.from.to_string();
+                finding.detail.push_str(
+                    " Its conversationStart cannot be read; the window start stands in for it.",
+                );
+            }
+            finding
+        }));
         raw_inputs.extend(page.raw_inputs);
     }
     drop(snapshot);

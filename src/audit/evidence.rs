@@ -18,6 +18,9 @@ pub struct Evidence {
     pub failed_exports: Vec<FailedExport>,
     /// Orphan recordings (left on an Edge) that reference this conversation.
     pub orphans: Vec<Orphan>,
+    /// Stored evidence of this conversation that could not be read back (what and why): the
+    /// conversation cannot be judged, and says so.
+    pub unreadable: Vec<String>,
 }
 
 /// Conversation details (analytics).

@@ -8,6 +8,8 @@
 //! description of the same rules; keep the two in step.
 //!
 //! The order of the decision:
+//! 0. a conversation whose stored evidence cannot be read back is an `exception`
+//!    (`evidence-unreadable`): nothing about it can be decided, least of all that it is fine;
 //! 1. scope: media type, direction, division and queue filters, and internal calls (no party
 //!    outside the org) give `excluded`;
 //! 2. a conversation without `conversationEnd` is `pending` (`conversation-in-progress`);
@@ -87,6 +89,7 @@ pub enum Reason {
     OrphanRecording,
     RetentionShortfall,
     NoMediaReceived,
+    EvidenceUnreadable,
     ConversationInProgress,
     ShortInteraction,
     InternalCall,
@@ -97,7 +100,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::MediaNotEstablished,
         Reason::RecordingMissing,
         Reason::MediaFileMissing,
@@ -107,6 +110,7 @@ impl Reason {
         Reason::OrphanRecording,
         Reason::RetentionShortfall,
         Reason::NoMediaReceived,
+        Reason::EvidenceUnreadable,
         Reason::ConversationInProgress,
         Reason::ShortInteraction,
         Reason::InternalCall,
@@ -127,6 +131,7 @@ impl Reason {
             Reason::OrphanRecording => "orphan-recording",
             Reason::RetentionShortfall => "retention-shortfall",
             Reason::NoMediaReceived => "no-media-received",
+            Reason::EvidenceUnreadable => "evidence-unreadable",
             Reason::ConversationInProgress => "conversation-in-progress",
             Reason::ShortInteraction => "short-interaction",
             Reason::InternalCall => "internal-call",

@@ -128,6 +128,17 @@ fn decide(
 ) -> Status {
     let conversation = &evidence.conversation;
 
+    if !evidence.unreadable.is_empty() {
+        verdict.add(
+            Reason::EvidenceUnreadable,
+            format!(
+                "its stored evidence cannot be read back ({}), so nothing about its recordings can be decided; re-import its inputs or restore the database",
+                evidence.unreadable.join("; ")
+            ),
+        );
+        return Status::Exception;
+    }
+
     check_scope(evidence, policy, facts, verdict);
     if verdict.has_reasons() {
         return Status::Excluded;

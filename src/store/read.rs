@@ -124,6 +124,9 @@ impl Store {
     }
 }
 
+/// Reads the evidence of `ids`. A stored value that cannot be read (a damaged or hand-edited
+/// row) makes its conversation unjudgeable, not the whole audit: it is listed in
+/// [`Evidence::unreadable`] and the audit gives that conversation an exception saying why.
 async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<EvidencePage> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(EvidencePage::default());
@@ -133,89 +136,126 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
     // Everything is read by id range (an index prefix scan); rows of conversations in the
     // range but not asked for are skipped.
     let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
-            .await?
-            .into_iter()
-            .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
-            .collect();
+        .await?
+        .into_iter()
+        .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
+        .collect();
     let mut evidence = Vec::with_capacity(rows.len());
     let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut used: BTreeSet<i64> = BTreeSet::new();
     for row in &rows {
         let id: String = get(row, 0)?;
-        used.insert(get(row, 5)?);
         index.insert(id.clone(), evidence.len());
-        evidence.push(Evidence {
+        let mut conversation = Evidence {
             conversation: Conversation {
                 id,
-                start: time(row, 1)?,
-                end: time(row, 2)?,
-                direction: get(row, 3)?,
-                division_ids: list(row, 4)?,
-                participants: Vec::new(),
+                ..Conversation::default()
             },
             ..Evidence::default()
-        });
+        };
+        let read = (|| -> Result<()> {
+            used.insert(get(row, 5)?);
+            let c = &mut conversation.conversation;
+            c.start = time(row, 1)?;
+            c.end = time(row, 2)?;
+            c.direction = get(row, 3)?;
+            c.division_ids = list(row, 4)?;
+            Ok(())
+        })();
+        if let Err(e) = read {
+            conversation
+                .unreadable
+                .push(format!("conversation row: {e}"));
+        }
+        evidence.push(conversation);
     }
-    let slot = |row: &SqliteRow| -> Result<Option<usize>> {
-        Ok(index.get(&get::<String>(row, 0)?).copied())
+    let slot = |row: &SqliteRow| -> Option<usize> {
+        row.try_get::<&str, _>(0)
+            .ok()
+            .and_then(|id| index.get(id).copied())
     };
 
     for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
-            evidence[at].conversation.participants.push(Participant {
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<Participant> {
+            Ok(Participant {
                 purpose: get(&row, 1)?,
                 user_id: get(&row, 2)?,
                 name: get(&row, 3)?,
                 sessions: Vec::new(),
-            });
+            })
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok(participant) => target.conversation.participants.push(participant),
+            Err(e) => target.unreadable.push(format!("participant: {e}")),
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
+        let Some(at) = slot(&row) else { continue };
+        let target = &mut evidence[at];
+        let read = (|| -> Result<()> {
             let participant = ordinal(&row, 1)?;
-            let conversation = &mut evidence[at].conversation;
-            let target = conversation.participants.get_mut(participant).ok_or_else(|| {
-                Error::Corrupt(format!("session without participant {participant} in conversation {}", conversation.id))
-            })?;
-            target.sessions.push(Session {
+            let session = Session {
                 session_id: get(&row, 2)?,
                 media_type: get(&row, 3)?,
                 direction: get(&row, 4)?,
                 recording_flag: get(&row, 5)?,
                 received_packets: get(&row, 6)?,
                 segments: Vec::new(),
-            });
+            };
+            target
+                .conversation
+                .participants
+                .get_mut(participant)
+                .ok_or_else(|| Error::Corrupt(format!("a session of participant {participant}, which is not stored")))?
+                .sessions
+                .push(session);
+            Ok(())
+        })();
+        if let Err(e) = read {
+            target.unreadable.push(format!("session: {e}"));
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
+        let Some(at) = slot(&row) else { continue };
+        let target = &mut evidence[at];
+        let read = (|| -> Result<()> {
             let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
-            let conversation = &mut evidence[at].conversation;
-            let id = conversation.id.clone();
-            let session = conversation
-                .participants
-                .get_mut(p)
-                .and_then(|participant| participant.sessions.get_mut(s))
-                .ok_or_else(|| Error::Corrupt(format!("segment without session {p}/{s} in conversation {id}")))?;
             let sip: Vec<String> = list(&row, 8)?;
-            session.segments.push(Segment {
+            let segment = Segment {
                 segment_type: get(&row, 3)?,
-                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("segment without start".into()))?,
+                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("a segment without segmentStart".into()))?,
                 end: time(&row, 5)?,
                 disconnect_type: get(&row, 6)?,
                 error_code: get(&row, 7)?,
                 sip_response_codes: sip.iter().filter_map(|c| c.parse().ok()).collect(),
                 queue_id: get(&row, 9)?,
-            });
+            };
+            target
+                .conversation
+                .participants
+                .get_mut(p)
+                .and_then(|participant| participant.sessions.get_mut(s))
+                .ok_or_else(|| Error::Corrupt(format!("a segment of session {p}/{s}, which is not stored")))?
+                .segments
+                .push(segment);
+            Ok(())
+        })();
+        if let Err(e) = read {
+            target.unreadable.push(format!("segment: {e}"));
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<(i64, RecordingEvidence)> {
             let source: String = get(&row, 2)?;
             let source = RecordingSource::parse(&source)
                 .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
-            used.insert(get(&row, 14)?);
-            evidence[at].recordings.push(RecordingEvidence {
+            Ok((get(&row, 14)?, RecordingEvidence {
                 recording_id: get(&row, 1)?,
                 source,
                 media: get(&row, 3)?,
@@ -231,40 +271,76 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
                 export_media_name: get(&row, 13)?,
                 media_subtype: get(&row, 15)?,
                 file_role: get(&row, 16)?,
-            });
+            }))
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok((input, recording)) => {
+                used.insert(input);
+                target.recordings.push(recording);
+            }
+            Err(e) => target.unreadable.push(format!("recording: {e}")),
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
-            used.insert(get(&row, 5)?);
-            evidence[at].media_files.push(MediaFile {
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<(i64, MediaFile)> {
+            Ok((get(&row, 5)?, MediaFile {
                 recording_id: get(&row, 1)?,
                 file_name: get(&row, 2)?,
                 bytes: get(&row, 3)?,
                 sha256: get(&row, 4)?,
-            });
+            }))
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok((input, file)) => {
+                used.insert(input);
+                target.media_files.push(file);
+            }
+            Err(e) => target.unreadable.push(format!("export media file: {e}")),
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<(i64, FailedExport)> {
             let job: String = get(&row, 1)?;
-            used.insert(get(&row, 3)?);
-            evidence[at].failed_exports.push(FailedExport {
+            Ok((get(&row, 3)?, FailedExport {
                 job_id: Some(job).filter(|j| !j.is_empty()),
                 recording_id: get(&row, 2)?,
-            });
+            }))
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok((input, failed)) => {
+                used.insert(input);
+                target.failed_exports.push(failed);
+            }
+            Err(e) => target.unreadable.push(format!("failed export: {e}")),
         }
+    }
 
     for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
-            let Some(at) = slot(&row)? else { continue };
-            used.insert(get(&row, 5)?);
-            evidence[at].orphans.push(Orphan {
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<(i64, Orphan)> {
+            Ok((get(&row, 5)?, Orphan {
                 orphan_id: get(&row, 1)?,
                 recording_id: get(&row, 2)?,
                 media: get(&row, 3)?,
                 orphan_status: get(&row, 4)?,
-            });
+            }))
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok((input, orphan)) => {
+                used.insert(input);
+                target.orphans.push(orphan);
+            }
+            Err(e) => target.unreadable.push(format!("orphan recording: {e}")),
         }
+    }
     Ok(EvidencePage {
         evidence,
         raw_inputs: used,

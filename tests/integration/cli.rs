@@ -310,6 +310,13 @@ fn usage_errors_exit_2_with_a_message() {
         text(&garbage.stderr)
     );
 
+    // `audit` creates no database; an import (of nothing) does.
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    let created = recaudit(
+        dir.path(),
+        &["import", dir.path().join("nothing").to_str().unwrap()],
+    );
+    assert_eq!(created.status.code(), Some(0));
     let missing = recaudit(dir.path(), &["report", "--run", "nope"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(

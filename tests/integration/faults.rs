@@ -474,3 +474,66 @@ fn first_uses_at_once_share_one_migration_and_one_key() {
         assert!(text(&verify.stdout).contains("ledger recaudit.local/night: 2 runs"));
     }
 }
+
+/// A damaged row makes its own conversation unjudgeable, never the whole night.
+#[tokio::test]
+async fn a_conversation_whose_stored_evidence_is_damaged_gets_its_own_exception() {
+    const GOOD: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    const START: &str = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
+    const SOURCE: &str = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f";
+    const RECORDING: &str = "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a";
+    let env = TestEnv::new().await;
+    env.write_json(
+        "details.json",
+        &page(vec![
+            answered_call(GOOD),
+            answered_call(START),
+            answered_call(SOURCE),
+        ]),
+    );
+    env.export_recording(
+        SOURCE,
+        10,
+        RECORDING,
+        sidecar(SOURCE, RECORDING),
+        Some(AUDIO),
+    );
+    env.import().await;
+    for statement in [
+        format!(
+            "UPDATE conversations SET conversation_start = '2026-07-14T99:99' WHERE conversation_id = '{START}'"
+        ),
+        format!("UPDATE recordings SET end_time = 'yesterday' WHERE conversation_id = '{SOURCE}'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(env.store.pool())
+            .await
+            .unwrap();
+    }
+    let findings = env.audit().await;
+    assert_eq!(findings.len(), 3, "every conversation has its finding");
+    let by_id = |id: &str| findings.iter().find(|f| f.interaction == id).unwrap();
+    assert_eq!(codes(by_id(GOOD)), ["recording-missing"]);
+    for damaged in [START, SOURCE] {
+        let finding = by_id(damaged);
+        assert_eq!(finding.status, recaudit::audit::Status::Exception);
+        assert_eq!(
+            codes(finding),
+            ["evidence-unreadable"],
+            "{}",
+            finding.detail
+        );
+    }
+    assert!(
+        by_id(START)
+            .detail
+            .contains("the window start stands in for it")
+    );
+    assert!(
+        by_id(SOURCE)
+            .detail
+            .contains("recording: the database holds data recaudit cannot read"),
+        "{}",
+        by_id(SOURCE).detail
+    );
+}
