@@ -17,7 +17,7 @@ mod read;
 mod write;
 
 pub use ledger::{Anchor, LedgerRun};
-pub use pulls::PullState;
+pub use pulls::{PullProgress, PullState};
 pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
