@@ -144,7 +144,13 @@ pub enum Command {
     /// Pull a window from the Genesys Cloud API into the database (then `audit` it).
     ///
     /// Credentials come from GENESYS_CLIENT_ID / GENESYS_CLIENT_SECRET or a 0600 secrets file.
-    /// Exit status: 0 pulled, 1 some responses could not be read (named), 2 error.
+    /// Progress is saved with every page: after any interruption (a kill, a crash, a lost
+    /// connection, --max-requests) the same command continues where it stopped, fetching no
+    /// stored page again and creating no second job. SIGTERM or SIGINT stops it after the
+    /// current step (a second one at once).
+    ///
+    /// Exit status: 0 pulled, 1 some responses could not be read (named), 2 error, 143 or 130
+    /// stopped by SIGTERM or SIGINT (progress saved: run it again to continue).
     Pull {
         /// Window start, UTC, inclusive.
         #[arg(long)]

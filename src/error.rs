@@ -1,7 +1,8 @@
 //! The library's error type.
 //!
 //! Every variant says what recaudit was doing and, where a user can act, what to do next. The
-//! binary maps them to exit code 2 ("the run failed"); problems found in the data are not
+//! binary maps them to exit code 2 ("the run failed"; [`Error::Interrupted`] to the signal's
+//! code, 130 or 143, and [`Error::NotCovered`] to 3); problems found in the data are not
 //! errors: they are findings (exit 1) or rejected input files, reported one by one.
 
 use std::path::PathBuf;
@@ -13,6 +14,30 @@ pub enum Error {
     /// A command-line argument or setting is unusable.
     #[error("{0}")]
     Usage(String),
+
+    /// The API answered a request with an error status that retrying does not cure.
+    #[error("{method} {path}: HTTP {status}: {message} (correlation id {correlation_id})")]
+    Api {
+        method: String,
+        path: String,
+        status: u16,
+        message: String,
+        correlation_id: String,
+    },
+
+    /// A request that creates something got no answer (timeout, dropped connection, 502, 503,
+    /// 504): it may have been acted on, so it is not simply sent again.
+    #[error(
+        "{request}: no answer ({why}); it may have been acted on all the same: run the same pull again, which looks for what it asked for before asking again"
+    )]
+    Unanswered { request: String, why: String },
+
+    /// A pull was asked to stop (SIGTERM, SIGINT) and did, at a step boundary: everything it
+    /// received is stored with the progress that describes it.
+    #[error(
+        "the pull stopped before it finished; what it received is stored with its progress: run the same pull again to continue where it stopped"
+    )]
+    Interrupted,
 
     #[error("configuration file {path}: {message}")]
     Config { path: PathBuf, message: String },

@@ -1,8 +1,12 @@
 //! The `recaudit` binary: parses arguments, sets up logging, runs one command and maps the
-//! outcome to an exit status (0 fine, 1 problems found, 2 the command failed).
+//! outcome to an exit status (0 fine, 1 problems found, 2 the command failed; `pull` stopped by
+//! SIGINT or SIGTERM: 130 or 143, 128 plus the signal's number, as a shell reports a process
+//! the signal ended).
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -15,7 +19,7 @@ use recaudit::ledger::verify::{self, VerifyOptions};
 use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
-use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats};
+use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
 use recaudit::source::import;
 use recaudit::store::Store;
 use recaudit::time::Timestamp;
@@ -249,14 +253,21 @@ async fn run(cli: Cli) -> Result<u8> {
             config.details = details
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("--details: {e}"))?;
-            let (outcome, stats) = genesys::pull(
-                &store,
-                config,
-                cli_time("--from", &from)?,
-                cli_time("--to", &to)?,
-            )
-            .await?;
-            report_pull(&outcome, &stats)
+            let (from, to) = (cli_time("--from", &from)?, cli_time("--to", &to)?);
+            let signal = stop_on_signals(&config.stop)?;
+            match genesys::pull(&store, config, from, to).await {
+                Ok((outcome, stats)) => report_pull(&outcome, &stats),
+                Err(stopped @ recaudit::Error::Interrupted) => {
+                    // Only a signal stops the binary's pull; 2 should anything else ever do.
+                    let code = match signal.load(Ordering::SeqCst) {
+                        0 => 2,
+                        code => code,
+                    };
+                    eprintln!("recaudit: stopped by {}: {stopped}", signal_name(code));
+                    code
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Command::Demo {
             conversations,
@@ -618,6 +629,11 @@ fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
             jobs.join(", ")
         ),
     }
+    if let Some(job) = &stats.adopted_export_job {
+        println!(
+            "export job {job} was asked for by an interrupted run of this pull and found in the org's listing: it was read, no second job was created"
+        );
+    }
     if let Some(horizon) = stats.details_horizon {
         eprintln!(
             "recaudit: conversation details are available only up to {horizon} (dataAvailabilityDate); later conversations come with a later pull, and `audit` refuses the window until then"
@@ -632,6 +648,63 @@ fn report_pull(outcome: &import::ImportOutcome, stats: &PullStats) -> u8 {
         eprintln!("recaudit: unreadable response {rejection}");
     }
     if outcome.rejected.is_empty() { 0 } else { 1 }
+}
+
+/// Turns SIGTERM and SIGINT into a stop request for the pull: it ends after the current step,
+/// with everything it received stored and its progress saved, and the binary exits with 128
+/// plus the signal's number (143, 130), which the returned cell holds once a signal came. A
+/// second signal ends the process at once: progress is committed page by page, so even that
+/// loses only the requests in flight.
+fn stop_on_signals(stop: &Stop) -> Result<Arc<AtomicU8>> {
+    let received = Arc::new(AtomicU8::new(0));
+    let seen = received.clone();
+    let stop = stop.clone();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        tokio::spawn(async move {
+            loop {
+                let code = tokio::select! {
+                    _ = terminate.recv() => 143,
+                    _ = interrupt.recv() => 130,
+                };
+                stopping(&seen, &stop, code);
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            stopping(&seen, &stop, 130);
+        }
+    });
+    Ok(received)
+}
+
+/// The first signal asks the pull to stop; a second one exits at once.
+fn stopping(seen: &AtomicU8, stop: &Stop, code: u8) {
+    if seen.swap(code, Ordering::SeqCst) != 0 {
+        eprintln!(
+            "recaudit: {} again: exiting now; the stored pages keep their progress",
+            signal_name(code)
+        );
+        std::process::exit(code.into());
+    }
+    eprintln!(
+        "recaudit: {}: stopping after the current step (send it again to exit at once)",
+        signal_name(code)
+    );
+    stop.request();
+}
+
+fn signal_name(code: u8) -> &'static str {
+    match code {
+        143 => "SIGTERM",
+        130 => "SIGINT",
+        _ => "a stop request",
+    }
 }
 
 /// The UTC day to simulate: `--date`, or yesterday.

@@ -7,4 +7,4 @@ pub mod org;
 pub mod server;
 
 pub use org::{Mix, Org, Scenario};
-pub use server::{Faults, ORPHAN_CAP, SimClient, SimServer};
+pub use server::{Faults, ORPHAN_CAP, SimClient, SimServer, Stall, Stats};

@@ -2,8 +2,10 @@
 //! the real paths, paging, headers and JSON shapes, over a synthetic [`Org`].
 //!
 //! Faults are knobs: a per-token rate limit with real `inin-ratelimit-*` headers and 429 +
-//! `Retry-After`, a share of 503 answers, added latency, and a token lifetime after which
-//! calls answer 401. Every answer carries an `ININ-Correlation-Id`.
+//! `Retry-After`, a share of 503 answers, added latency, a token lifetime after which calls
+//! answer 401, a cap on the details page size, details jobs whose results expire, and one
+//! request whose answer is held back (a fixed point at which a test kills the client). Every
+//! answer carries an `ININ-Correlation-Id`; [`Stats`] counts what was asked, per request.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,6 +49,36 @@ pub struct Faults {
     /// only conversations that started before it. `None`: the moment of the request, as when
     /// the data lake has caught up.
     pub data_availability: Option<Timestamp>,
+    /// The largest details job results page served, whatever `pageSize` asks (the platform's
+    /// maximum is not documented; a smaller cap gives a small night many pages).
+    pub max_page_size: usize,
+    /// How long a details job's results stay available: afterwards its status says `EXPIRED`
+    /// and its results answer 404 (`AsyncQueryStatus.expirationDate`, "The time at which results
+    /// for this query will expire"; the platform does not document the span).
+    pub details_job_lifetime: Duration,
+    /// One request acted on but left unanswered, see [`Stall`].
+    pub stall: Option<Stall>,
+}
+
+/// The `nth` (from 1) request with `method` whose path contains `path` is acted on (a job it
+/// creates exists), but its answer is held back for [`Faults::hang`]: to the client, a request
+/// that never ends. Later matching requests are answered normally. It gives kill tests a fixed
+/// point: everything before that request is done, nothing after it has started.
+#[derive(Debug, Clone)]
+pub struct Stall {
+    pub method: String,
+    pub path: String,
+    pub nth: u64,
+}
+
+impl Stall {
+    pub fn new(method: &str, path: &str, nth: u64) -> Stall {
+        Stall {
+            method: method.to_string(),
+            path: path.to_string(),
+            nth,
+        }
+    }
 }
 
 impl Default for Faults {
@@ -61,6 +93,9 @@ impl Default for Faults {
             hang_permille: 0,
             hang: Duration::from_secs(120),
             data_availability: None,
+            max_page_size: 1000,
+            details_job_lifetime: Duration::from_secs(86_400),
+            stall: None,
         }
     }
 }
@@ -91,6 +126,30 @@ pub struct Stats {
     /// Bulk recording jobs created (`POST /api/v2/recording/jobs` accepted): a read-only pull
     /// creates none.
     pub jobs_created: AtomicU64,
+    /// Async details jobs created.
+    pub details_jobs_created: AtomicU64,
+    /// Requests held back by [`Faults::stall`] (0 or 1).
+    pub stalled: AtomicU64,
+    /// Requests that reached their endpoint (past authentication, rate limit and injected
+    /// errors), by `METHOD path?query`.
+    handled: Mutex<HashMap<String, u64>>,
+}
+
+impl Stats {
+    /// How many times each request (`METHOD path?query`) whose text contains `part` reached its
+    /// endpoint.
+    pub fn handled(&self, part: &str) -> HashMap<String, u64> {
+        self.handled
+            .lock()
+            .map(|handled| {
+                handled
+                    .iter()
+                    .filter(|(request, _)| request.contains(part))
+                    .map(|(request, n)| (request.clone(), *n))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 struct Window {
@@ -101,6 +160,33 @@ struct Window {
 /// A conversation interval `[start, end)`; a recording job's is the one it exports.
 type Interval = (Timestamp, Timestamp);
 
+struct DetailsJob {
+    interval: Interval,
+    polls: u64,
+    submitted: Timestamp,
+    /// Expired ahead of its lifetime by [`SimServer::expire_details_jobs`].
+    expired: bool,
+}
+
+impl DetailsJob {
+    fn expiration(&self, lifetime: Duration) -> Timestamp {
+        self.submitted
+            .plus_millis(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2))
+    }
+
+    fn has_expired(&self, lifetime: Duration) -> bool {
+        self.expired || self.expiration(lifetime) <= Timestamp::now()
+    }
+}
+
+#[derive(Clone)]
+struct RecordingJob {
+    state: String,
+    interval: Interval,
+    integration: String,
+    created: Timestamp,
+}
+
 struct Shared {
     org: Org,
     /// Conversation position by id: a night has hundreds of thousands.
@@ -110,17 +196,19 @@ struct Shared {
     stats: Arc<Stats>,
     tokens: Mutex<HashMap<String, Instant>>,
     windows: Mutex<HashMap<String, Window>>,
-    details_jobs: Mutex<HashMap<String, (Timestamp, Timestamp, u64)>>,
-    /// Job id -> (state, the interval it exports).
-    recording_jobs: Mutex<HashMap<String, (String, Interval)>>,
+    details_jobs: Mutex<HashMap<String, DetailsJob>>,
+    recording_jobs: Mutex<HashMap<String, RecordingJob>>,
     rng: Mutex<Rng>,
     sequence: AtomicU64,
+    /// Requests seen that match [`Faults::stall`].
+    stall_seen: AtomicU64,
 }
 
 /// A running simulator.
 pub struct SimServer {
     pub addr: SocketAddr,
     pub stats: Arc<Stats>,
+    shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -140,9 +228,17 @@ impl SimServer {
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
-        // The org's own export job of the night exists before anyone pulls.
-        let recording_jobs =
-            HashMap::from([(org.export_job.clone(), ("FULFILLED".to_string(), org.night))]);
+        // The org's own export job of the night exists before anyone pulls: an admin's, made
+        // through the org's S3 integration an hour after the night.
+        let recording_jobs = HashMap::from([(
+            org.export_job.clone(),
+            RecordingJob {
+                state: "FULFILLED".to_string(),
+                interval: org.night,
+                integration: ORG_INTEGRATION.to_string(),
+                created: org.night.1.plus_millis(3_912_418),
+            },
+        )]);
         let shared = Arc::new(Shared {
             org,
             by_id,
@@ -155,14 +251,29 @@ impl SimServer {
             recording_jobs: Mutex::new(recording_jobs),
             rng: Mutex::new(Rng::new(0x5eed)),
             sequence: AtomicU64::new(0),
+            stall_seen: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let app = router(shared);
+        let app = router(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(SimServer { addr, stats, task })
+        Ok(SimServer {
+            addr,
+            stats,
+            shared,
+            task,
+        })
+    }
+
+    /// Expires every details job now, as the platform does at its `expirationDate`.
+    pub fn expire_details_jobs(&self) {
+        if let Ok(mut jobs) = self.shared.details_jobs.lock() {
+            for job in jobs.values_mut() {
+                job.expired = true;
+            }
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -243,7 +354,27 @@ async fn guard(
         Ok(limits) => limits,
         Err(refused) => return refused,
     };
+    let method = request.method().to_string();
+    let uri = request.uri();
+    let path = uri.path().to_string();
+    let asked = match uri.query() {
+        Some(query) => format!("{method} {path}?{query}"),
+        None => format!("{method} {path}"),
+    };
+    if let Ok(mut handled) = shared.stats.handled.lock() {
+        *handled.entry(asked).or_default() += 1;
+    }
+    let stalled = shared.faults.stall.as_ref().is_some_and(|stall| {
+        stall.method == method
+            && path.contains(&stall.path)
+            && shared.stall_seen.fetch_add(1, Ordering::Relaxed) + 1 == stall.nth
+    });
     let mut response = next.run(request).await;
+    if stalled {
+        // Acted on, never answered (within the hang): the client is stuck in this request.
+        shared.stats.stalled.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(shared.faults.hang).await;
+    }
     for (name, value) in limits {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
@@ -451,8 +582,20 @@ async fn create_details_job(State(shared): State<Arc<Shared>>, body: Bytes) -> R
     };
     let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
     if let Ok(mut jobs) = shared.details_jobs.lock() {
-        jobs.insert(job.clone(), (from, to, 0));
+        jobs.insert(
+            job.clone(),
+            DetailsJob {
+                interval: (from, to),
+                polls: 0,
+                submitted: Timestamp::now(),
+                expired: false,
+            },
+        );
     }
+    shared
+        .stats
+        .details_jobs_created
+        .fetch_add(1, Ordering::Relaxed);
     answer(&shared, StatusCode::ACCEPTED, json!({"jobId": job}), &[])
 }
 
@@ -460,21 +603,25 @@ async fn details_job_status(
     State(shared): State<Arc<Shared>>,
     Path(job): Path<String>,
 ) -> Response {
-    let state = shared.details_jobs.lock().ok().and_then(|mut jobs| {
+    let lifetime = shared.faults.details_job_lifetime;
+    let status = shared.details_jobs.lock().ok().and_then(|mut jobs| {
         jobs.get_mut(&job).map(|entry| {
-            entry.2 += 1;
-            if entry.2 > shared.faults.job_polls {
+            entry.polls += 1;
+            let state = if entry.has_expired(lifetime) {
+                "EXPIRED"
+            } else if entry.polls > shared.faults.job_polls {
                 "FULFILLED"
             } else {
                 "PENDING"
-            }
+            };
+            (state, entry.submitted, entry.expiration(lifetime))
         })
     });
-    match state {
-        Some(state) => answer(
+    match status {
+        Some((state, submitted, expires)) => answer(
             &shared,
             StatusCode::OK,
-            json!({"state": state, "submissionDate": "2026-07-15T01:00:00.000Z", "expirationDate": "2026-07-22T01:00:00.000Z"}),
+            json!({"state": state, "submissionDate": submitted.to_string(), "expirationDate": expires.to_string()}),
             &[],
         ),
         None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
@@ -494,12 +641,14 @@ async fn details_job_results(
     Path(job): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let Some((from, to, polls)) = shared
-        .details_jobs
-        .lock()
-        .ok()
-        .and_then(|jobs| jobs.get(&job).copied())
-    else {
+    let lifetime = shared.faults.details_job_lifetime;
+    // Expired results are gone: answered like an unknown job (the platform does not document
+    // its answer; the client treats the 404 and the EXPIRED state alike).
+    let Some(((from, to), polls)) = shared.details_jobs.lock().ok().and_then(|jobs| {
+        jobs.get(&job)
+            .filter(|j| !j.has_expired(lifetime))
+            .map(|j| (j.interval, j.polls))
+    }) else {
         return error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found");
     };
     if polls <= shared.faults.job_polls {
@@ -513,7 +662,10 @@ async fn details_job_results(
     // The data lake holds conversations up to its horizon only.
     let horizon = horizon(&shared);
     let all = in_window(&shared, from, to.min(horizon));
-    let size = query.page_size.unwrap_or(1000).clamp(1, 1000);
+    let size = query
+        .page_size
+        .unwrap_or(1000)
+        .clamp(1, shared.faults.max_page_size.max(1));
     let offset = match query.cursor.as_deref() {
         None => 0,
         Some(cursor) => match cursor
@@ -606,12 +758,11 @@ async fn recording_metadata(State(shared): State<Arc<Shared>>, Path(id): Path<St
     }
 }
 
-fn recording_job_body(
-    shared: &Shared,
-    job: &str,
-    state: &str,
-    (from, to): (Timestamp, Timestamp),
-) -> Value {
+/// The integration of the org's own export job.
+const ORG_INTEGRATION: &str = "4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d";
+
+fn recording_job_body(shared: &Shared, id: &str, job: &RecordingJob, state: &str) -> Value {
+    let (from, to) = job.interval;
     let failed = shared.org.failed_recordings.len();
     let recordings: usize = shared
         .org
@@ -620,23 +771,23 @@ fn recording_job_body(
         .map(|c| c.recording_metadata.len())
         .sum();
     json!({
-        "id": job,
+        "id": id,
         "state": state,
         "recordingJobsQuery": {
             "action": "EXPORT",
             "actionDate": to.to_string(),
-            "integrationId": "4b5c6d7e-8f90-4a1b-bc2d-3e4f5a6b7c8d",
+            "integrationId": job.integration,
             "conversationQuery": {"interval": format!("{from}/{to}")}
         },
-        "dateCreated": "2026-07-16T01:05:12.418Z",
+        "dateCreated": job.created.to_string(),
         "totalConversations": shared.org.conversations.len(),
         "totalRecordings": recordings,
         "totalSkippedRecordings": 0,
         "totalFailedRecordings": failed,
         "totalProcessedRecordings": recordings.saturating_sub(failed),
         "percentProgress": if state == "FULFILLED" { 100 } else { 0 },
-        "failedRecordings": format!("/api/v2/recording/jobs/{job}/failedrecordings"),
-        "selfUri": format!("/api/v2/recording/jobs/{job}")
+        "failedRecordings": format!("/api/v2/recording/jobs/{id}/failedrecordings"),
+        "selfUri": format!("/api/v2/recording/jobs/{id}")
     })
 }
 
@@ -647,8 +798,9 @@ async fn create_recording_job(State(shared): State<Arc<Shared>>, body: Bytes) ->
     let export = query["action"].as_str() == Some("EXPORT");
     let integration = query["integrationId"]
         .as_str()
-        .is_some_and(|i| !i.is_empty());
-    if export && !integration {
+        .filter(|i| !i.is_empty())
+        .map(str::to_string);
+    if export && integration.is_none() {
         return error(
             &shared,
             StatusCode::BAD_REQUEST,
@@ -664,15 +816,21 @@ async fn create_recording_job(State(shared): State<Arc<Shared>>, body: Bytes) ->
             "conversationQuery.interval is required",
         );
     };
-    let job = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
+    let id = shared.rng.lock().map(|mut r| r.uuid()).unwrap_or_default();
+    let job = RecordingJob {
+        state: "READY".to_string(),
+        interval: window,
+        integration: integration.unwrap_or_default(),
+        created: Timestamp::now(),
+    };
     if let Ok(mut jobs) = shared.recording_jobs.lock() {
-        jobs.insert(job.clone(), ("READY".to_string(), window));
+        jobs.insert(id.clone(), job.clone());
     }
     shared.stats.jobs_created.fetch_add(1, Ordering::Relaxed);
     answer(
         &shared,
         StatusCode::OK,
-        recording_job_body(&shared, &job, "PENDING", window),
+        recording_job_body(&shared, &id, &job, "PENDING"),
         &[],
     )
 }
@@ -682,19 +840,19 @@ async fn list_recording_jobs(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let mut jobs: Vec<(String, String, (Timestamp, Timestamp))> = shared
+    let mut jobs: Vec<(String, RecordingJob)> = shared
         .recording_jobs
         .lock()
         .map(|jobs| {
             jobs.iter()
-                .map(|(id, (state, window))| (id.clone(), state.clone(), *window))
+                .map(|(id, job)| (id.clone(), job.clone()))
                 .collect()
         })
         .unwrap_or_default();
-    jobs.sort();
+    jobs.sort_by(|a, b| a.0.cmp(&b.0));
     let items: Vec<Value> = jobs
         .iter()
-        .map(|(id, state, window)| recording_job_body(&shared, id, state, *window))
+        .map(|(id, job)| recording_job_body(&shared, id, job, &job.state))
         .collect();
     answer(
         &shared,
@@ -711,10 +869,10 @@ async fn recording_job(State(shared): State<Arc<Shared>>, Path(job): Path<String
         .ok()
         .and_then(|jobs| jobs.get(&job).cloned())
     {
-        Some((state, window)) => answer(
+        Some(found) => answer(
             &shared,
             StatusCode::OK,
-            recording_job_body(&shared, &job, &state, window),
+            recording_job_body(&shared, &job, &found, &found.state),
             &[],
         ),
         None => error(&shared, StatusCode::NOT_FOUND, "not.found", "job not found"),
@@ -725,17 +883,17 @@ async fn execute_recording_job(
     State(shared): State<Arc<Shared>>,
     Path(job): Path<String>,
 ) -> Response {
-    let window = shared.recording_jobs.lock().ok().and_then(|mut jobs| {
-        jobs.get_mut(&job).map(|(state, window)| {
-            *state = "FULFILLED".to_string();
-            *window
+    let executed = shared.recording_jobs.lock().ok().and_then(|mut jobs| {
+        jobs.get_mut(&job).map(|found| {
+            found.state = "FULFILLED".to_string();
+            found.clone()
         })
     });
-    if let Some(window) = window {
+    if let Some(found) = executed {
         answer(
             &shared,
             StatusCode::OK,
-            recording_job_body(&shared, &job, "PROCESSING", window),
+            recording_job_body(&shared, &job, &found, "PROCESSING"),
             &[],
         )
     } else {

@@ -15,9 +15,17 @@
 //!   export job and its failedrecordings, and the orphan recordings. Every response body that
 //!   carries evidence is stored as a raw input (request path, received time, size, SHA-256,
 //!   `ININ-Correlation-Id`) and imported exactly as `recaudit import` would.
+//! - **Resuming from any kill**: each details page is committed with the cursor past it, each
+//!   set of recording-metadata answers with the list of conversations they settle, and a job id
+//!   the moment the platform returns it (an export job's request is noted before it is sent,
+//!   so a rerun can find a job whose answer never arrived). A rerun continues from there; a
+//!   details job whose results expired on the platform is replaced by a new one, loudly.
+//! - **Stopping**: a [`Stop`] request (the binary's SIGTERM and SIGINT) ends the pull at the
+//!   next step: the request in flight is dropped (the rerun asks it again), writes finish.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -26,7 +34,7 @@ use serde_json::{Value, json};
 
 use super::import::{ImportOutcome, PayloadSink};
 use crate::error::{Error, Result};
-use crate::store::{PullState, Store};
+use crate::store::{PullProgress, PullState, Store};
 use crate::time::Timestamp;
 
 /// Genesys Cloud regions: AWS region code to API domain (spec/genesys-api.md 6.2).
@@ -139,6 +147,40 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// A request to stop a pull, shared between whoever asks (the binary's signal handler) and the
+/// pull, which checks it before every request and wait and drops the one in flight. Progress is
+/// committed page by page, so stopping loses nothing but that request.
+#[derive(Debug, Clone)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Asks the pull to stop at its next step.
+    pub fn request(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once a stop is requested.
+    async fn wait(&self) {
+        let mut receiver = self.0.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+}
+
 /// Where and how to pull.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
@@ -173,6 +215,8 @@ pub struct PullConfig {
     pub max_requests: Option<u64>,
     /// How conversation details are fetched.
     pub details: DetailsMode,
+    /// Stops the pull when requested (see [`Stop`]).
+    pub stop: Stop,
 }
 
 /// How conversation details are fetched.
@@ -242,6 +286,7 @@ impl PullConfig {
             integration_id: None,
             max_requests: None,
             details: DetailsMode::Auto,
+            stop: Stop::new(),
         }
     }
 }
@@ -263,6 +308,12 @@ pub struct PullStats {
     pub unfinished_export_jobs: Vec<String>,
     /// The details' availability horizon, when it falls before the window's end.
     pub details_horizon: Option<Timestamp>,
+    /// Details jobs of an interrupted run that had expired or were gone when this run resumed
+    /// them, each replaced by a new job (whose pages are stored beside the old job's).
+    pub replaced_details_jobs: Vec<String>,
+    /// The export job an interrupted run had asked for but not saved, found in the org's
+    /// listing and read instead of creating another.
+    pub adopted_export_job: Option<String>,
 }
 
 /// A response body with what the ledger records about it.
@@ -289,6 +340,14 @@ pub struct Client {
 
 fn failed(context: &str, why: impl fmt::Display) -> Error {
     Error::Usage(format!("{context}: {why}"))
+}
+
+/// A creating request whose answer did not arrive: the thing may exist.
+fn unanswered(method: &Method, path: &str, why: impl fmt::Display) -> Error {
+    Error::Unanswered {
+        request: format!("{method} {path}"),
+        why: why.to_string(),
+    }
 }
 
 impl Client {
@@ -422,8 +481,55 @@ impl Client {
         self.count(|s| s.allowed_per_minute = Some(allowed));
     }
 
-    /// One API call with the retry policy. `path` includes the query.
+    /// One API call with the retry policy. `path` includes the query. Ends early with
+    /// [`Error::Interrupted`] when a stop is requested.
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Received> {
+        self.unless_stopped(self.attempt(method, path, body, true))
+            .await
+    }
+
+    /// A call that creates something: a request that may have reached the server but whose
+    /// answer did not come back (timeout, dropped connection, 502, 503, 504) is not sent again
+    /// ([`Error::Unanswered`]), since a second request could create a second thing. 429 (the
+    /// rate limit refused it), 401 and connection failures (nothing sent) are still retried.
+    async fn create(&self, path: &str, body: &Value) -> Result<Received> {
+        self.unless_stopped(self.attempt(Method::POST, path, Some(body), false))
+            .await
+    }
+
+    /// Waits `pause` unless a stop is requested first.
+    async fn pause(&self, pause: Duration) -> Result<()> {
+        self.unless_stopped(async {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `work` unless a stop is requested before it ends; then `work` is dropped. Only
+    /// network requests and waits go through here, never a database write, so what is dropped
+    /// is a request whose answer was not stored yet: the rerun asks it again.
+    async fn unless_stopped<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let stop = &self.config.stop;
+        if stop.requested() {
+            return Err(Error::Interrupted);
+        }
+        tokio::select! {
+            biased;
+            () = stop.wait() => Err(Error::Interrupted),
+            result = work => result,
+        }
+    }
+
+    /// [`Client::call`] without the stop; `replay` says whether a request that may have been
+    /// acted on can be sent again.
+    async fn attempt(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        replay: bool,
+    ) -> Result<Received> {
         let url = format!("{}{path}", self.config.api_base);
         let mut attempt = 0u32;
         let mut renewed = false;
@@ -445,11 +551,14 @@ impl Client {
             self.count(|s| s.requests += 1);
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(e) if attempt < self.config.max_attempts => {
+                Err(e) if attempt < self.config.max_attempts && (replay || e.is_connect()) => {
                     tracing::warn!(path, error = %e.without_url(), attempt, "request failed; retrying");
                     self.count(|s| s.retried += 1);
                     self.backoff(attempt).await;
                     continue;
+                }
+                Err(e) if !replay => {
+                    return Err(unanswered(&method, path, e.without_url()));
                 }
                 Err(e) => {
                     return Err(failed(
@@ -467,6 +576,9 @@ impl Client {
                 .map(str::to_string);
             let bytes = match response.bytes().await {
                 Ok(bytes) => bytes.to_vec(),
+                Err(e) if !replay => {
+                    return Err(unanswered(&method, path, e.without_url()));
+                }
                 Err(e) if attempt < self.config.max_attempts => {
                     tracing::warn!(path, error = %e.without_url(), attempt, "reading the answer failed; retrying");
                     self.count(|s| s.retried += 1);
@@ -513,6 +625,13 @@ impl Client {
                 StatusCode::BAD_GATEWAY
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT
+                    if !replay =>
+                {
+                    return Err(unanswered(&method, path, status));
+                }
+                StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
                     if attempt < self.config.max_attempts =>
                 {
                     self.count(|s| s.retried += 1);
@@ -524,10 +643,13 @@ impl Client {
                         .ok()
                         .and_then(|v| v["message"].as_str().map(str::to_string))
                         .unwrap_or_else(|| text.chars().take(200).collect());
-                    return Err(Error::Usage(format!(
-                        "{method} {path}: HTTP {status}: {message} (correlation id {})",
-                        correlation_id.as_deref().unwrap_or("none")
-                    )));
+                    return Err(Error::Api {
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        status: status.as_u16(),
+                        message,
+                        correlation_id: correlation_id.unwrap_or_else(|| "none".to_string()),
+                    });
                 }
             }
         }
@@ -550,9 +672,11 @@ impl Client {
 /// Pulls the window `[from, to)` into the store. Returns what was stored and the client's
 /// counters; rejected (malformed) responses are in the outcome.
 ///
-/// Progress is saved as it goes (table `pulls`): run again after an interruption and the pull
-/// continues with the same details job from the last stored page, fetches recording metadata
-/// only for conversations that have none stored, and attaches to the same bulk export job.
+/// Progress is committed with what it describes ([`PullProgress`], tables `pulls` and
+/// `pull_metadata`): after an interruption of any kind, SIGKILL included, the same pull run
+/// again continues with the same details job from the page after the last stored one, asks for
+/// recording metadata only where this pull has no answer yet, and reads the same bulk export
+/// job. A [`Stop`] request ends it early with [`Error::Interrupted`], its progress saved.
 pub async fn pull(
     store: &Store,
     config: PullConfig,
@@ -562,45 +686,127 @@ pub async fn pull(
     let started = Instant::now();
     let client = Client::new(config)?;
     let api = client.config.api_base.clone();
-    let mut sink = PayloadSink::new(store).await?;
-    let mut state = store.begin_pull(from, to, &api).await?;
-    let result = pull_steps(store, &client, &mut sink, &mut state, from, to).await;
-    // Whatever happened, what was received is stored and the progress that describes it too.
-    sink.flush(store).await?;
-    store.save_pull(from, to, &api, &state).await?;
+    let sink = PayloadSink::new(store).await?;
+    let state = store.begin_pull(from, to, &api).await?;
+    let mut run = Pull {
+        store,
+        client: &client,
+        sink,
+        state,
+        from,
+        to,
+        api,
+    };
+    let result = run.steps().await;
+    // Whatever happened, what was received is stored with the progress that describes it.
+    run.commit(Vec::new()).await?;
     result?;
-    store.complete_pull(from, to, &api).await?;
+    store.complete_pull(from, to, &run.api).await?;
     let mut stats = client.stats();
     stats.elapsed = started.elapsed();
     stats.conversations = store.window_ids(from, to).await?.len();
-    Ok((sink.outcome, stats))
+    Ok((run.sink.outcome, stats))
 }
 
-async fn pull_steps(
-    store: &Store,
-    client: &Client,
-    sink: &mut PayloadSink,
-    state: &mut PullState,
+/// Recording-metadata answers committed together at most: those that arrived while the
+/// previous ones were being written (one at a time when the pull is paced, more when not).
+const METADATA_CHUNK: usize = 64;
+
+/// How much earlier than our request an export job found in the listing may say it was
+/// created and still be ours: the platform's clock and this host's differ a little.
+const CLOCK_MARGIN_MS: i64 = 5 * 60 * 1000;
+
+/// One pull under way: the window, where it stands, and where what it receives goes.
+struct Pull<'a> {
+    store: &'a Store,
+    client: &'a Client,
+    sink: PayloadSink,
+    state: PullState,
     from: Timestamp,
     to: Timestamp,
-) -> Result<()> {
-    let interval = format!("{from}/{to}");
+    api: String,
+}
 
-    let sync = match client.config.details {
-        DetailsMode::Sync => true,
-        DetailsMode::Jobs => false,
-        DetailsMode::Auto => to.millis() - from.millis() <= 3_600_000,
-    };
-    // Short windows: the sync query, paged by number; the page to fetch next is the progress.
-    if sync && !state.details_done {
-        let mut number: u64 = state
+impl Pull<'_> {
+    fn interval(&self) -> String {
+        format!("{}/{}", self.from, self.to)
+    }
+
+    /// Writes what is received so far and the current progress in one transaction, with the
+    /// conversations whose recording metadata it settles.
+    async fn commit(&mut self, metadata_received: Vec<String>) -> Result<()> {
+        let progress = PullProgress {
+            from: self.from,
+            to: self.to,
+            api: self.api.clone(),
+            state: self.state.clone(),
+            metadata_received,
+        };
+        self.sink.commit(self.store, progress).await
+    }
+
+    async fn keep(&mut self, received: Received) -> Result<()> {
+        store_received(self.store, &mut self.sink, received).await
+    }
+
+    async fn steps(&mut self) -> Result<()> {
+        let sync = match self.client.config.details {
+            DetailsMode::Sync => true,
+            DetailsMode::Jobs => false,
+            DetailsMode::Auto => self.to.millis() - self.from.millis() <= 3_600_000,
+        };
+        if sync && !self.state.details_done {
+            self.sync_details().await?;
+        }
+        if !self.state.details_done {
+            self.availability().await?;
+            self.details_job().await?;
+        }
+        self.metadata().await?;
+
+        let jobs = self.export_jobs().await?;
+        for job_id in &jobs {
+            if self.state.recording_job.as_deref() == Some(job_id.as_str()) {
+                run_job_to_completion(self.client, self.store, &mut self.sink, job_id).await?;
+            }
+            // Listings are read again from their first page by a rerun: they are short, and
+            // their page numbers shift as they change.
+            page_listing(
+                self.client,
+                self.store,
+                &mut self.sink,
+                &format!("/api/v2/recording/jobs/{job_id}/failedrecordings?"),
+                &mut |_| {},
+            )
+            .await?;
+        }
+        self.client.count(|s| s.export_jobs = jobs.clone());
+        // Orphans whose conversation is known: the unfiltered listing is "capped at 500 results"
+        // (`hasConversation`, SDK apis/recording_api.py), so it would silently miss some.
+        page_listing(
+            self.client,
+            self.store,
+            &mut self.sink,
+            "/api/v2/orphanrecordings?hasConversation=true&",
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// Short windows: the sync query, paged by number; the number of the next page is the
+    /// progress, committed with each page.
+    async fn sync_details(&mut self) -> Result<()> {
+        let interval = self.interval();
+        let mut number: u64 = self
+            .state
             .details_cursor
             .as_deref()
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
         loop {
             let body = json!({"interval": interval, "order": "asc", "orderBy": "conversationStart", "paging": {"pageSize": 100, "pageNumber": number}});
-            let mut page = client
+            let mut page = self
+                .client
                 .call(
                     Method::POST,
                     "/api/v2/analytics/conversations/details/query",
@@ -616,20 +822,25 @@ async fn pull_steps(
                 .and_then(|v| v["conversations"].as_array().map(|c| !c.is_empty()))
                 .unwrap_or(false);
             if more {
-                store_received(store, sink, page).await?;
-                sink.flush(store).await?;
+                self.keep(page).await?;
                 number += 1;
-                state.details_cursor = Some(number.to_string());
+                self.state.details_cursor = Some(number.to_string());
             } else {
-                state.details_done = true;
-                break;
+                self.state.details_done = true;
+            }
+            // The page, its rows and the number of the next one: one transaction.
+            self.commit(Vec::new()).await?;
+            if !more {
+                return Ok(());
             }
         }
     }
-    // Conversation details: an async job, paged by cursor; resumed from the last stored page.
-    // The data lake's horizon first: a job returns nothing after it, and the audit must know.
-    if !state.details_done {
-        let availability = client
+
+    /// The data lake's horizon, before a job: a job returns nothing after it, and the audit
+    /// must know.
+    async fn availability(&mut self) -> Result<()> {
+        let availability = self
+            .client
             .call(
                 Method::GET,
                 "/api/v2/analytics/conversations/details/jobs/availability",
@@ -640,158 +851,318 @@ async fn pull_steps(
             .ok()
             .and_then(|v| v["dataAvailabilityDate"].as_str().map(str::to_string))
             .and_then(|t| Timestamp::parse(&t).ok());
-        store_received(store, sink, availability).await?;
-        if let Some(horizon) = horizon.filter(|h| *h < to) {
-            client.count(|s| s.details_horizon = Some(horizon));
+        self.keep(availability).await?;
+        if let Some(horizon) = horizon.filter(|h| *h < self.to) {
+            self.client.count(|s| s.details_horizon = Some(horizon));
+        }
+        Ok(())
+    }
+
+    /// Conversation details through an async job, paged by cursor: the stored job from the
+    /// stored cursor, or a new job. A stored job whose results expired on the platform
+    /// (`AsyncQueryStatus.expirationDate`, "The time at which results for this query will
+    /// expire", state `EXPIRED`; SDK async_query_status.py) or that the platform no longer
+    /// knows (404) cannot be resumed: a cursor belongs to its job. It is replaced, once per
+    /// run, by a new job paged from the start, and the operator is told.
+    async fn details_job(&mut self) -> Result<()> {
+        let mut replaced = false;
+        loop {
+            let job = match self.state.details_job.clone() {
+                Some(job) => job,
+                None => {
+                    let body = json!({"interval": self.interval(), "order": "asc", "orderBy": "conversationStart"});
+                    let created = self
+                        .client
+                        .call(
+                            Method::POST,
+                            "/api/v2/analytics/conversations/details/jobs",
+                            Some(&body),
+                        )
+                        .await?;
+                    let job = json_field(&created, "jobId")?;
+                    self.state.details_job = Some(job.clone());
+                    self.state.details_cursor = None;
+                    // Saved before the first page: a rerun pages this job, it creates none.
+                    self.commit(Vec::new()).await?;
+                    job
+                }
+            };
+            let Some(why) = self.page_details_job(&job).await? else {
+                return Ok(());
+            };
+            if replaced {
+                return Err(Error::Usage(format!(
+                    "the details job {job} {why} as soon as it was created; run the pull again later"
+                )));
+            }
+            tracing::warn!(
+                job,
+                "the details job of an interrupted pull {why}: its cursor cannot be resumed, so a new job is created and the window paged again from its first page (the pages already stored stay stored)"
+            );
+            self.client
+                .count(|s| s.replaced_details_jobs.push(job.clone()));
+            self.state.details_job = None;
+            self.state.details_cursor = None;
+            replaced = true;
         }
     }
-    if !state.details_done {
-        let job = match &state.details_job {
-            Some(job) => job.clone(),
-            None => {
-                let created = client
-                    .call(Method::POST, "/api/v2/analytics/conversations/details/jobs", Some(&json!({"interval": interval, "order": "asc", "orderBy": "conversationStart"})))
-                    .await?;
-                let job = json_field(&created, "jobId")?;
-                state.details_job = Some(job.clone());
-                state.details_cursor = None;
-                job
-            }
-        };
+
+    /// Waits for `job` and pages its results from the stored cursor, committing each page with
+    /// the cursor past it. `Some(why)` when the job is expired or gone.
+    async fn page_details_job(&mut self, job: &str) -> Result<Option<String>> {
         loop {
-            let status = client
+            let status = match self
+                .client
                 .call(
                     Method::GET,
                     &format!("/api/v2/analytics/conversations/details/jobs/{job}"),
                     None,
                 )
-                .await?;
+                .await
+            {
+                Ok(status) => status,
+                Err(Error::Api { status: 404, .. }) => {
+                    return Ok(Some("is no longer known to the platform (HTTP 404)".into()));
+                }
+                Err(e) => return Err(e),
+            };
             match json_field(&status, "state")?.as_str() {
                 "FULFILLED" => break,
-                "FAILED" | "CANCELLED" | "EXPIRED" => {
-                    state.details_job = None;
+                "EXPIRED" => {
+                    let at = serde_json::from_slice::<Value>(&status.body)
+                        .ok()
+                        .and_then(|v| v["expirationDate"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| "an unstated time".to_string());
+                    return Ok(Some(format!("has expired (its results expired at {at})")));
+                }
+                "FAILED" | "CANCELLED" => {
+                    self.state.details_job = None;
+                    self.state.details_cursor = None;
                     return Err(Error::Usage(format!(
                         "the details job {job} ended {}; run the pull again for a new job",
                         String::from_utf8_lossy(&status.body)
                     )));
                 }
-                _ => tokio::time::sleep(client.config.poll_interval).await,
+                _ => self.client.pause(self.client.config.poll_interval).await?,
             }
         }
         loop {
             let mut path = format!(
                 "/api/v2/analytics/conversations/details/jobs/{job}/results?pageSize={}",
-                client.config.page_size
+                self.client.config.page_size
             );
-            if let Some(cursor) = &state.details_cursor {
+            if let Some(cursor) = &self.state.details_cursor {
                 path.push_str(&format!("&cursor={cursor}"));
             }
-            let page = client.call(Method::GET, &path, None).await?;
+            let page = match self.client.call(Method::GET, &path, None).await {
+                Ok(page) => page,
+                Err(Error::Api { status: 404, .. }) => {
+                    return Ok(Some(
+                        "is no longer known to the platform (HTTP 404 on its results)".into(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             let next = serde_json::from_slice::<Value>(&page.body)
                 .ok()
                 .and_then(|v| v["cursor"].as_str().map(str::to_string));
-            store_received(store, sink, page).await?;
-            // The page is stored before the cursor moves past it.
-            sink.flush(store).await?;
+            self.keep(page).await?;
             match next {
-                Some(cursor) => state.details_cursor = Some(cursor),
-                None => {
-                    state.details_done = true;
-                    break;
+                Some(cursor) => self.state.details_cursor = Some(cursor),
+                None => self.state.details_done = true,
+            }
+            // The page, its rows and the cursor past it: one transaction.
+            self.commit(Vec::new()).await?;
+            if self.state.details_done {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Recording metadata per conversation, a few at a time, for those that need it and have
+    /// no answer from this pull yet. The answers that have arrived are committed together with
+    /// the list of the conversations they settle.
+    async fn metadata(&mut self) -> Result<()> {
+        let client = self.client;
+        let media = match client.config.metadata {
+            MetadataScope::All => None,
+            MetadataScope::Needed => Some(client.config.media_types.as_slice()),
+            MetadataScope::None => return Ok(()),
+        };
+        let wanted = self
+            .store
+            .conversations_needing_metadata(self.from, self.to, &self.api, media)
+            .await?;
+        let mut answers = futures_util::stream::iter(wanted.into_iter().map(|id| async move {
+            let answer = client
+                .call(
+                    Method::GET,
+                    &format!("/api/v2/conversations/{id}/recordingmetadata"),
+                    None,
+                )
+                .await;
+            (id, answer)
+        }))
+        .buffer_unordered(client.config.concurrency.max(1))
+        .ready_chunks(METADATA_CHUNK);
+        let mut failure = None;
+        while let Some(chunk) = answers.next().await {
+            let mut settled = Vec::with_capacity(chunk.len());
+            for (id, answer) in chunk {
+                match answer {
+                    Ok(answer) => {
+                        self.keep(answer).await?;
+                        settled.push(id);
+                    }
+                    // Keep what the other requests in flight bring; the rerun asks the rest.
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
                 }
             }
+            if !settled.is_empty() {
+                self.commit(settled).await?;
+            }
+        }
+        drop(answers);
+        match failure {
+            None => Ok(()),
+            Some(_) if client.config.stop.requested() => Err(Error::Interrupted),
+            Some(e) => Err(e),
         }
     }
 
-    // Recording metadata per conversation, a few at a time, for those that have none stored.
-    let wanted = match client.config.metadata {
-        MetadataScope::All => store.conversations_needing_metadata(from, to, None).await?,
-        MetadataScope::Needed => {
-            store
-                .conversations_needing_metadata(from, to, Some(&client.config.media_types))
-                .await?
-        }
-        MetadataScope::None => Vec::new(),
-    };
-    let mut responses = futures_util::stream::iter(wanted.iter().map(|id| async move {
-        client
-            .call(
-                Method::GET,
-                &format!("/api/v2/conversations/{id}/recordingmetadata"),
-                None,
-            )
-            .await
-    }))
-    .buffer_unordered(client.config.concurrency.max(1));
-    let mut failure = None;
-    while let Some(response) = responses.next().await {
-        match response {
-            Ok(received) => store_received(store, sink, received).await?,
-            // Keep what the other requests in flight bring; the next run fetches the rest.
-            Err(e) => {
-                failure.get_or_insert(e);
+    /// The bulk export jobs to read. Read-only by default: the org's own EXPORT jobs whose
+    /// conversation interval overlaps the window. A job is created only when asked
+    /// (`--integration-id`), or one is named (`--recording-job`); either is saved as soon as it
+    /// is known, and a rerun reads that one.
+    async fn export_jobs(&mut self) -> Result<Vec<String>> {
+        let named = self
+            .state
+            .recording_job
+            .clone()
+            .or_else(|| self.client.config.recording_job.clone());
+        if let Some(job) = named {
+            if self.state.recording_job.is_none() {
+                self.state.recording_job = Some(job.clone());
+                self.commit(Vec::new()).await?;
             }
+            return Ok(vec![job]);
         }
-    }
-    drop(responses);
-    if let Some(e) = failure {
-        return Err(e);
-    }
-
-    // Bulk export jobs and the recordings they failed on. Read-only by default: the org's own
-    // EXPORT jobs whose conversation interval overlaps the window. A job is created only when
-    // asked (`--integration-id`), or one is named (`--recording-job`).
-    let jobs = match state
-        .recording_job
-        .clone()
-        .or_else(|| client.config.recording_job.clone())
-    {
-        Some(job) => {
-            state.recording_job = Some(job.clone());
-            vec![job]
-        }
-        None => match &client.config.integration_id {
-            Some(integration) => {
-                let job = client
-                    .call(Method::POST, "/api/v2/recording/jobs", Some(&json!({"action": "EXPORT", "actionDate": to.to_string(), "integrationId": integration, "conversationQuery": {"interval": interval}})))
-                    .await?;
-                let id = json_field(&job, "id")?;
-                state.recording_job = Some(id.clone());
-                vec![id]
-            }
+        match self.client.config.integration_id.clone() {
+            Some(integration) => Ok(vec![self.create_export_job(&integration).await?]),
             None => {
-                let (finished, unfinished) =
-                    existing_export_jobs(client, store, sink, from, to).await?;
-                client.count(|s| s.unfinished_export_jobs = unfinished);
-                finished
+                let (finished, unfinished) = existing_export_jobs(
+                    self.client,
+                    self.store,
+                    &mut self.sink,
+                    self.from,
+                    self.to,
+                )
+                .await?;
+                self.client.count(|s| s.unfinished_export_jobs = unfinished);
+                Ok(finished)
             }
-        },
-    };
-    for job_id in &jobs {
-        if state.recording_job.as_deref() == Some(job_id.as_str()) {
-            run_job_to_completion(client, store, sink, job_id).await?;
         }
+    }
+
+    /// Creates the window's EXPORT job through `integration`, at most once across runs: the
+    /// request is noted (committed) before it is sent, and the id as soon as it comes back.
+    /// With the note but no id (a kill in between, or an answer that never came) the org's
+    /// listing is searched for the job before anything is asked again.
+    async fn create_export_job(&mut self, integration: &str) -> Result<String> {
+        let body = json!({"action": "EXPORT", "actionDate": self.to.to_string(), "integrationId": integration, "conversationQuery": {"interval": self.interval()}});
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(asked) = self.state.export_requested
+                && let Some(job) = self.requested_export_job(integration, asked).await?
+            {
+                tracing::info!(
+                    job,
+                    "this export job was asked for earlier without its id being saved; reading it instead of creating another"
+                );
+                self.client
+                    .count(|s| s.adopted_export_job = Some(job.clone()));
+                self.state.recording_job = Some(job.clone());
+                self.commit(Vec::new()).await?;
+                return Ok(job);
+            }
+            self.state.export_requested = Some(Timestamp::now());
+            self.commit(Vec::new()).await?;
+            match self.client.create("/api/v2/recording/jobs", &body).await {
+                Ok(created) => {
+                    let job = json_field(&created, "id")?;
+                    // Saved before anything else: this run's later steps and any rerun read it.
+                    self.state.recording_job = Some(job.clone());
+                    self.commit(Vec::new()).await?;
+                    return Ok(job);
+                }
+                Err(lost @ Error::Unanswered { .. })
+                    if attempt < self.client.config.max_attempts =>
+                {
+                    tracing::warn!(error = %lost, attempt, "looking for the export job before asking again");
+                    let client = self.client;
+                    client
+                        .unless_stopped(async {
+                            client.backoff(attempt).await;
+                            Ok(())
+                        })
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The EXPORT job this pull asked for at `asked` through `integration`, if the org lists
+    /// it (`GET /api/v2/recording/jobs`, pages stored as evidence): the same action, integration
+    /// and conversation interval (`RecordingJob.recordingJobsQuery`), created
+    /// (`RecordingJob.dateCreated`) no earlier than the request less [`CLOCK_MARGIN_MS`]. The
+    /// earliest, should there be several.
+    async fn requested_export_job(
+        &mut self,
+        integration: &str,
+        asked: Timestamp,
+    ) -> Result<Option<String>> {
+        let (from, to) = (self.from, self.to);
+        let since = asked.plus_millis(-CLOCK_MARGIN_MS);
+        let mut found: Option<(Timestamp, String)> = None;
+        let mut pick = |listing: &Value| {
+            for job in listing["entities"].as_array().into_iter().flatten() {
+                let query = &job["recordingJobsQuery"];
+                let same = query["action"].as_str() == Some("EXPORT")
+                    && query["integrationId"].as_str() == Some(integration)
+                    && query["conversationQuery"]["interval"]
+                        .as_str()
+                        .and_then(|i| i.split_once('/'))
+                        .and_then(|(a, b)| {
+                            Some((Timestamp::parse(a).ok()?, Timestamp::parse(b).ok()?))
+                        })
+                        == Some((from, to));
+                let created = job["dateCreated"]
+                    .as_str()
+                    .and_then(|t| Timestamp::parse(t).ok());
+                if let (true, Some(created), Some(id)) = (same, created, job["id"].as_str())
+                    && created >= since
+                    && found
+                        .as_ref()
+                        .is_none_or(|(earliest, _)| created < *earliest)
+                {
+                    found = Some((created, id.to_string()));
+                }
+            }
+        };
         page_listing(
-            client,
-            store,
-            sink,
-            &format!("/api/v2/recording/jobs/{job_id}/failedrecordings?"),
-            &mut |_| {},
+            self.client,
+            self.store,
+            &mut self.sink,
+            "/api/v2/recording/jobs?jobType=EXPORT&",
+            &mut pick,
         )
         .await?;
+        Ok(found.map(|(_, id)| id))
     }
-    client.count(|s| s.export_jobs = jobs.clone());
-    // Orphans whose conversation is known: the unfiltered listing is "capped at 500 results"
-    // (`hasConversation`, SDK apis/recording_api.py), so it would silently miss some.
-    page_listing(
-        client,
-        store,
-        sink,
-        "/api/v2/orphanrecordings?hasConversation=true&",
-        &mut |_| {},
-    )
-    .await?;
-    Ok(())
 }
 
 /// Waits for a job this pull created (or was told to attach to) to finish, executing it when it
@@ -824,7 +1195,7 @@ async fn run_job_to_completion(
                 store_received(store, sink, status).await?;
                 return Ok(());
             }
-            _ => tokio::time::sleep(client.config.poll_interval).await,
+            _ => client.pause(client.config.poll_interval).await?,
         }
     }
 }

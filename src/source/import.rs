@@ -35,7 +35,9 @@ use super::model::{
 };
 use crate::audit::evidence::RecordingSource;
 use crate::error::Result;
-use crate::store::{FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, Store};
+use crate::store::{
+    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow, Store,
+};
 use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
@@ -243,6 +245,13 @@ impl PayloadSink {
     pub async fn flush(&mut self, store: &Store) -> Result<()> {
         self.outcome.conversations += self.batch.flush(store).await?;
         Ok(())
+    }
+
+    /// Writes what is batched together with the pull progress that describes it, in one
+    /// transaction: the progress is never ahead of what is stored, nor behind it.
+    pub async fn commit(&mut self, store: &Store, progress: PullProgress) -> Result<()> {
+        self.batch.batch.progress = Some(progress);
+        self.flush(store).await
     }
 }
 

@@ -19,7 +19,7 @@ mod write;
 
 pub use coverage::{CoverageFacts, PulledWindow};
 pub use ledger::{Anchor, LedgerRun};
-pub use pulls::PullState;
+pub use pulls::{PullProgress, PullState};
 pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord, Snapshot};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,

@@ -1,7 +1,14 @@
-//! Progress of API pulls (table `pulls`), so an interrupted pull resumes where it stopped.
+//! Progress of API pulls (tables `pulls` and `pull_metadata`), so a pull resumes from any kill.
+//!
+//! Progress is never written on its own after the fact: a [`PullProgress`] rides in the
+//! [`ImportBatch`](super::ImportBatch) that stores the pages it describes and is written in the
+//! same transaction ([`Store::write_batch`]). A kill (SIGKILL included) therefore leaves either a
+//! page, its typed rows and the cursor past it, or none of them: a rerun never skips a page and
+//! never fetches a stored one again.
 
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
+use super::write::insert_rows;
 use super::{Store, db};
 use crate::error::Result;
 use crate::time::Timestamp;
@@ -10,10 +17,61 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullState {
     pub details_job: Option<String>,
-    /// The cursor of the next details page to fetch (`None` before the first page).
+    /// The cursor of the next details page to fetch (`None` before the first page); for the
+    /// sync query, the number of the next page.
     pub details_cursor: Option<String>,
     pub details_done: bool,
     pub recording_job: Option<String>,
+    /// When this pull asked the platform to create its export job (saved before the request),
+    /// while the job's id is not known yet.
+    pub export_requested: Option<Timestamp>,
+}
+
+/// A pull's progress, written by [`Store::write_batch`] in the transaction of its batch.
+#[derive(Debug, Clone)]
+pub struct PullProgress {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub api: String,
+    pub state: PullState,
+    /// Conversations whose recording metadata answer the batch holds (or that were answered
+    /// with content already stored): a rerun of the pull does not ask them again.
+    pub metadata_received: Vec<String>,
+}
+
+/// Writes `progress` inside the caller's transaction.
+pub(super) async fn write_progress(
+    tx: &mut SqliteConnection,
+    progress: &PullProgress,
+) -> Result<()> {
+    let (from, to) = (progress.from.to_string(), progress.to.to_string());
+    let state = &progress.state;
+    sqlx::query("UPDATE pulls SET details_job = ?, details_cursor = ?, details_done = ?, recording_job = ?, export_requested = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
+        .bind(&state.details_job)
+        .bind(&state.details_cursor)
+        .bind(state.details_done)
+        .bind(&state.recording_job)
+        .bind(state.export_requested.map(|t| t.to_string()))
+        .bind(&from)
+        .bind(&to)
+        .bind(&progress.api)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording pull progress"))?;
+    insert_rows(
+        tx,
+        "INSERT INTO pull_metadata (window_start, window_end, api_base, conversation_id) ",
+        " ON CONFLICT DO NOTHING",
+        4,
+        progress.metadata_received.iter(),
+        |b, conversation| {
+            b.push_bind(from.clone())
+                .push_bind(to.clone())
+                .push_bind(progress.api.clone())
+                .push_bind(conversation.clone());
+        },
+    )
+    .await
 }
 
 impl Store {
@@ -21,7 +79,7 @@ impl Store {
     /// returned as it was left; a finished one starts over (a new night's data may have come).
     pub async fn begin_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<PullState> {
         let (from, to) = (from.to_string(), to.to_string());
-        let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, completed FROM pulls WHERE window_start = ? AND window_end = ? AND api_base = ?")
+        let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, export_requested, completed FROM pulls WHERE window_start = ? AND window_end = ? AND api_base = ?")
             .bind(&from)
             .bind(&to)
             .bind(api)
@@ -29,76 +87,79 @@ impl Store {
             .await
             .map_err(db("reading pull progress"))?;
         if let Some(row) = row {
-            let completed: Option<String> = row.try_get(4).map_err(db("reading pull progress"))?;
+            let completed: Option<String> = row.try_get(5).map_err(db("reading pull progress"))?;
             if completed.is_none() {
+                let requested: Option<String> =
+                    row.try_get(4).map_err(db("reading pull progress"))?;
                 return Ok(PullState {
                     details_job: row.try_get(0).map_err(db("reading pull progress"))?,
                     details_cursor: row.try_get(1).map_err(db("reading pull progress"))?,
                     details_done: row.try_get(2).map_err(db("reading pull progress"))?,
                     recording_job: row.try_get(3).map_err(db("reading pull progress"))?,
+                    export_requested: requested.and_then(|t| Timestamp::parse(&t).ok()),
                 });
             }
         }
-        sqlx::query("INSERT INTO pulls (window_start, window_end, api_base, started) VALUES (?, ?, ?, ?) ON CONFLICT (window_start, window_end, api_base) DO UPDATE SET details_job = NULL, details_cursor = NULL, details_done = 0, recording_job = NULL, started = excluded.started, completed = NULL")
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(db("recording pull progress"))?;
+        sqlx::query("INSERT INTO pulls (window_start, window_end, api_base, started) VALUES (?, ?, ?, ?) ON CONFLICT (window_start, window_end, api_base) DO UPDATE SET details_job = NULL, details_cursor = NULL, details_done = 0, recording_job = NULL, export_requested = NULL, started = excluded.started, completed = NULL")
             .bind(&from)
             .bind(&to)
             .bind(api)
             .bind(Timestamp::now().to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(db("recording pull progress"))?;
+        forget_metadata(&mut tx, &from, &to, api).await?;
+        tx.commit().await.map_err(db("recording pull progress"))?;
         Ok(PullState::default())
     }
 
-    /// Records pull progress; call only after what it describes is stored.
-    pub async fn save_pull(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        api: &str,
-        state: &PullState,
-    ) -> Result<()> {
-        sqlx::query("UPDATE pulls SET details_job = ?, details_cursor = ?, details_done = ?, recording_job = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
-            .bind(&state.details_job)
-            .bind(&state.details_cursor)
-            .bind(state.details_done)
-            .bind(&state.recording_job)
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .bind(api)
-            .execute(self.pool())
+    /// Marks the pull finished: the next pull of the window starts over.
+    pub async fn complete_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<()> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let mut tx = self
+            .pool()
+            .begin()
             .await
             .map_err(db("recording pull progress"))?;
-        Ok(())
-    }
-
-    pub async fn complete_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<()> {
         sqlx::query("UPDATE pulls SET completed = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
             .bind(Timestamp::now().to_string())
-            .bind(from.to_string())
-            .bind(to.to_string())
+            .bind(&from)
+            .bind(&to)
             .bind(api)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(db("recording pull progress"))?;
+        forget_metadata(&mut tx, &from, &to, api).await?;
+        tx.commit().await.map_err(db("recording pull progress"))?;
         Ok(())
     }
 
     /// Conversations of `[from, to)` whose recording metadata has not been fetched yet, or whose
     /// newest finding is `pending` (a late recording may have arrived since: asking again is
-    /// what lets a pending conversation become complete instead of a false exception); with
+    /// what lets a pending conversation become complete instead of a false exception), less
+    /// those the unfinished pull of the window from `api` has already received; with
     /// `media_types`, only those where an agent or user session of one of those media reached
     /// `interact` (the ones that must have a recording).
     pub async fn conversations_needing_metadata(
         &self,
         from: Timestamp,
         to: Timestamp,
+        api: &str,
         media_types: Option<&[String]>,
     ) -> Result<Vec<String>> {
         let mut sql = String::from(
             "SELECT c.conversation_id FROM conversations c \
              WHERE c.conversation_start >= ? AND c.conversation_start < ? \
-             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata')                   OR (SELECT f.status FROM findings f JOIN runs u ON u.run_id = f.run_id                       WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = 'pending')",
+             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata') \
+                  OR (SELECT f.status FROM findings f JOIN runs u ON u.run_id = f.run_id \
+                      WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = 'pending') \
+             AND NOT EXISTS (SELECT 1 FROM pull_metadata m WHERE m.window_start = ? AND m.window_end = ? \
+                  AND m.api_base = ? AND m.conversation_id = c.conversation_id)",
         );
         if let Some(media) = media_types {
             let placeholders = vec!["?"; media.len().max(1)].join(", ");
@@ -113,7 +174,10 @@ impl Store {
         sql.push_str(" ORDER BY c.conversation_id");
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(from.to_string())
-            .bind(to.to_string());
+            .bind(to.to_string())
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .bind(api.to_string());
         if let Some(media) = media_types {
             if media.is_empty() {
                 query = query.bind("");
@@ -127,4 +191,18 @@ impl Store {
             .await
             .map_err(db("listing conversations to fetch recordings for"))
     }
+}
+
+/// Empties the received-metadata list of a pull that completed or starts over.
+async fn forget_metadata(tx: &mut SqliteConnection, from: &str, to: &str, api: &str) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM pull_metadata WHERE window_start = ? AND window_end = ? AND api_base = ?",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(api)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("recording pull progress"))?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, SqliteConnection};
 
+use super::pulls::{PullProgress, write_progress};
 use super::{Store, db};
 use crate::audit::evidence::RecordingSource;
 use crate::error::{Error, Result};
@@ -97,11 +98,15 @@ pub struct ImportBatch {
     pub record_rejections: Vec<(usize, i64, String)>,
     /// Details availability horizons stated by inputs.
     pub horizons: Vec<(usize, Timestamp)>,
+    /// The progress of the pull these inputs came from, committed with them: a kill cannot
+    /// separate a page from the cursor past it.
+    pub progress: Option<PullProgress>,
 }
 
 impl ImportBatch {
+    /// Nothing to write: no input and no progress.
     pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty()
+        self.inputs.is_empty() && self.progress.is_none()
     }
 }
 
@@ -115,7 +120,8 @@ pub struct WriteSummary {
 }
 
 impl Store {
-    /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it.
+    /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it, with the
+    /// pull progress it carries.
     ///
     /// A conversation that arrives again replaces the stored copy (with its participants,
     /// sessions and segments), except that a copy without `conversationEnd` never replaces one
@@ -300,6 +306,10 @@ impl Store {
             },
         )
         .await?;
+
+        if let Some(progress) = &batch.progress {
+            write_progress(&mut tx, progress).await?;
+        }
 
         tx.commit().await.map_err(db("committing the import"))?;
         Ok(summary)

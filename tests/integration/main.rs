@@ -7,6 +7,7 @@ mod ledger;
 mod ledger_cli;
 mod platform;
 mod pull;
+mod pull_faults;
 mod rules;
 mod support;
 mod trust;

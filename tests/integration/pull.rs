@@ -82,9 +82,7 @@ async fn a_pulled_night_gets_the_verdicts_it_was_built_with() {
     pull_and_check(&env, &server, &org).await;
     // Pulling again duplicates no conversation or recording: conversations whose recording
     // metadata is stored are not asked again, and the new details job's pages replace rows by
-    // their keys. (Each pull
-    // still creates its own bulk export job, so the job tables grow; attaching to the
-    // existing job is part of resumable pulls, not built yet.)
+    // their keys. (Resuming an interrupted pull is tested in `pull_faults`.)
     let before = env.store.counts().await.unwrap();
     let again = genesys::pull(
         &env.store,
