@@ -5,7 +5,7 @@
 //! some payloads drop the milliseconds or write `+00:00`. recaudit parses all of them into a
 //! [`Timestamp`] (milliseconds since the Unix epoch, UTC) and writes exactly one form back out:
 //! `YYYY-MM-DDTHH:MM:SS.mmmZ`. That canonical form is fixed-width, so the database can compare
-//! and range-scan it as text, and it is the form the ledger hashes (spec/ledger-format.md), which
+//! and range-scan it as text, and it is the form the ledger hashes (docs/ledger-format.md), which
 //! is why nothing in recaudit ever formats a time through `to_rfc3339()` or sqlx's chrono codec.
 
 use std::fmt;

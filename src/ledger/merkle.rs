@@ -253,7 +253,7 @@ pub fn verify_consistency(
 mod tests {
     use super::*;
 
-    /// transparency-dev/merkle testonly leaves and roots (spec/ledger-format.md).
+    /// transparency-dev/merkle testonly leaves and roots (docs/ledger-format.md).
     const LEAVES: [&str; 8] = [
         "",
         "00",

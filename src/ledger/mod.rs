@@ -1,5 +1,5 @@
 //! The chain-of-custody ledger: an RFC 6962 Merkle log of audit runs with signed C2SP
-//! checkpoints, verifiable offline (spec/ledger-format.md; docs/LEDGER.md for auditors).
+//! checkpoints, verifiable offline (docs/ledger-format.md; docs/LEDGER.md for auditors).
 //!
 //! Two levels: each run has a tree of input records (what was received, when, from where, its
 //! SHA-256) and a tree of finding records (one per interaction, whatever its status); a run

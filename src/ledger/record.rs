@@ -1,4 +1,4 @@
-//! The ledger's records: strict line-oriented ASCII (spec/ledger-format.md, "Records").
+//! The ledger's records: strict line-oriented ASCII (docs/ledger-format.md, "Records").
 //!
 //! A record is `key SP value LF` lines, keys in a fixed order, every key present, no other keys,
 //! no trailing spaces, no CR; the first line is the record type and version. The leaf bytes are

@@ -1,4 +1,4 @@
-//! `recaudit ledger verify`: checks V1 to V10 of spec/ledger-format.md on the database.
+//! `recaudit ledger verify`: checks V1 to V10 of docs/ledger-format.md on the database.
 //!
 //! Every record is re-read as stored bytes, parsed strictly and re-hashed; nothing is trusted
 //! from typed columns or stored leaf hashes (those are compared and only linted). Failures name

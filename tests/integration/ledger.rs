@@ -1,5 +1,5 @@
 //! The ledger: appended with every run, verified on the database, and the tamper suite of
-//! spec/ledger-format.md. Each tampering must be detected with the right check named.
+//! docs/ledger-format.md. Each tampering must be detected with the right check named.
 
 use recaudit::audit::Policy;
 use recaudit::ledger::merkle;
