@@ -159,13 +159,6 @@ async fn pull_until_stalled(
     }
 }
 
-fn kill(mut child: Child) {
-    use std::os::unix::process::ExitStatusExt;
-    child.kill().unwrap(); // SIGKILL: nothing of the process runs after it
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGKILL));
-}
-
 /// Sends `signal` and waits (with a deadline) for the process to exit by itself.
 async fn signal(child: Child, signal: libc::c_int) -> Output {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
@@ -186,56 +179,7 @@ async fn signal(child: Child, signal: libc::c_int) -> Output {
 
 /// Every row of [`TABLES`] without the [`VARYING`] columns, sorted.
 async fn content(dir: &Path) -> BTreeMap<&'static str, Vec<String>> {
-    let mut db = connect(dir).await;
-    let mut tables = BTreeMap::new();
-    for table in TABLES {
-        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-        )))
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-        let kept: Vec<String> = columns
-            .into_iter()
-            .filter(|c| !VARYING.contains(&c.as_str()))
-            .collect();
-        let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT json_array({}) FROM {table}",
-            kept.join(", ")
-        )))
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-        rows.sort();
-        tables.insert(table, rows);
-    }
-    db.close().await.unwrap();
-    tables
-}
-
-/// The tables hold the same rows; a failure names only the rows that differ.
-fn assert_same(
-    actual: &BTreeMap<&'static str, Vec<String>>,
-    expected: &BTreeMap<&'static str, Vec<String>>,
-) {
-    let mut differences = Vec::new();
-    for (table, rows) in expected {
-        let got = &actual[table];
-        for row in rows.iter().filter(|r| !got.contains(r)) {
-            differences.push(format!("{table}: missing {row}"));
-        }
-        for row in got.iter().filter(|r| !rows.contains(r)) {
-            differences.push(format!("{table}: extra {row}"));
-        }
-        if differences.is_empty() && got.len() != rows.len() {
-            differences.push(format!(
-                "{table}: {} rows, expected {}",
-                got.len(),
-                rows.len()
-            ));
-        }
-    }
-    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    table_content(&dir.join("recaudit.db"), &TABLES, &VARYING).await
 }
 
 /// What an uninterrupted pull stores, and the metadata requests it makes.
@@ -327,7 +271,7 @@ async fn a_pull_killed_while_paging_details_continues_with_the_same_job() {
     assert_eq!(number(dir.path(), &stored(RESULTS)).await, 7);
 
     assert_pulled(&pull_to_end(dir.path(), &server, &[]).await);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     let pages = stored_pages(dir.path()).await;
     assert_eq!(pages.values().copied().collect::<Vec<_>>(), vec![PAGES]);
     assert_eq!(server.stats.handled(RESULTS).len(), PAGES);
@@ -359,7 +303,7 @@ async fn a_pull_killed_while_fetching_recording_metadata_asks_only_the_rest() {
     kill(child);
 
     assert_pulled(&pull_to_end(dir.path(), &server, &["--concurrency", "1"]).await);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     let mut asked: Vec<String> = server.stats.handled(METADATA).into_keys().collect();
     asked.sort();
     assert_eq!(asked, reference.metadata_requests);
@@ -389,7 +333,7 @@ async fn a_pull_killed_after_creating_its_export_job_reads_that_job() {
 
     assert_pulled(&pull_to_end(dir.path(), &server, &creating).await);
     assert_eq!(server.stats.jobs_created.load(Ordering::SeqCst), 1);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     assert_eq!(
         number(
             dir.path(),
@@ -437,7 +381,7 @@ async fn a_pull_killed_before_its_export_job_id_arrived_finds_the_job() {
         jobs.len() + 1,
         "the org's job was listed and stored"
     );
-    assert_same(&stored, &reference.content);
+    assert_same_tables(&stored, &reference.content);
     assert_completed(dir.path()).await;
 }
 
@@ -468,7 +412,7 @@ async fn sigterm_stops_the_pull_with_its_progress_saved() {
     );
 
     assert_pulled(&pull_to_end(dir.path(), &server, &[]).await);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     assert_eq!(
         stored_pages(dir.path())
             .await
@@ -507,7 +451,7 @@ async fn sigint_stops_the_pull_during_recording_metadata() {
     assert!(said.contains("stopped by SIGINT"), "{said}");
 
     assert_pulled(&pull_to_end(dir.path(), &server, &["--concurrency", "1"]).await);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     assert_eq!(
         asked_twice(&server, METADATA).len(),
         1,
@@ -537,7 +481,7 @@ async fn a_rerun_whose_details_job_expired_says_so_and_uses_a_new_job() {
         "{said}"
     );
     assert_eq!(server.stats.details_jobs_created.load(Ordering::SeqCst), 2);
-    assert_same(&content(dir.path()).await, &reference.content);
+    assert_same_tables(&content(dir.path()).await, &reference.content);
     let mut pages: Vec<usize> = stored_pages(dir.path()).await.into_values().collect();
     pages.sort();
     assert_eq!(pages, vec![7, PAGES]);

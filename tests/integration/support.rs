@@ -344,3 +344,75 @@ pub const EXAMPLE_AUDIT: [&str; 7] = [
 ];
 
 pub const AUDIO: &[u8] = b"OggS\x00\x02fake-opus-audio-for-tests";
+
+/// SIGKILLs a child: nothing of the process runs after it.
+#[cfg(unix)]
+pub fn kill(mut child: std::process::Child) {
+    use std::os::unix::process::ExitStatusExt;
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
+
+/// Every row of `tables` in the database file `db`, without the `varying` columns (which raw
+/// input a row came from, and other values that may differ between equivalent runs), sorted.
+pub async fn table_content(
+    db: &Path,
+    tables: &[&'static str],
+    varying: &[&str],
+) -> std::collections::BTreeMap<&'static str, Vec<String>> {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    let mut content = std::collections::BTreeMap::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let kept: Vec<String> = columns
+            .into_iter()
+            .filter(|c| !varying.contains(&c.as_str()))
+            .collect();
+        let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT json_array({}) FROM {table}",
+            kept.join(", ")
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        rows.sort();
+        content.insert(*table, rows);
+    }
+    conn.close().await.unwrap();
+    content
+}
+
+/// The tables hold the same rows; a failure names only the rows that differ.
+pub fn assert_same_tables(
+    actual: &std::collections::BTreeMap<&'static str, Vec<String>>,
+    expected: &std::collections::BTreeMap<&'static str, Vec<String>>,
+) {
+    let mut differences = Vec::new();
+    for (table, rows) in expected {
+        let got = &actual[table];
+        for row in rows.iter().filter(|r| !got.contains(r)) {
+            differences.push(format!("{table}: missing {row}"));
+        }
+        for row in got.iter().filter(|r| !rows.contains(r)) {
+            differences.push(format!("{table}: extra {row}"));
+        }
+        if differences.is_empty() && got.len() != rows.len() {
+            differences.push(format!(
+                "{table}: {} rows, expected {}",
+                got.len(),
+                rows.len()
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
