@@ -537,3 +537,172 @@ async fn a_conversation_whose_stored_evidence_is_damaged_gets_its_own_exception(
         by_id(SOURCE).detail
     );
 }
+
+/// A night big enough that import and audit take a while: `n` answered calls in one NDJSON
+/// file, every other one with its recording in the export tree.
+fn big_night(dir: &Path, n: usize) -> PathBuf {
+    let input = dir.join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut lines = String::new();
+    for i in 0..n {
+        let id = format!("{i:08x}-0000-4000-8000-000000000000");
+        lines.push_str(&serde_json::to_string(&answered_call(&id)).unwrap());
+        lines.push('\n');
+        if i % 2 == 0 {
+            let recording = format!("{i:08x}-1111-4000-8000-000000000000");
+            let folder = input.join(format!(
+                "export/{ORG}/year=2026/month=7/day=14/hour=10/conversation_id={id}"
+            ));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(
+                folder.join(format!("{recording}.opus_metadata.json")),
+                serde_json::to_vec(&sidecar(&id, &recording)).unwrap(),
+            )
+            .unwrap();
+            std::fs::write(folder.join(format!("{recording}.opus")), AUDIO).unwrap();
+        }
+    }
+    std::fs::write(input.join("details.ndjson"), lines).unwrap();
+    input
+}
+
+const TYPED: [&str; 7] = [
+    "raw_inputs",
+    "conversations",
+    "participants",
+    "sessions",
+    "segments",
+    "recordings",
+    "export_media",
+];
+
+/// Kills `args` after each of `delays`, then runs it to the end; returns the last output.
+fn kill_at_then_finish(dir: &Path, args: &[&str], delays: &[std::time::Duration]) -> Output {
+    for delay in delays {
+        let child = binary(dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(*delay);
+        // SIGKILL, or nothing if the command already finished: both are points to survive.
+        let mut child = child;
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    binary(dir).args(args).output().unwrap()
+}
+
+/// kill -9 of import and audit at several points: whatever the point, the rerun's database,
+/// ledger and reports equal an uninterrupted run's. The points are fractions of how long the
+/// uninterrupted commands took on this machine, so they fall before, during and after the
+/// writes; the assertions hold wherever a kill lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_audit_killed_at_any_point_leave_what_an_uninterrupted_run_leaves() {
+    let source = tempfile::tempdir().unwrap();
+    let input = big_night(source.path(), 3_000);
+    let input = input.to_str().unwrap();
+    let config = repo("examples/recaudit.toml");
+    let audit: Vec<&str> = ["--db", "night.db", "--config", config.to_str().unwrap()]
+        .into_iter()
+        .chain(EXAMPLE_AUDIT)
+        .collect();
+
+    // The uninterrupted reference, timed to place the kills.
+    let reference = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let import = binary(reference.path())
+        .args(["--db", "night.db", "import", input])
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let import_time = started.elapsed();
+    let started = std::time::Instant::now();
+    let audited = binary(reference.path()).args(&audit).output().unwrap();
+    assert_eq!(audited.status.code(), Some(1), "{}", text(&audited.stderr));
+    let audit_time = started.elapsed();
+    let expected = table_content(
+        &reference.path().join("night.db"),
+        &TYPED,
+        &["id", "raw_input_id", "received", "body"],
+    )
+    .await;
+    let expected_findings = newest_findings(reference.path());
+
+    let killed = tempfile::tempdir().unwrap();
+    let fractions = [0.05, 0.3, 0.6, 0.9];
+    let delays: Vec<_> = fractions.iter().map(|f| import_time.mul_f64(*f)).collect();
+    let import = kill_at_then_finish(
+        killed.path(),
+        &["--db", "night.db", "import", input],
+        &delays,
+    );
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let got = table_content(
+        &killed.path().join("night.db"),
+        &TYPED,
+        &["id", "raw_input_id", "received", "body"],
+    )
+    .await;
+    assert_same_tables(&got, &expected);
+
+    // The run is committed near the end: more points there, some past it.
+    let delays: Vec<_> = [0.05, 0.5, 0.9, 0.95, 0.99, 1.03]
+        .iter()
+        .map(|f| audit_time.mul_f64(*f))
+        .collect();
+    let audited = kill_at_then_finish(killed.path(), &audit, &delays);
+    assert_eq!(audited.status.code(), Some(1), "{}", text(&audited.stderr));
+    assert_eq!(newest_findings(killed.path()), expected_findings);
+    // Every run a kill left behind is whole: sealed, verifiable, its reports regenerable.
+    let verify = binary(killed.path())
+        .args(["--db", "night.db", "ledger", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    let runs = binary(killed.path())
+        .args(["--db", "night.db", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(runs.status.code(), Some(0));
+    for run in text(&runs.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        let regenerated = binary(killed.path())
+            .args([
+                "--db",
+                "night.db",
+                "--reports-dir",
+                "again",
+                "report",
+                "--run",
+                run,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            regenerated.status.code(),
+            Some(0),
+            "{run}: {}",
+            text(&regenerated.stderr)
+        );
+    }
+}
+
+/// The findings of the newest run's findings.json under `dir/reports`.
+fn newest_findings(dir: &Path) -> serde_json::Value {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.rsplit('-').next().unwrap().parse::<u64>().unwrap()
+    });
+    let newest = runs.last().expect("a run's reports");
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(newest.join("findings.json")).unwrap()).unwrap();
+    document["findings"].clone()
+}

@@ -365,7 +365,9 @@ pub async fn table_content(
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db)
         .read_only(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
     let mut content = std::collections::BTreeMap::new();
     for table in tables {
         let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
