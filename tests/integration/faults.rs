@@ -706,3 +706,20 @@ fn newest_findings(dir: &Path) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(newest.join("findings.json")).unwrap()).unwrap();
     document["findings"].clone()
 }
+
+#[test]
+fn an_os_error_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(dir.path())
+        .args(["--config", "missing.toml", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
