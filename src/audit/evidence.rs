@@ -21,6 +21,21 @@ pub struct Evidence {
     /// Stored evidence of this conversation that could not be read back (what and why): the
     /// conversation cannot be judged, and says so.
     pub unreadable: Vec<String>,
+    /// Where the inputs disagree about this conversation (found by import).
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Inputs that disagree about a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// Differing copies of the conversation's details arrived; the copy from `kept` (the
+    /// source of the input) is the one stored, `other` was replaced or not taken.
+    DetailsCopies { kept: String, other: String },
+    /// One of this conversation's recordings is also claimed by another conversation.
+    RecordingClaimed {
+        recording_id: String,
+        other_conversation: String,
+    },
 }
 
 /// Conversation details (analytics).

@@ -90,6 +90,7 @@ pub enum Reason {
     RetentionShortfall,
     NoMediaReceived,
     EvidenceUnreadable,
+    ConflictingEvidence,
     ConversationInProgress,
     ShortInteraction,
     InternalCall,
@@ -100,7 +101,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::MediaNotEstablished,
         Reason::RecordingMissing,
         Reason::MediaFileMissing,
@@ -111,6 +112,7 @@ impl Reason {
         Reason::RetentionShortfall,
         Reason::NoMediaReceived,
         Reason::EvidenceUnreadable,
+        Reason::ConflictingEvidence,
         Reason::ConversationInProgress,
         Reason::ShortInteraction,
         Reason::InternalCall,
@@ -132,6 +134,7 @@ impl Reason {
             Reason::RetentionShortfall => "retention-shortfall",
             Reason::NoMediaReceived => "no-media-received",
             Reason::EvidenceUnreadable => "evidence-unreadable",
+            Reason::ConflictingEvidence => "conflicting-evidence",
             Reason::ConversationInProgress => "conversation-in-progress",
             Reason::ShortInteraction => "short-interaction",
             Reason::InternalCall => "internal-call",

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::evidence::{Evidence, FailedExport, RecordingEvidence, RecordingSource, Session};
+use super::evidence::{
+    Conflict, Evidence, FailedExport, RecordingEvidence, RecordingSource, Session,
+};
 use super::{Finding, Policy, Reason, Status};
 use crate::time::Timestamp;
 
@@ -119,6 +121,30 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
     }
 }
 
+/// Inputs that disagree. A recording id claimed by two conversations belongs to one of them at
+/// most, and which one the inputs do not say, so it cannot be taken as this conversation's
+/// recording: an exception for a conversation that needed one. Differing copies of the details
+/// are noted, with the copy that was used (docs/RULES.md, "Conflicting inputs").
+fn check_conflicts(evidence: &Evidence, interacted: bool, verdict: &mut Verdict) {
+    for conflict in &evidence.conflicts {
+        match conflict {
+            Conflict::RecordingClaimed {
+                recording_id,
+                other_conversation,
+            } if interacted => verdict.add(
+                Reason::ConflictingEvidence,
+                format!(
+                    "recording {recording_id} is also claimed by conversation {other_conversation}, so it cannot be counted as this conversation's"
+                ),
+            ),
+            Conflict::RecordingClaimed { .. } => {}
+            Conflict::DetailsCopies { kept, other } => verdict.notes.push(format!(
+                "its details came in differing copies; the copy in {kept} was used, not the one in {other}"
+            )),
+        }
+    }
+}
+
 fn decide(
     evidence: &Evidence,
     policy: &Policy,
@@ -211,6 +237,7 @@ fn decide(
     }
 
     check_recordings(evidence, policy, as_of, end, facts, verdict);
+    check_conflicts(evidence, interacted, verdict);
 
     if interacted {
         if facts.required_kind_ids().next().is_none() {

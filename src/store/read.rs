@@ -8,8 +8,8 @@ use sqlx::{Row, SqliteConnection};
 use super::write::json_list;
 use super::{Store, db};
 use crate::audit::evidence::{
-    Conversation, Evidence, FailedExport, MediaFile, Orphan, Participant, RecordingEvidence,
-    RecordingSource, Segment, Session,
+    Conflict, Conversation, Evidence, FailedExport, MediaFile, Orphan, Participant,
+    RecordingEvidence, RecordingSource, Segment, Session,
 };
 use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
@@ -339,6 +339,31 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
                 target.orphans.push(orphan);
             }
             Err(e) => target.unreadable.push(format!("orphan recording: {e}")),
+        }
+    }
+
+    for row in fetch(conn, "SELECT conversation_id, kind, subject, other, raw_input_id FROM evidence_conflicts WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, kind, subject, other", first, last).await? {
+        let Some(at) = slot(&row) else { continue };
+        let read = (|| -> Result<(i64, Conflict)> {
+            let kind: String = get(&row, 1)?;
+            let (subject, other): (String, String) = (get(&row, 2)?, get(&row, 3)?);
+            let conflict = match kind.as_str() {
+                "details-copies" => Conflict::DetailsCopies { kept: subject, other },
+                "recording-claimed" => Conflict::RecordingClaimed {
+                    recording_id: subject,
+                    other_conversation: other,
+                },
+                _ => return Err(Error::Corrupt(format!("unknown conflict kind `{kind}`"))),
+            };
+            Ok((get(&row, 4)?, conflict))
+        })();
+        let target = &mut evidence[at];
+        match read {
+            Ok((input, conflict)) => {
+                used.insert(input);
+                target.conflicts.push(conflict);
+            }
+            Err(e) => target.unreadable.push(format!("conflict: {e}")),
         }
     }
     Ok(EvidencePage {
