@@ -1,5 +1,6 @@
 //! The single integration-test binary (one link step). Each module is a feature area.
 
+mod bounds;
 mod cli;
 mod import;
 mod ledger;
