@@ -498,7 +498,7 @@ fn record<T: DeserializeOwned + Plausible>(
         .get("conversationId")
         .or_else(|| item.get("id"))
         .and_then(Value::as_str)
-        .map(|id| format!(", id {id}"))
+        .map(|id| format!(", id {}", clip(id)))
         .unwrap_or_default();
     let at = if path.is_empty() || path == "." {
         format!("{field}[{index}]")
@@ -570,8 +570,37 @@ fn segment_problem(at: &str, segment: &AnalyticsSegment) -> Option<(String, Stri
         })
 }
 
+/// `AnalyticsConversation.originatingDirection`, as the SDK enumerates it. A finding records the
+/// direction from a closed set, so another value (a new enum value, a broken one) is rejected
+/// here, with its record, instead of stopping the audit of a whole night when it is sealed.
+const ORIGINATING_DIRECTIONS: &[&str] = &["inbound", "outbound"];
+
+/// The start of a value quoted in a message (an id or value can be megabytes long).
+fn clip(text: &str) -> String {
+    const SHOWN: usize = 64;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(SHOWN).collect::<String>())
+    }
+}
+
 impl Plausible for AnalyticsConversation {
     fn implausible(&self) -> Option<(String, String)> {
+        if let Some(direction) = self
+            .originating_direction
+            .as_deref()
+            .filter(|d| !ORIGINATING_DIRECTIONS.contains(d))
+        {
+            return Some((
+                "originatingDirection".to_string(),
+                format!(
+                    "`{}` is not a direction Genesys Cloud sends ({})",
+                    clip(direction),
+                    ORIGINATING_DIRECTIONS.join(", ")
+                ),
+            ));
+        }
         let times = event("conversationStart", self.conversation_start)
             .or_else(|| {
                 self.conversation_end

@@ -2,6 +2,7 @@
 
 mod bounds;
 mod cli;
+mod fuzz;
 mod import;
 mod ledger;
 mod ledger_cli;
