@@ -107,6 +107,10 @@ pub const DEMO_REPORTS_DIR: &str = "reports-demo";
 pub enum Command {
     /// Import Genesys Cloud payloads and S3 bulk-export trees (files or directories).
     ///
+    /// NDJSON files are read as a stream, whatever their size; a JSON file larger than
+    /// `[import] max_json_bytes` (default 256 MiB) is rejected unread. Waits while another
+    /// import into the same database runs.
+    ///
     /// Exit status: 0 all files imported or already stored, 1 some files rejected (each is
     /// named with the reason), 2 error.
     Import {

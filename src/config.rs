@@ -1,9 +1,10 @@
 //! Settings: defaults, then an optional TOML file (`--config`).
 //!
-//! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`) and the ledger
-//! settings (`[ledger]`: origin, key file, time-stamping authority, anchor directory). Secrets
-//! never go here (the ledger key lives in its own 0600 file). A missing `--config` means every default; a file that names an unknown key is an
-//! error, so a typo cannot silently change verdicts.
+//! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`), the ledger
+//! settings (`[ledger]`: origin, key file, time-stamping authority, anchor directory) and the
+//! import's limits (`[import]`: the largest JSON file read whole). Secrets never go here (the
+//! ledger key lives in its own 0600 file). A missing `--config` means every default; a file that
+//! names an unknown key is an error, so a typo cannot silently change verdicts.
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use crate::audit::Policy;
 use crate::audit::policy::{RetentionRule, Scope, Thresholds};
 use crate::error::{Error, Result};
 use crate::ledger::LedgerSettings;
+use crate::source::import::ImportSettings;
 
 /// Everything the configuration file can set.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -26,6 +28,8 @@ pub struct Settings {
     pub retention: Vec<RetentionRule>,
     #[serde(default)]
     pub ledger: LedgerSettings,
+    #[serde(default)]
+    pub import: ImportSettings,
 }
 
 impl Settings {
@@ -47,6 +51,7 @@ impl Settings {
         let settings: Settings =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         settings.policy().validate()?;
+        settings.import.validate()?;
         Ok(settings)
     }
 
@@ -93,6 +98,22 @@ mod tests {
         assert_eq!(settings.policy().scope.min_duration_seconds, 5);
         assert_eq!(settings.policy().rules.grace_hours, 12);
         assert_eq!(settings.policy().retention[0].days, 1826);
+    }
+
+    #[test]
+    fn reads_the_import_limit() {
+        assert_eq!(
+            Settings::parse("").unwrap().import.max_json_bytes,
+            crate::source::import::DEFAULT_MAX_JSON_BYTES
+        );
+        let settings = Settings::parse("[import]\nmax_json_bytes = 4096\n").unwrap();
+        assert_eq!(settings.import.max_json_bytes, 4096);
+        let err = Settings::parse("[import]\nmax_json_bytes = 0\n").unwrap_err();
+        assert!(err.contains("max_json_bytes"), "{err}");
+        let err = Settings::parse("[import]\nmax_json_bytes = 2000000000\n").unwrap_err();
+        assert!(err.contains("1000000000"), "{err}");
+        let err = Settings::parse("[import]\nmax_bytes = 1\n").unwrap_err();
+        assert!(err.contains("max_bytes"), "{err}");
     }
 
     #[test]

@@ -130,6 +130,24 @@ async fn run(cli: Cli) -> Result<u8> {
                     | LedgerCommand::Export { .. }
             }
     );
+    // Imports into one database run one at a time: the lock is taken before the store is
+    // opened, so that two first imports do not race to create its tables either.
+    let _import_lock = match &cli.command {
+        Command::Import { .. } => {
+            let database = Store::file_of(&locations.db)?;
+            let shown = database
+                .as_deref()
+                .map(import::path_text)
+                .unwrap_or_default();
+            Some(
+                import::ImportLock::acquire(database.as_deref(), || {
+                    eprintln!("recaudit: another import into {shown} is running; waiting for it");
+                })
+                .await?,
+            )
+        }
+        _ => None,
+    };
     let store = if reads_only {
         Store::open_existing(&locations.db).await?
     } else {
@@ -144,7 +162,7 @@ async fn run(cli: Cli) -> Result<u8> {
     );
     let code = match cli.command {
         Command::Import { paths } => {
-            let outcome = import::import_paths(&store, &paths).await?;
+            let outcome = import::import_paths_with(&store, &paths, &settings.import).await?;
             for rejection in &outcome.rejected {
                 eprintln!("recaudit: rejected {rejection}");
             }

@@ -15,6 +15,7 @@ use crate::ledger::Ledger;
 use crate::ledger::anchor::{self, AnchorOutcome};
 use crate::ledger::append::RunAppend;
 use crate::report::{self, ReportSet, Tally};
+use crate::source::import::ImportLock;
 use crate::store::{EVIDENCE_PAGE, RunRecord, Store};
 use crate::time::Timestamp;
 
@@ -76,6 +77,8 @@ pub struct PreparedAudit {
     findings: Vec<Finding>,
     raw_inputs: std::collections::BTreeSet<i64>,
     pub coverage: Coverage,
+    /// Held until the run is committed (see [`prepare_audit`]).
+    _import_lock: ImportLock,
 }
 
 /// Reads the window's evidence in one snapshot, states its coverage and evaluates every
@@ -90,8 +93,15 @@ pub async fn prepare_audit(
     window.check()?;
     policy.validate().map_err(Error::Usage)?;
 
-    // One snapshot for the coverage and every page of evidence: an import that commits
-    // meanwhile is wholly after this run.
+    // One snapshot for the coverage and every page of evidence. An import commits file by
+    // file, so the audit first waits for a running import to finish and then keeps imports
+    // out until its run is committed: every import lands wholly before or wholly after it.
+    let import_lock = ImportLock::acquire(store.path().map(PathBuf::as_path), || {
+        tracing::warn!(
+            "an import into this database is running; the audit waits for it to finish, so that it sees all of it or none"
+        )
+    })
+    .await?;
     let mut snapshot = store.snapshot().await?;
     let facts = snapshot.coverage_facts(window.from, window.to).await?;
     // Never a verdict over conversations that may not have been delivered yet.
@@ -148,6 +158,7 @@ pub async fn prepare_audit(
         findings,
         raw_inputs,
         coverage,
+        _import_lock: import_lock,
     })
 }
 
@@ -165,6 +176,7 @@ pub async fn seal_audit(
         findings,
         raw_inputs,
         coverage,
+        _import_lock,
     } = prepared;
     let coverage_json = serde_json::to_string(&coverage)
         .map_err(|e| Error::Corrupt(format!("coverage does not serialize: {e}")))?;
@@ -208,6 +220,7 @@ pub async fn seal_audit(
             },
         )
         .await?;
+    drop(_import_lock);
     let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
     let report_dir = reports_dir.join(&run.run_id);
     reports.write_to(&report_dir)?;

@@ -17,13 +17,30 @@
 //! Every file is first hashed; a file whose relative path and SHA-256 are already stored is
 //! skipped, which makes re-importing a tree a no-op. A file that does not parse is rejected
 //! with its path, line and column and the rest of the import goes on; the command then exits
-//! non-zero. Accepted files are written in batches, each batch one transaction.
+//! non-zero. Accepted files are written in batches, each batch one transaction; a batch the
+//! store refuses is written again file by file, so that the one file that cannot be stored is
+//! rejected alone, named with the store's reason.
+//!
+//! Memory does not grow with a file's size. A JSON document has to be read whole to be parsed,
+//! so a JSON file larger than `[import] max_json_bytes` is rejected by name before it is read.
+//! An NDJSON file is read as a stream, line by line: it is hashed first (to skip it when
+//! unchanged), then read again, each part of its bytes and the conversations parsed from it
+//! written as they come, all in one transaction of its own (see
+//! [`Store::begin_streamed_input`]), and committed only if the bytes read hash as the first
+//! pass did.
+//!
+//! File names are stored losslessly ([`path_text`]): two different files never share a row.
+//! The binary holds an [`ImportLock`] while it imports, so two imports into one database run
+//! one after the other instead of racing for the same rows.
 
 use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -34,15 +51,65 @@ use super::model::{
     RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire, normalize_media,
 };
 use crate::audit::evidence::RecordingSource;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow, Store,
+    StreamedInput,
 };
 use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
 const BATCH_FILES: usize = 500;
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// A streamed NDJSON file is written in parts of at most this many bytes of the file, or this
+/// many conversations: what an import holds of it at a time.
+const PART_BYTES: usize = 4 * 1024 * 1024;
+const PART_CONVERSATIONS: usize = 2_000;
+
+/// Record rejections of one streamed file listed one by one in the outcome; the others are
+/// counted (all are stored, and named again by a later import of the unchanged file).
+const LISTED_RECORD_REJECTIONS: usize = 1_000;
+
+/// The kind of a raw input that is an NDJSON file of conversations.
+const NDJSON_KIND: &str = "analytics-conversations-ndjson";
+
+/// The default of `[import] max_json_bytes`: 256 MiB, far above any Genesys page (a details
+/// page of 1,000 conversations is a few MB), low enough that reading one whole stays affordable.
+pub const DEFAULT_MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The largest value SQLite stores (its default `SQLITE_MAX_LENGTH`): a JSON file's bytes are
+/// kept as one value, so `max_json_bytes` cannot be larger.
+pub const MAX_STORABLE_BYTES: u64 = 1_000_000_000;
+
+/// The `[import]` section of the configuration file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportSettings {
+    /// A JSON file larger than this (or an NDJSON line longer than this) is rejected by name
+    /// before it is read whole. NDJSON files are streamed and have no size limit.
+    pub max_json_bytes: u64,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+        }
+    }
+}
+
+impl ImportSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_STORABLE_BYTES).contains(&self.max_json_bytes) {
+            return Err(format!(
+                "import.max_json_bytes must be between 1 and {MAX_STORABLE_BYTES} (the largest value SQLite stores), got {}",
+                self.max_json_bytes
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// What an import did, file by file.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -72,13 +139,24 @@ pub struct Rejection {
 
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
+        write!(f, "{}: {}", path_text(&self.path), self.message)
     }
 }
 
-/// Imports every path (file or directory, recursively). Fails only when the store fails;
-/// problems with individual files are in [`ImportOutcome::rejected`].
+/// Imports every path (file or directory, recursively) with the default settings.
 pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutcome> {
+    import_paths_with(store, paths, &ImportSettings::default()).await
+}
+
+/// Imports every path (file or directory, recursively). Fails only when the store fails;
+/// problems with individual files, including a file the store refuses, are in
+/// [`ImportOutcome::rejected`]. The caller holds the [`ImportLock`] when other processes may
+/// import into the same database.
+pub async fn import_paths_with(
+    store: &Store,
+    paths: &[PathBuf],
+    settings: &ImportSettings,
+) -> Result<ImportOutcome> {
     let mut known = store.known_inputs().await?;
     let stored = store.stored_record_rejections().await?;
     let mut outcome = ImportOutcome::default();
@@ -103,7 +181,7 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
         for file in files {
             outcome.files += 1;
             let source = relative_source(&root, &file);
-            match read_input(&file, &source, &known) {
+            match read_input(&file, &source, &known, settings) {
                 Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
                     path: file.clone(),
                     message: reason,
@@ -121,9 +199,43 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
                         .entry(parsed.input.kind.clone())
                         .or_default() += 1;
                     outcome.imported += 1;
-                    batch.add(parsed);
+                    batch.add(parsed, &file);
                     if batch.is_full() {
-                        outcome.conversations += batch.flush(store).await?;
+                        batch.flush_files(store, &mut outcome, &mut known).await?;
+                    }
+                }
+                Ok(FileRead::Stream(input)) => {
+                    // Written in file order: what is batched goes first.
+                    batch.flush_files(store, &mut outcome, &mut known).await?;
+                    let key = (input.source.clone(), input.sha256.clone());
+                    match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
+                        Ok(streamed) => {
+                            known.insert(key);
+                            *outcome.by_kind.entry(input.kind.clone()).or_default() += 1;
+                            outcome.imported += 1;
+                            outcome.conversations += streamed.conversations;
+                            for message in streamed.rejected_records {
+                                outcome.rejected.push(Rejection {
+                                    path: file.clone(),
+                                    message: format!(
+                                        "{message} (the file's other records were imported)"
+                                    ),
+                                });
+                            }
+                            if streamed.unlisted_rejections > 0 {
+                                outcome.rejected.push(Rejection {
+                                    path: file.clone(),
+                                    message: format!(
+                                        "{} more records were rejected (each is stored with its reason and named again when the file is imported again)",
+                                        streamed.unlisted_rejections
+                                    ),
+                                });
+                            }
+                        }
+                        Err(message) => outcome.rejected.push(Rejection {
+                            path: file.clone(),
+                            message,
+                        }),
                     }
                 }
                 Err(message) => outcome.rejected.push(Rejection {
@@ -133,8 +245,93 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
             }
         }
     }
-    outcome.conversations += batch.flush(store).await?;
+    batch.flush_files(store, &mut outcome, &mut known).await?;
     Ok(outcome)
+}
+
+/// The advisory lock that makes imports into one database run one at a time, held on the file
+/// `<database>.import-lock` beside it (created if missing, never removed: removing a lock file
+/// races with the next process opening it).
+///
+/// Without it, two imports read the same stored inputs, parse the same new files and race to
+/// insert the same rows, and the second fails on `UNIQUE constraint failed`. With it, the second
+/// waits, then finds what the first stored and skips it, as any re-import does. It is a lock of
+/// its own file (`flock` on Unix), so it cannot interfere with SQLite's locks on the database;
+/// the operating system releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct ImportLock {
+    _file: Option<File>,
+}
+
+impl ImportLock {
+    /// The lock file of the database file `database`.
+    pub fn path_for(database: &Path) -> PathBuf {
+        let mut name = database.as_os_str().to_os_string();
+        name.push(".import-lock");
+        PathBuf::from(name)
+    }
+
+    /// Takes the import lock of `database` (`None`, an in-memory database, needs none). When
+    /// another import holds it, calls `waiting` once, then waits until it is released. A
+    /// database whose folder does not exist is not locked: opening it fails and says so.
+    pub async fn acquire(database: Option<&Path>, waiting: impl FnOnce()) -> Result<ImportLock> {
+        let Some(database) = database else {
+            return Ok(ImportLock { _file: None });
+        };
+        if database
+            .parent()
+            .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.is_dir())
+        {
+            return Ok(ImportLock { _file: None });
+        }
+        let path = ImportLock::path_for(database);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io("cannot open the import lock", &path))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(ImportLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => waiting(),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("cannot take the import lock", path)(e));
+            }
+        }
+        let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| Error::io("cannot take the import lock", &path)(std::io::Error::other(e)))?
+            .map_err(Error::io("cannot take the import lock", &path))?;
+        Ok(ImportLock {
+            _file: Some(locked),
+        })
+    }
+}
+
+/// Whether a store error is about what was being written (a value too big, a constraint the
+/// input breaks, a full disk) rather than about the store itself (read-only, locked past the
+/// busy timeout, damaged, unreachable): the first rejects the input alone, the second stops
+/// the import.
+fn is_about_the_input(error: &Error) -> bool {
+    let Error::Database {
+        source: sqlx::Error::Database(database),
+        ..
+    } = error
+    else {
+        return false;
+    };
+    let code = database
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .unwrap_or(1);
+    // Primary result codes (the low byte of the extended code): SQLITE_PERM, BUSY, LOCKED,
+    // NOMEM, READONLY, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB.
+    !matches!(code & 0xff, 3 | 5 | 6 | 7 | 8 | 10 | 11 | 14 | 15 | 26)
+}
+
+/// The message of an input the store refused.
+fn unstorable(error: &Error) -> String {
+    format!("cannot be stored, so nothing of it was: {error}")
 }
 
 /// Names each record of a newly parsed file that was rejected alone.
@@ -225,7 +422,7 @@ impl PayloadSink {
                     .entry(parsed.input.kind.clone())
                     .or_default() += 1;
                 self.outcome.imported += 1;
-                self.batch.add(parsed);
+                self.batch.add(parsed, Path::new(source));
                 if self.batch.is_full() {
                     self.outcome.conversations += self.batch.flush(store).await?;
                 }
@@ -310,7 +507,7 @@ fn record<T: DeserializeOwned + Plausible>(
         .get("conversationId")
         .or_else(|| item.get("id"))
         .and_then(Value::as_str)
-        .map(|id| format!(", id {id}"))
+        .map(|id| format!(", id {}", clip(id)))
         .unwrap_or_default();
     let at = if path.is_empty() || path == "." {
         format!("{field}[{index}]")
@@ -382,8 +579,37 @@ fn segment_problem(at: &str, segment: &AnalyticsSegment) -> Option<(String, Stri
         })
 }
 
+/// `AnalyticsConversation.originatingDirection`, as the SDK enumerates it. A finding records the
+/// direction from a closed set, so another value (a new enum value, a broken one) is rejected
+/// here, with its record, instead of stopping the audit of a whole night when it is sealed.
+const ORIGINATING_DIRECTIONS: &[&str] = &["inbound", "outbound"];
+
+/// The start of a value quoted in a message (an id or value can be megabytes long).
+fn clip(text: &str) -> String {
+    const SHOWN: usize = 64;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(SHOWN).collect::<String>())
+    }
+}
+
 impl Plausible for AnalyticsConversation {
     fn implausible(&self) -> Option<(String, String)> {
+        if let Some(direction) = self
+            .originating_direction
+            .as_deref()
+            .filter(|d| !ORIGINATING_DIRECTIONS.contains(d))
+        {
+            return Some((
+                "originatingDirection".to_string(),
+                format!(
+                    "`{}` is not a direction Genesys Cloud sends ({})",
+                    clip(direction),
+                    ORIGINATING_DIRECTIONS.join(", ")
+                ),
+            ));
+        }
         let times = event("conversationStart", self.conversation_start)
             .or_else(|| {
                 self.conversation_end
@@ -502,14 +728,17 @@ fn array_at<'v>(value: &'v Value, key: &str) -> &'v [Value] {
 #[derive(Default)]
 struct Batcher {
     batch: ImportBatch,
+    /// The path each input of `batch` was read from, in order: to name a file the store refuses.
+    paths: Vec<PathBuf>,
     bytes: usize,
 }
 
 impl Batcher {
-    fn add(&mut self, parsed: Parsed) {
+    fn add(&mut self, parsed: Parsed, path: &Path) {
         let index = self.batch.inputs.len();
         self.bytes += parsed.input.body.as_ref().map_or(0, Vec::len);
         self.batch.inputs.push(parsed.input);
+        self.paths.push(path.to_path_buf());
         let rows = parsed.rows;
         self.batch
             .conversations
@@ -543,11 +772,69 @@ impl Batcher {
         self.batch.inputs.len() >= BATCH_FILES || self.bytes >= BATCH_BYTES
     }
 
-    /// Writes the batch; returns the number of conversations written.
-    async fn flush(&mut self, store: &Store) -> Result<usize> {
-        let batch = std::mem::take(&mut self.batch);
+    fn take(&mut self) -> (ImportBatch, Vec<PathBuf>) {
         self.bytes = 0;
-        Ok(store.write_batch(batch).await?.conversations)
+        (
+            std::mem::take(&mut self.batch),
+            std::mem::take(&mut self.paths),
+        )
+    }
+
+    /// Writes the batch; returns the number of conversations written. Any store error fails.
+    async fn flush(&mut self, store: &Store) -> Result<usize> {
+        let (batch, _) = self.take();
+        Ok(store.write_batch(&batch).await?.conversations)
+    }
+
+    /// Writes the batch of an import of files. When the store refuses it for something in it,
+    /// the files are written again one by one, each in its own transaction: a file the store
+    /// refuses alone is taken back out of `outcome` and rejected with the store's reason, and
+    /// the others are stored. An error of the store itself still fails the import.
+    async fn flush_files(
+        &mut self,
+        store: &Store,
+        outcome: &mut ImportOutcome,
+        known: &mut HashSet<(String, String)>,
+    ) -> Result<()> {
+        let (batch, paths) = self.take();
+        match store.write_batch(&batch).await {
+            Ok(summary) => {
+                outcome.conversations += summary.conversations;
+                return Ok(());
+            }
+            Err(e) if !is_about_the_input(&e) => return Err(e),
+            Err(e) => tracing::info!(
+                "a batch of {} files was refused ({e}); storing them one by one",
+                paths.len()
+            ),
+        }
+        for (single, path) in batch.into_single_inputs().into_iter().zip(paths) {
+            match store.write_batch(&single).await {
+                Ok(summary) => outcome.conversations += summary.conversations,
+                Err(e) if is_about_the_input(&e) => {
+                    let Some(input) = single.inputs.first() else {
+                        continue;
+                    };
+                    // Its record rejections were listed when it was parsed; the file is
+                    // rejected whole instead.
+                    outcome.rejected.retain(|r| r.path != path);
+                    outcome.imported = outcome.imported.saturating_sub(1);
+                    if let Some(count) = outcome.by_kind.get_mut(&input.kind) {
+                        *count = count.saturating_sub(1);
+                        if *count == 0 {
+                            outcome.by_kind.remove(&input.kind);
+                        }
+                    }
+                    known.remove(&(input.source.clone(), input.sha256.clone()));
+                    outcome.rejected.push(Rejection {
+                        path,
+                        message: unstorable(&e),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -626,19 +913,86 @@ fn list_files(arg: &Path) -> Result<FileListing, String> {
     })
 }
 
-/// The path recorded as the input's source: relative to the import root, `/`-separated.
+/// The path recorded as the input's source: relative to the import root, `/`-separated, in
+/// the lossless form of [`path_text`].
 fn relative_source(root: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(root).unwrap_or(file);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    let components: Vec<&OsStr> = relative.components().map(|c| c.as_os_str()).collect();
+    os_text(&components.join(OsStr::new("/")))
+}
+
+/// A path as recaudit stores and names it, lossless so that two different files never share a
+/// row: a path that is valid UTF-8 and holds no backslash is itself; any other has each
+/// backslash written `\\` and each byte that is not UTF-8 written `\xNN` (on Windows, each
+/// unpaired surrogate `\uNNNN`). Text without a backslash is never an escaped form, and an
+/// escaped form reads back to exactly one path, so no two paths give the same text.
+pub fn path_text(path: &Path) -> String {
+    os_text(path.as_os_str())
+}
+
+fn os_text(text: &OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        escape_bytes(text.as_bytes())
+    }
+    #[cfg(windows)]
+    {
+        use std::fmt::Write;
+        use std::os::windows::ffi::OsStrExt;
+        match text.to_str() {
+            Some(valid) => escape_bytes(valid.as_bytes()),
+            None => {
+                let mut out = String::new();
+                for unit in char::decode_utf16(text.encode_wide()) {
+                    match unit {
+                        Ok('\\') => out.push_str("\\\\"),
+                        Ok(c) => out.push(c),
+                        Err(e) => {
+                            let _ = write!(out, "\\u{:04X}", e.unpaired_surrogate());
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        escape_bytes(text.to_string_lossy().as_bytes())
+    }
+}
+
+/// See [`path_text`].
+fn escape_bytes(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && !text.contains('\\')
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02X}");
+        }
+    }
+    out
 }
 
 /// What reading one file gave.
 enum FileRead {
     Parsed(Box<Parsed>),
+    /// An NDJSON file not stored yet, hashed and sized (the input to store): it is read again
+    /// as a stream and stored while it is parsed.
+    Stream(RawInput),
     /// Already stored with the same source and this SHA-256.
     Unchanged(String),
     /// Not an input (a stray file in an export folder), with the reason.
@@ -650,11 +1004,9 @@ fn read_input(
     path: &Path,
     source: &str,
     known: &HashSet<(String, String)>,
+    settings: &ImportSettings,
 ) -> Result<FileRead, String> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(os_text).unwrap_or_default();
     if let Some(conversation_id) = export_conversation(path) {
         match export_file_kind(path, &name) {
             ExportFile::Media => {
@@ -663,7 +1015,7 @@ fn read_input(
             ExportFile::Json => {}
             ExportFile::Other(reason) => return Ok(FileRead::Ignored(reason)),
         }
-        let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let body = read_whole(path, settings.max_json_bytes)?;
         let input = raw_input(&body, source, "");
         if known.contains(&(input.source.clone(), input.sha256.clone())) {
             return Ok(FileRead::Unchanged(input.sha256));
@@ -677,15 +1029,76 @@ fn read_input(
     if !ndjson && !lower.ends_with(".json") {
         return Err("not a recognised input: expected .json, .ndjson or .jsonl, or a file inside an S3 export `conversation_id=` folder".to_string());
     }
-    let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if ndjson {
+        let (sha256, bytes) = hash_file(path)?;
+        if known.contains(&(source.to_string(), sha256.clone())) {
+            return Ok(FileRead::Unchanged(sha256));
+        }
+        return Ok(FileRead::Stream(RawInput {
+            kind: NDJSON_KIND.to_string(),
+            source: source.to_string(),
+            received: Timestamp::now(),
+            bytes,
+            sha256,
+            body: None,
+            correlation_id: None,
+        }));
+    }
+    let body = read_whole(path, settings.max_json_bytes)?;
     let input = raw_input(&body, source, "");
     if known.contains(&(input.source.clone(), input.sha256.clone())) {
         return Ok(FileRead::Unchanged(input.sha256));
     }
-    if ndjson {
-        return parse_ndjson(input, body).map(|p| FileRead::Parsed(Box::new(p)));
-    }
     parse_json(input, body, &lower).map(|p| FileRead::Parsed(Box::new(p)))
+}
+
+/// A JSON file's bytes, if it is no larger than `max` (checked before it is read, and again
+/// while reading in case it grows).
+fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    if size > max {
+        return Err(too_big(size, max));
+    }
+    let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if body.len() as u64 > max {
+        return Err(too_big(body.len() as u64, max));
+    }
+    Ok(body)
+}
+
+fn too_big(size: u64, max: u64) -> String {
+    format!(
+        "{size} bytes, more than the {max} bytes a JSON file may have (it is read whole to be parsed); not read. Raise `max_json_bytes` in the `[import]` section of the configuration file (--config) to import it, or write its conversations as NDJSON (.ndjson), which is read as a stream"
+    )
+}
+
+/// The SHA-256 (hex) and size of a file, read in 1 MiB pieces.
+fn hash_file(path: &Path) -> Result<(String, i64), String> {
+    let mut file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    let mut bytes: u64 = 0;
+    loop {
+        let read = match file.read(&mut buffer) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot read: {e}")),
+        };
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        bytes += read as u64;
+    }
+    let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
+    Ok((hex::encode(hasher.finalize()), bytes))
 }
 
 fn raw_input(body: &[u8], source: &str, kind: &str) -> RawInput {
@@ -785,25 +1198,10 @@ fn read_export_media(
     conversation_id: &str,
     known: &HashSet<(String, String)>,
 ) -> Result<FileRead, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut bytes: u64 = 0;
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .map_err(|e| format!("cannot read: {e}"))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        bytes += read as u64;
-    }
-    let sha256 = hex::encode(hasher.finalize());
+    let (sha256, bytes) = hash_file(path)?;
     if known.contains(&(source.to_string(), sha256.clone())) {
         return Ok(FileRead::Unchanged(sha256));
     }
-    let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
     let recording_id = name
         .split_once('.')
         .map_or(name, |(stem, _)| stem)
@@ -902,54 +1300,317 @@ fn parse_export_json(
     Ok(Parsed { input, rows })
 }
 
+/// NDJSON already in memory (a `.json` file or a response body holding several documents).
 fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
     let mut rows = Rows::default();
     for (index, line) in body.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let mut deserializer = serde_json::Deserializer::from_slice(line);
-        match serde_path_to_error::deserialize::<_, AnalyticsConversation>(&mut deserializer) {
-            Ok(conversation) => match conversation.implausible() {
-                None => rows.conversations.push(conversation),
-                Some((path, message)) => rows.rejected_records.push((
-                    index as i64,
-                    format!(
-                        "record {index} (line {}): at `{path}`: {message}",
-                        index + 1
-                    ),
-                )),
-            },
-            // A line that is not JSON at all: the file is not NDJSON of conversations.
-            Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
-                let inner = e.inner();
+        ndjson_line(index, line, &mut rows)?;
+    }
+    input.kind = NDJSON_KIND.to_string();
+    input.body = Some(body);
+    Ok(Parsed { input, rows })
+}
+
+/// Parses line `index` (0-based) of an NDJSON file: a conversation goes to `rows.conversations`,
+/// a conversation with a missing, bad or implausible value is rejected alone (in
+/// `rows.rejected_records`). `Err` when the line is not JSON at all, or holds an unusable id:
+/// the file is then not NDJSON of conversations and is rejected whole.
+fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let number = index + 1;
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    match serde_path_to_error::deserialize::<_, AnalyticsConversation>(&mut deserializer) {
+        Ok(conversation) => {
+            // Anything after the conversation on its line (a second document, garbage).
+            if let Err(e) = deserializer.end() {
                 return Err(format!(
-                    "line {}, column {}: {}",
-                    index + 1,
-                    inner.column(),
-                    strip_position(inner)
+                    "line {number}, column {}: {}",
+                    e.column(),
+                    strip_position(&e)
                 ));
             }
-            // One conversation with a missing or bad value: that line alone is rejected.
-            Err(e) => {
-                let inner = e.inner();
-                rows.rejected_records.push((
+            match conversation.implausible() {
+                None => {
+                    check_id(
+                        &conversation.conversation_id,
+                        &format!("line {number}: field `conversationId`"),
+                    )?;
+                    rows.conversations.push(conversation);
+                }
+                Some((path, message)) => rows.rejected_records.push((
                     index as i64,
-                    format!(
-                        "record {index} (line {}, column {}): at `{}`: {}",
-                        index + 1,
-                        inner.column(),
-                        e.path(),
-                        strip_position(inner)
-                    ),
-                ));
+                    format!("record {index} (line {number}): at `{path}`: {message}"),
+                )),
+            }
+        }
+        // A line that is not JSON at all: the file is not NDJSON of conversations.
+        Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
+            let inner = e.inner();
+            return Err(format!(
+                "line {number}, column {}: {}",
+                inner.column(),
+                strip_position(inner)
+            ));
+        }
+        // One conversation with a missing or bad value: that line alone is rejected.
+        Err(e) => {
+            let inner = e.inner();
+            rows.rejected_records.push((
+                index as i64,
+                format!(
+                    "record {index} (line {number}, column {}): at `{}`: {}",
+                    inner.column(),
+                    e.path(),
+                    strip_position(inner)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What storing a streamed NDJSON file gave.
+#[derive(Default)]
+struct Streamed {
+    conversations: usize,
+    /// The first [`LISTED_RECORD_REJECTIONS`] record rejections.
+    rejected_records: Vec<String>,
+    /// How many more records were rejected.
+    unlisted_rejections: usize,
+}
+
+/// Stores an NDJSON file while reading it line by line: each part of its bytes, with the
+/// conversations and record rejections parsed from it, is written as soon as it is read, in
+/// one transaction for the whole file, so an import holds one part of it at a time and stores
+/// the file whole or not at all. `input` is the file as hashed before; the file is committed
+/// only if the bytes read hash the same (else it changed while being read, and is rejected).
+/// The inner `Err` rejects the file (nothing of it stored); the outer one is a store failure.
+async fn stream_ndjson(
+    store: &Store,
+    path: &Path,
+    input: &RawInput,
+    max_line: u64,
+) -> Result<Result<Streamed, String>> {
+    let mut reader = match LineReader::open(path) {
+        Ok(reader) => reader,
+        Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+    };
+    let mut stream = match store.begin_streamed_input(input).await {
+        Ok(stream) => stream,
+        Err(e) if is_about_the_input(&e) => return Ok(Err(unstorable(&e))),
+        Err(e) => return Err(e),
+    };
+    let result = match stream_parts(&mut stream, &mut reader, max_line).await {
+        Ok(Ok(streamed)) => {
+            let (sha256, bytes) = reader.finish();
+            if sha256 != input.sha256 || bytes != input.bytes {
+                Ok(Err(format!(
+                    "the file changed while it was imported ({} bytes, SHA-256 {}, then {bytes} bytes, SHA-256 {sha256}); nothing of it was stored. Import it again once it is complete",
+                    input.bytes, input.sha256
+                )))
+            } else {
+                return match stream.commit().await {
+                    Ok(summary) => Ok(Ok(Streamed {
+                        conversations: summary.conversations,
+                        ..streamed
+                    })),
+                    Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+        Ok(Err(message)) => Ok(Err(message)),
+        Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+        Err(e) => Err(e),
+    };
+    // Nothing of a rejected file stays; a failed rollback leaves the transaction to be rolled
+    // back when its connection is reused, which is just as complete.
+    if let Err(e) = stream.rollback().await {
+        tracing::warn!("rolling back {}: {e}", path_text(path));
+    }
+    result
+}
+
+/// Reads the file to its end, writing part after part (see [`stream_ndjson`]).
+async fn stream_parts(
+    stream: &mut StreamedInput,
+    reader: &mut LineReader,
+    max_line: u64,
+) -> Result<Result<Streamed, String>> {
+    let mut streamed = Streamed::default();
+    let mut rows = Rows::default();
+    let mut index = 0usize;
+    loop {
+        let step = match reader.step(max_line) {
+            Ok(step) => step,
+            Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+        };
+        match step {
+            Step::End => break,
+            Step::ChunkFull => {
+                write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+                continue;
+            }
+            Step::Line => {
+                if let Err(message) = ndjson_line(index, reader.line(), &mut rows) {
+                    return Ok(Err(message));
+                }
+            }
+            Step::TooLong(length) => rows.rejected_records.push((
+                index as i64,
+                format!(
+                    "record {index} (line {}): {length} bytes, more than the {max_line} bytes a record may have; not read (raise `max_json_bytes` in the `[import]` section of the configuration file to read it)",
+                    index + 1
+                ),
+            )),
+        }
+        index += 1;
+        if rows.conversations.len() >= PART_CONVERSATIONS {
+            write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+        }
+    }
+    write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+    Ok(Ok(streamed))
+}
+
+/// Writes a part of a streamed file: its bytes and the rows parsed so far, which it empties.
+async fn write_part(
+    stream: &mut StreamedInput,
+    chunk: Vec<u8>,
+    rows: &mut Rows,
+    streamed: &mut Streamed,
+) -> Result<()> {
+    let mut part = ImportBatch {
+        conversations: std::mem::take(&mut rows.conversations)
+            .into_iter()
+            .map(|c| (0, c))
+            .collect(),
+        ..ImportBatch::default()
+    };
+    for (record, message) in std::mem::take(&mut rows.rejected_records) {
+        if streamed.rejected_records.len() < LISTED_RECORD_REJECTIONS {
+            streamed.rejected_records.push(message.clone());
+        } else {
+            streamed.unlisted_rejections += 1;
+        }
+        part.record_rejections.push((0, record, message));
+    }
+    stream.write_part(chunk, &part).await
+}
+
+/// What [`LineReader::step`] read.
+enum Step {
+    /// A whole line, in [`LineReader::line`].
+    Line,
+    /// A whole line longer than the limit (its length): not kept.
+    TooLong(u64),
+    /// The bytes read since the last [`LineReader::take_chunk`] fill a part: store them before
+    /// reading on (the line being read continues with the next step).
+    ChunkFull,
+    End,
+}
+
+/// Reads a file line by line while hashing it and keeping every byte read, in order, for the
+/// store ([`LineReader::take_chunk`]). Holds at most one part of the file and one line (a line
+/// longer than the limit is skipped, not kept).
+struct LineReader {
+    inner: BufReader<File>,
+    hasher: Sha256,
+    bytes: u64,
+    chunk: Vec<u8>,
+    line: Vec<u8>,
+    /// Bytes of the current line read so far, its newline included.
+    line_length: u64,
+    /// The current line was returned: the next step starts a new one.
+    line_done: bool,
+}
+
+impl LineReader {
+    fn open(path: &Path) -> std::io::Result<LineReader> {
+        Ok(LineReader {
+            inner: BufReader::with_capacity(1024 * 1024, File::open(path)?),
+            hasher: Sha256::new(),
+            bytes: 0,
+            chunk: Vec::new(),
+            line: Vec::new(),
+            line_length: 0,
+            line_done: false,
+        })
+    }
+
+    fn step(&mut self, max_line: u64) -> std::io::Result<Step> {
+        if self.line_done {
+            self.line.clear();
+            self.line_length = 0;
+            self.line_done = false;
+        }
+        loop {
+            if self.chunk.len() >= PART_BYTES {
+                return Ok(Step::ChunkFull);
+            }
+            let available = match self.inner.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if self.line_length == 0 {
+                    return Ok(Step::End);
+                }
+                self.line_done = true;
+                return Ok(self.finished(max_line, false));
+            }
+            let room = PART_BYTES - self.chunk.len();
+            let window = &available[..available.len().min(room)];
+            let (used, ended) = match window.iter().position(|b| *b == b'\n') {
+                Some(newline) => (newline + 1, true),
+                None => (window.len(), false),
+            };
+            let piece = &window[..used];
+            self.hasher.update(piece);
+            self.chunk.extend_from_slice(piece);
+            // A line is kept only while it is within the limit (and its newline).
+            if self.line_length + used as u64 <= max_line.saturating_add(1) {
+                self.line.extend_from_slice(piece);
+            } else {
+                self.line = Vec::new();
+            }
+            self.line_length += used as u64;
+            self.bytes += used as u64;
+            self.inner.consume(used);
+            if ended {
+                self.line_done = true;
+                return Ok(self.finished(max_line, true));
             }
         }
     }
-    input.kind = "analytics-conversations-ndjson".to_string();
-    input.body = Some(body);
-    validate_ids(&rows)?;
-    Ok(Parsed { input, rows })
+
+    fn finished(&self, max_line: u64, newline: bool) -> Step {
+        let length = self.line_length - u64::from(newline);
+        if length > max_line {
+            Step::TooLong(length)
+        } else {
+            Step::Line
+        }
+    }
+
+    fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    fn take_chunk(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.chunk)
+    }
+
+    /// The SHA-256 (hex) and size of everything read.
+    fn finish(self) -> (String, i64) {
+        (
+            hex::encode(self.hasher.finalize()),
+            i64::try_from(self.bytes).unwrap_or(i64::MAX),
+        )
+    }
 }
 
 fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Parsed, String> {
@@ -1278,18 +1939,7 @@ fn orphan_row(wire: OrphanRecordingWire) -> OrphanRow {
 /// encodable in a 256-character ledger field. Checked per file, so one bad id rejects its file
 /// (named, with the record) instead of failing a whole audit later.
 fn validate_ids(rows: &Rows) -> Result<(), String> {
-    fn check(id: &str, what: &str) -> Result<(), String> {
-        if id.trim().is_empty() {
-            return Err(format!("{what} is empty"));
-        }
-        if !crate::ledger::record::is_pct(&crate::ledger::record::pct_encode(id)) {
-            return Err(format!(
-                "{what} `{}...` is too long to be an id",
-                id.chars().take(40).collect::<String>()
-            ));
-        }
-        Ok(())
-    }
+    let check = check_id;
     for (i, c) in rows.conversations.iter().enumerate() {
         check(
             &c.conversation_id,
@@ -1324,6 +1974,20 @@ fn validate_ids(rows: &Rows) -> Result<(), String> {
     }
     for (i, j) in rows.jobs.iter().enumerate() {
         check(&j.id, &format!("job {i}: field `id`"))?;
+    }
+    Ok(())
+}
+
+/// One id: non-empty, and encodable in a ledger field; `what` names it in the error.
+fn check_id(id: &str, what: &str) -> Result<(), String> {
+    if id.trim().is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if !crate::ledger::record::is_pct(&crate::ledger::record::pct_encode(id)) {
+        return Err(format!(
+            "{what} `{}...` is too long to be an id",
+            id.chars().take(40).collect::<String>()
+        ));
     }
     Ok(())
 }

@@ -22,7 +22,8 @@ pub use ledger::{Anchor, LedgerRun};
 pub use pulls::{PullProgress, PullState};
 pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord, Snapshot};
 pub use write::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
+    FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, StreamedInput,
+    WriteSummary,
 };
 
 use std::collections::HashSet;
@@ -57,7 +58,14 @@ impl Store {
         Store::connect(url, false).await
     }
 
-    async fn connect(url: &str, create: bool) -> Result<Store> {
+    /// The file the database named by `url` lives in (`None` for an in-memory database),
+    /// without opening it: what `import` locks before it opens the store.
+    pub fn file_of(url: &str) -> Result<Option<PathBuf>> {
+        let options = Store::options(url)?;
+        Ok(Some(options.get_filename().to_path_buf()).filter(|p| p.as_os_str() != ":memory:"))
+    }
+
+    fn options(url: &str) -> Result<SqliteConnectOptions> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Err(Error::Usage(
                 "PostgreSQL is not supported by this build yet; use a sqlite:// database"
@@ -69,11 +77,14 @@ impl Store {
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&normalized)
-            .map_err(|source| Error::Database {
-                context: format!("invalid database URL `{url}`"),
-                source,
-            })?
+        SqliteConnectOptions::from_str(&normalized).map_err(|source| Error::Database {
+            context: format!("invalid database URL `{url}`"),
+            source,
+        })
+    }
+
+    async fn connect(url: &str, create: bool) -> Result<Store> {
+        let options = Store::options(url)?
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

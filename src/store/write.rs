@@ -1,4 +1,10 @@
 //! Writing an import batch: raw inputs and the typed rows parsed from them, in one transaction.
+//!
+//! Most inputs are small and are written many to a batch, with multi-row statements. An input
+//! read as a stream (an NDJSON file, which may be larger than memory or than one SQLite value)
+//! is written on its own through [`StreamedInput`]: its bytes go to `raw_input_chunks` and its
+//! rows to the typed tables part by part, all in one transaction, so memory is bounded by a
+//! part while the file is still stored whole or not at all.
 
 use std::collections::{HashMap, HashSet};
 
@@ -108,6 +114,48 @@ impl ImportBatch {
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty() && self.progress.is_none()
     }
+
+    /// One batch per input, each with that input's rows: to store the inputs of a batch that
+    /// could not be stored together one by one, and find the one that cannot be stored.
+    pub fn into_single_inputs(self) -> Vec<ImportBatch> {
+        let mut singles: Vec<ImportBatch> = self
+            .inputs
+            .into_iter()
+            .map(|input| ImportBatch {
+                inputs: vec![input],
+                ..ImportBatch::default()
+            })
+            .collect();
+        fn give<T>(
+            singles: &mut [ImportBatch],
+            rows: Vec<(usize, T)>,
+            field: fn(&mut ImportBatch) -> &mut Vec<(usize, T)>,
+        ) {
+            for (input, row) in rows {
+                if let Some(single) = singles.get_mut(input) {
+                    field(single).push((0, row));
+                }
+            }
+        }
+        give(&mut singles, self.conversations, |b| &mut b.conversations);
+        give(&mut singles, self.recordings, |b| &mut b.recordings);
+        give(&mut singles, self.media, |b| &mut b.media);
+        give(&mut singles, self.jobs, |b| &mut b.jobs);
+        give(&mut singles, self.failed, |b| &mut b.failed);
+        give(&mut singles, self.orphans, |b| &mut b.orphans);
+        give(&mut singles, self.horizons, |b| &mut b.horizons);
+        for (input, record, message) in self.record_rejections {
+            if let Some(single) = singles.get_mut(input) {
+                single.record_rejections.push((0, record, message));
+            }
+        }
+        // A pull's progress goes with the last input: if that one is refused, the progress is
+        // not saved and the rerun asks again, which repeats work but never skips any.
+        if let Some(last) = singles.last_mut() {
+            last.progress = self.progress;
+        }
+        singles
+    }
 }
 
 /// What a batch changed.
@@ -127,7 +175,7 @@ impl Store {
     /// sessions and segments), except that a copy without `conversationEnd` never replaces one
     /// that has it: Genesys details only grow, and a page fetched while a call was still up must
     /// not undo a later, complete one. Other rows are upserted by their natural keys.
-    pub async fn write_batch(&self, batch: ImportBatch) -> Result<WriteSummary> {
+    pub async fn write_batch(&self, batch: &ImportBatch) -> Result<WriteSummary> {
         let mut summary = WriteSummary {
             inputs: batch.inputs.len(),
             ..Default::default()
@@ -143,169 +191,10 @@ impl Store {
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
             .await
             .map_err(db("starting the import transaction"))?;
-
-        let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("allocating raw input ids"))?;
-        let ids: Vec<i64> = (0..batch.inputs.len() as i64)
-            .map(|i| first_id + i)
-            .collect();
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id) ",
-            "",
-            8,
-            batch.inputs.iter().zip(&ids),
-            |b, (input, id)| {
-                b.push_bind(*id)
-                    .push_bind(input.kind.clone())
-                    .push_bind(input.source.clone())
-                    .push_bind(input.received.to_string())
-                    .push_bind(input.bytes)
-                    .push_bind(input.sha256.clone())
-                    .push_bind(input.body.clone())
-                    .push_bind(input.correlation_id.clone());
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO record_rejections (raw_input_id, record, message) ",
-            "",
-            3,
-            batch.record_rejections.iter(),
-            |b, (input, record, message)| {
-                b.push_bind(ids[*input])
-                    .push_bind(*record)
-                    .push_bind(message.clone());
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO details_horizons (raw_input_id, horizon) ",
-            "",
-            2,
-            batch.horizons.iter(),
-            |b, (input, horizon)| {
-                b.push_bind(ids[*input]).push_bind(horizon.to_string());
-            },
-        )
-        .await?;
-
-        let (replaced, kept) = write_conversations(&mut tx, &batch.conversations, &ids).await?;
+        let ids = insert_inputs(&mut tx, &batch.inputs).await?;
+        let (replaced, kept) = write_rows(&mut tx, batch, &ids).await?;
         summary.conversations = replaced;
         summary.conversations_kept = kept;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, recording_file_role, raw_input_id) ",
-            " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, recording_file_role = excluded.recording_file_role, raw_input_id = excluded.raw_input_id",
-            20,
-            batch.recordings.iter(),
-            |b, (input, r)| {
-                b.push_bind(r.recording_id.clone())
-                    .push_bind(r.source.as_str())
-                    .push_bind(r.conversation_id.clone())
-                    .push_bind(r.media.clone())
-                    .push_bind(r.media_subtype.clone())
-                    .push_bind(r.file_state.clone())
-                    .push_bind(r.start_time.map(|t| t.to_string()))
-                    .push_bind(r.end_time.map(|t| t.to_string()))
-                    .push_bind(r.duration_ms)
-                    .push_bind(r.output_size_bytes)
-                    .push_bind(r.has_media_uris)
-                    .push_bind(r.delete_date.map(|t| t.to_string()))
-                    .push_bind(r.archive_date.map(|t| t.to_string()))
-                    .push_bind(r.exported_date.map(|t| t.to_string()))
-                    .push_bind(r.creation_time.map(|t| t.to_string()))
-                    .push_bind(r.paused_ms)
-                    .push_bind(r.session_id.clone())
-                    .push_bind(r.export_media_name.clone())
-                    .push_bind(r.recording_file_role.clone())
-                    .push_bind(ids[*input]);
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO export_media (conversation_id, file_name, recording_id, path, bytes, sha256, raw_input_id) ",
-            " ON CONFLICT (conversation_id, file_name) DO UPDATE SET recording_id = excluded.recording_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, raw_input_id = excluded.raw_input_id",
-            7,
-            batch.media.iter(),
-            |b, (input, m)| {
-                b.push_bind(m.conversation_id.clone())
-                    .push_bind(m.file_name.clone())
-                    .push_bind(m.recording_id.clone())
-                    .push_bind(m.path.clone())
-                    .push_bind(m.bytes)
-                    .push_bind(m.sha256.clone())
-                    .push_bind(ids[*input]);
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
-            " ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, action = excluded.action, date_created = excluded.date_created, total_conversations = excluded.total_conversations, total_recordings = excluded.total_recordings, total_skipped_recordings = excluded.total_skipped_recordings, total_failed_recordings = excluded.total_failed_recordings, total_processed_recordings = excluded.total_processed_recordings, error_message = excluded.error_message, raw_input_id = excluded.raw_input_id",
-            11,
-            batch.jobs.iter(),
-            |b, (input, j)| {
-                b.push_bind(j.id.clone())
-                    .push_bind(j.state.clone())
-                    .push_bind(j.recording_jobs_query.as_ref().and_then(|q| q.action.clone()))
-                    .push_bind(j.date_created.map(|t| t.to_string()))
-                    .push_bind(j.total_conversations)
-                    .push_bind(j.total_recordings)
-                    .push_bind(j.total_skipped_recordings)
-                    .push_bind(j.total_failed_recordings)
-                    .push_bind(j.total_processed_recordings)
-                    .push_bind(j.error_message.clone())
-                    .push_bind(ids[*input]);
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO failed_recordings (job_id, recording_id, conversation_id, raw_input_id) ",
-            " ON CONFLICT (job_id, recording_id) DO UPDATE SET conversation_id = excluded.conversation_id, raw_input_id = excluded.raw_input_id",
-            4,
-            batch.failed.iter(),
-            |b, (input, f)| {
-                b.push_bind(f.job_id.clone().unwrap_or_default())
-                    .push_bind(f.recording_id.clone())
-                    .push_bind(f.conversation_id.clone())
-                    .push_bind(ids[*input]);
-            },
-        )
-        .await?;
-
-        insert_rows(
-            &mut tx,
-            "INSERT INTO orphan_recordings (orphan_id, conversation_id, recording_id, media_type, file_state, orphan_status, created_time, media_size_bytes, raw_input_id) ",
-            " ON CONFLICT (orphan_id) DO UPDATE SET conversation_id = excluded.conversation_id, recording_id = excluded.recording_id, media_type = excluded.media_type, file_state = excluded.file_state, orphan_status = excluded.orphan_status, created_time = excluded.created_time, media_size_bytes = excluded.media_size_bytes, raw_input_id = excluded.raw_input_id",
-            9,
-            batch.orphans.iter(),
-            |b, (input, o)| {
-                b.push_bind(o.orphan_id.clone())
-                    .push_bind(o.conversation_id.clone())
-                    .push_bind(o.recording_id.clone())
-                    .push_bind(o.media_type.clone())
-                    .push_bind(o.file_state.clone())
-                    .push_bind(o.orphan_status.clone())
-                    .push_bind(o.created_time.map(|t| t.to_string()))
-                    .push_bind(o.media_size_bytes)
-                    .push_bind(ids[*input]);
-            },
-        )
-        .await?;
 
         if let Some(progress) = &batch.progress {
             write_progress(&mut tx, progress).await?;
@@ -314,6 +203,252 @@ impl Store {
         tx.commit().await.map_err(db("committing the import"))?;
         Ok(summary)
     }
+
+    /// Starts storing one raw input whose bytes and rows arrive in parts (a file parsed as a
+    /// stream): one `BEGIN IMMEDIATE` transaction, held until [`StreamedInput::commit`], so the
+    /// file is stored whole or not at all. `input.body` is ignored: the bytes come with the parts.
+    pub async fn begin_streamed_input(&self, input: &RawInput) -> Result<StreamedInput> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting the import transaction"))?;
+        let header = RawInput {
+            body: None,
+            ..input.clone()
+        };
+        let ids = insert_inputs(&mut tx, std::slice::from_ref(&header)).await?;
+        Ok(StreamedInput {
+            tx,
+            id: ids[0],
+            next_chunk: 0,
+            summary: WriteSummary {
+                inputs: 1,
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// A raw input being stored part by part (see [`Store::begin_streamed_input`]). Dropped
+/// without [`StreamedInput::commit`], nothing of it is stored.
+pub struct StreamedInput {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    id: i64,
+    next_chunk: i64,
+    summary: WriteSummary,
+}
+
+impl StreamedInput {
+    /// Stores the next piece of the input's bytes (`raw_input_chunks`) and the rows parsed
+    /// from it. `rows.inputs` must be empty; every row's input index is 0, this input.
+    pub async fn write_part(&mut self, chunk: Vec<u8>, rows: &ImportBatch) -> Result<()> {
+        if !chunk.is_empty() {
+            sqlx::query(
+                "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES (?, ?, ?)",
+            )
+            .bind(self.id)
+            .bind(self.next_chunk)
+            .bind(chunk)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db("writing to raw_input_chunks"))?;
+            self.next_chunk += 1;
+        }
+        let (replaced, kept) = write_rows(&mut self.tx, rows, &[self.id]).await?;
+        self.summary.conversations += replaced;
+        self.summary.conversations_kept += kept;
+        Ok(())
+    }
+
+    /// Commits the input and everything written with it.
+    pub async fn commit(self) -> Result<WriteSummary> {
+        self.tx
+            .commit()
+            .await
+            .map_err(db("committing the import"))?;
+        Ok(self.summary)
+    }
+
+    /// Undoes everything written for this input.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx
+            .rollback()
+            .await
+            .map_err(db("rolling back the import"))
+    }
+}
+
+/// Inserts raw inputs with fresh ids, returned in order.
+async fn insert_inputs(tx: &mut SqliteConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
+    let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("allocating raw input ids"))?;
+    let ids: Vec<i64> = (0..inputs.len() as i64).map(|i| first_id + i).collect();
+    insert_rows(
+        tx,
+        "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id) ",
+        "",
+        8,
+        inputs.iter().zip(&ids),
+        |b, (input, id)| {
+            b.push_bind(*id)
+                .push_bind(input.kind.clone())
+                .push_bind(input.source.clone())
+                .push_bind(input.received.to_string())
+                .push_bind(input.bytes)
+                .push_bind(input.sha256.clone())
+                .push_bind(input.body.clone())
+                .push_bind(input.correlation_id.clone());
+        },
+    )
+    .await?;
+    Ok(ids)
+}
+
+/// Writes the typed rows of a batch whose inputs have the ids `ids` (a row's input index picks
+/// its id). Returns the conversations written and kept, as [`write_conversations`] does.
+async fn write_rows(
+    tx: &mut SqliteConnection,
+    batch: &ImportBatch,
+    ids: &[i64],
+) -> Result<(usize, usize)> {
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO record_rejections (raw_input_id, record, message) ",
+        "",
+        3,
+        batch.record_rejections.iter(),
+        |b, (input, record, message)| {
+            b.push_bind(ids[*input])
+                .push_bind(*record)
+                .push_bind(message.clone());
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO details_horizons (raw_input_id, horizon) ",
+        "",
+        2,
+        batch.horizons.iter(),
+        |b, (input, horizon)| {
+            b.push_bind(ids[*input]).push_bind(horizon.to_string());
+        },
+    )
+    .await?;
+
+    let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, recording_file_role, raw_input_id) ",
+        " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, recording_file_role = excluded.recording_file_role, raw_input_id = excluded.raw_input_id",
+        20,
+        batch.recordings.iter(),
+        |b, (input, r)| {
+            b.push_bind(r.recording_id.clone())
+                .push_bind(r.source.as_str())
+                .push_bind(r.conversation_id.clone())
+                .push_bind(r.media.clone())
+                .push_bind(r.media_subtype.clone())
+                .push_bind(r.file_state.clone())
+                .push_bind(r.start_time.map(|t| t.to_string()))
+                .push_bind(r.end_time.map(|t| t.to_string()))
+                .push_bind(r.duration_ms)
+                .push_bind(r.output_size_bytes)
+                .push_bind(r.has_media_uris)
+                .push_bind(r.delete_date.map(|t| t.to_string()))
+                .push_bind(r.archive_date.map(|t| t.to_string()))
+                .push_bind(r.exported_date.map(|t| t.to_string()))
+                .push_bind(r.creation_time.map(|t| t.to_string()))
+                .push_bind(r.paused_ms)
+                .push_bind(r.session_id.clone())
+                .push_bind(r.export_media_name.clone())
+                .push_bind(r.recording_file_role.clone())
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO export_media (conversation_id, file_name, recording_id, path, bytes, sha256, raw_input_id) ",
+        " ON CONFLICT (conversation_id, file_name) DO UPDATE SET recording_id = excluded.recording_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, raw_input_id = excluded.raw_input_id",
+        7,
+        batch.media.iter(),
+        |b, (input, m)| {
+            b.push_bind(m.conversation_id.clone())
+                .push_bind(m.file_name.clone())
+                .push_bind(m.recording_id.clone())
+                .push_bind(m.path.clone())
+                .push_bind(m.bytes)
+                .push_bind(m.sha256.clone())
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
+        " ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, action = excluded.action, date_created = excluded.date_created, total_conversations = excluded.total_conversations, total_recordings = excluded.total_recordings, total_skipped_recordings = excluded.total_skipped_recordings, total_failed_recordings = excluded.total_failed_recordings, total_processed_recordings = excluded.total_processed_recordings, error_message = excluded.error_message, raw_input_id = excluded.raw_input_id",
+        11,
+        batch.jobs.iter(),
+        |b, (input, j)| {
+            b.push_bind(j.id.clone())
+                .push_bind(j.state.clone())
+                .push_bind(j.recording_jobs_query.as_ref().and_then(|q| q.action.clone()))
+                .push_bind(j.date_created.map(|t| t.to_string()))
+                .push_bind(j.total_conversations)
+                .push_bind(j.total_recordings)
+                .push_bind(j.total_skipped_recordings)
+                .push_bind(j.total_failed_recordings)
+                .push_bind(j.total_processed_recordings)
+                .push_bind(j.error_message.clone())
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO failed_recordings (job_id, recording_id, conversation_id, raw_input_id) ",
+        " ON CONFLICT (job_id, recording_id) DO UPDATE SET conversation_id = excluded.conversation_id, raw_input_id = excluded.raw_input_id",
+        4,
+        batch.failed.iter(),
+        |b, (input, f)| {
+            b.push_bind(f.job_id.clone().unwrap_or_default())
+                .push_bind(f.recording_id.clone())
+                .push_bind(f.conversation_id.clone())
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO orphan_recordings (orphan_id, conversation_id, recording_id, media_type, file_state, orphan_status, created_time, media_size_bytes, raw_input_id) ",
+        " ON CONFLICT (orphan_id) DO UPDATE SET conversation_id = excluded.conversation_id, recording_id = excluded.recording_id, media_type = excluded.media_type, file_state = excluded.file_state, orphan_status = excluded.orphan_status, created_time = excluded.created_time, media_size_bytes = excluded.media_size_bytes, raw_input_id = excluded.raw_input_id",
+        9,
+        batch.orphans.iter(),
+        |b, (input, o)| {
+            b.push_bind(o.orphan_id.clone())
+                .push_bind(o.conversation_id.clone())
+                .push_bind(o.recording_id.clone())
+                .push_bind(o.media_type.clone())
+                .push_bind(o.file_state.clone())
+                .push_bind(o.orphan_status.clone())
+                .push_bind(o.created_time.map(|t| t.to_string()))
+                .push_bind(o.media_size_bytes)
+                .push_bind(ids[*input]);
+        },
+    )
+    .await?;
+
+    Ok(written)
 }
 
 /// Replaces conversations (and their children) by the batch's copies. Returns how many were

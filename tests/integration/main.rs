@@ -1,7 +1,9 @@
 //! The single integration-test binary (one link step). Each module is a feature area.
 
+mod bounds;
 mod cli;
 mod faults;
+mod fuzz;
 mod import;
 mod ledger;
 mod ledger_cli;

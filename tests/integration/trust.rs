@@ -273,3 +273,28 @@ async fn links_out_of_the_tree_and_special_files_are_listed_not_read() {
         .collect();
     assert_eq!(ids, vec![GOOD.to_string()]);
 }
+
+/// Found by the fuzz test: an `originatingDirection` outside the SDK's enumeration reached the
+/// finding's ledger record, whose direction is one of a closed set, and the audit of the whole
+/// night failed when it was sealed. It is rejected with its record and field instead.
+#[tokio::test]
+async fn an_unknown_direction_rejects_its_record_not_the_night() {
+    let env = TestEnv::new().await;
+    let sideways = with(
+        answered_call("sideways"),
+        "originatingDirection",
+        json!("sideways"),
+    );
+    env.write_json("p.json", &page(vec![answered_call(GOOD), sideways]));
+    let outcome = env.import().await;
+    assert_eq!(outcome.rejected.len(), 1, "{:?}", outcome.rejected);
+    let message = &outcome.rejected[0].message;
+    assert!(
+        message.contains("id sideways: at `conversations[1].originatingDirection`")
+            && message.contains("`sideways` is not a direction Genesys Cloud sends"),
+        "{message}"
+    );
+    let findings = env.audit().await;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].interaction, GOOD);
+}
