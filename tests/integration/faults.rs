@@ -723,3 +723,91 @@ fn an_os_error_is_said_once() {
     );
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
+
+/// The probe: an audit during an import sealed 200 conversations as they were before it and 171
+/// as they were after. Now the audit waits for the running import and keeps later ones out
+/// until its run is committed, so the run sees all of an import or none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_lands_wholly_before_or_wholly_after_a_concurrent_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = big_night(dir.path(), 3_000);
+    let details = binary(dir.path())
+        .args(["--db", "night.db", "import"])
+        .arg(input.join("details.ndjson"))
+        .output()
+        .unwrap();
+    assert_eq!(details.status.code(), Some(0), "{}", text(&details.stderr));
+    let before: i64 = {
+        let pool = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("night.db").display()
+        ))
+        .await
+        .unwrap();
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    };
+
+    let import = binary(dir.path())
+        .args(["--db", "night.db", "import"])
+        .arg(input.join("export"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start the audit once the import has committed part of its files.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pool = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("night.db").display()
+        ))
+        .await
+        .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        if n > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let audit = binary(dir.path())
+        .args([
+            "--db",
+            "night.db",
+            "--config",
+            repo("examples/recaudit.toml").to_str().unwrap(),
+        ])
+        .args(EXAMPLE_AUDIT)
+        .output()
+        .unwrap();
+    let import = import.wait_with_output().unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
+
+    let findings = newest_findings(dir.path());
+    let findings = findings.as_array().unwrap();
+    assert_eq!(findings.len(), 3_000);
+    let recorded = findings
+        .iter()
+        .filter(|f| !f["recordings"].as_array().unwrap().is_empty())
+        .count();
+    // The import was running when the audit started, so the audit waited for all of it.
+    assert!(
+        text(&audit.stderr).contains("the audit waits for it to finish") || recorded == 1_500,
+        "{}",
+        text(&audit.stderr)
+    );
+    assert_eq!(recorded, 1_500, "all of the import, not part of it");
+}
