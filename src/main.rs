@@ -169,6 +169,9 @@ async fn run(cli: Cli) -> Result<u8> {
             for ignored in &outcome.ignored {
                 eprintln!("recaudit: ignored {ignored}");
             }
+            for conflict in &outcome.conflicts {
+                eprintln!("recaudit: conflict: {conflict}");
+            }
             let kinds: Vec<String> = outcome
                 .by_kind
                 .iter()

@@ -128,6 +128,9 @@ pub struct ImportOutcome {
     pub ignored: Vec<Rejection>,
     /// Conversations written (new or replaced).
     pub conversations: usize,
+    /// Where this import's inputs disagree with each other or with what was stored: differing
+    /// copies of a conversation's details, a recording id claimed by two conversations.
+    pub conflicts: Vec<String>,
 }
 
 /// A file the import could not use.
@@ -159,6 +162,7 @@ pub async fn import_paths_with(
 ) -> Result<ImportOutcome> {
     let mut known = store.known_inputs().await?;
     let stored = store.stored_record_rejections().await?;
+    let newest_before = store.newest_input_id().await?;
     let mut outcome = ImportOutcome::default();
     let mut batch = Batcher::default();
 
@@ -246,6 +250,7 @@ pub async fn import_paths_with(
         }
     }
     batch.flush_files(store, &mut outcome, &mut known).await?;
+    outcome.conflicts = store.conflicts_since(newest_before).await?;
     Ok(outcome)
 }
 

@@ -184,6 +184,39 @@ impl Store {
         Ok(by_input)
     }
 
+    /// The id of the newest raw input (0 when there is none).
+    pub async fn newest_input_id(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM raw_inputs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the newest raw input"))
+    }
+
+    /// The conflicts revealed by raw inputs newer than `input`, one sentence each (a recording
+    /// claimed by two conversations is said once, not once per conversation).
+    pub async fn conflicts_since(&self, input: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END FROM evidence_conflicts e WHERE e.raw_input_id > ? ORDER BY e.kind, e.conversation_id, e.subject, e.other",
+        )
+        .bind(input)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading conflicts"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(conversation, kind, subject, other)| match kind.as_str() {
+                "details-copies" => Some(format!(
+                    "conversation {conversation}: its details in {other} differ from those in {subject}; the copy in {subject} is used (an ended copy wins, then the one imported last)"
+                )),
+                // Both conversations have a row; say it from the smaller id's side.
+                _ if conversation < other => Some(format!(
+                    "recording {subject} is claimed by conversations {conversation} and {other}; a recording belongs to one conversation, so neither can rely on it (conflicting-evidence)"
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The newest details availability horizon any stored input states, if any does.
     pub async fn details_horizon(&self) -> Result<Option<Timestamp>> {
         let newest: Option<String> =

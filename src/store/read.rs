@@ -342,7 +342,7 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         }
     }
 
-    for row in fetch(conn, "SELECT conversation_id, kind, subject, other, raw_input_id FROM evidence_conflicts WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, kind, subject, other", first, last).await? {
+    for row in fetch(conn, "SELECT e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN ?1 AND ?2 ORDER BY e.conversation_id, e.kind, e.subject, e.other", first, last).await? {
         let Some(at) = slot(&row) else { continue };
         let read = (|| -> Result<(i64, Conflict)> {
             let kind: String = get(&row, 1)?;

@@ -6,7 +6,7 @@
 //! rows to the typed tables part by part, all in one transaction, so memory is bounded by a
 //! part while the file is still stored whole or not at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, SqliteConnection};
@@ -341,6 +341,7 @@ async fn write_rows(
     .await?;
 
     let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
+    record_claim_conflicts(&mut *tx, &batch.recordings, ids).await?;
 
     insert_rows(
         &mut *tx,
@@ -453,6 +454,83 @@ async fn write_rows(
 
 /// Replaces conversations (and their children) by the batch's copies. Returns how many were
 /// written and how many stored copies were kept because they were more complete.
+/// A digest of a copy of a conversation's details as parsed: every field recaudit reads, so
+/// two copies that differ only in fields it ignores are the same copy.
+fn details_digest(conversation: &AnalyticsConversation) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("{conversation:?}").as_bytes()))
+}
+
+/// Records recording ids claimed by two conversations (`recording-claimed`, both ways): by the
+/// batch and a stored row, or by two rows of the batch. A recording belongs to one conversation
+/// (`Recording.conversationId` is a single id, SDK `recording.py`), so the inputs disagree.
+async fn record_claim_conflicts(
+    tx: &mut SqliteConnection,
+    recordings: &[(usize, RecordingRow)],
+    ids: &[i64],
+) -> Result<()> {
+    if recordings.is_empty() {
+        return Ok(());
+    }
+    let mut claims: HashMap<&str, Vec<(String, i64)>> = HashMap::new();
+    for (input, row) in recordings {
+        claims
+            .entry(row.recording_id.as_str())
+            .or_default()
+            .push((row.conversation_id.clone(), ids[*input]));
+    }
+    let wanted: Vec<&str> = claims.keys().copied().collect();
+    let mut on_file: Vec<(String, String)> = Vec::new();
+    for chunk in wanted.chunks(MAX_BINDS / 2) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT DISTINCT recording_id, conversation_id FROM recordings WHERE recording_id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.to_string());
+        }
+        query.push(")");
+        on_file.extend(
+            query
+                .build_query_as::<(String, String)>()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("reading stored recordings"))?,
+        );
+    }
+    let mut conflicts: Vec<(String, String, String, i64)> = Vec::new();
+    for (recording, claimants) in &claims {
+        let mut all: Vec<(String, i64)> = claimants.clone();
+        all.extend(
+            on_file
+                .iter()
+                .filter(|(id, _)| id == recording)
+                .map(|(_, conversation)| (conversation.clone(), claimants[0].1)),
+        );
+        for (a, input) in claimants {
+            for (b, _) in all.iter().filter(|(b, _)| b != a) {
+                conflicts.push((a.clone(), recording.to_string(), b.clone(), *input));
+                conflicts.push((b.clone(), recording.to_string(), a.clone(), *input));
+            }
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO evidence_conflicts (conversation_id, kind, subject, other, raw_input_id) ",
+        " ON CONFLICT DO NOTHING",
+        5,
+        conflicts.iter(),
+        |b, (conversation, recording, other, input)| {
+            b.push_bind(conversation.clone())
+                .push_bind("recording-claimed")
+                .push_bind(recording.clone())
+                .push_bind(other.clone())
+                .push_bind(*input);
+        },
+    )
+    .await
+}
+
 async fn write_conversations(
     tx: &mut SqliteConnection,
     conversations: &[(usize, AnalyticsConversation)],
@@ -462,51 +540,111 @@ async fn write_conversations(
         return Ok((0, 0));
     }
     // The same conversation on two pages of one batch: prefer an ended copy, then the later one.
-    let mut chosen: HashMap<&str, &(usize, AnalyticsConversation)> = HashMap::new();
+    let mut chosen: HashMap<&str, usize> = HashMap::new();
+    let mut copies: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
-    for entry in conversations {
+    for (at, entry) in conversations.iter().enumerate() {
         let id = entry.1.conversation_id.as_str();
+        copies.entry(id).or_default().push(at);
         match chosen.get(id) {
             None => {
                 order.push(id);
-                chosen.insert(id, entry);
+                chosen.insert(id, at);
             }
-            Some(previous) => {
-                if entry.1.conversation_end.is_some() || previous.1.conversation_end.is_none() {
-                    chosen.insert(id, entry);
+            Some(&previous) => {
+                if entry.1.conversation_end.is_some()
+                    || conversations[previous].1.conversation_end.is_none()
+                {
+                    chosen.insert(id, at);
                 }
             }
         }
     }
 
-    let mut ended_in_store: HashSet<String> = HashSet::new();
+    // The stored copies: whether each has ended, its digest and its raw input.
+    let mut stored: HashMap<String, (bool, Option<String>, i64)> = HashMap::new();
     for chunk in order.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id FROM conversations WHERE conversation_end IS NOT NULL AND conversation_id IN (",
+            "SELECT conversation_id, conversation_end IS NOT NULL, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN (",
         );
         let mut list = query.separated(", ");
         for id in chunk {
             list.push_bind(id.to_string());
         }
         query.push(")");
-        let rows: Vec<String> = query
-            .build_query_scalar()
+        let rows: Vec<(String, bool, Option<String>, i64)> = query
+            .build_query_as()
             .fetch_all(&mut *tx)
             .await
             .map_err(db("reading stored conversations"))?;
-        ended_in_store.extend(rows);
+        stored.extend(
+            rows.into_iter()
+                .map(|(id, ended, digest, input)| (id, (ended, digest, input))),
+        );
     }
 
+    let digests: Vec<String> = conversations
+        .iter()
+        .map(|(_, c)| details_digest(c))
+        .collect();
+
     let mut kept = 0;
-    let mut selected: Vec<&(usize, AnalyticsConversation)> = Vec::with_capacity(order.len());
+    let mut conflicts: Vec<(String, i64, i64, i64)> = Vec::new();
+    let mut selected_at: Vec<usize> = Vec::with_capacity(order.len());
     for id in &order {
-        let entry = chosen[id];
-        if entry.1.conversation_end.is_none() && ended_in_store.contains(*id) {
-            kept += 1;
-        } else {
-            selected.push(entry);
+        let at = chosen[id];
+        let entry = &conversations[at];
+        let new_input = ids[entry.0];
+        let on_file = stored.get(*id);
+        // The copy that stays, by the rule of docs/RULES.md: an ended copy beats one that has
+        // not ended; otherwise the copy that arrived last.
+        let (kept_input, kept_digest) = match on_file {
+            Some((true, digest, input)) if entry.1.conversation_end.is_none() => {
+                kept += 1;
+                (*input, digest.clone())
+            }
+            _ => {
+                selected_at.push(at);
+                (new_input, Some(digests[at].clone()))
+            }
+        };
+        let mut others: Vec<(i64, Option<String>)> = copies[id]
+            .iter()
+            .filter(|&&other| other != at)
+            .map(|&other| (ids[conversations[other].0], Some(digests[other].clone())))
+            .collect();
+        if kept_input != new_input {
+            others.push((new_input, Some(digests[at].clone())));
+        } else if let Some((_, digest, input)) = on_file {
+            others.push((*input, digest.clone()));
+        }
+        for (other_input, other_digest) in others {
+            // Rows stored before digests were kept cannot be compared, and are not guessed at.
+            if let (Some(a), Some(b)) = (&kept_digest, &other_digest)
+                && a != b
+                && other_input != kept_input
+            {
+                conflicts.push((id.to_string(), kept_input, other_input, new_input));
+            }
         }
     }
+    let selected: Vec<&(usize, AnalyticsConversation)> =
+        selected_at.iter().map(|&at| &conversations[at]).collect();
+    insert_rows(
+        &mut *tx,
+        "INSERT INTO evidence_conflicts (conversation_id, kind, subject, other, raw_input_id) ",
+        " ON CONFLICT DO NOTHING",
+        5,
+        conflicts.iter(),
+        |b, (id, kept_input, other_input, input)| {
+            b.push_bind(id.clone())
+                .push_bind("details-copies")
+                .push_bind(kept_input.to_string())
+                .push_bind(other_input.to_string())
+                .push_bind(*input);
+        },
+    )
+    .await?;
 
     for chunk in selected.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> =
@@ -525,17 +663,19 @@ async fn write_conversations(
 
     insert_rows(
         tx,
-        "INSERT INTO conversations (conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id) ",
+        "INSERT INTO conversations (conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id, content_sha256) ",
         "",
-        6,
-        selected.iter(),
-        |b, (input, c)| {
+        7,
+        selected_at.iter(),
+        |b, &at| {
+            let (input, c) = &conversations[at];
             b.push_bind(c.conversation_id.clone())
                 .push_bind(c.conversation_start.to_string())
                 .push_bind(c.conversation_end.map(|t| t.to_string()))
                 .push_bind(c.originating_direction.clone())
                 .push_bind(json_list(&c.division_ids))
-                .push_bind(ids[*input]);
+                .push_bind(ids[*input])
+                .push_bind(digests[at].clone());
         },
     )
     .await?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::support::*;
+use serde_json::json;
 
 /// A folder with the example night imported and audited `audits` times, as the README does.
 struct Night {
@@ -810,4 +811,76 @@ async fn an_import_lands_wholly_before_or_wholly_after_a_concurrent_audit() {
         text(&audit.stderr)
     );
     assert_eq!(recorded, 1_500, "all of the import, not part of it");
+}
+
+/// Issue 9, "Conflicts are visible": differing copies of one conversation, and a recording id
+/// claimed by two conversations, are reported by import and named in the findings.
+#[tokio::test]
+async fn conflicting_inputs_are_reported_by_import_and_named_in_the_findings() {
+    const CALL: &str = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8";
+    const OTHER: &str = "5f6a7b8c-9d0e-4f1a-b2c3-d4e5f6a7b8c9";
+    const RECORDING: &str = "6a7b8c9d-0e1f-4a2b-c3d4-e5f6a7b8c9d0";
+    let env = TestEnv::new().await;
+    env.write_json(
+        "first.json",
+        &page(vec![answered_call(CALL), answered_call(OTHER)]),
+    );
+    // The same copy again, under another name: not a conflict.
+    env.write_json("repeat.json", &page(vec![answered_call(CALL)]));
+    let first = env.import().await;
+    assert!(first.conflicts.is_empty(), "{:?}", first.conflicts);
+
+    let mut differing = answered_call(CALL);
+    differing["participants"][1]["participantName"] = json!("Someone Else");
+    env.write_json("second.json", &page(vec![differing]));
+    env.export_recording(CALL, 10, RECORDING, sidecar(CALL, RECORDING), Some(AUDIO));
+    env.write_json(
+        "recordingmetadata/other.json",
+        &json!([metadata(RECORDING, OTHER, "AVAILABLE")]),
+    );
+    let second = env.import().await;
+    assert_eq!(second.conflicts.len(), 2, "{:#?}", second.conflicts);
+    assert!(
+        second.conflicts.iter().any(|c| c
+            .contains(&format!("conversation {CALL}: its details in"))
+            && c.contains("second.json")
+            && c.contains("the copy in second.json is used")),
+        "{:#?}",
+        second.conflicts
+    );
+    assert!(
+        second.conflicts.iter().any(|c| c.contains(&format!(
+            "recording {RECORDING} is claimed by conversations"
+        )) && c.contains(CALL)
+            && c.contains(OTHER)),
+        "{:#?}",
+        second.conflicts
+    );
+    // Re-importing the same files reveals nothing new.
+    assert!(env.import().await.conflicts.is_empty());
+
+    let findings = env.audit().await;
+    for id in [CALL, OTHER] {
+        let finding = findings.iter().find(|f| f.interaction == id).unwrap();
+        assert!(
+            codes(finding).contains(&"conflicting-evidence"),
+            "{id}: {:?} {}",
+            codes(finding),
+            finding.detail
+        );
+        assert!(
+            finding.detail.contains(&format!(
+                "{RECORDING} is also claimed by conversation"
+            )),
+            "{}",
+            finding.detail
+        );
+    }
+    let call = findings.iter().find(|f| f.interaction == CALL).unwrap();
+    assert!(
+        call.detail
+            .contains("its details came in differing copies; the copy in second.json was used"),
+        "{}",
+        call.detail
+    );
 }
