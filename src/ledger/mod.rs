@@ -186,36 +186,19 @@ impl Ledger {
                 key_path.display()
             )));
         }
-        if key_path.exists() {
-            let signer = load_key(&key_path, &origin)?;
-            return Ok((
-                Ledger {
-                    origin,
-                    key_path,
-                    signer,
-                    settings,
-                },
-                None,
-            ));
-        }
-        let signer = match create_key(&key_path, &origin) {
-            Ok(signer) => signer,
-            // Another process's first audit created it a moment ago: use that key.
-            Err(Error::KeyExists(_)) => {
-                let signer = load_key(&key_path, &origin)?;
-                return Ok((
-                    Ledger {
-                        origin,
-                        key_path,
-                        signer,
-                        settings,
-                    },
-                    None,
-                ));
+        let (signer, created) = if key_path.exists() {
+            (load_key(&key_path, &origin)?, None)
+        } else {
+            match create_key(&key_path, &origin) {
+                Ok(signer) => {
+                    let vkey = signer.vkey();
+                    (signer, Some(vkey))
+                }
+                // Another process's first audit created it a moment ago: use that key.
+                Err(Error::KeyExists(_)) => (load_key(&key_path, &origin)?, None),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
-        let vkey = signer.vkey();
         Ok((
             Ledger {
                 origin,
@@ -223,7 +206,7 @@ impl Ledger {
                 signer,
                 settings,
             },
-            Some(vkey),
+            created,
         ))
     }
 }

@@ -72,15 +72,7 @@ impl Night {
     }
 
     async fn scalar(&self, query: &str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
-            .await
-            .unwrap();
-        let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
-            .fetch_one(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"));
-        pool.close().await;
-        value
+        scalar(&self.db(), query).await
     }
 
     /// Deletes every trace of the newest run: typed rows, ledger records and its checkpoint,
@@ -430,14 +422,7 @@ fn first_uses_at_once_share_one_migration_and_one_key() {
 
         let audits: Vec<_> = (0..2)
             .map(|_| {
-                binary(dir.path())
-                    .args([
-                        "--db",
-                        "night.db",
-                        "--config",
-                        repo("examples/recaudit.toml").to_str().unwrap(),
-                    ])
-                    .args(EXAMPLE_AUDIT)
+                example_audit(dir.path())
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
@@ -537,6 +522,29 @@ async fn a_conversation_whose_stored_evidence_is_damaged_gets_its_own_exception(
         "{}",
         by_id(SOURCE).detail
     );
+}
+
+/// A number the database file `db` holds now.
+async fn scalar(db: &Path, query: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_string()))
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    pool.close().await;
+    value
+}
+
+/// `audit` of the example night on `night.db` with the examples' policy.
+fn example_audit(dir: &Path) -> std::process::Command {
+    let mut command = binary(dir);
+    command
+        .args(["--db", "night.db", "--config"])
+        .arg(repo("examples/recaudit.toml"))
+        .args(EXAMPLE_AUDIT);
+    command
 }
 
 /// A night big enough that import and audit take a while: `n` answered calls in one NDJSON
@@ -738,20 +746,8 @@ async fn an_import_lands_wholly_before_or_wholly_after_a_concurrent_audit() {
         .output()
         .unwrap();
     assert_eq!(details.status.code(), Some(0), "{}", text(&details.stderr));
-    let before: i64 = {
-        let pool = sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("night.db").display()
-        ))
-        .await
-        .unwrap();
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        n
-    };
+    let db = dir.path().join("night.db");
+    let before = scalar(&db, "SELECT COUNT(*) FROM raw_inputs").await;
 
     let import = binary(dir.path())
         .args(["--db", "night.db", "import"])
@@ -763,17 +759,7 @@ async fn an_import_lands_wholly_before_or_wholly_after_a_concurrent_audit() {
     // Start the audit once the import has committed part of its files.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let pool = sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("night.db").display()
-        ))
-        .await
-        .unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM raw_inputs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
+        let n = scalar(&db, "SELECT COUNT(*) FROM raw_inputs").await;
         if n > before {
             break;
         }
@@ -783,16 +769,7 @@ async fn an_import_lands_wholly_before_or_wholly_after_a_concurrent_audit() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let audit = binary(dir.path())
-        .args([
-            "--db",
-            "night.db",
-            "--config",
-            repo("examples/recaudit.toml").to_str().unwrap(),
-        ])
-        .args(EXAMPLE_AUDIT)
-        .output()
-        .unwrap();
+    let audit = example_audit(dir.path()).output().unwrap();
     let import = import.wait_with_output().unwrap();
     assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
     assert_eq!(audit.status.code(), Some(1), "{}", text(&audit.stderr));
@@ -869,9 +846,9 @@ async fn conflicting_inputs_are_reported_by_import_and_named_in_the_findings() {
             finding.detail
         );
         assert!(
-            finding.detail.contains(&format!(
-                "{RECORDING} is also claimed by conversation"
-            )),
+            finding
+                .detail
+                .contains(&format!("{RECORDING} is also claimed by conversation")),
             "{}",
             finding.detail
         );
