@@ -113,7 +113,7 @@ impl Store {
         // `-wal` and `-shm`), never on the database: closing any other descriptor of the
         // database file would drop SQLite's own POSIX locks on it.
         let migration_lock = match &path {
-            Some(file) => Some(lock_exclusive(file).await?),
+            Some(file) => lock_exclusive(file).await?,
             None => None,
         };
         let pool = SqlitePoolOptions::new()
@@ -265,20 +265,34 @@ impl Store {
 }
 
 /// Takes the exclusive lock of `<database>-lock`, waiting for its holder (a process migrating
-/// the same database) without blocking the async runtime.
-async fn lock_exclusive(database: &std::path::Path) -> Result<std::fs::File> {
+/// the same database) without blocking the async runtime. A folder where the lock file cannot
+/// be created (read-only media holding a copy to verify) is not locked: nothing can be
+/// migrating a database there.
+async fn lock_exclusive(database: &std::path::Path) -> Result<Option<std::fs::File>> {
     let mut name = database.as_os_str().to_owned();
     name.push("-lock");
     let lock_path = PathBuf::from(name);
     let path = lock_path.clone();
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
+        let file = match std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)?;
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         file.lock()?;
-        Ok::<_, std::io::Error>(file)
+        Ok::<_, std::io::Error>(Some(file))
     })
     .await
     .map_err(|e| Error::Migration(format!("the migration lock task failed: {e}")))?
