@@ -120,6 +120,13 @@ pub enum Error {
         to: crate::time::Timestamp,
         gaps: String,
     },
+
+    /// A page of conversation details the pull received but cannot read: the pull stops there,
+    /// unfinished, rather than page past conversations it never stored.
+    #[error(
+        "the details page {page} cannot be read ({why}); the pull stopped there and is unfinished, so `audit` refuses its window. Run the same pull again to ask for the page again"
+    )]
+    UnreadablePage { page: String, why: String },
 }
 
 impl Error {

@@ -49,6 +49,8 @@ pub enum Gap {
         to: Timestamp,
         api: String,
     },
+    /// Finished pulls cover only part of the window: `[from, to)` was never pulled.
+    NotPulled { from: Timestamp, to: Timestamp },
 }
 
 impl std::fmt::Display for Gap {
@@ -61,6 +63,10 @@ impl std::fmt::Display for Gap {
             Gap::UnfinishedPull { from, to, api } => write!(
                 f,
                 "the pull of [{from}, {to}) from {api} has not finished, so conversations or recordings may be missing"
+            ),
+            Gap::NotPulled { from, to } => write!(
+                f,
+                "[{from}, {to}) of the window was never pulled (the finished pulls cover only the rest of it)"
             ),
         }
     }
@@ -87,6 +93,15 @@ pub fn assess(from: Timestamp, to: Timestamp, facts: &CoverageFacts) -> (Coverag
                     api: p.api_base.clone(),
                 }),
         );
+        // Pulls that finished but cover only part of the window leave the rest unseen: the
+        // conversations there were never asked for.
+        if gaps.is_empty() && !finished.is_empty() {
+            gaps.extend(
+                uncovered(&finished, from, to)
+                    .into_iter()
+                    .map(|(from, to)| Gap::NotPulled { from, to }),
+            );
+        }
         if facts.conversations == 0 && gaps.is_empty() {
             gaps.push(Gap::NoDetails);
         }
@@ -124,19 +139,32 @@ pub fn assess(from: Timestamp, to: Timestamp, facts: &CoverageFacts) -> (Coverag
 
 /// Whether the union of `intervals` contains `[from, to)`.
 fn covers(intervals: &[(Timestamp, Timestamp)], from: Timestamp, to: Timestamp) -> bool {
+    uncovered(intervals, from, to).is_empty()
+}
+
+/// The parts of `[from, to)` outside the union of `intervals`, in order.
+fn uncovered(
+    intervals: &[(Timestamp, Timestamp)],
+    from: Timestamp,
+    to: Timestamp,
+) -> Vec<(Timestamp, Timestamp)> {
     let mut sorted = intervals.to_vec();
     sorted.sort();
+    let mut holes = Vec::new();
     let mut reached = from;
     for (start, end) in sorted {
-        if start > reached {
+        if reached >= to {
             break;
         }
-        reached = reached.max(end);
-        if reached >= to {
-            return true;
+        if start > reached {
+            holes.push((reached, start.min(to)));
         }
+        reached = reached.max(end);
     }
-    reached >= to
+    if reached < to {
+        holes.push((reached, to));
+    }
+    holes
 }
 
 #[cfg(test)]
@@ -191,6 +219,35 @@ mod tests {
             ..covered
         };
         assert_eq!(assess(t(0), t(24), &holed).1.len(), 1);
+    }
+
+    #[test]
+    fn a_window_only_partly_pulled_names_the_part_never_pulled() {
+        let facts = CoverageFacts {
+            conversations: 40,
+            pulled_conversations: 40,
+            pulls: vec![pull(0, 24, true)],
+            ..CoverageFacts::default()
+        };
+        let (_, gaps) = assess(t(0), t(48), &facts);
+        assert_eq!(
+            gaps,
+            [Gap::NotPulled {
+                from: t(24),
+                to: t(48)
+            }]
+        );
+        let holed = CoverageFacts {
+            pulls: vec![pull(0, 10, true), pull(12, 24, true)],
+            ..facts
+        };
+        assert_eq!(
+            assess(t(0), t(24), &holed).1,
+            [Gap::NotPulled {
+                from: t(10),
+                to: t(12)
+            }]
+        );
     }
 
     #[test]

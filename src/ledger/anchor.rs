@@ -5,7 +5,7 @@
 //!   checkpoint and exported as `checkpoints/<size>.tsr`, so `openssl ts -verify -data` accepts
 //!   it. An insider who later rewrites history with the real key cannot back-date the tokens.
 //! - **Directory copies.** Unless `[ledger] anchor_dir = false`, every signed checkpoint is written
-//!   to `<dir>/<size>.note` (never overwritten); the default directory is
+//!   to `<dir>/<size>.note` (never overwritten, linked into place whole); the default directory is
 //!   `<database stem>.checkpoints/` beside the database, and an append-only mount, a mailbox
 //!   drop or an object-lock bucket is better. `ledger verify` treats those copies as
 //!   checkpoints the auditor holds, and an audit refuses to append to a database whose log is
@@ -123,6 +123,17 @@ pub fn known_checkpoints(
         .collect()
 }
 
+/// Creates `path` (never overwriting) holding `note`, synced.
+fn write_new(path: &Path, note: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(note.as_bytes())?;
+    file.sync_all()
+}
+
 /// Writes `<dir>/<size>.note` unless it already holds exactly this note. A different note of
 /// the same size there is a split view and is refused.
 pub fn copy_to_dir(dir: &Path, size: u64, note: &str) -> std::result::Result<PathBuf, String> {
@@ -137,23 +148,54 @@ pub fn copy_to_dir(dir: &Path, size: u64, note: &str) -> std::result::Result<Pat
             path.display()
         ));
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| e.to_string())?;
-    use std::io::Write;
-    file.write_all(note.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| e.to_string())?;
-    Ok(path)
+    // Written beside it and linked into place: a crash or a full disk never leaves a partial
+    // note that later audits would take for a foreign checkpoint.
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| e.to_string())?;
+    let temporary = dir.join(format!(".{size}.note.{}.tmp", hex::encode(random)));
+    let written = write_new(&temporary, note);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e.to_string());
+    }
+    let linked = std::fs::hard_link(&temporary, &path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(path),
+        // Another audit copied the same checkpoint a moment ago.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::read(&path).is_ok_and(|existing| existing == note.as_bytes()) {
+                Ok(path)
+            } else {
+                Err(format!(
+                    "{} already holds a different checkpoint of size {size}",
+                    path.display()
+                ))
+            }
+        }
+        // Storage without hard links (some network and object-store mounts), where the whole
+        // note was just written once: write it in place.
+        Err(_) => write_new(&path, note)
+            .map(|()| path)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// Reads every `<size>.note` of an anchor directory, as checkpoints the auditor holds.
 pub fn read_dir_notes(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut notes = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(notes);
+    // No directory yet is no copy yet (the first run makes it); a directory that exists but
+    // cannot be listed (a missing mount, no permission) must not pass for an empty one, or an
+    // audit would extend a truncated log.
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(notes),
+        Err(e) => {
+            return Err(crate::error::Error::io(
+                "cannot list the anchor directory",
+                dir,
+            )(e));
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();

@@ -58,6 +58,9 @@ pub struct Faults {
     pub details_job_lifetime: Duration,
     /// One request acted on but left unanswered, see [`Stall`].
     pub stall: Option<Stall>,
+    /// One request (matched as for [`Stall`]) answered 200 with an HTML error page instead of
+    /// its JSON, as a proxy or a load balancer in front of the API sometimes does.
+    pub garble: Option<Stall>,
 }
 
 /// The `nth` (from 1) request with `method` whose path contains `path` is acted on (a job it
@@ -96,6 +99,7 @@ impl Default for Faults {
             max_page_size: 1000,
             details_job_lifetime: Duration::from_secs(86_400),
             stall: None,
+            garble: None,
         }
     }
 }
@@ -202,6 +206,8 @@ struct Shared {
     sequence: AtomicU64,
     /// Requests seen that match [`Faults::stall`].
     stall_seen: AtomicU64,
+    /// Requests seen that match [`Faults::garble`].
+    garble_seen: AtomicU64,
 }
 
 /// A running simulator.
@@ -252,6 +258,7 @@ impl SimServer {
             rng: Mutex::new(Rng::new(0x5eed)),
             sequence: AtomicU64::new(0),
             stall_seen: AtomicU64::new(0),
+            garble_seen: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -369,7 +376,20 @@ async fn guard(
             && path.contains(&stall.path)
             && shared.stall_seen.fetch_add(1, Ordering::Relaxed) + 1 == stall.nth
     });
+    let garbled = shared.faults.garble.as_ref().is_some_and(|garble| {
+        garble.method == method
+            && path.contains(&garble.path)
+            && shared.garble_seen.fetch_add(1, Ordering::Relaxed) + 1 == garble.nth
+    });
     let mut response = next.run(request).await;
+    if garbled {
+        response = (
+            StatusCode::OK,
+            [("content-type", "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+            .into_response();
+    }
     if stalled {
         // Acted on, never answered (within the hang): the client is stuck in this request.
         shared.stats.stalled.fetch_add(1, Ordering::Relaxed);

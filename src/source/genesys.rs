@@ -692,6 +692,7 @@ pub async fn pull(
         store,
         client: &client,
         sink,
+        committed: state.clone(),
         state,
         from,
         to,
@@ -722,6 +723,9 @@ struct Pull<'a> {
     client: &'a Client,
     sink: PayloadSink,
     state: PullState,
+    /// The progress last committed: what `state` returns to when a commit fails, since the
+    /// batch that commit carried is gone and the progress past it must not be saved alone.
+    committed: PullState,
     from: Timestamp,
     to: Timestamp,
     api: String,
@@ -742,11 +746,36 @@ impl Pull<'_> {
             state: self.state.clone(),
             metadata_received,
         };
-        self.sink.commit(self.store, progress).await
+        match self.sink.commit(self.store, progress).await {
+            Ok(()) => {
+                self.committed = self.state.clone();
+                Ok(())
+            }
+            Err(e) => {
+                self.state = self.committed.clone();
+                Err(e)
+            }
+        }
     }
 
     async fn keep(&mut self, received: Received) -> Result<()> {
         store_received(self.store, &mut self.sink, received).await
+    }
+
+    /// Keeps a page of conversation details, which must be readable: paging past a page that
+    /// could not be read (a truncated answer, a proxy's error page, a page import refuses)
+    /// would finish the pull without its conversations, and the audit would seal a clean run.
+    /// The pull stops there, unfinished, and a rerun asks for the page again.
+    async fn keep_details(&mut self, page: Received) -> Result<()> {
+        let source = page.source.clone();
+        if let Err(why) = self
+            .sink
+            .add(self.store, &page.source, page.body, page.correlation_id)
+            .await?
+        {
+            return Err(Error::UnreadablePage { page: source, why });
+        }
+        Ok(())
     }
 
     async fn steps(&mut self) -> Result<()> {
@@ -817,12 +846,17 @@ impl Pull<'_> {
             page.source = format!(
                 "/api/v2/analytics/conversations/details/query?interval={interval}&pageSize=100&pageNumber={number}"
             );
-            let more = serde_json::from_slice::<Value>(&page.body)
-                .ok()
-                .and_then(|v| v["conversations"].as_array().map(|c| !c.is_empty()))
-                .unwrap_or(false);
+            let Ok(answer) = serde_json::from_slice::<Value>(&page.body) else {
+                return Err(Error::UnreadablePage {
+                    page: page.source,
+                    why: "the answer is not JSON".to_string(),
+                });
+            };
+            let more = answer["conversations"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty());
             if more {
-                self.keep(page).await?;
+                self.keep_details(page).await?;
                 number += 1;
                 self.state.details_cursor = Some(number.to_string());
             } else {
@@ -966,7 +1000,7 @@ impl Pull<'_> {
             let next = serde_json::from_slice::<Value>(&page.body)
                 .ok()
                 .and_then(|v| v["cursor"].as_str().map(str::to_string));
-            self.keep(page).await?;
+            self.keep_details(page).await?;
             match next {
                 Some(cursor) => self.state.details_cursor = Some(cursor),
                 None => self.state.details_done = true,

@@ -498,14 +498,22 @@ async fn record_claim_conflicts(
                 .map_err(db("reading stored recordings"))?,
         );
     }
+    let mut stored_claims: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (recording, conversation) in &on_file {
+        stored_claims
+            .entry(recording.as_str())
+            .or_default()
+            .push(conversation.as_str());
+    }
     let mut conflicts: Vec<(String, String, String, i64)> = Vec::new();
     for (recording, claimants) in &claims {
         let mut all: Vec<(String, i64)> = claimants.clone();
         all.extend(
-            on_file
-                .iter()
-                .filter(|(id, _)| id == recording)
-                .map(|(_, conversation)| (conversation.clone(), claimants[0].1)),
+            stored_claims
+                .get(recording)
+                .into_iter()
+                .flatten()
+                .map(|conversation| (conversation.to_string(), claimants[0].1)),
         );
         for (a, input) in claimants {
             for (b, _) in all.iter().filter(|(b, _)| b != a) {

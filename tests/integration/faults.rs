@@ -861,3 +861,86 @@ async fn conflicting_inputs_are_reported_by_import_and_named_in_the_findings() {
         call.detail
     );
 }
+
+/// An anchor directory that exists but cannot be listed is not taken for an empty one: the
+/// audit would otherwise extend a log whose copies it cannot see.
+#[tokio::test]
+async fn an_anchor_directory_that_cannot_be_listed_stops_the_audit() {
+    let night = Night::new(1, "anchor_dir = \"blocked\"\n");
+    assert!(night.path().join("blocked/1.note").is_file());
+    std::fs::remove_dir_all(night.path().join("blocked")).unwrap();
+    std::fs::write(night.path().join("blocked"), "not a directory").unwrap();
+    let audit = night.audit();
+    assert_eq!(audit.status.code(), Some(2), "{}", text(&audit.stdout));
+    assert!(
+        text(&audit.stderr).contains("cannot list the anchor directory"),
+        "{}",
+        text(&audit.stderr)
+    );
+    assert_eq!(night.scalar("SELECT COUNT(*) FROM ledger_runs").await, 1);
+}
+
+/// A details page answered 200 with a proxy's HTML page is not paged past: the pull stops
+/// unfinished (the audit refuses its window), and a rerun asks for the page again and finishes.
+#[tokio::test]
+async fn an_unreadable_details_page_stops_the_pull_unfinished() {
+    use recaudit::audit::Policy;
+    use recaudit::pipeline;
+    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer, Stall};
+    use recaudit::source::genesys::{self, Credentials, PullConfig};
+
+    let env = TestEnv::new().await;
+    let client = SimClient::default();
+    let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
+    let server = SimServer::start(
+        Org::generate(11, 40, from, &Mix::default()),
+        Faults {
+            rate_limit_per_minute: 100_000,
+            max_page_size: 10,
+            garble: Some(Stall::new("GET", "/results", 2)),
+            ..Faults::default()
+        },
+        client.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let config = || {
+        let mut config = PullConfig::new(
+            server.base_url(),
+            server.base_url(),
+            Credentials::new(client.id.clone(), client.secret.clone()),
+        );
+        config.details = "jobs".parse().unwrap();
+        config
+    };
+    let stopped = genesys::pull(&env.store, config(), from, to)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stopped, recaudit::error::Error::UnreadablePage { .. }),
+        "{stopped}"
+    );
+    let window = window(
+        &format!("{DAY}T00:00:00Z"),
+        "2026-07-15T00:00:00Z",
+        "2026-07-20T00:00:00Z",
+    );
+    let refused = pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, recaudit::error::Error::EvidenceGap { .. }),
+        "{refused}"
+    );
+
+    genesys::pull(&env.store, config(), from, to).await.unwrap();
+    assert_eq!(
+        env.store.window_ids(from, to).await.unwrap().len(),
+        40,
+        "no page was skipped"
+    );
+    pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
+        .await
+        .unwrap();
+}
