@@ -6,7 +6,8 @@
 //! - **Pacing**: requests are spaced so a token stays under its per-minute limit
 //!   (`inin-ratelimit-allowed`, 300 by default); when the answers say the window is nearly used
 //!   up, the client waits for `inin-ratelimit-reset`. 429s stay rare, not impossible.
-//! - **Retries** (the SDKs' policy, spec/genesys-api.md 7.4): 429 waits `Retry-After` and gives
+//! - **Retries** (Genesys developer forum, "Normalized Platform API 429 responses": every 429
+//!   carries `Retry-After`): 429 waits `Retry-After` and gives
 //!   up on the step when asked to wait more than 180 s; 502, 503, 504 and connection errors are
 //!   retried with exponential backoff and jitter; other 4xx and 501 are not retried; every
 //!   request has a timeout.
@@ -37,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::store::{PullProgress, PullState, Store};
 use crate::time::Timestamp;
 
-/// Genesys Cloud regions: AWS region code to API domain (spec/genesys-api.md 6.2).
+/// Genesys Cloud regions: AWS region code to API domain (the SDK's `purecloud_region_hosts.py`).
 pub const REGIONS: &[(&str, &str)] = &[
     ("us-east-1", "mypurecloud.com"),
     ("us-east-2", "use2.us-gov-pure.cloud"),

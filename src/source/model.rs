@@ -296,7 +296,8 @@ pub struct OrphanRecordingWire {
 }
 
 /// The `{recordingId}.{ext}_metadata.json` sidecar of the S3 bulk export. Only four properties
-/// are documented; the others were seen in real exports (spec/genesys-api.md section 4).
+/// are documented (help article "Working with exported recordings in AWS S3 bucket"); the others
+/// were seen in real exports, and every one is optional here.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportMetadataWire {
