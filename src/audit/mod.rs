@@ -36,119 +36,92 @@ use std::fmt;
 /// ledger), and bumped whenever a rule changes meaning.
 pub const RULE_SET: &str = "recaudit-rules-2";
 
-/// The verdict for one interaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Status {
-    Complete,
-    Exception,
-    Pending,
-    Excluded,
-    NotRequired,
+/// Defines a kind with stable kebab-case codes once: the enum, `ALL` (every variant, in
+/// declaration order), `code` and `parse`. A variant cannot be left out of `ALL` or of the codes,
+/// so nothing round-tripped through a code can be dropped silently.
+macro_rules! coded {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $code:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: [$name; [$($code),+].len()] = [$($name::$variant),+];
+
+            /// The stable code: reports, the ledger and downstream tooling depend on it.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+
+            pub fn parse(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+coded! {
+    /// The verdict for one interaction.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Status {
+        Complete => "complete",
+        Exception => "exception",
+        Pending => "pending",
+        Excluded => "excluded",
+        NotRequired => "not-required",
+    }
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Complete,
-        Status::Exception,
-        Status::Pending,
-        Status::Excluded,
-        Status::NotRequired,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Complete => "complete",
-            Status::Exception => "exception",
-            Status::Pending => "pending",
-            Status::Excluded => "excluded",
-            Status::NotRequired => "not-required",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
+        self.code()
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+coded! {
+    /// Why an interaction is not simply complete.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Reason {
+        MediaNotEstablished => "media-not-established",
+        RecordingMissing => "recording-missing",
+        MediaFileMissing => "media-file-missing",
+        ExportFailed => "export-failed",
+        RecordingError => "recording-error",
+        DurationMismatch => "duration-mismatch",
+        OrphanRecording => "orphan-recording",
+        RetentionShortfall => "retention-shortfall",
+        NoMediaReceived => "no-media-received",
+        EvidenceUnreadable => "evidence-unreadable",
+        ConflictingEvidence => "conflicting-evidence",
+        ConversationInProgress => "conversation-in-progress",
+        ShortInteraction => "short-interaction",
+        InternalCall => "internal-call",
+        MediaOutOfScope => "media-out-of-scope",
+        DirectionOutOfScope => "direction-out-of-scope",
+        DivisionOutOfScope => "division-out-of-scope",
+        QueueOutOfScope => "queue-out-of-scope",
     }
-}
-
-/// Why an interaction is not simply complete. The codes are stable: reports, the ledger and
-/// downstream tooling depend on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    MediaNotEstablished,
-    RecordingMissing,
-    MediaFileMissing,
-    ExportFailed,
-    RecordingError,
-    DurationMismatch,
-    OrphanRecording,
-    RetentionShortfall,
-    NoMediaReceived,
-    EvidenceUnreadable,
-    ConflictingEvidence,
-    ConversationInProgress,
-    ShortInteraction,
-    InternalCall,
-    MediaOutOfScope,
-    DirectionOutOfScope,
-    DivisionOutOfScope,
-    QueueOutOfScope,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
-        Reason::MediaNotEstablished,
-        Reason::RecordingMissing,
-        Reason::MediaFileMissing,
-        Reason::ExportFailed,
-        Reason::RecordingError,
-        Reason::DurationMismatch,
-        Reason::OrphanRecording,
-        Reason::RetentionShortfall,
-        Reason::NoMediaReceived,
-        Reason::EvidenceUnreadable,
-        Reason::ConflictingEvidence,
-        Reason::ConversationInProgress,
-        Reason::ShortInteraction,
-        Reason::InternalCall,
-        Reason::MediaOutOfScope,
-        Reason::DirectionOutOfScope,
-        Reason::DivisionOutOfScope,
-        Reason::QueueOutOfScope,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::MediaNotEstablished => "media-not-established",
-            Reason::RecordingMissing => "recording-missing",
-            Reason::MediaFileMissing => "media-file-missing",
-            Reason::ExportFailed => "export-failed",
-            Reason::RecordingError => "recording-error",
-            Reason::DurationMismatch => "duration-mismatch",
-            Reason::OrphanRecording => "orphan-recording",
-            Reason::RetentionShortfall => "retention-shortfall",
-            Reason::NoMediaReceived => "no-media-received",
-            Reason::EvidenceUnreadable => "evidence-unreadable",
-            Reason::ConflictingEvidence => "conflicting-evidence",
-            Reason::ConversationInProgress => "conversation-in-progress",
-            Reason::ShortInteraction => "short-interaction",
-            Reason::InternalCall => "internal-call",
-            Reason::MediaOutOfScope => "media-out-of-scope",
-            Reason::DirectionOutOfScope => "direction-out-of-scope",
-            Reason::DivisionOutOfScope => "division-out-of-scope",
-            Reason::QueueOutOfScope => "queue-out-of-scope",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Self> {
-        Reason::ALL.into_iter().find(|r| r.code() == code)
-    }
-
     /// Reasons that may still resolve by themselves: Genesys can take up to 48 hours to make a
     /// recording and its media available.
     pub fn is_late_arrival(self) -> bool {
@@ -156,11 +129,6 @@ impl Reason {
     }
 }
 
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
 
 /// The verdict on one interaction, with the facts a reviewer needs beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,4 +154,37 @@ pub struct Finding {
     pub users: Vec<String>,
     /// One sentence of evidence.
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statuses and reasons are defined once (the `coded!` macro): every variant is in `ALL`,
+    /// its code is unique and parses back to it, and docs/RULES.md explains every reason.
+    #[test]
+    fn every_status_and_reason_round_trips_through_one_code_and_is_documented() {
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.code()).collect();
+        let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.code()), Some(status));
+        }
+        for reason in Reason::ALL {
+            assert_eq!(Reason::parse(reason.code()), Some(reason));
+        }
+        let mut unique = statuses.clone();
+        unique.extend(&reasons);
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), statuses.len() + reasons.len(), "codes are unique");
+        assert_eq!(Reason::parse("no-such-reason"), None);
+
+        let rules = include_str!("../../docs/RULES.md");
+        for code in reasons {
+            assert!(
+                rules.contains(&format!("`{code}`")),
+                "docs/RULES.md does not explain `{code}`"
+            );
+        }
+    }
 }
