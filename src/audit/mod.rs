@@ -129,7 +129,6 @@ impl Reason {
     }
 }
 
-
 /// The verdict on one interaction, with the facts a reviewer needs beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -176,7 +175,11 @@ mod tests {
         unique.extend(&reasons);
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(unique.len(), statuses.len() + reasons.len(), "codes are unique");
+        assert_eq!(
+            unique.len(),
+            statuses.len() + reasons.len(),
+            "codes are unique"
+        );
         assert_eq!(Reason::parse("no-such-reason"), None);
 
         let rules = include_str!("../../docs/RULES.md");

@@ -5,12 +5,13 @@
 //! centre would start from. Unknown keys are rejected so that a misspelt setting cannot silently
 //! fall back to a default and change verdicts.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::time::HOUR_MS;
 
 /// Everything the rules need besides the evidence.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub scope: Scope,
     pub rules: Thresholds,
@@ -20,7 +21,7 @@ pub struct Policy {
 }
 
 /// Which interactions are in scope; out-of-scope ones get status `excluded`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Scope {
     /// Analytics media types that must be recorded (`voice`, `chat`, `message`, `email`, ...).
@@ -60,7 +61,7 @@ impl Default for Scope {
 }
 
 /// Time and ratio thresholds of the rules.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// Genesys can take up to 48 hours to make a recording selectable; a conversation whose
@@ -83,7 +84,7 @@ impl Default for Thresholds {
 }
 
 /// One retention requirement, e.g. MiFID II's five years for a division of brokers.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionRule {
     /// Shown in findings, e.g. `mifid-ii`.
@@ -138,31 +139,36 @@ impl Policy {
             .any(|m| m.eq_ignore_ascii_case(media))
     }
 
-    /// A short, stable description of the settings that change verdicts, for reports.
+    /// Every setting that can change a verdict, canonically: the whole policy as compact JSON,
+    /// with the lists whose order does not matter sorted. Stored with every run and shown in
+    /// its summary, so two runs judged by different settings never look alike.
     pub fn describe(&self) -> String {
-        let mut text = format!(
-            "media {}; grace {} h; uploading threshold {} h; duration coverage {}%",
-            self.scope.media_types.join(","),
-            self.rules.grace_hours,
-            self.rules.uploading_threshold_hours,
-            self.coverage_permille() as f64 / 10.0
-        );
-        if !self.scope.directions.is_empty() {
-            text.push_str(&format!("; directions {}", self.scope.directions.join(",")));
+        let mut canonical = self.clone();
+        let scope = &mut canonical.scope;
+        for list in [
+            &mut scope.media_types,
+            &mut scope.directions,
+            &mut scope.include_divisions,
+            &mut scope.exclude_divisions,
+            &mut scope.include_queues,
+            &mut scope.exclude_queues,
+        ] {
+            list.sort();
         }
-        if self.scope.min_duration_seconds > 0 {
-            text.push_str(&format!(
-                "; minimum duration {} s",
-                self.scope.min_duration_seconds
-            ));
+        for rule in &mut canonical.retention {
+            rule.divisions.sort();
+            rule.queues.sort();
         }
-        if self.scope.include_internal_calls {
-            text.push_str("; internal calls included");
-        }
-        for rule in &self.retention {
-            text.push_str(&format!("; retention {} {} days", rule.name, rule.days));
-        }
-        text
+        canonical.retention.sort_by(|a, b| {
+            (&a.name, a.days, &a.divisions, &a.queues).cmp(&(
+                &b.name,
+                b.days,
+                &b.divisions,
+                &b.queues,
+            ))
+        });
+        // Plain data: serde_json cannot fail on it (a non-finite float is written as null).
+        serde_json::to_string(&canonical).unwrap_or_default()
     }
 }
 
@@ -170,4 +176,75 @@ fn hours_to_ms(hours: u64) -> i64 {
     i64::try_from(hours)
         .unwrap_or(i64::MAX / HOUR_MS)
         .saturating_mul(HOUR_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Every leaf of the policy's JSON, as a JSON pointer.
+    fn leaves(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    leaves(child, format!("{at}/{key}"), out);
+                }
+            }
+            Value::Array(items) => {
+                out.push(at.clone());
+                for (i, child) in items.iter().enumerate() {
+                    leaves(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => out.push(at),
+        }
+    }
+
+    #[test]
+    fn changing_any_setting_changes_the_description_and_order_does_not() {
+        let mut base = Policy::default();
+        base.retention.push(RetentionRule {
+            name: "mifid-ii".into(),
+            days: 1826,
+            divisions: vec!["d1".into()],
+            queues: vec!["q1".into()],
+        });
+        let original = serde_json::to_value(&base).unwrap();
+        let mut paths = Vec::new();
+        leaves(&original, String::new(), &mut paths);
+        assert!(paths.len() > 15, "{paths:?}");
+        for path in &paths {
+            let mut changed = original.clone();
+            let leaf = changed.pointer_mut(path).unwrap();
+            *leaf = match leaf.take() {
+                Value::Bool(b) => Value::Bool(!b),
+                Value::Number(n) if n.is_u64() => Value::from(n.as_u64().unwrap() + 1),
+                Value::Number(n) => Value::from(n.as_f64().unwrap() / 2.0),
+                Value::String(s) => Value::String(format!("{s}-changed")),
+                Value::Array(mut items) => {
+                    items.push(
+                        if path.contains("retention") && !path.contains("retention/") {
+                            serde_json::json!({"name": "other", "days": 1})
+                        } else {
+                            Value::String("zz-added".into())
+                        },
+                    );
+                    Value::Array(items)
+                }
+                other => panic!("{path}: unexpected {other}"),
+            };
+            let policy: Policy = serde_json::from_value(changed).unwrap();
+            assert_ne!(
+                policy.describe(),
+                base.describe(),
+                "changing {path} is not described"
+            );
+        }
+        let mut reordered = base.clone();
+        reordered.scope.media_types = vec!["voice".into(), "chat".into()];
+        let mut sorted = base.clone();
+        sorted.scope.media_types = vec!["chat".into(), "voice".into()];
+        assert_eq!(reordered.describe(), sorted.describe());
+    }
 }

@@ -320,11 +320,22 @@ pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<String>
     ));
     out.push_str(&format!("- As of: {}\n", run.as_of));
     out.push_str(&format!("- Completed: {}\n", run.completed));
-    out.push_str(&format!(
-        "- Rules: {} ({})\n",
-        run.rule_set,
-        md(&run.policy)
-    ));
+    if run.policy.starts_with('{') {
+        // The policy as JSON in a code span; a backtick in it is written as its JSON escape,
+        // so nothing from the configuration can close the span.
+        out.push_str(&format!(
+            "- Rules: {}, policy `{}`\n",
+            run.rule_set,
+            run.policy.replace('`', "\\u0060")
+        ));
+    } else {
+        // Runs sealed before the policy was stored whole keep their summary byte for byte.
+        out.push_str(&format!(
+            "- Rules: {} ({})\n",
+            run.rule_set,
+            md(&run.policy)
+        ));
+    }
     out.push_str(&format!("- Software: {}\n\n", run.software));
     if let Some(coverage) = &coverage {
         out.push_str(&coverage_markdown(coverage));
@@ -441,6 +452,31 @@ mod tests {
         assert!(inert.contains("\\!\\[p\\]"));
         assert!(inert.contains("\\*\\*b\\*\\*"));
         assert_eq!(md("5b7e2c10-3f4a (SIP 408)."), "5b7e2c10-3f4a (SIP 408).");
+    }
+
+    #[test]
+    fn a_policy_cannot_close_its_code_span() {
+        let mut policy = crate::audit::Policy::default();
+        policy.scope.include_queues = vec!["q` **forged** `".into()];
+        let run = RunRecord {
+            run_id: "r".into(),
+            seq: 1,
+            window_start: "2026-07-14T00:00:00.000Z".into(),
+            window_end: "2026-07-15T00:00:00.000Z".into(),
+            as_of: "2026-07-16T00:00:00.000Z".into(),
+            completed: "2026-07-16T00:00:00.000Z".into(),
+            rule_set: "recaudit-rules-2".into(),
+            policy: policy.describe(),
+            software: "recaudit-test".into(),
+            manifest_sha256: String::new(),
+            coverage: String::new(),
+        };
+        let summary = summary_markdown(&run, &[]).unwrap();
+        let line = summary.lines().find(|l| l.starts_with("- Rules:")).unwrap();
+        assert_eq!(line.matches('`').count(), 2, "{line}");
+        let json = line.split('`').nth(1).unwrap();
+        let parsed: crate::audit::Policy = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed.scope.include_queues, policy.scope.include_queues);
     }
 
     #[test]
