@@ -127,6 +127,17 @@ pub enum Error {
         "the details page {page} cannot be read ({why}); the pull stopped there and is unfinished, so `audit` refuses its window. Run the same pull again to ask for the page again"
     )]
     UnreadablePage { page: String, why: String },
+
+    /// A platform job stayed unfinished past the pull's deadline.
+    #[error(
+        "the job {job} is still {state} after {} min of polling; the pull stopped there and is unfinished. Run the same pull again later to go on waiting for the same job",
+        .waited.as_secs() / 60
+    )]
+    JobTimedOut {
+        job: String,
+        state: String,
+        waited: std::time::Duration,
+    },
 }
 
 impl Error {

@@ -199,6 +199,11 @@ pub struct PullConfig {
     pub request_timeout: Duration,
     /// Pause between job status polls.
     pub poll_interval: Duration,
+    /// How long a job (details or bulk export) may stay unfinished before the pull stops,
+    /// unfinished and resumable, instead of polling forever.
+    pub job_deadline: Duration,
+    /// 429 answers in a row to one request before the step gives up.
+    pub max_rate_limited: u32,
     /// Base of the exponential backoff.
     pub backoff_base: Duration,
     /// Which conversations get a per-conversation recordingmetadata call (the costly part of
@@ -280,6 +285,10 @@ impl PullConfig {
             max_attempts: 8,
             request_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_secs(2),
+            // Bulk export jobs of a busy night take hours; a job still unfinished after this is
+            // stuck, or the org's queue is, and the operator should know.
+            job_deadline: Duration::from_secs(6 * 3600),
+            max_rate_limited: 20,
             backoff_base: Duration::from_millis(500),
             metadata: MetadataScope::Needed,
             media_types: vec!["voice".to_string()],
@@ -534,6 +543,7 @@ impl Client {
         let url = format!("{}{path}", self.config.api_base);
         let mut attempt = 0u32;
         let mut renewed = false;
+        let mut rate_limited = 0u32;
         loop {
             attempt += 1;
             if let Some(budget) = self.config.max_requests
@@ -607,6 +617,12 @@ impl Client {
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
                     self.count(|s| s.rate_limited += 1);
+                    rate_limited += 1;
+                    if rate_limited > self.config.max_rate_limited {
+                        return Err(Error::Usage(format!(
+                            "{method} {path}: answered 429 {rate_limited} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
+                        )));
+                    }
                     let wait = headers
                         .get("Retry-After")
                         .and_then(|v| v.to_str().ok())
@@ -945,6 +961,7 @@ impl Pull<'_> {
     /// Waits for `job` and pages its results from the stored cursor, committing each page with
     /// the cursor past it. `Some(why)` when the job is expired or gone.
     async fn page_details_job(&mut self, job: &str) -> Result<Option<String>> {
+        let waiting = Instant::now();
         loop {
             let status = match self
                 .client
@@ -978,7 +995,10 @@ impl Pull<'_> {
                         String::from_utf8_lossy(&status.body)
                     )));
                 }
-                _ => self.client.pause(self.client.config.poll_interval).await?,
+                state => {
+                    check_deadline(&self.client.config, job, state, waiting)?;
+                    self.client.pause(self.client.config.poll_interval).await?
+                }
             }
         }
         loop {
@@ -1208,6 +1228,7 @@ async fn run_job_to_completion(
     sink: &mut PayloadSink,
     job_id: &str,
 ) -> Result<()> {
+    let waiting = Instant::now();
     loop {
         let status = client
             .call(
@@ -1216,7 +1237,8 @@ async fn run_job_to_completion(
                 None,
             )
             .await?;
-        match json_field(&status, "state")?.as_str() {
+        let state = json_field(&status, "state")?;
+        match state.as_str() {
             "READY" => {
                 client
                     .call(
@@ -1230,9 +1252,24 @@ async fn run_job_to_completion(
                 store_received(store, sink, status).await?;
                 return Ok(());
             }
-            _ => client.pause(client.config.poll_interval).await?,
+            _ => {}
         }
+        check_deadline(&client.config, job_id, &state, waiting)?;
+        client.pause(client.config.poll_interval).await?;
     }
+}
+
+/// A job polled for longer than [`PullConfig::job_deadline`] stops the pull (unfinished, so a
+/// rerun polls the same job again) instead of waiting forever.
+fn check_deadline(config: &PullConfig, job: &str, state: &str, waiting: Instant) -> Result<()> {
+    if waiting.elapsed() <= config.job_deadline {
+        return Ok(());
+    }
+    Err(Error::JobTimedOut {
+        job: job.to_string(),
+        state: state.to_string(),
+        waited: waiting.elapsed(),
+    })
 }
 
 /// The org's EXPORT jobs whose `conversationQuery.interval` overlaps `[from, to)`, from

@@ -944,3 +944,55 @@ async fn an_unreadable_details_page_stops_the_pull_unfinished() {
         .await
         .unwrap();
 }
+
+/// A job that never finishes stops the pull, unfinished and resumable, instead of being polled
+/// forever.
+#[tokio::test]
+async fn a_job_that_never_finishes_stops_the_pull_at_its_deadline() {
+    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
+    use recaudit::source::genesys::{self, Credentials, PullConfig};
+
+    let env = TestEnv::new().await;
+    let client = SimClient::default();
+    let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
+    let server = SimServer::start(
+        Org::generate(12, 20, from, &Mix::default()),
+        Faults {
+            rate_limit_per_minute: 100_000,
+            job_polls: u64::MAX,
+            ..Faults::default()
+        },
+        client.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut config = PullConfig::new(
+        server.base_url(),
+        server.base_url(),
+        Credentials::new(client.id.clone(), client.secret.clone()),
+    );
+    config.details = "jobs".parse().unwrap();
+    config.poll_interval = std::time::Duration::from_millis(10);
+    config.job_deadline = std::time::Duration::from_millis(200);
+    let stopped = genesys::pull(&env.store, config, from, to)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stopped, recaudit::error::Error::JobTimedOut { .. }),
+        "{stopped}"
+    );
+    assert!(
+        stopped
+            .to_string()
+            .contains("Run the same pull again later"),
+        "{stopped}"
+    );
+    // The job is kept for the rerun, and the window is not sealed meanwhile.
+    let pulls: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT details_job, completed FROM pulls")
+            .fetch_all(env.store.pool())
+            .await
+            .unwrap();
+    assert!(matches!(pulls.as_slice(), [(Some(_), None)]), "{pulls:?}");
+}
