@@ -247,33 +247,54 @@ fn an_audit_without_evidence_seals_nothing_and_creates_no_key() {
     assert!(text(&runs.stdout).starts_with("No runs yet"));
 }
 
-/// The probe: after `pull --max-requests 4` stopped early, the audit sealed recording-missing
-/// exceptions for recordings whose metadata was never fetched.
-#[tokio::test]
-async fn a_stopped_pull_is_refused_and_sealed_only_as_a_partial_run() {
-    use recaudit::audit::Policy;
-    use recaudit::pipeline;
-    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
-    use recaudit::source::genesys::{self, Credentials, PullConfig};
-
-    let env = TestEnv::new().await;
+/// A simulated org of `conversations` on [`DAY`] (no rate limit to wait for, then `faults`),
+/// and a pull configuration for it.
+async fn simulated(
+    seed: u64,
+    conversations: usize,
+    faults: recaudit::simulator::Faults,
+) -> (
+    recaudit::simulator::SimServer,
+    recaudit::source::genesys::PullConfig,
+) {
+    use recaudit::simulator::{Mix, Org, SimClient, SimServer};
+    use recaudit::source::genesys::{Credentials, PullConfig};
     let client = SimClient::default();
     let server = SimServer::start(
-        Org::generate(5, 60, ts(&format!("{DAY}T00:00:00Z")), &Mix::default()),
-        Faults {
+        Org::generate(
+            seed,
+            conversations,
+            ts(&format!("{DAY}T00:00:00Z")),
+            &Mix::default(),
+        ),
+        recaudit::simulator::Faults {
             rate_limit_per_minute: 100_000,
-            ..Faults::default()
+            ..faults
         },
         client.clone(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
     .unwrap();
-    let mut config = PullConfig::new(
+    let config = PullConfig::new(
         server.base_url(),
         server.base_url(),
-        Credentials::new(client.id.clone(), client.secret.clone()),
+        Credentials::new(client.id, client.secret),
     );
+    (server, config)
+}
+
+/// The probe: after `pull --max-requests 4` stopped early, the audit sealed recording-missing
+/// exceptions for recordings whose metadata was never fetched.
+#[tokio::test]
+async fn a_stopped_pull_is_refused_and_sealed_only_as_a_partial_run() {
+    use recaudit::audit::Policy;
+    use recaudit::pipeline;
+    use recaudit::simulator::Faults;
+    use recaudit::source::genesys;
+
+    let env = TestEnv::new().await;
+    let (_server, mut config) = simulated(5, 60, Faults::default()).await;
     config.max_requests = Some(12);
     let stopped = genesys::pull(
         &env.store,
@@ -886,34 +907,19 @@ async fn an_anchor_directory_that_cannot_be_listed_stops_the_audit() {
 async fn an_unreadable_details_page_stops_the_pull_unfinished() {
     use recaudit::audit::Policy;
     use recaudit::pipeline;
-    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer, Stall};
-    use recaudit::source::genesys::{self, Credentials, PullConfig};
+    use recaudit::simulator::{Faults, Stall};
+    use recaudit::source::genesys;
 
     let env = TestEnv::new().await;
-    let client = SimClient::default();
     let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
-    let server = SimServer::start(
-        Org::generate(11, 40, from, &Mix::default()),
-        Faults {
-            rate_limit_per_minute: 100_000,
-            max_page_size: 10,
-            garble: Some(Stall::new("GET", "/results", 2)),
-            ..Faults::default()
-        },
-        client.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let config = || {
-        let mut config = PullConfig::new(
-            server.base_url(),
-            server.base_url(),
-            Credentials::new(client.id.clone(), client.secret.clone()),
-        );
-        config.details = "jobs".parse().unwrap();
-        config
+    let faults = Faults {
+        max_page_size: 10,
+        garble: Some(Stall::new("GET", "/results", 2)),
+        ..Faults::default()
     };
+    let (_server, mut jobs) = simulated(11, 40, faults).await;
+    jobs.details = "jobs".parse().unwrap();
+    let config = || jobs.clone();
     let stopped = genesys::pull(&env.store, config(), from, to)
         .await
         .unwrap_err();
@@ -949,29 +955,16 @@ async fn an_unreadable_details_page_stops_the_pull_unfinished() {
 /// forever.
 #[tokio::test]
 async fn a_job_that_never_finishes_stops_the_pull_at_its_deadline() {
-    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
-    use recaudit::source::genesys::{self, Credentials, PullConfig};
+    use recaudit::simulator::Faults;
+    use recaudit::source::genesys;
 
     let env = TestEnv::new().await;
-    let client = SimClient::default();
     let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
-    let server = SimServer::start(
-        Org::generate(12, 20, from, &Mix::default()),
-        Faults {
-            rate_limit_per_minute: 100_000,
-            job_polls: u64::MAX,
-            ..Faults::default()
-        },
-        client.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let mut config = PullConfig::new(
-        server.base_url(),
-        server.base_url(),
-        Credentials::new(client.id.clone(), client.secret.clone()),
-    );
+    let faults = Faults {
+        job_polls: u64::MAX,
+        ..Faults::default()
+    };
+    let (_server, mut config) = simulated(12, 20, faults).await;
     config.details = "jobs".parse().unwrap();
     config.poll_interval = std::time::Duration::from_millis(10);
     config.job_deadline = std::time::Duration::from_millis(200);
