@@ -53,8 +53,8 @@ use super::model::{
 use crate::audit::evidence::RecordingSource;
 use crate::error::{Error, Result};
 use crate::store::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow, Store,
-    StreamedInput,
+    FailedRow, FileLock, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
+    Store, StreamedInput,
 };
 use crate::time::Timestamp;
 
@@ -254,62 +254,38 @@ pub async fn import_paths_with(
     Ok(outcome)
 }
 
-/// The advisory lock that makes imports into one database run one at a time, held on the file
-/// `<database>.import-lock` beside it (created if missing, never removed: removing a lock file
-/// races with the next process opening it).
+/// The advisory lock that makes imports into one database run one at a time: a [`FileLock`]
+/// on `<database>.import-lock`.
 ///
 /// Without it, two imports read the same stored inputs, parse the same new files and race to
 /// insert the same rows, and the second fails on `UNIQUE constraint failed`. With it, the second
-/// waits, then finds what the first stored and skips it, as any re-import does. It is a lock of
-/// its own file (`flock` on Unix), so it cannot interfere with SQLite's locks on the database;
-/// the operating system releases it when the process ends, however it ends.
+/// waits, then finds what the first stored and skips it, as any re-import does.
 #[derive(Debug)]
 pub struct ImportLock {
-    _file: Option<File>,
+    _lock: FileLock,
 }
 
 impl ImportLock {
     /// The lock file of the database file `database`.
     pub fn path_for(database: &Path) -> PathBuf {
-        let mut name = database.as_os_str().to_os_string();
-        name.push(".import-lock");
-        PathBuf::from(name)
+        FileLock::beside(database, ".import-lock")
     }
 
     /// Takes the import lock of `database` (`None`, an in-memory database, needs none). When
     /// another import holds it, calls `waiting` once, then waits until it is released. A
     /// database whose folder does not exist is not locked: opening it fails and says so.
     pub async fn acquire(database: Option<&Path>, waiting: impl FnOnce()) -> Result<ImportLock> {
-        let Some(database) = database else {
-            return Ok(ImportLock { _file: None });
+        let Some(database) = database.filter(|database| {
+            database
+                .parent()
+                .is_none_or(|dir| dir.as_os_str().is_empty() || dir.is_dir())
+        }) else {
+            return Ok(ImportLock {
+                _lock: FileLock::none(),
+            });
         };
-        if database
-            .parent()
-            .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.is_dir())
-        {
-            return Ok(ImportLock { _file: None });
-        }
-        let path = ImportLock::path_for(database);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io("cannot open the import lock", &path))?;
-        match file.try_lock() {
-            Ok(()) => return Ok(ImportLock { _file: Some(file) }),
-            Err(std::fs::TryLockError::WouldBlock) => waiting(),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io("cannot take the import lock", path)(e));
-            }
-        }
-        let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
-            .await
-            .map_err(|e| Error::io("cannot take the import lock", &path)(std::io::Error::other(e)))?
-            .map_err(Error::io("cannot take the import lock", &path))?;
-        Ok(ImportLock {
-            _file: Some(locked),
-        })
+        let lock = FileLock::acquire(ImportLock::path_for(database), waiting).await?;
+        Ok(ImportLock { _lock: lock })
     }
 }
 

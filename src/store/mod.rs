@@ -13,12 +13,14 @@
 
 mod coverage;
 mod ledger;
+mod lock;
 mod pulls;
 mod read;
 mod write;
 
 pub use coverage::{CoverageFacts, PulledWindow};
 pub use ledger::{Anchor, LedgerRun};
+pub use lock::FileLock;
 pub use pulls::{PullProgress, PullState};
 pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord, Snapshot};
 pub use write::{
@@ -108,13 +110,11 @@ impl Store {
             )));
         }
         // Two processes opening a new database at once would both apply the migrations ("table
-        // raw_inputs already exists"): whoever opens a file-backed store migrates it under an
-        // exclusive lock. The lock is on a file of its own (`<database>-lock`, beside SQLite's
-        // `-wal` and `-shm`), never on the database: closing any other descriptor of the
-        // database file would drop SQLite's own POSIX locks on it.
+        // raw_inputs already exists"): whoever opens a file-backed store migrates it under the
+        // exclusive lock of `<database>-lock` (beside SQLite's `-wal` and `-shm`).
         let migration_lock = match &path {
-            Some(file) => lock_exclusive(file).await?,
-            None => None,
+            Some(file) => FileLock::acquire(FileLock::beside(file, "-lock"), || ()).await?,
+            None => FileLock::none(),
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -262,41 +262,6 @@ impl Store {
     pub async fn close(self) {
         self.pool.close().await;
     }
-}
-
-/// Takes the exclusive lock of `<database>-lock`, waiting for its holder (a process migrating
-/// the same database) without blocking the async runtime. A folder where the lock file cannot
-/// be created (read-only media holding a copy to verify) is not locked: nothing can be
-/// migrating a database there.
-async fn lock_exclusive(database: &std::path::Path) -> Result<Option<std::fs::File>> {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-lock");
-    let lock_path = PathBuf::from(name);
-    let path = lock_path.clone();
-    tokio::task::spawn_blocking(move || {
-        let file = match std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-        {
-            Ok(file) => file,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        file.lock()?;
-        Ok::<_, std::io::Error>(Some(file))
-    })
-    .await
-    .map_err(|e| Error::Migration(format!("the migration lock task failed: {e}")))?
-    .map_err(Error::io("cannot lock", lock_path))
 }
 
 /// Wraps a sqlx error with what recaudit was doing.
