@@ -82,16 +82,7 @@ pub(super) async fn facts(
         });
     }
 
-    let horizon: Option<String> = sqlx::query_scalar("SELECT MAX(horizon) FROM details_horizons")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db("reading the details availability horizon"))?;
-    let horizon = horizon
-        .map(|text| {
-            Timestamp::parse(&text)
-                .map_err(|_| crate::error::Error::Corrupt(format!("details horizon `{text}`")))
-        })
-        .transpose()?;
+    let horizon = newest_horizon(&mut *conn).await?;
 
     let export_jobs: Vec<(String, String)> = sqlx::query_as("SELECT job_id, state FROM recording_jobs WHERE action IS NULL OR action = 'EXPORT' ORDER BY job_id")
         .fetch_all(&mut *conn)
@@ -129,6 +120,20 @@ pub(super) async fn facts(
         export_media_files,
         orphan_listings: orphan_listings.max(0) as u64,
     })
+}
+
+/// The newest details availability horizon any stored input states, if any does.
+pub(super) async fn newest_horizon(conn: &mut SqliteConnection) -> Result<Option<Timestamp>> {
+    let newest: Option<String> = sqlx::query_scalar("SELECT MAX(horizon) FROM details_horizons")
+        .fetch_one(conn)
+        .await
+        .map_err(db("reading the details availability horizon"))?;
+    newest
+        .map(|text| {
+            Timestamp::parse(&text)
+                .map_err(|_| crate::error::Error::Corrupt(format!("details horizon `{text}`")))
+        })
+        .transpose()
 }
 
 /// The day of an export tree path `.../year=2026/month=7/day=14/...`, as `2026-07-14`.

@@ -195,9 +195,10 @@ impl Store {
     /// The conflicts revealed by raw inputs newer than `input`, one sentence each (a recording
     /// claimed by two conversations is said once, not once per conversation).
     pub async fn conflicts_since(&self, input: i64) -> Result<Vec<String>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END FROM evidence_conflicts e WHERE e.raw_input_id > ? ORDER BY e.kind, e.conversation_id, e.subject, e.other",
-        )
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM evidence_conflicts e WHERE e.raw_input_id > ? ORDER BY e.kind, e.conversation_id, e.subject, e.other",
+            read::CONFLICT_COLUMNS
+        )))
         .bind(input)
         .fetch_all(&self.pool)
         .await
@@ -219,17 +220,12 @@ impl Store {
 
     /// The newest details availability horizon any stored input states, if any does.
     pub async fn details_horizon(&self) -> Result<Option<Timestamp>> {
-        let newest: Option<String> =
-            sqlx::query_scalar("SELECT MAX(horizon) FROM details_horizons")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db("reading the details availability horizon"))?;
-        newest
-            .map(|text| {
-                Timestamp::parse(&text)
-                    .map_err(|_| Error::Corrupt(format!("details horizon `{text}`")))
-            })
-            .transpose()
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        coverage::newest_horizon(&mut conn).await
     }
 
     /// Row counts of the main tables, for status output and tests.

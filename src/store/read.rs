@@ -48,6 +48,10 @@ pub struct RunRecord {
     pub coverage: String,
 }
 
+/// The columns of an `evidence_conflicts e` row as evidence names them: conversation, kind,
+/// and subject and other, where a `details-copies` row's raw input ids become their sources.
+pub(super) const CONFLICT_COLUMNS: &str = "e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END";
+
 /// One consistent view of the database for a whole audit: a read transaction, so that an
 /// import committed while the audit reads lands wholly after it (SQLite's WAL keeps the
 /// snapshot of the transaction's first read until it ends; writers are not blocked). Dropping
@@ -342,13 +346,20 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         }
     }
 
-    for row in fetch(conn, "SELECT e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN ?1 AND ?2 ORDER BY e.conversation_id, e.kind, e.subject, e.other", first, last).await? {
+    let conflicts = format!(
+        "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN ?1 AND ?2 ORDER BY e.conversation_id, e.kind, e.subject, e.other",
+        CONFLICT_COLUMNS
+    );
+    for row in fetch(conn, &conflicts, first, last).await? {
         let Some(at) = slot(&row) else { continue };
         let read = (|| -> Result<(i64, Conflict)> {
             let kind: String = get(&row, 1)?;
             let (subject, other): (String, String) = (get(&row, 2)?, get(&row, 3)?);
             let conflict = match kind.as_str() {
-                "details-copies" => Conflict::DetailsCopies { kept: subject, other },
+                "details-copies" => Conflict::DetailsCopies {
+                    kept: subject,
+                    other,
+                },
                 "recording-claimed" => Conflict::RecordingClaimed {
                     recording_id: subject,
                     other_conversation: other,
