@@ -65,7 +65,10 @@ pub const ANCHOR_DIR_SUFFIX: &str = ".checkpoints";
 
 /// `[ledger] anchor_dir`: a directory, or a switch for the default one.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a directory path, or false to turn the copies off (true: the default directory)"
+)]
 pub enum AnchorDirSetting {
     Switch(bool),
     Dir(PathBuf),

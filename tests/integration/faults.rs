@@ -284,6 +284,25 @@ async fn simulated(
     (server, config)
 }
 
+/// Prepares the audit of [`DAY`], as of four days later, with the default policy.
+async fn prepare_day(
+    env: &TestEnv,
+    allow_partial: bool,
+) -> recaudit::error::Result<recaudit::pipeline::PreparedAudit> {
+    let day = window(
+        &format!("{DAY}T00:00:00Z"),
+        "2026-07-15T00:00:00Z",
+        "2026-07-20T00:00:00Z",
+    );
+    recaudit::pipeline::prepare_audit(
+        &env.store,
+        &recaudit::audit::Policy::default(),
+        day,
+        allow_partial,
+    )
+    .await
+}
+
 /// The probe: after `pull --max-requests 4` stopped early, the audit sealed recording-missing
 /// exceptions for recordings whose metadata was never fetched.
 #[tokio::test]
@@ -314,14 +333,7 @@ async fn a_stopped_pull_is_refused_and_sealed_only_as_a_partial_run() {
         "some details were stored before it stopped"
     );
 
-    let window = window(
-        &format!("{DAY}T00:00:00Z"),
-        "2026-07-15T00:00:00Z",
-        "2026-07-20T00:00:00Z",
-    );
-    let refused = pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
-        .await
-        .unwrap_err();
+    let refused = prepare_day(&env, false).await.unwrap_err();
     assert!(
         refused
             .to_string()
@@ -330,9 +342,7 @@ async fn a_stopped_pull_is_refused_and_sealed_only_as_a_partial_run() {
     );
     assert!(env.store.ledger_runs().await.unwrap().is_empty());
 
-    let prepared = pipeline::prepare_audit(&env.store, &Policy::default(), window, true)
-        .await
-        .unwrap();
+    let prepared = prepare_day(&env, true).await.unwrap();
     let outcome = pipeline::seal_audit(
         &env.store,
         &Policy::default(),
@@ -905,8 +915,6 @@ async fn an_anchor_directory_that_cannot_be_listed_stops_the_audit() {
 /// unfinished (the audit refuses its window), and a rerun asks for the page again and finishes.
 #[tokio::test]
 async fn an_unreadable_details_page_stops_the_pull_unfinished() {
-    use recaudit::audit::Policy;
-    use recaudit::pipeline;
     use recaudit::simulator::{Faults, Stall};
     use recaudit::source::genesys;
 
@@ -927,14 +935,7 @@ async fn an_unreadable_details_page_stops_the_pull_unfinished() {
         matches!(stopped, recaudit::error::Error::UnreadablePage { .. }),
         "{stopped}"
     );
-    let window = window(
-        &format!("{DAY}T00:00:00Z"),
-        "2026-07-15T00:00:00Z",
-        "2026-07-20T00:00:00Z",
-    );
-    let refused = pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
-        .await
-        .unwrap_err();
+    let refused = prepare_day(&env, false).await.unwrap_err();
     assert!(
         matches!(refused, recaudit::error::Error::EvidenceGap { .. }),
         "{refused}"
@@ -946,9 +947,7 @@ async fn an_unreadable_details_page_stops_the_pull_unfinished() {
         40,
         "no page was skipped"
     );
-    pipeline::prepare_audit(&env.store, &Policy::default(), window, false)
-        .await
-        .unwrap();
+    prepare_day(&env, false).await.unwrap();
 }
 
 /// A job that never finishes stops the pull, unfinished and resumable, instead of being polled
@@ -988,4 +987,21 @@ async fn a_job_that_never_finishes_stops_the_pull_at_its_deadline() {
             .await
             .unwrap();
     assert!(matches!(pulls.as_slice(), [(Some(_), None)]), "{pulls:?}");
+}
+
+#[test]
+fn a_mistyped_anchor_directory_setting_says_what_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "[ledger]\nanchor_dir = 5\n").unwrap();
+    let output = binary(dir.path())
+        .args(["--config", "bad.toml", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a directory path, or false"), "{stderr}");
 }
