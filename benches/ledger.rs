@@ -195,13 +195,14 @@ fn main() {
     .expect("ledger");
     let start = Instant::now();
     runtime
-        .block_on(store.save_run(
-            &std::collections::BTreeSet::new(),
-            &findings,
-            &ledger,
-            &[],
-            |seq, _| Ok(RunRecord { seq, ..run.clone() }),
-        ))
+        .block_on(async {
+            let mut tx = store.begin_run().await?;
+            let (seq, _) = tx.next_run().await?;
+            let run = RunRecord { seq, ..run.clone() };
+            let empty = std::collections::BTreeSet::new();
+            recaudit::pipeline::store_run(&mut tx, &ledger, &[], &run, &empty, &findings).await?;
+            tx.commit().await
+        })
         .expect("save run");
     report(
         "append: findings + ledger into SQLite",

@@ -6,6 +6,7 @@
 //! crash in between leaves a stored run without files on disk, which
 //! `recaudit report --run ID` regenerates byte for byte.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit::coverage::{self, Coverage};
@@ -14,9 +15,11 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::anchor::{self, AnchorOutcome};
 use crate::ledger::append::RunAppend;
-use crate::report::{self, ReportSet, Tally};
+use crate::ledger::note::Checkpoint;
+use crate::ledger::seal;
+use crate::report::{self, Tally};
 use crate::source::import::ImportLock;
-use crate::store::{EVIDENCE_PAGE, RunRecord, Store};
+use crate::store::{EVIDENCE_PAGE, RunRecord, RunTransaction, Store};
 use crate::time::Timestamp;
 
 /// The software token recorded with every run.
@@ -189,39 +192,29 @@ pub async fn seal_audit(
         &ledger.origin,
     )?;
 
-    let mut rendered: Option<ReportSet> = None;
-    let (run, appended) = store
-        .save_run(
-            &raw_inputs,
-            &findings,
-            ledger,
-            &known,
-            |seq, last_completed| {
-                // Taken under the write lock, and never before the previous run's completion.
-                let completed =
-                    last_completed.map_or_else(Timestamp::now, |last| last.max(Timestamp::now()));
-                let mut run = RunRecord {
-                    run_id: run_id(completed, seq),
-                    seq,
-                    window_start: window.from.to_string(),
-                    window_end: window.to.to_string(),
-                    as_of: window.as_of.to_string(),
-                    completed: completed.to_string(),
-                    rule_set: RULE_SET.to_string(),
-                    policy: policy.describe(),
-                    software: SOFTWARE.to_string(),
-                    manifest_sha256: String::new(),
-                    coverage: coverage_json,
-                };
-                let reports = report::render(&run, &findings)?;
-                run.manifest_sha256 = reports.manifest_sha256();
-                rendered = Some(reports);
-                Ok(run)
-            },
-        )
-        .await?;
+    // The run number and completed time are taken under the write lock the transaction holds,
+    // and the completed time is never before the previous run's.
+    let mut tx = store.begin_run().await?;
+    let (seq, last_completed) = tx.next_run().await?;
+    let completed = last_completed.map_or_else(Timestamp::now, |last| last.max(Timestamp::now()));
+    let mut run = RunRecord {
+        run_id: run_id(completed, seq),
+        seq,
+        window_start: window.from.to_string(),
+        window_end: window.to.to_string(),
+        as_of: window.as_of.to_string(),
+        completed: completed.to_string(),
+        rule_set: RULE_SET.to_string(),
+        policy: policy.describe(),
+        software: SOFTWARE.to_string(),
+        manifest_sha256: String::new(),
+        coverage: coverage_json,
+    };
+    let reports = report::render(&run, &findings)?;
+    run.manifest_sha256 = reports.manifest_sha256();
+    let appended = store_run(&mut tx, ledger, &known, &run, &raw_inputs, &findings).await?;
+    tx.commit().await?;
     drop(_import_lock);
-    let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
     let report_dir = reports_dir.join(&run.run_id);
     reports.write_to(&report_dir)?;
     let anchors = anchor::anchor_checkpoint(
@@ -240,6 +233,41 @@ pub async fn seal_audit(
         ledger: appended,
         anchors,
     })
+}
+
+/// Stores `run`, its findings and the raw inputs they used, and appends it to the ledger, all
+/// on the run's transaction (committed by the caller): the whole run or nothing.
+pub async fn store_run(
+    tx: &mut RunTransaction,
+    ledger: &Ledger,
+    known: &[(String, Checkpoint)],
+    run: &RunRecord,
+    raw_inputs: &BTreeSet<i64>,
+    findings: &[Finding],
+) -> Result<RunAppend> {
+    tx.insert_run(run).await?;
+    tx.insert_findings(&run.run_id, findings.iter().map(Finding::to_stored))
+        .await?;
+    tx.insert_run_inputs(&run.run_id, raw_inputs).await?;
+    seal::append_run(tx, ledger, known, run, findings).await
+}
+
+/// A stored run's findings, in conversation-id order.
+pub async fn load_findings(store: &Store, run_id: &str) -> Result<Vec<Finding>> {
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store.load_findings_page(run_id, &after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.conversation_id.clone();
+        for stored in page {
+            all.push(
+                Finding::from_stored(stored)
+                    .map_err(|e| Error::Corrupt(format!("{e} in run {run_id}")))?,
+            );
+        }
+    }
+    Ok(all)
 }
 
 /// Audits a window whose evidence covers it, appends it to the ledger and writes its reports
@@ -262,7 +290,7 @@ pub async fn regenerate_reports(
     reports_dir: &Path,
 ) -> Result<PathBuf> {
     let run = crate::ledger::sealed::sealed_run(store, run_id).await?;
-    let findings = store.load_findings(run_id).await?;
+    let findings = load_findings(store, run_id).await?;
     let reports = report::render(&run, &findings)?;
     let sha = reports.manifest_sha256();
     if sha != run.manifest_sha256 {

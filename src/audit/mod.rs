@@ -32,6 +32,8 @@ pub use rules::evaluate;
 
 use std::fmt;
 
+use crate::store::StoredFinding;
+
 /// Version of the rules that produced a finding; recorded with every run (and later in the
 /// ledger), and bumped whenever a rule changes meaning.
 pub const RULE_SET: &str = "recaudit-rules-2";
@@ -153,6 +155,52 @@ pub struct Finding {
     pub users: Vec<String>,
     /// One sentence of evidence.
     pub detail: String,
+}
+
+impl Finding {
+    /// The finding as the store keeps it: the status and reasons by their codes.
+    pub fn to_stored(&self) -> StoredFinding {
+        StoredFinding {
+            conversation_id: self.interaction.clone(),
+            status: self.status.as_str().to_string(),
+            reasons: self.reasons.iter().map(|r| r.code().to_string()).collect(),
+            recordings: self.recordings.clone(),
+            media_sha256: self.media_sha256.clone(),
+            started: self.started.clone(),
+            ended: self.ended.clone(),
+            direction: self.direction.clone(),
+            media: self.media.clone(),
+            queues: self.queues.clone(),
+            users: self.users.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+
+    /// A stored finding read back; an unknown status or reason code (a row edited by hand, or
+    /// written by a newer rule set) is named, never skipped.
+    pub fn from_stored(stored: StoredFinding) -> std::result::Result<Finding, String> {
+        let reasons = stored
+            .reasons
+            .iter()
+            .map(|code| Reason::parse(code).ok_or_else(|| format!("unknown reason `{code}`")))
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        let status = Status::parse(&stored.status)
+            .ok_or_else(|| format!("unknown status `{}`", stored.status))?;
+        Ok(Finding {
+            interaction: stored.conversation_id,
+            status,
+            reasons,
+            recordings: stored.recordings,
+            media_sha256: stored.media_sha256,
+            started: stored.started,
+            ended: stored.ended,
+            direction: stored.direction,
+            media: stored.media,
+            queues: stored.queues,
+            users: stored.users,
+            detail: stored.detail,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,17 +9,8 @@ use super::note::{Checkpoint, NoteSigner};
 use super::record::{self, FINDING, INPUT, RUN, RecordError};
 use crate::audit::Finding;
 use crate::store::RunRecord;
-
-/// A raw input as the ledger records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputFacts {
-    pub kind: String,
-    pub source: String,
-    /// Canonical UTC text, as stored.
-    pub received: String,
-    pub bytes: i64,
-    pub sha256: String,
-}
+/// A raw input as the ledger records it: the store's columns of it.
+pub use crate::store::StoredInput as InputFacts;
 
 /// One leaf of a run's inputs or findings tree.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -145,13 +145,7 @@ pub async fn prove(store: &Store, interaction: &str, run: Option<&str>) -> Resul
     let run_id = match run {
         Some(run) => run.to_string(),
         None => {
-            let newest: Option<String> = sqlx::query_scalar(
-                "SELECT f.run_id FROM findings f JOIN ledger_runs l ON l.run_id = f.run_id WHERE f.conversation_id = ? ORDER BY l.idx DESC LIMIT 1",
-            )
-            .bind(interaction)
-            .fetch_optional(store.pool())
-            .await
-            .map_err(crate::store::db("looking up the interaction"))?;
+            let newest = store.newest_run_with(interaction).await?;
             newest.ok_or_else(|| {
                 Error::Usage(format!(
                     "no run in the ledger has interaction `{interaction}`"

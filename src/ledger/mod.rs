@@ -23,6 +23,7 @@ pub mod export;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod seal;
 pub mod sealed;
 pub mod verify;
 

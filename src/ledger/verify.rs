@@ -14,6 +14,7 @@ use super::append;
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteVerifier};
 use super::record::{self, FINDING, INPUT, Layout, RUN};
+use crate::audit::Finding;
 use crate::error::Result;
 use crate::store::Store;
 
@@ -540,6 +541,7 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
         .for_each_finding(&facts.run, |finding| {
             // An unreadable typed row simply differs from its record.
             let leaf = finding
+                .and_then(Finding::from_stored)
                 .ok()
                 .and_then(|f| {
                     append::finding_record(&facts.run, &facts.rule_set, typed.len(), &f).ok()

@@ -12,17 +12,20 @@
 //! byte for byte.
 
 mod coverage;
+pub mod evidence;
 mod ledger;
 mod lock;
 mod pulls;
 mod read;
+mod runs;
 mod write;
 
 pub use coverage::{CoverageFacts, PulledWindow};
 pub use ledger::{Anchor, LedgerRun};
 pub use lock::FileLock;
 pub use pulls::{PullProgress, PullState};
-pub use read::{EVIDENCE_PAGE, EvidencePage, RunRecord, Snapshot};
+pub use read::{EVIDENCE_PAGE, EvidencePage, Snapshot};
+pub use runs::{EntryRow, RunRecord, RunTransaction, StoredFinding, StoredInput, Tree};
 pub use write::{
     FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, StreamedInput,
     WriteSummary,

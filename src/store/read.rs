@@ -1,21 +1,16 @@
-//! Reading evidence for an audit window, and writing and reading runs with their findings.
+//! Reading the evidence of an audit window: one read [`Snapshot`], page by page.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::write::json_list;
-use super::{Store, db};
-use crate::audit::evidence::{
+use super::evidence::{
     Conflict, Conversation, Evidence, FailedExport, MediaFile, Orphan, Participant,
     RecordingEvidence, RecordingSource, Segment, Session,
 };
-use crate::audit::{Finding, Reason, Status};
+use super::{Store, db};
 use crate::error::{Error, Result};
-use crate::ledger::Ledger;
-use crate::ledger::append::RunAppend;
-use crate::ledger::note::Checkpoint;
 use crate::time::Timestamp;
 
 /// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
@@ -27,25 +22,6 @@ pub const EVIDENCE_PAGE: usize = 2_000;
 pub struct EvidencePage {
     pub evidence: Vec<Evidence>,
     pub raw_inputs: BTreeSet<i64>,
-}
-
-/// A stored audit run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRecord {
-    pub run_id: String,
-    pub seq: i64,
-    pub window_start: String,
-    pub window_end: String,
-    pub as_of: String,
-    pub completed: String,
-    pub rule_set: String,
-    pub policy: String,
-    pub software: String,
-    /// SHA-256 of the run's `manifest.json`: binds the report files to the run.
-    pub manifest_sha256: String,
-    /// The evidence coverage, JSON (see [`crate::audit::coverage`]); empty for runs sealed
-    /// before coverage was recorded.
-    pub coverage: String,
 }
 
 /// The columns of an `evidence_conflicts e` row as evidence names them: conversation, kind,
@@ -381,228 +357,6 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         evidence,
         raw_inputs: used,
     })
-}
-
-impl Store {
-    /// Stores a run and its findings in one transaction, records the raw inputs the window's
-    /// evidence came from, and appends the run to the ledger with a new signed checkpoint. `prepare` receives the run's sequence number (allocated
-    /// under the write lock) and returns the run record, whose manifest hash requires the
-    /// reports to be rendered first.
-    pub async fn save_run<F>(
-        &self,
-        raw_inputs: &BTreeSet<i64>,
-        findings: &[Finding],
-        ledger: &Ledger,
-        known: &[(String, Checkpoint)],
-        prepare: F,
-    ) -> Result<(RunRecord, RunAppend)>
-    where
-        F: FnOnce(i64, Option<Timestamp>) -> Result<RunRecord>,
-    {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
-        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting the run transaction"))?;
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("allocating a run number"))?;
-        // Runs complete in log order: the next completed time is never before the last one,
-        // even when two audits queue behind the write lock.
-        let last_completed: Option<String> = sqlx::query_scalar("SELECT MAX(completed) FROM runs")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("reading the last run"))?;
-        let last_completed = last_completed.and_then(|t| Timestamp::parse(&t).ok());
-        let run = prepare(seq, last_completed)?;
-
-        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&run.run_id)
-            .bind(run.seq)
-            .bind(&run.window_start)
-            .bind(&run.window_end)
-            .bind(&run.as_of)
-            .bind(&run.completed)
-            .bind(&run.rule_set)
-            .bind(&run.policy)
-            .bind(&run.software)
-            .bind(&run.manifest_sha256)
-            .bind(&run.coverage)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing the run"))?;
-
-        super::write::insert_rows(
-            &mut tx,
-            "INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) ",
-            "",
-            13,
-            findings.iter(),
-            |b, f| {
-                let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
-                b.push_bind(run.run_id.clone())
-                    .push_bind(f.interaction.clone())
-                    .push_bind(f.status.as_str())
-                    .push_bind(json_list(&reasons))
-                    .push_bind(json_list(&f.recordings))
-                    .push_bind(json_list(&f.media_sha256))
-                    .push_bind(f.started.clone())
-                    .push_bind(f.ended.clone())
-                    .push_bind(f.direction.clone())
-                    .push_bind(f.media.clone())
-                    .push_bind(json_list(&f.queues))
-                    .push_bind(json_list(&f.users))
-                    .push_bind(f.detail.clone());
-            },
-        )
-        .await?;
-
-        super::write::insert_rows(
-            &mut tx,
-            "INSERT INTO run_inputs (run_id, raw_input_id) ",
-            "",
-            2,
-            raw_inputs.iter(),
-            |b, id| {
-                b.push_bind(run.run_id.clone()).push_bind(*id);
-            },
-        )
-        .await?;
-
-        let appended = super::ledger::append_run(
-            &mut tx,
-            &ledger.origin,
-            &ledger.signer,
-            known,
-            &run,
-            findings,
-        )
-        .await?;
-
-        tx.commit().await.map_err(db("committing the run"))?;
-        Ok((run, appended))
-    }
-
-    pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
-        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage FROM runs WHERE run_id = ?")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading the run"))?
-            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?;
-        Ok(RunRecord {
-            run_id: get(&row, 0)?,
-            seq: get(&row, 1)?,
-            window_start: get(&row, 2)?,
-            window_end: get(&row, 3)?,
-            as_of: get(&row, 4)?,
-            completed: get(&row, 5)?,
-            rule_set: get(&row, 6)?,
-            policy: get(&row, 7)?,
-            software: get(&row, 8)?,
-            manifest_sha256: get(&row, 9)?,
-            coverage: get(&row, 10)?,
-        })
-    }
-
-    /// Every run id of the typed `runs` table, oldest first (sealed or not: see
-    /// [`crate::ledger::sealed`]).
-    pub async fn all_run_ids(&self) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing runs"))
-    }
-
-    /// The run record stored in the ledger log for `run_id`, if there is one.
-    pub async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = ? ORDER BY idx LIMIT 1")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading the run record"))
-    }
-
-    /// Run ids that have typed findings but no row in `runs`.
-    pub async fn findings_without_run(&self) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT DISTINCT run_id FROM findings WHERE run_id NOT IN (SELECT run_id FROM runs) ORDER BY run_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing findings without a run"))
-    }
-
-    /// A run's findings, ordered by conversation id.
-    pub async fn load_findings(&self, run_id: &str) -> Result<Vec<Finding>> {
-        let mut all = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = self.load_findings_page(run_id, &after, 5_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.interaction.clone();
-            all.extend(page);
-        }
-        Ok(all)
-    }
-
-    /// Up to `limit` findings of a run whose conversation ids sort after `after`.
-    pub async fn load_findings_page(
-        &self,
-        run_id: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<Finding>> {
-        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?")
-            .bind(run_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("reading findings"))?;
-        rows.iter()
-            .map(|row| {
-                let status: String = get(row, 1)?;
-                let reasons: Vec<String> = list(row, 2)?;
-                Ok(Finding {
-                    interaction: get(row, 0)?,
-                    status: Status::parse(&status).ok_or_else(|| {
-                        Error::Corrupt(format!("unknown status `{status}` in run {run_id}"))
-                    })?,
-                    reasons: reasons
-                        .iter()
-                        .map(|code| {
-                            Reason::parse(code).ok_or_else(|| {
-                                Error::Corrupt(format!("unknown reason `{code}` in run {run_id}"))
-                            })
-                        })
-                        .collect::<Result<_>>()?,
-                    recordings: list(row, 3)?,
-                    media_sha256: list(row, 4)?,
-                    started: get(row, 5)?,
-                    ended: get(row, 6)?,
-                    direction: get(row, 7)?,
-                    media: get(row, 8)?,
-                    queues: list(row, 9)?,
-                    users: list(row, 10)?,
-                    detail: get(row, 11)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Ids of the raw inputs a run's findings were based on, ascending.
-    pub async fn run_input_ids(&self, run_id: &str) -> Result<Vec<i64>> {
-        sqlx::query_scalar(
-            "SELECT raw_input_id FROM run_inputs WHERE run_id = ? ORDER BY raw_input_id",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading run inputs"))
-    }
 }
 
 async fn fetch(

@@ -1,5 +1,6 @@
 //! The single integration-test binary (one link step). Each module is a feature area.
 
+mod architecture;
 mod bounds;
 mod cli;
 mod faults;

@@ -410,7 +410,9 @@ async fn a_short_window_is_pulled_with_the_sync_query() {
     )
     .await
     .unwrap();
-    let findings = env.store.load_findings(&outcome.run.run_id).await.unwrap();
+    let findings = recaudit::pipeline::load_findings(&env.store, &outcome.run.run_id)
+        .await
+        .unwrap();
     assert_eq!(findings.len(), in_hour.len());
     for conversation in in_hour {
         let finding = findings

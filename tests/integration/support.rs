@@ -112,8 +112,7 @@ impl TestEnv {
     /// Audits [`DAY`] as of `as_of` and returns the run's stored findings.
     pub async fn findings_at(&self, policy: &Policy, as_of: &str) -> Vec<Finding> {
         let outcome = self.audit_with(policy, as_of).await;
-        self.store
-            .load_findings(&outcome.run.run_id)
+        pipeline::load_findings(&self.store, &outcome.run.run_id)
             .await
             .expect("findings")
     }
@@ -123,8 +122,7 @@ impl TestEnv {
         let outcome = self
             .audit_with(&Policy::default(), "2026-07-17T12:00:00Z")
             .await;
-        self.store
-            .load_findings(&outcome.run.run_id)
+        pipeline::load_findings(&self.store, &outcome.run.run_id)
             .await
             .expect("findings")
     }
