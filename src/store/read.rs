@@ -120,243 +120,277 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         .into_iter()
         .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
         .collect();
-    let mut evidence = Vec::with_capacity(rows.len());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    let mut used: BTreeSet<i64> = BTreeSet::new();
-    for row in &rows {
-        let id: String = get(row, 0)?;
-        index.insert(id.clone(), evidence.len());
-        let mut conversation = Evidence {
-            conversation: Conversation {
-                id,
-                ..Conversation::default()
-            },
-            ..Evidence::default()
-        };
-        let read = (|| -> Result<()> {
-            used.insert(get(row, 5)?);
-            let c = &mut conversation.conversation;
-            c.start = time(row, 1)?;
-            c.end = time(row, 2)?;
-            c.direction = get(row, 3)?;
-            c.division_ids = list(row, 4)?;
-            Ok(())
-        })();
-        if let Err(e) = read {
-            conversation
-                .unreadable
-                .push(format!("conversation row: {e}"));
-        }
-        evidence.push(conversation);
-    }
-    let slot = |row: &SqliteRow| -> Option<usize> {
-        row.try_get::<&str, _>(0)
-            .ok()
-            .and_then(|id| index.get(id).copied())
-    };
+    let mut page = PageBuilder::with_conversations(&rows)?;
 
-    for row in fetch(conn, "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<Participant> {
-            Ok(Participant {
-                purpose: get(&row, 1)?,
-                user_id: get(&row, 2)?,
-                name: get(&row, 3)?,
-                sessions: Vec::new(),
-            })
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok(participant) => target.conversation.participants.push(participant),
-            Err(e) => target.unreadable.push(format!("participant: {e}")),
-        }
+    let tables: [(&str, &str, RowReader); 7] = [
+        (
+            "participant",
+            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal",
+            read_participant,
+        ),
+        (
+            "session",
+            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal",
+            read_session,
+        ),
+        (
+            "segment",
+            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal",
+            read_segment,
+        ),
+        (
+            "recording",
+            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source",
+            read_recording,
+        ),
+        (
+            "export media file",
+            "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name",
+            read_media_file,
+        ),
+        (
+            "failed export",
+            "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id",
+            read_failed_export,
+        ),
+        (
+            "orphan recording",
+            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id",
+            read_orphan,
+        ),
+    ];
+    for (what, sql, read) in tables {
+        page.attach(fetch(conn, sql, first, last).await?, what, read);
     }
-
-    for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let target = &mut evidence[at];
-        let read = (|| -> Result<()> {
-            let participant = ordinal(&row, 1)?;
-            let session = Session {
-                session_id: get(&row, 2)?,
-                media_type: get(&row, 3)?,
-                direction: get(&row, 4)?,
-                recording_flag: get(&row, 5)?,
-                received_packets: get(&row, 6)?,
-                segments: Vec::new(),
-            };
-            target
-                .conversation
-                .participants
-                .get_mut(participant)
-                .ok_or_else(|| Error::Corrupt(format!("a session of participant {participant}, which is not stored")))?
-                .sessions
-                .push(session);
-            Ok(())
-        })();
-        if let Err(e) = read {
-            target.unreadable.push(format!("session: {e}"));
-        }
-    }
-
-    for row in fetch(conn, "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let target = &mut evidence[at];
-        let read = (|| -> Result<()> {
-            let (p, s) = (ordinal(&row, 1)?, ordinal(&row, 2)?);
-            let sip: Vec<String> = list(&row, 8)?;
-            let segment = Segment {
-                segment_type: get(&row, 3)?,
-                start: time(&row, 4)?.ok_or_else(|| Error::Corrupt("a segment without segmentStart".into()))?,
-                end: time(&row, 5)?,
-                disconnect_type: get(&row, 6)?,
-                error_code: get(&row, 7)?,
-                sip_response_codes: sip.iter().filter_map(|c| c.parse().ok()).collect(),
-                queue_id: get(&row, 9)?,
-            };
-            target
-                .conversation
-                .participants
-                .get_mut(p)
-                .and_then(|participant| participant.sessions.get_mut(s))
-                .ok_or_else(|| Error::Corrupt(format!("a segment of session {p}/{s}, which is not stored")))?
-                .segments
-                .push(segment);
-            Ok(())
-        })();
-        if let Err(e) = read {
-            target.unreadable.push(format!("segment: {e}"));
-        }
-    }
-
-    for row in fetch(conn, "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<(i64, RecordingEvidence)> {
-            let source: String = get(&row, 2)?;
-            let source = RecordingSource::parse(&source)
-                .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
-            Ok((get(&row, 14)?, RecordingEvidence {
-                recording_id: get(&row, 1)?,
-                source,
-                media: get(&row, 3)?,
-                file_state: get(&row, 4)?,
-                start: time(&row, 5)?,
-                end: time(&row, 6)?,
-                duration_ms: get(&row, 7)?,
-                output_size_bytes: get(&row, 8)?,
-                has_media_uris: get(&row, 9)?,
-                delete_date: time(&row, 10)?,
-                creation_time: time(&row, 11)?,
-                paused_ms: get(&row, 12)?,
-                export_media_name: get(&row, 13)?,
-                media_subtype: get(&row, 15)?,
-                file_role: get(&row, 16)?,
-            }))
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok((input, recording)) => {
-                used.insert(input);
-                target.recordings.push(recording);
-            }
-            Err(e) => target.unreadable.push(format!("recording: {e}")),
-        }
-    }
-
-    for row in fetch(conn, "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<(i64, MediaFile)> {
-            Ok((get(&row, 5)?, MediaFile {
-                recording_id: get(&row, 1)?,
-                file_name: get(&row, 2)?,
-                bytes: get(&row, 3)?,
-                sha256: get(&row, 4)?,
-            }))
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok((input, file)) => {
-                used.insert(input);
-                target.media_files.push(file);
-            }
-            Err(e) => target.unreadable.push(format!("export media file: {e}")),
-        }
-    }
-
-    for row in fetch(conn, "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<(i64, FailedExport)> {
-            let job: String = get(&row, 1)?;
-            Ok((get(&row, 3)?, FailedExport {
-                job_id: Some(job).filter(|j| !j.is_empty()),
-                recording_id: get(&row, 2)?,
-            }))
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok((input, failed)) => {
-                used.insert(input);
-                target.failed_exports.push(failed);
-            }
-            Err(e) => target.unreadable.push(format!("failed export: {e}")),
-        }
-    }
-
-    for row in fetch(conn, "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id", first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<(i64, Orphan)> {
-            Ok((get(&row, 5)?, Orphan {
-                orphan_id: get(&row, 1)?,
-                recording_id: get(&row, 2)?,
-                media: get(&row, 3)?,
-                orphan_status: get(&row, 4)?,
-            }))
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok((input, orphan)) => {
-                used.insert(input);
-                target.orphans.push(orphan);
-            }
-            Err(e) => target.unreadable.push(format!("orphan recording: {e}")),
-        }
-    }
-
     let conflicts = format!(
         "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN ?1 AND ?2 ORDER BY e.conversation_id, e.kind, e.subject, e.other",
         CONFLICT_COLUMNS
     );
-    for row in fetch(conn, &conflicts, first, last).await? {
-        let Some(at) = slot(&row) else { continue };
-        let read = (|| -> Result<(i64, Conflict)> {
-            let kind: String = get(&row, 1)?;
-            let (subject, other): (String, String) = (get(&row, 2)?, get(&row, 3)?);
-            let conflict = match kind.as_str() {
-                "details-copies" => Conflict::DetailsCopies {
-                    kept: subject,
-                    other,
+    page.attach(
+        fetch(conn, &conflicts, first, last).await?,
+        "conflict",
+        read_conflict,
+    );
+    Ok(EvidencePage {
+        evidence: page.evidence,
+        raw_inputs: page.used,
+    })
+}
+
+/// Reads one row into its conversation's evidence; returns the raw input the row came from,
+/// when the table records it. It reads every value before it adds anything, so a row that
+/// cannot be read adds nothing.
+type RowReader = fn(&SqliteRow, &mut Evidence) -> Result<Option<i64>>;
+
+/// The evidence of a page being assembled, table by table.
+struct PageBuilder {
+    evidence: Vec<Evidence>,
+    index: HashMap<String, usize>,
+    used: BTreeSet<i64>,
+}
+
+impl PageBuilder {
+    fn with_conversations(rows: &[SqliteRow]) -> Result<PageBuilder> {
+        let mut page = PageBuilder {
+            evidence: Vec::with_capacity(rows.len()),
+            index: HashMap::with_capacity(rows.len()),
+            used: BTreeSet::new(),
+        };
+        for row in rows {
+            let id: String = get(row, 0)?;
+            page.index.insert(id.clone(), page.evidence.len());
+            let mut conversation = Evidence {
+                conversation: Conversation {
+                    id,
+                    ..Conversation::default()
                 },
-                "recording-claimed" => Conflict::RecordingClaimed {
-                    recording_id: subject,
-                    other_conversation: other,
-                },
-                _ => return Err(Error::Corrupt(format!("unknown conflict kind `{kind}`"))),
+                ..Evidence::default()
             };
-            Ok((get(&row, 4)?, conflict))
-        })();
-        let target = &mut evidence[at];
-        match read {
-            Ok((input, conflict)) => {
-                used.insert(input);
-                target.conflicts.push(conflict);
+            let used = &mut page.used;
+            let read = (|| -> Result<()> {
+                // The input first: a row whose input is known counts as used even if a later
+                // value cannot be read, as the run's chain of custody must show.
+                used.insert(get(row, 5)?);
+                let c = &mut conversation.conversation;
+                c.start = time(row, 1)?;
+                c.end = time(row, 2)?;
+                c.direction = get(row, 3)?;
+                c.division_ids = list(row, 4)?;
+                Ok(())
+            })();
+            if let Err(e) = read {
+                conversation
+                    .unreadable
+                    .push(format!("conversation row: {e}"));
             }
-            Err(e) => target.unreadable.push(format!("conflict: {e}")),
+            page.evidence.push(conversation);
+        }
+        Ok(page)
+    }
+
+    /// Adds each row to the evidence of its conversation (rows of conversations not on the
+    /// page are skipped); a row that cannot be read is named in that conversation's
+    /// [`Evidence::unreadable`] as `what: why`.
+    fn attach(&mut self, rows: Vec<SqliteRow>, what: &str, read: RowReader) {
+        for row in rows {
+            let Some(at) = row
+                .try_get::<&str, _>(0)
+                .ok()
+                .and_then(|id| self.index.get(id).copied())
+            else {
+                continue;
+            };
+            let target = &mut self.evidence[at];
+            match read(&row, target) {
+                Ok(Some(input)) => {
+                    self.used.insert(input);
+                }
+                Ok(None) => {}
+                Err(e) => target.unreadable.push(format!("{what}: {e}")),
+            }
         }
     }
-    Ok(EvidencePage {
-        evidence,
-        raw_inputs: used,
-    })
+}
+
+fn read_participant(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let participant = Participant {
+        purpose: get(row, 1)?,
+        user_id: get(row, 2)?,
+        name: get(row, 3)?,
+        sessions: Vec::new(),
+    };
+    target.conversation.participants.push(participant);
+    Ok(None)
+}
+
+fn read_session(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let participant = ordinal(row, 1)?;
+    let session = Session {
+        session_id: get(row, 2)?,
+        media_type: get(row, 3)?,
+        direction: get(row, 4)?,
+        recording_flag: get(row, 5)?,
+        received_packets: get(row, 6)?,
+        segments: Vec::new(),
+    };
+    target
+        .conversation
+        .participants
+        .get_mut(participant)
+        .ok_or_else(|| {
+            Error::Corrupt(format!(
+                "a session of participant {participant}, which is not stored"
+            ))
+        })?
+        .sessions
+        .push(session);
+    Ok(None)
+}
+
+fn read_segment(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let (p, s) = (ordinal(row, 1)?, ordinal(row, 2)?);
+    let sip: Vec<String> = list(row, 8)?;
+    let segment = Segment {
+        segment_type: get(row, 3)?,
+        start: time(row, 4)?
+            .ok_or_else(|| Error::Corrupt("a segment without segmentStart".into()))?,
+        end: time(row, 5)?,
+        disconnect_type: get(row, 6)?,
+        error_code: get(row, 7)?,
+        sip_response_codes: sip.iter().filter_map(|c| c.parse().ok()).collect(),
+        queue_id: get(row, 9)?,
+    };
+    target
+        .conversation
+        .participants
+        .get_mut(p)
+        .and_then(|participant| participant.sessions.get_mut(s))
+        .ok_or_else(|| {
+            Error::Corrupt(format!("a segment of session {p}/{s}, which is not stored"))
+        })?
+        .segments
+        .push(segment);
+    Ok(None)
+}
+
+fn read_recording(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let source: String = get(row, 2)?;
+    let source = RecordingSource::parse(&source)
+        .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
+    let input = get(row, 14)?;
+    let recording = RecordingEvidence {
+        recording_id: get(row, 1)?,
+        source,
+        media: get(row, 3)?,
+        file_state: get(row, 4)?,
+        start: time(row, 5)?,
+        end: time(row, 6)?,
+        duration_ms: get(row, 7)?,
+        output_size_bytes: get(row, 8)?,
+        has_media_uris: get(row, 9)?,
+        delete_date: time(row, 10)?,
+        creation_time: time(row, 11)?,
+        paused_ms: get(row, 12)?,
+        export_media_name: get(row, 13)?,
+        media_subtype: get(row, 15)?,
+        file_role: get(row, 16)?,
+    };
+    target.recordings.push(recording);
+    Ok(Some(input))
+}
+
+fn read_media_file(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let input = get(row, 5)?;
+    let file = MediaFile {
+        recording_id: get(row, 1)?,
+        file_name: get(row, 2)?,
+        bytes: get(row, 3)?,
+        sha256: get(row, 4)?,
+    };
+    target.media_files.push(file);
+    Ok(Some(input))
+}
+
+fn read_failed_export(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let job: String = get(row, 1)?;
+    let input = get(row, 3)?;
+    let failed = FailedExport {
+        job_id: Some(job).filter(|j| !j.is_empty()),
+        recording_id: get(row, 2)?,
+    };
+    target.failed_exports.push(failed);
+    Ok(Some(input))
+}
+
+fn read_orphan(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let input = get(row, 5)?;
+    let orphan = Orphan {
+        orphan_id: get(row, 1)?,
+        recording_id: get(row, 2)?,
+        media: get(row, 3)?,
+        orphan_status: get(row, 4)?,
+    };
+    target.orphans.push(orphan);
+    Ok(Some(input))
+}
+
+fn read_conflict(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+    let kind: String = get(row, 1)?;
+    let (subject, other): (String, String) = (get(row, 2)?, get(row, 3)?);
+    let conflict = match kind.as_str() {
+        "details-copies" => Conflict::DetailsCopies {
+            kept: subject,
+            other,
+        },
+        "recording-claimed" => Conflict::RecordingClaimed {
+            recording_id: subject,
+            other_conversation: other,
+        },
+        _ => return Err(Error::Corrupt(format!("unknown conflict kind `{kind}`"))),
+    };
+    let input = get(row, 4)?;
+    target.conflicts.push(conflict);
+    Ok(Some(input))
 }
 
 async fn fetch(
