@@ -56,8 +56,11 @@ pub enum Error {
     )]
     NoDatabase(PathBuf),
 
-    #[error("cannot migrate the database: {0}")]
-    Migration(String),
+    #[error("cannot migrate the database: {source}")]
+    Migration {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
 
     #[error("{context} {path}: {source}")]
     Io {
@@ -138,6 +141,29 @@ pub enum Error {
         state: String,
         waited: std::time::Duration,
     },
+
+    /// The ledger's head disagrees with its own records or with a checkpoint kept outside the
+    /// database: extending it would sign over a truncation or a rewrite.
+    #[error(
+        "the ledger cannot be appended to: {why}. Nothing was written; run `recaudit ledger verify` to see what changed."
+    )]
+    LedgerRefused { why: String },
+
+    /// A run holds a value the ledger's record format cannot encode.
+    #[error("cannot ledger run {run}: {source}")]
+    Unledgerable {
+        run: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The ledger key is missing, unreadable, or the key of another ledger.
+    #[error("{0}")]
+    LedgerKey(String),
+
+    /// A proof was asked for something the ledger does not hold.
+    #[error("{0}")]
+    NotInLedger(String),
 }
 
 impl Error {

@@ -147,7 +147,7 @@ pub async fn prove(store: &Store, interaction: &str, run: Option<&str>) -> Resul
         None => {
             let newest = store.newest_run_with(interaction).await?;
             newest.ok_or_else(|| {
-                Error::Usage(format!(
+                Error::NotInLedger(format!(
                     "no run in the ledger has interaction `{interaction}`"
                 ))
             })?
@@ -169,7 +169,7 @@ pub async fn prove(store: &Store, interaction: &str, run: Option<&str>) -> Resul
         })
         .await?;
     let (finding_index, finding) = found.ok_or_else(|| {
-        Error::Usage(format!(
+        Error::NotInLedger(format!(
             "run `{run_id}` has no finding for interaction `{interaction}`"
         ))
     })?;
@@ -179,12 +179,12 @@ pub async fn prove(store: &Store, interaction: &str, run: Option<&str>) -> Resul
     let run_index = runs
         .iter()
         .position(|r| r.run_id == run_id)
-        .ok_or_else(|| Error::Usage(format!("run `{run_id}` is not in the ledger")))?;
+        .ok_or_else(|| Error::NotInLedger(format!("run `{run_id}` is not in the ledger")))?;
     let (size, note) = store
         .ledger_checkpoints()
         .await?
         .pop()
-        .ok_or_else(|| Error::Usage("the ledger has no checkpoint yet".into()))?;
+        .ok_or_else(|| Error::NotInLedger("the ledger has no checkpoint yet".into()))?;
     let covered = &run_leaves[..(size as usize).min(run_leaves.len())];
     let to_hex = |path: Vec<Hash>| path.iter().map(hex::encode).collect::<Vec<_>>();
     Ok(Proof {

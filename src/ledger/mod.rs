@@ -185,7 +185,7 @@ impl Ledger {
         existing_runs: u64,
     ) -> Result<(Ledger, Option<String>)> {
         if !key_path.exists() && existing_runs > 0 {
-            return Err(Error::Usage(format!(
+            return Err(Error::LedgerKey(format!(
                 "ledger key {} not found, but this database's ledger already has {existing_runs} runs signed with a key; point --ledger-key (or RECAUDIT_LEDGER_KEY, or [ledger] key) at that key file",
                 key_path.display()
             )));
@@ -230,9 +230,9 @@ pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
     }
     let text = std::fs::read_to_string(path).map_err(Error::io("cannot read ledger key", path))?;
     let signer = NoteSigner::parse(&text)
-        .map_err(|e| Error::Usage(format!("ledger key {}: {e}", path.display())))?;
+        .map_err(|e| Error::LedgerKey(format!("ledger key {}: {e}", path.display())))?;
     if signer.name() != origin {
-        return Err(Error::Usage(format!(
+        return Err(Error::LedgerKey(format!(
             "ledger key {} is for origin `{}` but this ledger's origin is `{origin}`; point --ledger-key (or RECAUDIT_LEDGER_KEY, or [ledger] key) at this ledger's own key file, or set [ledger] origin to the key's origin if this database really is that ledger",
             path.display(),
             signer.name()
@@ -247,9 +247,9 @@ pub fn load_key(path: &Path, origin: &str) -> Result<NoteSigner> {
 /// appears whole or not at all: a second process starting at the same moment either creates
 /// it or finds the complete key, never a half-written one.
 pub fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
-    let signer = NoteSigner::generate(origin).map_err(Error::Usage)?;
+    let signer = NoteSigner::generate(origin).map_err(Error::LedgerKey)?;
     let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| Error::Usage(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut random).map_err(|e| Error::LedgerKey(format!("no randomness: {e}")))?;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".{}.tmp", hex::encode(random)));
     let temporary = PathBuf::from(temporary);

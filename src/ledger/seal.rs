@@ -36,8 +36,12 @@ pub async fn append_run(
         frontier,
         supersedes,
     };
-    let appended = append::build(state, &ledger.signer, run, &inputs, findings)
-        .map_err(|e| Error::Usage(format!("cannot ledger run {}: {e}", run.run_id)))?;
+    let appended = append::build(state, &ledger.signer, run, &inputs, findings).map_err(|e| {
+        Error::Unledgerable {
+            run: run.run_id.clone(),
+            source: Box::new(e),
+        }
+    })?;
 
     for (tree, entries) in [
         (Tree::Inputs, &appended.inputs),
@@ -145,7 +149,5 @@ async fn check_newest_checkpoint(
 }
 
 fn refuse(why: String) -> Error {
-    Error::Corrupt(format!(
-        "the ledger cannot be appended to: {why}. Nothing was written; run `recaudit ledger verify` to see what changed."
-    ))
+    Error::LedgerRefused { why }
 }
