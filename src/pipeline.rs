@@ -178,8 +178,10 @@ pub async fn seal_audit(
         coverage,
         _import_lock,
     } = prepared;
-    let coverage_json = serde_json::to_string(&coverage)
-        .map_err(|e| Error::Corrupt(format!("coverage does not serialize: {e}")))?;
+    let coverage_json = serde_json::to_string(&coverage).map_err(|e| Error::Render {
+        what: "the run's coverage".into(),
+        source: Some(Box::new(e)),
+    })?;
     let anchor_dir = ledger
         .settings
         .anchor_dir_for(store.path().map(PathBuf::as_path));
@@ -221,7 +223,10 @@ pub async fn seal_audit(
         )
         .await?;
     drop(_import_lock);
-    let reports = rendered.ok_or_else(|| Error::Corrupt("reports were not rendered".into()))?;
+    let reports = rendered.ok_or_else(|| Error::Render {
+        what: "the run's reports (the seal finished without rendering them)".into(),
+        source: None,
+    })?;
     let report_dir = reports_dir.join(&run.run_id);
     reports.write_to(&report_dir)?;
     let anchors = anchor::anchor_checkpoint(
