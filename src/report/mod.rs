@@ -491,6 +491,22 @@ mod tests {
     }
 
     #[test]
+    fn a_rendering_failure_is_not_reported_as_a_corrupt_database() {
+        let Err(failure) = serde_json::from_str::<u8>("x") else {
+            panic!("`x` is not JSON");
+        };
+        let error = render_error("findings.json")(failure);
+        assert!(matches!(error, Error::Render { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cannot render report findings.json: "),
+            "{text}"
+        );
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(source.is_some_and(|s| text.ends_with(&s)), "{text}");
+    }
+
+    #[test]
     fn completeness_is_exact_and_never_divides_by_zero() {
         let mut tally = Tally::default();
         assert_eq!(tally.completeness(), "n/a");
