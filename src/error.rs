@@ -74,6 +74,18 @@ pub enum Error {
     #[error("the database holds data recaudit cannot read: {0}")]
     Corrupt(String),
 
+    /// A report, or what a run stores beside it, could not be rendered: a fault of recaudit,
+    /// not of the data or the database.
+    #[error(
+        "cannot render {what}{}",
+        .source.as_ref().map(|source| format!(": {source}")).unwrap_or_default()
+    )]
+    Render {
+        what: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     #[error("no run `{0}` in this database (list runs with `recaudit runs`)")]
     RunNotFound(String),
 

@@ -181,8 +181,10 @@ pub async fn seal_audit(
         coverage,
         _import_lock,
     } = prepared;
-    let coverage_json = serde_json::to_string(&coverage)
-        .map_err(|e| Error::Corrupt(format!("coverage does not serialize: {e}")))?;
+    let coverage_json = serde_json::to_string(&coverage).map_err(|e| Error::Render {
+        what: "the run's coverage".into(),
+        source: Some(Box::new(e)),
+    })?;
     let anchor_dir = ledger
         .settings
         .anchor_dir_for(store.path().map(PathBuf::as_path));

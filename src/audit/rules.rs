@@ -145,6 +145,9 @@ fn check_conflicts(evidence: &Evidence, interacted: bool, verdict: &mut Verdict)
     }
 }
 
+/// Runs the checks in their documented order and gives the status their reasons make. The
+/// checks that settle a conversation on their own (unreadable evidence, out of scope, not
+/// ended, too short) stop it there.
 fn decide(
     evidence: &Evidence,
     policy: &Policy,
@@ -152,16 +155,8 @@ fn decide(
     facts: &Facts,
     verdict: &mut Verdict,
 ) -> Status {
-    let conversation = &evidence.conversation;
-
     if !evidence.unreadable.is_empty() {
-        verdict.add(
-            Reason::EvidenceUnreadable,
-            format!(
-                "its stored evidence cannot be read back ({}), so nothing about its recordings can be decided; re-import its inputs or restore the database",
-                evidence.unreadable.join("; ")
-            ),
-        );
+        add_unreadable(evidence, verdict);
         return Status::Exception;
     }
 
@@ -170,7 +165,7 @@ fn decide(
         return Status::Excluded;
     }
 
-    let Some(end) = conversation.end else {
+    let Some(end) = evidence.conversation.end else {
         verdict.add(
             Reason::ConversationInProgress,
             "the conversation has no conversationEnd yet, so it is evaluated again by a later run"
@@ -179,25 +174,77 @@ fn decide(
         return Status::Pending;
     };
 
-    let min_ms = i64::try_from(policy.scope.min_duration_seconds)
-        .unwrap_or(i64::MAX / 1000)
-        .saturating_mul(1000);
-    if let Some(start) = conversation.start
-        && min_ms > 0
-        && end.millis() - start.millis() < min_ms
-    {
-        verdict.add(
-            Reason::ShortInteraction,
-            format!(
-                "the conversation lasted {} s, under the configured minimum of {} s",
-                (end.millis() - start.millis()) / 1000,
-                policy.scope.min_duration_seconds
-            ),
-        );
+    if check_short_interaction(evidence, policy, end, verdict) {
         return Status::Excluded;
     }
 
-    let agent_sessions: Vec<(&str, &Session)> = evidence
+    let agent_sessions = agent_sessions(evidence, policy);
+    let interacted = agent_sessions
+        .iter()
+        .any(|(_, s)| has_segment(s, &["interact"]));
+
+    if !interacted {
+        check_media_established(&agent_sessions, facts, verdict);
+    }
+
+    check_recordings(evidence, policy, as_of, end, facts, verdict);
+    check_conflicts(evidence, interacted, verdict);
+
+    if interacted {
+        check_recording_exists(facts, verdict);
+        check_media_received(&agent_sessions, verdict);
+        check_duration(policy, facts, verdict);
+    } else if !verdict.has_reasons() {
+        return Status::NotRequired;
+    }
+
+    settle(policy, as_of, end, verdict)
+}
+
+/// Evidence stored for the conversation that cannot be read back: nothing about its
+/// recordings can be decided, which is an exception, not a clean verdict.
+fn add_unreadable(evidence: &Evidence, verdict: &mut Verdict) {
+    verdict.add(
+        Reason::EvidenceUnreadable,
+        format!(
+            "its stored evidence cannot be read back ({}), so nothing about its recordings can be decided; re-import its inputs or restore the database",
+            evidence.unreadable.join("; ")
+        ),
+    );
+}
+
+/// A conversation shorter than the configured minimum (`[scope] min_duration_seconds`) is
+/// excluded. Returns whether it was.
+fn check_short_interaction(
+    evidence: &Evidence,
+    policy: &Policy,
+    end: Timestamp,
+    verdict: &mut Verdict,
+) -> bool {
+    let min_ms = i64::try_from(policy.scope.min_duration_seconds)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
+    let Some(start) = evidence.conversation.start else {
+        return false;
+    };
+    if min_ms <= 0 || end.millis() - start.millis() >= min_ms {
+        return false;
+    }
+    verdict.add(
+        Reason::ShortInteraction,
+        format!(
+            "the conversation lasted {} s, under the configured minimum of {} s",
+            (end.millis() - start.millis()) / 1000,
+            policy.scope.min_duration_seconds
+        ),
+    );
+    true
+}
+
+/// The sessions of agents and users whose media is in scope, each with who held it (user id,
+/// else name).
+fn agent_sessions<'e>(evidence: &'e Evidence, policy: &Policy) -> Vec<(&'e str, &'e Session)> {
+    evidence
         .conversation
         .participants
         .iter()
@@ -213,65 +260,74 @@ fn decide(
                 .filter(|s| policy.media_in_scope(&s.media_type))
                 .map(move |s| (who, s))
         })
-        .collect();
-    let interacted = agent_sessions
+        .collect()
+}
+
+/// No agent reached interact, and a leg offered to one failed (a failure disconnect, an error
+/// code, a SIP 408 or 5xx): the media was never established, which is not an unanswered call.
+fn check_media_established(
+    agent_sessions: &[(&str, &Session)],
+    facts: &Facts,
+    verdict: &mut Verdict,
+) {
+    let failed: Vec<String> = agent_sessions
         .iter()
-        .any(|(_, s)| has_segment(s, &["interact"]));
-
-    if !interacted {
-        let failed: Vec<String> = agent_sessions
-            .iter()
-            .filter(|(_, s)| has_segment(s, OFFER_SEGMENTS))
-            .filter_map(|(who, s)| leg_failure(s).map(|why| format!("the leg of {who} {why}")))
-            .collect();
-        if !failed.is_empty() {
-            verdict.add(
-                Reason::MediaNotEstablished,
-                format!(
-                    "no agent {} session reached interact and {}",
-                    facts.primary_media,
-                    failed.join(", and ")
-                ),
-            );
-        }
+        .filter(|(_, s)| has_segment(s, OFFER_SEGMENTS))
+        .filter_map(|(who, s)| leg_failure(s).map(|why| format!("the leg of {who} {why}")))
+        .collect();
+    if !failed.is_empty() {
+        verdict.add(
+            Reason::MediaNotEstablished,
+            format!(
+                "no agent {} session reached interact and {}",
+                facts.primary_media,
+                failed.join(", and ")
+            ),
+        );
     }
+}
 
-    check_recordings(evidence, policy, as_of, end, facts, verdict);
-    check_conflicts(evidence, interacted, verdict);
-
-    if interacted {
-        if facts.required_kind_ids().next().is_none() {
-            let clause = if facts.supplementary.is_empty() {
-                format!(
-                    "agents interacted for {} but no recording exists in the export, the recording metadata or any failed-recordings listing",
-                    format_ms(facts.interact_ms)
-                )
-            } else {
-                format!(
-                    "agents interacted for {} but the only recordings are snippets or ad-hoc captures ({}), which do not satisfy the customer-experience recording",
-                    format_ms(facts.interact_ms),
-                    list_or_none(facts.supplementary.iter())
-                )
-            };
-            verdict.add(Reason::RecordingMissing, clause);
-        }
-        for (who, _) in agent_sessions.iter().filter(|(_, s)| {
-            s.media_type.eq_ignore_ascii_case("voice")
-                && s.received_packets == Some(0)
-                && has_segment(s, &["interact"])
-        }) {
-            verdict.add(
-                Reason::NoMediaReceived,
-                format!(
-                    "the voice session of {who} reached interact but its media endpoints received no packets (mediaEndpointStats receivedPackets 0), so any recording of it holds silence"
-                ),
-            );
-        }
-        check_duration(policy, facts, verdict);
-    } else if !verdict.has_reasons() {
-        return Status::NotRequired;
+/// Agents interacted, so a customer-experience recording must exist in some source; snippets
+/// and ad-hoc captures (models/recording.py `mediaSubtype`, `recordingFileRole`) do not count.
+fn check_recording_exists(facts: &Facts, verdict: &mut Verdict) {
+    if facts.required_kind_ids().next().is_some() {
+        return;
     }
+    let clause = if facts.supplementary.is_empty() {
+        format!(
+            "agents interacted for {} but no recording exists in the export, the recording metadata or any failed-recordings listing",
+            format_ms(facts.interact_ms)
+        )
+    } else {
+        format!(
+            "agents interacted for {} but the only recordings are snippets or ad-hoc captures ({}), which do not satisfy the customer-experience recording",
+            format_ms(facts.interact_ms),
+            list_or_none(facts.supplementary.iter())
+        )
+    };
+    verdict.add(Reason::RecordingMissing, clause);
+}
 
+/// A voice session that reached interact while its media endpoints received no packets
+/// (`mediaEndpointStats` `receivedPackets` 0): any recording of it holds silence.
+fn check_media_received(agent_sessions: &[(&str, &Session)], verdict: &mut Verdict) {
+    for (who, _) in agent_sessions.iter().filter(|(_, s)| {
+        s.media_type.eq_ignore_ascii_case("voice")
+            && s.received_packets == Some(0)
+            && has_segment(s, &["interact"])
+    }) {
+        verdict.add(
+            Reason::NoMediaReceived,
+            format!(
+                "the voice session of {who} reached interact but its media endpoints received no packets (mediaEndpointStats receivedPackets 0), so any recording of it holds silence"
+            ),
+        );
+    }
+}
+
+/// The status the collected reasons give: none is complete; only late-arrival reasons within
+/// the grace window after the conversation's end are pending; anything else is an exception.
+fn settle(policy: &Policy, as_of: Timestamp, end: Timestamp, verdict: &mut Verdict) -> Status {
     if !verdict.has_reasons() {
         return Status::Complete;
     }
@@ -377,106 +433,137 @@ fn check_recordings(
     verdict: &mut Verdict,
 ) {
     for rec in facts.in_scope(&evidence.recordings) {
-        match rec.source {
-            RecordingSource::Export => {
-                // Paired by recording id: `{rid}.{ext}` beside `{rid}.{ext}_metadata.json`,
-                // `{rid}_metadata.json`, or a bare `{rid}` (the help article names the media
-                // file by the recording id). A sidecar naming an extension prefers that file.
-                let named = rec.export_media_name.as_deref();
-                let media = evidence
-                    .media_files
-                    .iter()
-                    .find(|m| Some(m.file_name.as_str()) == named)
-                    .or_else(|| {
-                        evidence
-                            .media_files
-                            .iter()
-                            .find(|m| m.recording_id == rec.recording_id)
-                    });
-                match media {
-                    None => verdict.add(
-                        Reason::MediaFileMissing,
-                        format!(
-                            "export metadata for recording {} has no media file beside it",
-                            rec.recording_id
-                        ),
-                    ),
-                    Some(file) if file.bytes == 0 => verdict.add(
-                        Reason::MediaFileMissing,
-                        format!("exported media file {} is 0 bytes", file.file_name),
-                    ),
-                    Some(_) => {}
-                }
-            }
-            RecordingSource::Recording if rec.file_state.is_none() => {
-                // Without a fileState the transcode fields are all there is; read them in the
-                // direction that cannot hide a missing recording.
-                if let Some(why) = no_playable_media(rec) {
-                    verdict.add(
-                        Reason::MediaFileMissing,
-                        format!(
-                            "recording {} has no fileState and no playable media ({why})",
-                            rec.recording_id
-                        ),
-                    );
-                }
-            }
-            RecordingSource::Recording | RecordingSource::Metadata => {}
-        }
+        check_media_present(evidence, rec, verdict);
+        check_file_state(rec, policy, as_of, end, facts, verdict);
+        check_delete_date(rec, facts, verdict);
+    }
+    check_failed_exports(evidence, facts, verdict);
+    check_orphans(evidence, facts, verdict);
+}
 
-        match rec.file_state.as_deref() {
-            Some("ERROR") => verdict.add(
-                Reason::RecordingError,
-                format!("recording {} has fileState ERROR", rec.recording_id),
-            ),
-            Some("DELETED") => check_deleted(rec, as_of, facts, verdict),
-            Some("UPLOADING") => {
-                let since = rec.creation_time.unwrap_or(end);
-                let stuck_after = since.plus_millis(policy.uploading_threshold_ms());
-                if as_of >= stuck_after {
-                    verdict.add(
-                        Reason::RecordingError,
-                        format!(
-                            "recording {} has been UPLOADING since {} (over {} h)",
-                            rec.recording_id, since, policy.rules.uploading_threshold_hours
-                        ),
-                    );
-                } else if !facts.has_media(&rec.recording_id) {
-                    verdict.add(
-                        Reason::MediaFileMissing,
-                        format!("recording {} is still UPLOADING", rec.recording_id),
-                    );
-                }
+/// The media a recording's source says exists is there: an exported recording has a non-empty
+/// media file beside its metadata, and a `Recording` without a fileState has playable media.
+fn check_media_present(evidence: &Evidence, rec: &RecordingEvidence, verdict: &mut Verdict) {
+    match rec.source {
+        RecordingSource::Export => {
+            // Paired by recording id: `{rid}.{ext}` beside `{rid}.{ext}_metadata.json`,
+            // `{rid}_metadata.json`, or a bare `{rid}` (the help article names the media
+            // file by the recording id). A sidecar naming an extension prefers that file.
+            let named = rec.export_media_name.as_deref();
+            let media = evidence
+                .media_files
+                .iter()
+                .find(|m| Some(m.file_name.as_str()) == named)
+                .or_else(|| {
+                    evidence
+                        .media_files
+                        .iter()
+                        .find(|m| m.recording_id == rec.recording_id)
+                });
+            match media {
+                None => verdict.add(
+                    Reason::MediaFileMissing,
+                    format!(
+                        "export metadata for recording {} has no media file beside it",
+                        rec.recording_id
+                    ),
+                ),
+                Some(file) if file.bytes == 0 => verdict.add(
+                    Reason::MediaFileMissing,
+                    format!("exported media file {} is 0 bytes", file.file_name),
+                ),
+                Some(_) => {}
             }
-            // A state the SDK does not list: never read as media held.
-            Some(state)
-                if !MEDIA_HELD_STATES.contains(&state) && !facts.has_media(&rec.recording_id) =>
-            {
+        }
+        RecordingSource::Recording if rec.file_state.is_none() => {
+            // Without a fileState the transcode fields are all there is; read them in the
+            // direction that cannot hide a missing recording.
+            if let Some(why) = no_playable_media(rec) {
                 verdict.add(
                     Reason::MediaFileMissing,
                     format!(
-                        "recording {} has fileState {state}, in which Genesys is not known to hold media",
+                        "recording {} has no fileState and no playable media ({why})",
                         rec.recording_id
                     ),
                 );
             }
-            _ => {}
         }
+        RecordingSource::Recording | RecordingSource::Metadata => {}
+    }
+}
 
-        if rec.file_state.as_deref() != Some("DELETED")
-            && let (Some(delete), Some((until, rule))) = (rec.delete_date, facts.retention_until())
-            && delete < until
+/// A recording's `fileState` (models/recording.py, models/recording_metadata.py): `ERROR` is an
+/// error, `DELETED` is judged against retention, `UPLOADING` is an error once past the
+/// configured threshold and missing media before it, and a state in which Genesys is not
+/// known to hold media is missing media unless another source delivered it.
+fn check_file_state(
+    rec: &RecordingEvidence,
+    policy: &Policy,
+    as_of: Timestamp,
+    end: Timestamp,
+    facts: &Facts,
+    verdict: &mut Verdict,
+) {
+    match rec.file_state.as_deref() {
+        Some("ERROR") => verdict.add(
+            Reason::RecordingError,
+            format!("recording {} has fileState ERROR", rec.recording_id),
+        ),
+        Some("DELETED") => check_deleted(rec, as_of, facts, verdict),
+        Some("UPLOADING") => {
+            let since = rec.creation_time.unwrap_or(end);
+            let stuck_after = since.plus_millis(policy.uploading_threshold_ms());
+            if as_of >= stuck_after {
+                verdict.add(
+                    Reason::RecordingError,
+                    format!(
+                        "recording {} has been UPLOADING since {} (over {} h)",
+                        rec.recording_id, since, policy.rules.uploading_threshold_hours
+                    ),
+                );
+            } else if !facts.has_media(&rec.recording_id) {
+                verdict.add(
+                    Reason::MediaFileMissing,
+                    format!("recording {} is still UPLOADING", rec.recording_id),
+                );
+            }
+        }
+        // A state the SDK does not list: never read as media held.
+        Some(state)
+            if !MEDIA_HELD_STATES.contains(&state) && !facts.has_media(&rec.recording_id) =>
         {
             verdict.add(
-                Reason::RetentionShortfall,
+                Reason::MediaFileMissing,
                 format!(
-                    "recording {} is set to be deleted {delete}, before retention {rule} ends {until}",
+                    "recording {} has fileState {state}, in which Genesys is not known to hold media",
                     rec.recording_id
                 ),
             );
         }
+        _ => {}
     }
+}
 
+/// A recording not yet deleted whose `deleteDate` comes before the longest matching retention
+/// period ends falls short of retention ([`check_deleted`] judges the deleted ones).
+fn check_delete_date(rec: &RecordingEvidence, facts: &Facts, verdict: &mut Verdict) {
+    if rec.file_state.as_deref() != Some("DELETED")
+        && let (Some(delete), Some((until, rule))) = (rec.delete_date, facts.retention_until())
+        && delete < until
+    {
+        verdict.add(
+            Reason::RetentionShortfall,
+            format!(
+                "recording {} is set to be deleted {delete}, before retention {rule} ends {until}",
+                rec.recording_id
+            ),
+        );
+    }
+}
+
+/// A recording a bulk export job listed as failed is an exception, unless a later export
+/// delivered it with media: that is only noted.
+fn check_failed_exports(evidence: &Evidence, facts: &Facts, verdict: &mut Verdict) {
     for failed in facts.failed_in_scope(evidence) {
         let job = failed.job_id.as_deref().unwrap_or("of unknown id");
         if facts.exported_with_media(evidence, &failed.recording_id) {
@@ -494,7 +581,11 @@ fn check_recordings(
             ),
         );
     }
+}
 
+/// An orphan recording on an Edge that references the conversation, of media in scope, is an
+/// exception whatever else holds the conversation's media.
+fn check_orphans(evidence: &Evidence, facts: &Facts, verdict: &mut Verdict) {
     for orphan in evidence
         .orphans
         .iter()

@@ -15,15 +15,42 @@
 //! system); a failure is reported and can be retried with `recaudit ledger anchor`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
+use tokio::process::Command;
 
 use super::LedgerSettings;
 use super::note::Checkpoint;
 use crate::error::Result;
 use crate::store::Store;
 use crate::time::Timestamp;
+
+/// The kinds of anchor, as `ledger_anchors.kind` stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorKind {
+    /// An RFC 3161 `TimeStampResp` from the TSA.
+    Rfc3161,
+    /// A copy in the anchor directory (the data is its path).
+    Directory,
+}
+
+impl AnchorKind {
+    /// The stored name; existing databases hold exactly these.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchorKind::Rfc3161 => "rfc3161",
+            AnchorKind::Directory => "directory",
+        }
+    }
+
+    /// The kind a stored name names; `None` for a name this version does not know, which the
+    /// checks of either kind then ignore.
+    pub fn parse(stored: &str) -> Option<AnchorKind> {
+        [AnchorKind::Rfc3161, AnchorKind::Directory]
+            .into_iter()
+            .find(|kind| kind.as_str() == stored)
+    }
+}
 
 /// What anchoring one checkpoint did.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +78,7 @@ pub async fn anchor_checkpoint(
                 if let Err(e) = store
                     .add_anchor(
                         checkpoint.size,
-                        "directory",
+                        AnchorKind::Directory.as_str(),
                         path.display().to_string().as_bytes(),
                         &Timestamp::now().to_string(),
                     )
@@ -74,7 +101,7 @@ pub async fn anchor_checkpoint(
             Ok(token) => match store
                 .add_anchor(
                     checkpoint.size,
-                    "rfc3161",
+                    AnchorKind::Rfc3161.as_str(),
                     &token,
                     &Timestamp::now().to_string(),
                 )
@@ -331,52 +358,81 @@ impl Stamp {
 
 /// Verifies a `TimeStampResp` over `data` with `openssl ts -verify` against the TSA's CA and
 /// returns the stamped time.
-pub fn verify_token(
+pub async fn verify_token(
     token: &[u8],
     data: &[u8],
     ca: &Path,
 ) -> std::result::Result<Stamp, TokenError> {
-    let dir =
-        scratch_dir().map_err(|e| TokenError::Unavailable(format!("no scratch directory: {e}")))?;
-    let result = (|| {
-        let (tsr, body) = (dir.join("token.tsr"), dir.join("checkpoint.txt"));
-        std::fs::write(&tsr, token).map_err(|e| TokenError::Unavailable(e.to_string()))?;
-        std::fs::write(&body, data).map_err(|e| TokenError::Unavailable(e.to_string()))?;
-        let verify = Command::new("openssl")
+    let dir = scratch_dir()
+        .await
+        .map_err(|e| TokenError::Unavailable(format!("no scratch directory: {e}")))?;
+    let result = verify_token_in(&dir, token, data, ca).await;
+    // Best effort: a scratch directory left behind in the temporary directory harms nothing.
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    result
+}
+
+/// [`verify_token`] with its files written to `dir`.
+async fn verify_token_in(
+    dir: &Path,
+    token: &[u8],
+    data: &[u8],
+    ca: &Path,
+) -> std::result::Result<Stamp, TokenError> {
+    let (tsr, body) = (dir.join("token.tsr"), dir.join("checkpoint.txt"));
+    tokio::fs::write(&tsr, token)
+        .await
+        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+    tokio::fs::write(&body, data)
+        .await
+        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+    let verify = openssl(
+        Command::new("openssl")
             .args(["ts", "-verify", "-data"])
             .arg(&body)
             .arg("-in")
             .arg(&tsr)
             .arg("-CAfile")
-            .arg(ca)
-            .output()
-            .map_err(|e| TokenError::Unavailable(format!("cannot run openssl: {e}")))?;
-        if !verify.status.success() {
-            let why = String::from_utf8_lossy(&verify.stderr);
-            let first = why
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("verification failed");
-            return Err(TokenError::Invalid(format!(
-                "openssl ts -verify rejects it: {first}"
-            )));
-        }
-        let text = Command::new("openssl")
+            .arg(ca),
+    )
+    .await?;
+    if !verify.status.success() {
+        let why = String::from_utf8_lossy(&verify.stderr);
+        let first = why
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("verification failed");
+        return Err(TokenError::Invalid(format!(
+            "openssl ts -verify rejects it: {first}"
+        )));
+    }
+    let text = openssl(
+        Command::new("openssl")
             .args(["ts", "-reply", "-in"])
             .arg(&tsr)
-            .arg("-text")
-            .output()
-            .map_err(|e| TokenError::Unavailable(format!("cannot run openssl: {e}")))?;
-        let text = String::from_utf8_lossy(&text.stdout).into_owned();
-        let stamp = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Time stamp:"))
-            .ok_or_else(|| TokenError::Invalid("the token has no time".into()))?;
-        parse_openssl_time(stamp.trim())
-            .ok_or_else(|| TokenError::Invalid(format!("unreadable time `{stamp}`")))
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+            .arg("-text"),
+    )
+    .await?;
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    let stamp = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Time stamp:"))
+        .ok_or_else(|| TokenError::Invalid("the token has no time".into()))?;
+    parse_openssl_time(stamp.trim())
+        .ok_or_else(|| TokenError::Invalid(format!("unreadable time `{stamp}`")))
+}
+
+/// Runs an openssl command to its end. openssl that cannot be started makes the check
+/// unavailable, not failed.
+async fn openssl(command: &mut Command) -> std::result::Result<std::process::Output, TokenError> {
+    command
+        // As std's `output()` does: openssl must not wait on the terminal for input.
+        .stdin(std::process::Stdio::null())
+        // A verification given up on (the command cancelled) leaves no openssl behind.
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| TokenError::Unavailable(format!("cannot run openssl: {e}")))
 }
 
 /// `Nov 27 13:30:00 2026 GMT`, possibly with fractional seconds.
@@ -392,11 +448,11 @@ fn parse_openssl_time(text: &str) -> Option<Stamp> {
     })
 }
 
-fn scratch_dir() -> std::io::Result<PathBuf> {
+async fn scratch_dir() -> std::io::Result<PathBuf> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(std::io::Error::other)?;
     let dir = std::env::temp_dir().join(format!("recaudit-tsa-{}", hex::encode(random)));
-    std::fs::create_dir(&dir)?;
+    tokio::fs::create_dir(&dir).await?;
     Ok(dir)
 }
 
@@ -405,12 +461,16 @@ pub async fn anchor_missing(store: &Store, settings: &LedgerSettings) -> Result<
     let anchors = store.ledger_anchors().await?;
     let mut outcome = AnchorOutcome::default();
     for (size, note) in store.ledger_checkpoints().await? {
-        let has = |kind: &str| anchors.iter().any(|a| a.size == size && a.kind == kind);
+        let has = |kind: AnchorKind| {
+            anchors
+                .iter()
+                .any(|a| a.size == size && AnchorKind::parse(&a.kind) == Some(kind))
+        };
         let wants_dir = settings
             .anchor_dir_for(store.path().map(PathBuf::as_path))
             .is_some()
-            && !has("directory");
-        let wants_tsa = settings.tsa_url.is_some() && !has("rfc3161");
+            && !has(AnchorKind::Directory);
+        let wants_tsa = settings.tsa_url.is_some() && !has(AnchorKind::Rfc3161);
         if !(wants_dir || wants_tsa) {
             continue;
         }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::anchor::AnchorKind;
 use super::append;
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteVerifier};
@@ -114,9 +115,13 @@ impl VerifyReport {
 /// A run record's fields the checks need.
 struct RunFacts {
     run: String,
+    index: String,
+    origin: String,
+    prev_root: String,
     window_start: String,
     window_end: String,
     completed: String,
+    supersedes: String,
     inputs: String,
     inputs_root: String,
     findings: String,
@@ -124,12 +129,93 @@ struct RunFacts {
     rule_set: String,
 }
 
+impl RunFacts {
+    fn of(parsed: &record::Record) -> RunFacts {
+        let field = |k: &str| parsed.get(&RUN, k).to_string();
+        RunFacts {
+            run: field("run"),
+            index: field("index"),
+            origin: field("origin"),
+            prev_root: field("prev-root"),
+            window_start: field("window-start"),
+            window_end: field("window-end"),
+            completed: field("completed"),
+            supersedes: field("supersedes"),
+            inputs: field("inputs"),
+            inputs_root: field("inputs-root"),
+            findings: field("findings"),
+            findings_root: field("findings-root"),
+            rule_set: field("rule-set"),
+        }
+    }
+}
+
+/// The stored checkpoints that verify, by the size they are stored under, with their notes.
+type Checkpoints = BTreeMap<u64, (Checkpoint, String)>;
+
+/// The run records as read in order: the log they make and each one's completed time.
+#[derive(Default)]
+struct RunLog {
+    frontier: Frontier,
+    leaves: Vec<Hash>,
+    /// By run index; empty for a run record that does not parse, so later runs keep their
+    /// own index (V3 reads them by checkpoint size).
+    completed_by_index: Vec<String>,
+}
+
+/// What V7 remembers of the runs before the current one.
+#[derive(Default)]
+struct RunOrder {
+    seen: HashSet<String>,
+    previous_completed: Option<String>,
+}
+
 /// Verifies the whole ledger in the database.
 pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
+    let checkpoints = check_stored_checkpoints(store, options, &mut report).await?;
+    let runs = store.ledger_runs().await?;
+    let log = check_run_log(store, options, &runs, &checkpoints, &mut report).await?;
+    check_typed_runs(store, &runs, &mut report).await?;
 
-    // V1, V2: every stored checkpoint.
-    let mut checkpoints: BTreeMap<u64, (Checkpoint, String)> = BTreeMap::new();
+    let latest = checkpoints.values().next_back().cloned();
+    report.size = log.leaves.len() as u64;
+    check_newest_checkpoint(&latest, &log, &mut report);
+    check_run_inclusion(&latest, &log.leaves, &runs, &mut report);
+    check_checkpoint_sequence(&checkpoints, &log.leaves, &mut report);
+
+    for (name, note) in &presented_checkpoints(store, options, &mut report).await? {
+        check_presented(
+            name,
+            note,
+            options,
+            &latest,
+            &log.leaves,
+            &log.frontier,
+            &mut report,
+        );
+    }
+
+    check_anchors(
+        store,
+        options,
+        &checkpoints,
+        &log.completed_by_index,
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// V1, V2: every stored checkpoint is UTF-8, signed by the ledger's key for its origin, and
+/// says the size it is stored under. A failure means a checkpoint was forged or altered; only
+/// the ones that verify are returned, for the checks that compare the log with them.
+async fn check_stored_checkpoints(
+    store: &Store,
+    options: &VerifyOptions,
+    report: &mut VerifyReport,
+) -> Result<Checkpoints> {
+    let mut checkpoints = Checkpoints::new();
     for (size, bytes) in store.ledger_checkpoints().await? {
         let Ok(note) = String::from_utf8(bytes) else {
             report.fail("V1", None, None, format!("checkpoint {size} is not UTF-8"));
@@ -156,14 +242,20 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
             ),
         }
     }
+    Ok(checkpoints)
+}
 
-    // V5, V6, V7, V9 run by run, V10 as the log grows.
-    let runs = store.ledger_runs().await?;
-    let mut frontier = Frontier::default();
-    let mut run_leaves: Vec<Hash> = Vec::with_capacity(runs.len());
-    let mut seen_runs: HashSet<String> = HashSet::new();
-    let mut previous_completed: Option<String> = None;
-    let mut completed_by_index: Vec<String> = Vec::new();
+/// Reads the run records in order, checking each (V5, V7, and its trees: V6, V9) and each
+/// prefix of the log that has a checkpoint (V10), and returns the log they make.
+async fn check_run_log(
+    store: &Store,
+    options: &VerifyOptions,
+    runs: &[crate::store::LedgerRun],
+    checkpoints: &Checkpoints,
+    report: &mut VerifyReport,
+) -> Result<RunLog> {
+    let mut log = RunLog::default();
+    let mut order = RunOrder::default();
     for (position, stored) in runs.iter().enumerate() {
         let leaf = merkle::leaf_hash(&stored.record);
         if stored.leaf_hash != leaf {
@@ -172,21 +264,10 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
                 stored.idx
             ));
         }
-        if stored.idx != position as i64 {
-            report.fail(
-                "V5",
-                Some(&stored.run_id),
-                None,
-                format!(
-                    "run record stored at position {} has index {}",
-                    position, stored.idx
-                ),
-            );
-        }
+        check_run_position(stored, position, report);
         match record::parse(&RUN, &stored.record) {
             Err(e) => {
-                // Keeps later runs' completed times at their own index (V3).
-                completed_by_index.push(String::new());
+                log.completed_by_index.push(String::new());
                 report.fail(
                     "V5",
                     Some(&stored.run_id),
@@ -195,138 +276,178 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
                 );
             }
             Ok(parsed) => {
-                let field = |k: &str| parsed.get(&RUN, k).to_string();
-                let facts = RunFacts {
-                    run: field("run"),
-                    window_start: field("window-start"),
-                    window_end: field("window-end"),
-                    completed: field("completed"),
-                    inputs: field("inputs"),
-                    inputs_root: field("inputs-root"),
-                    findings: field("findings"),
-                    findings_root: field("findings-root"),
-                    rule_set: field("rule-set"),
-                };
-                let run = facts.run.clone();
-                if field("index") != position.to_string() {
-                    report.fail(
-                        "V5",
-                        Some(&run),
-                        None,
-                        format!("index is {} at position {position}", field("index")),
-                    );
-                }
-                if field("origin") != options.origin {
-                    report.fail(
-                        "V5",
-                        Some(&run),
-                        None,
-                        format!("origin is `{}`, not `{}`", field("origin"), options.origin),
-                    );
-                }
-                if field("prev-root") != hex::encode(frontier.root()) {
-                    report.fail("V5", Some(&run), None, "prev-root is not the root of the log before it (a run was deleted, inserted or reordered)");
-                }
-                if run != stored.run_id {
-                    report.lints.push(format!(
-                        "run record {position} names run {run} but is stored under {}",
-                        stored.run_id
-                    ));
-                }
-                // V7: times and supersession.
-                if !(facts.window_start <= facts.window_end && facts.window_end <= facts.completed)
-                {
-                    report.fail(
-                        "V7",
-                        Some(&run),
-                        None,
-                        "window-start <= window-end <= completed does not hold",
-                    );
-                }
-                if let Some(previous) = &previous_completed
-                    && facts.completed < *previous
-                {
-                    report.fail(
-                        "V7",
-                        Some(&run),
-                        None,
-                        format!(
-                            "completed {} is before the previous run's {previous}",
-                            facts.completed
-                        ),
-                    );
-                }
-                if seen_runs.contains(&run) {
-                    report.fail(
-                        "V7",
-                        Some(&run),
-                        None,
-                        "the run id appears twice in the log",
-                    );
-                }
-                let supersedes = field("supersedes");
-                if supersedes != "none" && !seen_runs.contains(&supersedes) {
-                    report.fail(
-                        "V7",
-                        Some(&run),
-                        None,
-                        format!("supersedes {supersedes}, which is not an earlier run"),
-                    );
-                }
-                previous_completed = Some(facts.completed.clone());
-                completed_by_index.push(facts.completed.clone());
-                seen_runs.insert(run.clone());
-                check_run_trees(store, &facts, &mut report).await?;
+                let facts = RunFacts::of(&parsed);
+                check_run_chain(&facts, stored, position, options, &log.frontier, report);
+                check_run_order(&facts, &order, report);
+                order.previous_completed = Some(facts.completed.clone());
+                order.seen.insert(facts.run.clone());
+                log.completed_by_index.push(facts.completed.clone());
+                check_run_trees(store, &facts, report).await?;
             }
         }
-        frontier.push(leaf);
-        run_leaves.push(leaf);
-        if let Some((checkpoint, _)) = checkpoints.get(&frontier.size())
-            && checkpoint.root != frontier.root()
-        {
-            report.fail(
-                "V10",
-                None,
-                None,
-                format!(
-                    "checkpoint {} does not match the first {} run records",
-                    checkpoint.size, checkpoint.size
-                ),
-            );
-        }
+        log.frontier.push(leaf);
+        log.leaves.push(leaf);
+        check_checkpoint_prefix(checkpoints, &log.frontier, report);
     }
+    Ok(log)
+}
 
-    // V5 (recaudit's rule): every run of the typed tables is a sealed run. A row in `runs`
-    // without a run record, or disagreeing with it, would otherwise be shown as a run.
-    check_typed_runs(store, &runs, &mut report).await?;
+/// V5: a run record is stored at the position its index column says. A failure means run
+/// records were deleted, inserted or reordered in the table.
+fn check_run_position(
+    stored: &crate::store::LedgerRun,
+    position: usize,
+    report: &mut VerifyReport,
+) {
+    if stored.idx != position as i64 {
+        report.fail(
+            "V5",
+            Some(&stored.run_id),
+            None,
+            format!(
+                "run record stored at position {} has index {}",
+                position, stored.idx
+            ),
+        );
+    }
+}
 
-    // V4: the newest checkpoint covers exactly the log.
-    let latest = checkpoints.values().next_back().cloned();
-    report.size = run_leaves.len() as u64;
-    match &latest {
-        None if run_leaves.is_empty() => {}
+/// V5: a run record chains onto the log before it: its index is its position, its origin the
+/// ledger's, its prev-root the root of the records before it. A failure means a run was
+/// deleted, inserted or reordered, or comes from another ledger. A record stored under another
+/// run's id is only linted.
+fn check_run_chain(
+    facts: &RunFacts,
+    stored: &crate::store::LedgerRun,
+    position: usize,
+    options: &VerifyOptions,
+    frontier: &Frontier,
+    report: &mut VerifyReport,
+) {
+    let run = &facts.run;
+    if facts.index != position.to_string() {
+        report.fail(
+            "V5",
+            Some(run),
+            None,
+            format!("index is {} at position {position}", facts.index),
+        );
+    }
+    if facts.origin != options.origin {
+        report.fail(
+            "V5",
+            Some(run),
+            None,
+            format!("origin is `{}`, not `{}`", facts.origin, options.origin),
+        );
+    }
+    if facts.prev_root != hex::encode(frontier.root()) {
+        report.fail(
+            "V5",
+            Some(run),
+            None,
+            "prev-root is not the root of the log before it (a run was deleted, inserted or reordered)",
+        );
+    }
+    if *run != stored.run_id {
+        report.lints.push(format!(
+            "run record {position} names run {run} but is stored under {}",
+            stored.run_id
+        ));
+    }
+}
+
+/// V7: a run's times are in order (window-start <= window-end <= completed, and completed not
+/// before the previous run's), its id is new and it supersedes only an earlier run. A failure
+/// means a run record was altered or forged with times or a history that cannot have happened.
+fn check_run_order(facts: &RunFacts, order: &RunOrder, report: &mut VerifyReport) {
+    let run = &facts.run;
+    if !(facts.window_start <= facts.window_end && facts.window_end <= facts.completed) {
+        report.fail(
+            "V7",
+            Some(run),
+            None,
+            "window-start <= window-end <= completed does not hold",
+        );
+    }
+    if let Some(previous) = &order.previous_completed
+        && facts.completed < *previous
+    {
+        report.fail(
+            "V7",
+            Some(run),
+            None,
+            format!(
+                "completed {} is before the previous run's {previous}",
+                facts.completed
+            ),
+        );
+    }
+    if order.seen.contains(run) {
+        report.fail("V7", Some(run), None, "the run id appears twice in the log");
+    }
+    let supersedes = &facts.supersedes;
+    if supersedes != "none" && !order.seen.contains(supersedes) {
+        report.fail(
+            "V7",
+            Some(run),
+            None,
+            format!("supersedes {supersedes}, which is not an earlier run"),
+        );
+    }
+}
+
+/// V10: a stored checkpoint of the log's current size has the root of the run records so far.
+/// A failure means the run records before it were altered since it was signed.
+fn check_checkpoint_prefix(
+    checkpoints: &Checkpoints,
+    frontier: &Frontier,
+    report: &mut VerifyReport,
+) {
+    if let Some((checkpoint, _)) = checkpoints.get(&frontier.size())
+        && checkpoint.root != frontier.root()
+    {
+        report.fail(
+            "V10",
+            None,
+            None,
+            format!(
+                "checkpoint {} does not match the first {} run records",
+                checkpoint.size, checkpoint.size
+            ),
+        );
+    }
+}
+
+/// V4: the newest checkpoint covers exactly the log, with its root. A failure means runs were
+/// appended without a checkpoint, or deleted or altered after it; the report's root is the
+/// newest checkpoint's either way.
+fn check_newest_checkpoint(
+    latest: &Option<(Checkpoint, String)>,
+    log: &RunLog,
+    report: &mut VerifyReport,
+) {
+    let runs = log.leaves.len();
+    match latest {
+        None if runs == 0 => {}
         None => report.fail(
             "V4",
             None,
             None,
-            format!(
-                "the log has {} runs but no valid checkpoint",
-                run_leaves.len()
-            ),
+            format!("the log has {runs} runs but no valid checkpoint"),
         ),
         Some((checkpoint, _)) => {
-            if checkpoint.size != run_leaves.len() as u64 {
+            if checkpoint.size != runs as u64 {
                 report.fail(
                     "V4",
                     None,
                     None,
                     format!(
-                        "the newest checkpoint has size {} but the log has {} run records",
-                        checkpoint.size,
-                        run_leaves.len()
+                        "the newest checkpoint has size {} but the log has {runs} run records",
+                        checkpoint.size
                     ),
                 );
-            } else if checkpoint.root != frontier.root() {
+            } else if checkpoint.root != log.frontier.root() {
                 report.fail(
                     "V4",
                     None,
@@ -337,32 +458,49 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
             report.root = Some(checkpoint.root);
         }
     }
+}
 
-    // V9: every run record is provably in the newest checkpoint.
-    if let Some((checkpoint, _)) = &latest
-        && checkpoint.size == run_leaves.len() as u64
-    {
-        for (index, leaf) in run_leaves.iter().enumerate() {
-            let proof = merkle::inclusion_proof(&run_leaves, index);
-            if !merkle::verify_inclusion(
-                index as u64,
-                checkpoint.size,
-                leaf,
-                &proof,
-                &checkpoint.root,
-            ) {
-                let run = runs.get(index).map(|r| r.run_id.as_str());
-                report.fail(
-                    "V9",
-                    run,
-                    None,
-                    "the run record's inclusion proof does not verify against the checkpoint",
-                );
-            }
+/// V9: every run record is provably in the newest checkpoint (when it covers the log; V4
+/// reports it otherwise). A failure means the run record is not the one the checkpoint signed.
+fn check_run_inclusion(
+    latest: &Option<(Checkpoint, String)>,
+    run_leaves: &[Hash],
+    runs: &[crate::store::LedgerRun],
+    report: &mut VerifyReport,
+) {
+    let Some((checkpoint, _)) = latest else {
+        return;
+    };
+    if checkpoint.size != run_leaves.len() as u64 {
+        return;
+    }
+    for (index, leaf) in run_leaves.iter().enumerate() {
+        let proof = merkle::inclusion_proof(run_leaves, index);
+        if !merkle::verify_inclusion(
+            index as u64,
+            checkpoint.size,
+            leaf,
+            &proof,
+            &checkpoint.root,
+        ) {
+            let run = runs.get(index).map(|r| r.run_id.as_str());
+            report.fail(
+                "V9",
+                run,
+                None,
+                "the run record's inclusion proof does not verify against the checkpoint",
+            );
         }
     }
+}
 
-    // V10: a checkpoint after every run, and consecutive checkpoints are consistent.
+/// V10: a checkpoint of every size up to the newest, and each consistent with the one before.
+/// A failure means a checkpoint was deleted, or history was rewritten between two of them.
+fn check_checkpoint_sequence(
+    checkpoints: &Checkpoints,
+    run_leaves: &[Hash],
+    report: &mut VerifyReport,
+) {
     let newest = checkpoints.keys().next_back().copied().unwrap_or(0);
     let missing: Vec<String> = (1..=newest)
         .filter(|s| !checkpoints.contains_key(s))
@@ -398,51 +536,39 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
             );
         }
     }
+}
 
-    // V8: checkpoints the auditor kept, and the copies in the anchor directory.
+/// V8, its input: the checkpoints the auditor kept and the copies in the anchor directory. An
+/// anchor directory that cannot be read fails V8 when copies were made there (they can no
+/// longer be compared), and skips it otherwise.
+async fn presented_checkpoints(
+    store: &Store,
+    options: &VerifyOptions,
+    report: &mut VerifyReport,
+) -> Result<Vec<(String, String)>> {
     let mut presented = options.presented.clone();
-    if let Some(dir) = &options.anchor_dir {
-        match super::anchor::read_dir_notes(dir) {
-            Ok(notes) => presented.extend(notes),
-            Err(e) => {
-                let anchored = store
-                    .ledger_anchors()
-                    .await?
-                    .iter()
-                    .any(|a| a.kind == "directory");
-                if anchored {
-                    report.fail("V8", None, None, format!("the anchor directory {} cannot be read ({e}), so the copies made there cannot be compared", dir.display()));
-                } else {
-                    report.skipped.push(format!(
-                        "V8: the anchor directory {} cannot be read ({e})",
-                        dir.display()
-                    ));
-                }
+    let Some(dir) = &options.anchor_dir else {
+        return Ok(presented);
+    };
+    match super::anchor::read_dir_notes(dir) {
+        Ok(notes) => presented.extend(notes),
+        Err(e) => {
+            let anchored = store
+                .ledger_anchors()
+                .await?
+                .iter()
+                .any(|a| AnchorKind::parse(&a.kind) == Some(AnchorKind::Directory));
+            if anchored {
+                report.fail("V8", None, None, format!("the anchor directory {} cannot be read ({e}), so the copies made there cannot be compared", dir.display()));
+            } else {
+                report.skipped.push(format!(
+                    "V8: the anchor directory {} cannot be read ({e})",
+                    dir.display()
+                ));
             }
         }
     }
-    for (name, note) in &presented {
-        check_presented(
-            name,
-            note,
-            options,
-            &latest,
-            &run_leaves,
-            &frontier,
-            &mut report,
-        );
-    }
-
-    // V3: anchors.
-    check_anchors(
-        store,
-        options,
-        &checkpoints,
-        &completed_by_index,
-        &mut report,
-    )
-    .await?;
-    Ok(report)
+    Ok(presented)
 }
 
 /// Checks one tree of a run, record by record (V6), and computes its leaves. Pure: the
@@ -533,25 +659,12 @@ impl<'a> TreeCheck<'a> {
     }
 }
 
+/// V6, V9 for one run: each tree's records are in place and give the count and root the run
+/// record states, and its first and last findings are provably in the findings tree. A failure
+/// means a record of the run was altered, deleted, inserted or moved. Stale stored leaf hashes
+/// and typed findings that differ from the records are only linted.
 async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyReport) -> Result<()> {
-    // The typed findings are a convenience copy: compute the records they would give, to flag
-    // (not fail) an edit made there without touching the ledger.
-    let mut typed: Vec<Hash> = Vec::new();
-    store
-        .for_each_finding(&facts.run, |finding| {
-            // An unreadable typed row simply differs from its record.
-            let leaf = finding
-                .and_then(Finding::from_stored)
-                .ok()
-                .and_then(|f| {
-                    append::finding_record(&facts.run, &facts.rule_set, typed.len(), &f).ok()
-                })
-                .map_or([0u8; 32], |bytes| merkle::leaf_hash(&bytes));
-            typed.push(leaf);
-            Ok(())
-        })
-        .await?;
-
+    let typed = typed_finding_leaves(store, facts).await?;
     for (tree, count, root) in [
         ("inputs", &facts.inputs, &facts.inputs_root),
         ("findings", &facts.findings, &facts.findings_root),
@@ -593,32 +706,7 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
         report.failures.append(&mut check.failures);
         if tree == "findings" {
             report.findings += leaves.len() as u64;
-            // V9: a single-interaction proof for the first and the last finding.
-            let root_hash = hex::decode(root)
-                .ok()
-                .and_then(|r| <Hash>::try_from(r).ok());
-            for index in [0, leaves.len().saturating_sub(1)] {
-                if let Some(leaf) = leaves.get(index) {
-                    let proof = merkle::inclusion_proof(&leaves, index);
-                    let ok = root_hash.is_some_and(|r| {
-                        merkle::verify_inclusion(
-                            index as u64,
-                            leaves.len() as u64,
-                            leaf,
-                            &proof,
-                            &r,
-                        )
-                    });
-                    if !ok {
-                        report.fail(
-                            "V9",
-                            Some(&facts.run),
-                            Some(index as i64),
-                            "the finding's inclusion proof does not verify",
-                        );
-                    }
-                }
-            }
+            check_finding_inclusion(&facts.run, &leaves, root, report);
         } else {
             report.inputs += leaves.len() as u64;
         }
@@ -626,6 +714,56 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
     Ok(())
 }
 
+/// The leaves the run's typed findings would give as ledger records. The typed findings are a
+/// convenience copy: comparing them flags (not fails) an edit made there without touching the
+/// ledger.
+async fn typed_finding_leaves(store: &Store, facts: &RunFacts) -> Result<Vec<Hash>> {
+    let mut typed: Vec<Hash> = Vec::new();
+    store
+        .for_each_finding(&facts.run, |finding| {
+            // An unreadable typed row simply differs from its record.
+            let leaf = finding
+                .and_then(Finding::from_stored)
+                .ok()
+                .and_then(|f| {
+                    append::finding_record(&facts.run, &facts.rule_set, typed.len(), &f).ok()
+                })
+                .map_or([0u8; 32], |bytes| merkle::leaf_hash(&bytes));
+            typed.push(leaf);
+            Ok(())
+        })
+        .await?;
+    Ok(typed)
+}
+
+/// V9: a single-interaction proof for the run's first and last finding verifies against the
+/// findings root of its run record. A failure means one interaction's finding cannot be shown
+/// to be the one the run sealed.
+fn check_finding_inclusion(run: &str, leaves: &[Hash], root: &str, report: &mut VerifyReport) {
+    let root_hash = hex::decode(root)
+        .ok()
+        .and_then(|r| <Hash>::try_from(r).ok());
+    for index in [0, leaves.len().saturating_sub(1)] {
+        if let Some(leaf) = leaves.get(index) {
+            let proof = merkle::inclusion_proof(leaves, index);
+            let ok = root_hash.is_some_and(|r| {
+                merkle::verify_inclusion(index as u64, leaves.len() as u64, leaf, &proof, &r)
+            });
+            if !ok {
+                report.fail(
+                    "V9",
+                    Some(run),
+                    Some(index as i64),
+                    "the finding's inclusion proof does not verify",
+                );
+            }
+        }
+    }
+}
+
+/// V5 (recaudit's rule) and V6 for the typed tables: every run there is a sealed run that
+/// agrees with its run record, and every finding there belongs to a run. A failure means a run
+/// was forged or edited in the typed tables, which would otherwise be shown as a run.
 async fn check_typed_runs(
     store: &Store,
     runs: &[crate::store::LedgerRun],
@@ -666,6 +804,9 @@ async fn check_typed_runs(
     Ok(())
 }
 
+/// V8: a checkpoint the auditor holds (kept, or copied to the anchor directory) verifies and
+/// the current log extends it. A failure means the log was truncated, history was rewritten,
+/// or the auditor was shown a different view; the message shows both checkpoints.
 fn check_presented(
     name: &str,
     note: &str,
@@ -727,6 +868,9 @@ fn check_presented(
     }
 }
 
+/// V3: every RFC 3161 time stamp verifies against the TSA's CA over its checkpoint, and is not
+/// before the run that checkpoint ends completed. A failure means the token is forged or the
+/// checkpoint back-dated; without a CA or openssl the check is skipped, not failed.
 async fn check_anchors(
     store: &Store,
     options: &VerifyOptions,
@@ -735,7 +879,7 @@ async fn check_anchors(
     report: &mut VerifyReport,
 ) -> Result<()> {
     for anchor in store.ledger_anchors().await? {
-        if anchor.kind != "rfc3161" {
+        if AnchorKind::parse(&anchor.kind) != Some(AnchorKind::Rfc3161) {
             continue;
         }
         let Some((checkpoint, _)) = checkpoints.get(&anchor.size) else {
@@ -760,7 +904,7 @@ async fn check_anchors(
         let completed = completed_by_index
             .get(anchor.size.saturating_sub(1) as usize)
             .cloned();
-        match super::anchor::verify_token(&anchor.data, checkpoint.body().as_bytes(), ca) {
+        match super::anchor::verify_token(&anchor.data, checkpoint.body().as_bytes(), ca).await {
             Ok(stamp) => {
                 let completed = completed.and_then(|c| crate::time::Timestamp::parse(&c).ok());
                 if let Some(completed) = completed

@@ -155,7 +155,8 @@ pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
             })
             .collect(),
     };
-    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(render_error)?;
+    let mut manifest_bytes =
+        serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
     manifest_bytes.push(b'\n');
     files.push(("manifest.json".to_string(), manifest_bytes));
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -196,8 +197,16 @@ impl ReportSet {
     }
 }
 
-fn render_error(e: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("cannot render report: {e}"))
+/// A report file that cannot be rendered (it is made from values recaudit holds in memory,
+/// so this is recaudit's fault, not the database's).
+fn render_error<E>(file: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |source| Error::Render {
+        what: format!("report {file}"),
+        source: Some(Box::new(source)),
+    }
 }
 
 fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
@@ -213,7 +222,7 @@ fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
         coverage: coverage_of(run)?,
         findings: findings.iter().map(FindingRow::from).collect(),
     };
-    let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error)?;
+    let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error("findings.json"))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -248,7 +257,7 @@ fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
             "users",
             "detail",
         ])
-        .map_err(render_error)?;
+        .map_err(render_error("findings.csv"))?;
     for f in findings {
         let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
         writer
@@ -266,9 +275,11 @@ fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
                 &cell(&f.users.join(";")),
                 &cell(&f.detail),
             ])
-            .map_err(render_error)?;
+            .map_err(render_error("findings.csv"))?;
     }
-    writer.into_inner().map_err(render_error)
+    writer
+        .into_inner()
+        .map_err(|e| render_error("findings.csv")(e.into_error()))
 }
 
 /// Text from the data (ids, names, evidence) as inert Markdown: a `|` cannot add a table column,
@@ -477,6 +488,22 @@ mod tests {
         let json = line.split('`').nth(1).unwrap();
         let parsed: crate::audit::Policy = serde_json::from_str(json).unwrap();
         assert_eq!(parsed.scope.include_queues, policy.scope.include_queues);
+    }
+
+    #[test]
+    fn a_rendering_failure_is_not_reported_as_a_corrupt_database() {
+        let Err(failure) = serde_json::from_str::<u8>("x") else {
+            panic!("`x` is not JSON");
+        };
+        let error = render_error("findings.json")(failure);
+        assert!(matches!(error, Error::Render { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cannot render report findings.json: "),
+            "{text}"
+        );
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(source.is_some_and(|s| text.ends_with(&s)), "{text}");
     }
 
     #[test]
