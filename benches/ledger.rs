@@ -160,7 +160,7 @@ fn main() {
     // The verifier's work on the same records, without the database: strict parse of every
     // record, leaf hashes, the findings root, and the signed checkpoint.
     let start = Instant::now();
-    let mut check = verify::TreeCheck::new(&run.run_id, "findings");
+    let mut check = verify::TreeCheck::new(&run.run_id, recaudit::store::Tree::Findings);
     for entry in &built.findings {
         check.record(entry.seq as i64, &entry.record);
     }

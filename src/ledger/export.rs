@@ -18,10 +18,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::anchor::AnchorKind;
 use super::merkle::{self, Hash};
 use super::record::{self, FINDING};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Tree};
 
 /// The reference verifier shipped in every package.
 pub const VERIFY_PY: &str = include_str!("verify.py");
@@ -70,7 +71,7 @@ pub async fn export(
         summary.checkpoints += 1;
     }
     for anchor in store.ledger_anchors().await? {
-        if anchor.kind == "rfc3161" {
+        if anchor.kind == AnchorKind::Rfc3161.as_str() {
             write(
                 &checkpoints_dir.join(format!("{}.tsr", anchor.size)),
                 &anchor.data,
@@ -85,7 +86,7 @@ pub async fn export(
 
     for run in store.ledger_runs().await? {
         write(&runs_dir.join(format!("{}.run", run.idx)), &run.record)?;
-        for tree in ["inputs", "findings"] {
+        for tree in Tree::ALL {
             let path = runs_dir.join(format!("{}.{tree}", run.idx));
             let file = std::fs::File::create(&path).map_err(Error::io("cannot write", &path))?;
             let mut writer = std::io::BufWriter::new(file);
@@ -112,7 +113,7 @@ pub async fn export(
                 });
             }
             writer.flush().map_err(Error::io("cannot write", &path))?;
-            if tree == "findings" {
+            if tree == Tree::Findings {
                 summary.findings += count;
             }
         }
@@ -157,7 +158,7 @@ pub async fn prove(store: &Store, interaction: &str, run: Option<&str>) -> Resul
     let mut leaves: Vec<Hash> = Vec::new();
     let mut found: Option<(usize, Vec<u8>)> = None;
     store
-        .for_each_ledger_entry(&run_id, "findings", |_, bytes, _| {
+        .for_each_ledger_entry(&run_id, Tree::Findings, |_, bytes, _| {
             if found.is_none()
                 && let Ok(parsed) = record::parse(&FINDING, bytes)
                 && parsed.get(&FINDING, "interaction") == wanted

@@ -17,7 +17,7 @@ use super::note::{Checkpoint, NoteVerifier};
 use super::record::{self, FINDING, INPUT, Layout, RUN};
 use crate::audit::Finding;
 use crate::error::Result;
-use crate::store::Store;
+use crate::store::{Store, Tree};
 
 /// What to check the database against.
 pub struct VerifyOptions {
@@ -575,7 +575,7 @@ async fn presented_checkpoints(
 /// database verifier feeds it stored records, the benchmark records in memory.
 pub struct TreeCheck<'a> {
     run: &'a str,
-    tree: &'static str,
+    tree: Tree,
     layout: &'static Layout,
     pub leaves: Vec<Hash>,
     interactions: HashSet<String>,
@@ -583,8 +583,11 @@ pub struct TreeCheck<'a> {
 }
 
 impl<'a> TreeCheck<'a> {
-    pub fn new(run: &'a str, tree: &'static str) -> TreeCheck<'a> {
-        let layout = if tree == "findings" { &FINDING } else { &INPUT };
+    pub fn new(run: &'a str, tree: Tree) -> TreeCheck<'a> {
+        let layout = match tree {
+            Tree::Findings => &FINDING,
+            Tree::Inputs => &INPUT,
+        };
         TreeCheck {
             run,
             tree,
@@ -626,7 +629,7 @@ impl<'a> TreeCheck<'a> {
                 if values[0] != run {
                     fail(format!("{tree} record belongs to run {}", values[0]));
                 }
-                if tree == "findings" && !self.interactions.insert(values[2].to_string()) {
+                if tree == Tree::Findings && !self.interactions.insert(values[2].to_string()) {
                     fail(format!("interaction {} appears twice", values[2]));
                 }
             }
@@ -666,8 +669,8 @@ impl<'a> TreeCheck<'a> {
 async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyReport) -> Result<()> {
     let typed = typed_finding_leaves(store, facts).await?;
     for (tree, count, root) in [
-        ("inputs", &facts.inputs, &facts.inputs_root),
-        ("findings", &facts.findings, &facts.findings_root),
+        (Tree::Inputs, &facts.inputs, &facts.inputs_root),
+        (Tree::Findings, &facts.findings, &facts.findings_root),
     ] {
         let mut check = TreeCheck::new(&facts.run, tree);
         let mut stale_leaves = 0usize;
@@ -679,7 +682,7 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
                 if stored_leaf != leaf {
                     stale_leaves += 1;
                 }
-                if tree == "findings" && typed.get(position) != Some(&leaf) {
+                if tree == Tree::Findings && typed.get(position) != Some(&leaf) {
                     differing.push(seq);
                 }
                 Ok(())
@@ -692,7 +695,7 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
                 facts.run
             ));
         }
-        if tree == "findings" && (!differing.is_empty() || typed.len() != check.leaves.len()) {
+        if tree == Tree::Findings && (!differing.is_empty() || typed.len() != check.leaves.len()) {
             let shown: Vec<String> = differing.iter().take(10).map(i64::to_string).collect();
             report.lints.push(format!(
                 "run {}: the typed findings table differs from the ledger ({} typed rows, {} ledger records, differing seq {}); the ledger records are authoritative",
@@ -704,7 +707,7 @@ async fn check_run_trees(store: &Store, facts: &RunFacts, report: &mut VerifyRep
         }
         let leaves = std::mem::take(&mut check.leaves);
         report.failures.append(&mut check.failures);
-        if tree == "findings" {
+        if tree == Tree::Findings {
             report.findings += leaves.len() as u64;
             check_finding_inclusion(&facts.run, &leaves, root, report);
         } else {

@@ -6,7 +6,7 @@
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
-use super::{Store, StoredFinding, db};
+use super::{Store, StoredFinding, Tree, db};
 use crate::error::Result;
 
 /// A stored run record.
@@ -76,7 +76,7 @@ impl Store {
     pub async fn for_each_ledger_entry<F>(
         &self,
         run_id: &str,
-        tree: &str,
+        tree: Tree,
         mut visit: F,
     ) -> Result<()>
     where
@@ -89,7 +89,7 @@ impl Store {
             .map_err(db("acquiring a connection"))?;
         let mut rows = sqlx::query("SELECT seq, record, leaf_hash FROM ledger_entries WHERE run_id = ? AND tree = ? ORDER BY seq")
             .bind(run_id)
-            .bind(tree)
+            .bind(tree.as_str())
             .fetch(&mut *conn);
         while let Some(row) = rows
             .try_next()

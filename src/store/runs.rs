@@ -87,6 +87,12 @@ impl Tree {
     }
 }
 
+impl std::fmt::Display for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One leaf of a run's tree, as stored.
 pub struct EntryRow<'a> {
     pub seq: u64,

@@ -122,15 +122,19 @@ async fn every_run_appends_records_a_run_record_and_a_signed_checkpoint() {
     // The finding records carry the verdicts, one per interaction.
     let mut statuses = Vec::new();
     env.store
-        .for_each_ledger_entry(&runs[0].run_id, "findings", |_, bytes, _| {
-            let parsed = record::parse(&FINDING, bytes).unwrap();
-            statuses.push((
-                parsed.get(&FINDING, "interaction").to_string(),
-                parsed.get(&FINDING, "status").to_string(),
-                parsed.get(&FINDING, "reasons").to_string(),
-            ));
-            Ok(())
-        })
+        .for_each_ledger_entry(
+            &runs[0].run_id,
+            recaudit::store::Tree::Findings,
+            |_, bytes, _| {
+                let parsed = record::parse(&FINDING, bytes).unwrap();
+                statuses.push((
+                    parsed.get(&FINDING, "interaction").to_string(),
+                    parsed.get(&FINDING, "status").to_string(),
+                    parsed.get(&FINDING, "reasons").to_string(),
+                ));
+                Ok(())
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
