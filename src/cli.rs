@@ -56,7 +56,7 @@ impl Cli {
     /// Resolves the locations from the command line, then (except for `demo`) the
     /// environment, then the defaults.
     pub fn locations(&self) -> Locations {
-        let demo = matches!(self.command, Command::Demo { .. });
+        let demo = self.is_demo();
         let env = |name: &str| {
             if demo {
                 None
@@ -95,6 +95,20 @@ impl Cli {
             reports_dir,
             ledger_key,
         }
+    }
+}
+
+impl Cli {
+    /// Whether the command is `demo`, whose database, reports and ledger are its own.
+    #[cfg(feature = "simulator")]
+    pub fn is_demo(&self) -> bool {
+        matches!(self.command, Command::Demo { .. })
+    }
+
+    /// Whether the command is `demo` (built without the simulator, there is none).
+    #[cfg(not(feature = "simulator"))]
+    pub fn is_demo(&self) -> bool {
+        false
     }
 }
 
@@ -157,6 +171,7 @@ pub enum Command {
     /// stopped by SIGTERM or SIGINT (progress saved: run it again to continue).
     Pull(PullArgs),
     /// The Genesys Cloud simulator.
+    #[cfg(feature = "simulator")]
     Sim {
         #[command(subcommand)]
         command: SimCommand,
@@ -166,6 +181,7 @@ pub enum Command {
     /// Writes to its own database, key and reports (recaudit-demo.db, recaudit-demo.ledger.key,
     /// reports-demo/) unless --db, --ledger-key or --reports-dir are given; never to the
     /// production defaults, the RECAUDIT_* environment or the [ledger] settings.
+    #[cfg(feature = "simulator")]
     Demo {
         /// Conversations in the simulated night (pulled at the real rate limit, 300 requests
         /// a minute, so about 15 s per 100).
@@ -290,6 +306,7 @@ pub enum LedgerCommand {
     Anchor,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Write the synthetic org's S3 bulk-export tree (sidecars and media) into a directory.
@@ -310,6 +327,7 @@ pub enum SimCommand {
 }
 
 // The arguments of `sim serve` (its help is the doc comment of `SimCommand::Serve`).
+#[cfg(feature = "simulator")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[arg(long, default_value_t = 8787)]

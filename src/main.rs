@@ -15,13 +15,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs, ServeArgs, SimCommand};
+use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs};
+#[cfg(feature = "simulator")]
+use recaudit::cli::{ServeArgs, SimCommand};
 use recaudit::config::Settings;
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
 use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
+#[cfg(feature = "simulator")]
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
 use recaudit::source::import;
@@ -88,13 +91,14 @@ fn init_logging(verbose: u8) {
 async fn run(cli: Cli) -> Result<u8> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     let locations = cli.locations();
-    if matches!(cli.command, Command::Demo { .. }) {
+    if cli.is_demo() {
         // The simulated night keeps the policy of --config but never the production ledger's
         // key, origin or anchors: its checkpoints must not land beside the real ones.
         settings.ledger = LedgerSettings::default();
     }
     match &cli.command {
         // Serving the simulator needs no database.
+        #[cfg(feature = "simulator")]
         Command::Sim { command } => return sim_command(command).await,
         // Verifying one checkpoint needs no database.
         Command::Ledger {
@@ -118,11 +122,13 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Report { run } => report_command(&workspace, &run).await?,
         Command::Runs { limit } => runs_command(&workspace, limit).await?,
         Command::Pull(args) => pull_command(&workspace, args).await?,
+        #[cfg(feature = "simulator")]
         Command::Demo {
             conversations,
             seed,
             date,
         } => demo_command(&workspace, conversations, seed, date.as_deref()).await?,
+        #[cfg(feature = "simulator")]
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => ledger_command(&workspace, command).await?,
     };
@@ -366,6 +372,7 @@ fn pull_config(settings: &Settings, args: &PullArgs) -> Result<PullConfig> {
     Ok(config)
 }
 
+#[cfg(feature = "simulator")]
 /// `recaudit demo`: starts the simulator, pulls a night from it and audits the night.
 async fn demo_command(
     workspace: &Workspace,
@@ -827,6 +834,7 @@ fn signal_name(code: u8) -> &'static str {
     }
 }
 
+#[cfg(feature = "simulator")]
 /// The UTC day to simulate: `--date`, or yesterday.
 fn night(date: Option<&str>) -> Result<Timestamp> {
     let start = match date {
@@ -837,6 +845,7 @@ fn night(date: Option<&str>) -> Result<Timestamp> {
     Ok(Timestamp::from_millis(day))
 }
 
+#[cfg(feature = "simulator")]
 /// `recaudit sim ...`: needs no database.
 async fn sim_command(command: &SimCommand) -> Result<u8> {
     match command {
@@ -850,6 +859,7 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
     }
 }
 
+#[cfg(feature = "simulator")]
 /// `recaudit sim export`.
 fn sim_export(out: &Path, seed: u64, conversations: usize, date: Option<&str>) -> Result<u8> {
     let day = night(date)?;
@@ -865,6 +875,7 @@ fn sim_export(out: &Path, seed: u64, conversations: usize, date: Option<&str>) -
     Ok(0)
 }
 
+#[cfg(feature = "simulator")]
 /// `recaudit sim serve`: serves until interrupted.
 async fn sim_serve(args: &ServeArgs) -> Result<u8> {
     let ServeArgs {
