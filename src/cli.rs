@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// recaudit: recording-completeness auditor for Genesys Cloud.
 ///
@@ -56,7 +56,7 @@ impl Cli {
     /// Resolves the locations from the command line, then (except for `demo`) the
     /// environment, then the defaults.
     pub fn locations(&self) -> Locations {
-        let demo = matches!(self.command, Command::Demo { .. });
+        let demo = self.is_demo();
         let env = |name: &str| {
             if demo {
                 None
@@ -95,6 +95,20 @@ impl Cli {
             reports_dir,
             ledger_key,
         }
+    }
+}
+
+impl Cli {
+    /// Whether the command is `demo`, whose database, reports and ledger are its own.
+    #[cfg(feature = "simulator")]
+    pub fn is_demo(&self) -> bool {
+        matches!(self.command, Command::Demo { .. })
+    }
+
+    /// Whether the command is `demo` (built without the simulator, there is none).
+    #[cfg(not(feature = "simulator"))]
+    pub fn is_demo(&self) -> bool {
+        false
     }
 }
 
@@ -155,51 +169,9 @@ pub enum Command {
     ///
     /// Exit status: 0 pulled, 1 some responses could not be read (named), 2 error, 143 or 130
     /// stopped by SIGTERM or SIGINT (progress saved: run it again to continue).
-    Pull {
-        /// Window start, UTC, inclusive.
-        #[arg(long)]
-        from: String,
-        /// Window end, UTC, exclusive.
-        #[arg(long)]
-        to: String,
-        /// Region code (eu-west-1) or domain (mypurecloud.ie).
-        #[arg(long, env = "GENESYS_REGION", default_value = "us-east-1")]
-        region: String,
-        /// API base URL (overrides --region; private and government deployments, the simulator).
-        #[arg(long, env = "GENESYS_API_BASE")]
-        api_base: Option<String>,
-        /// Login base URL (default: the API base with `api.` replaced by `login.`).
-        #[arg(long, env = "GENESYS_LOGIN_BASE")]
-        login_base: Option<String>,
-        /// A file with `client_id = ...` and `client_secret = ...` lines, mode 0600.
-        #[arg(long)]
-        secrets: Option<PathBuf>,
-        /// Parallel recording-metadata requests.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Which conversations get a recordingmetadata call: `needed` (an agent interacted on
-        /// an in-scope medium), `all`, or `none` (rely on the export tree and the bulk job).
-        #[arg(long, default_value = "needed")]
-        metadata: String,
-        /// Read this recording bulk export job (waiting for it to finish) instead of the org's
-        /// export jobs that cover the window.
-        #[arg(long)]
-        recording_job: Option<String>,
-        /// Create a bulk EXPORT job for the window through this "AWS S3 recording bulk
-        /// actions" integration. Without it the pull is read-only: it only reads the org's
-        /// existing export jobs. Needs recording:job:add, recording:job:edit and the
-        /// editRetention permissions (docs/RULES.md).
-        #[arg(long)]
-        integration_id: Option<String>,
-        /// Stop after this many API requests; the next run continues where this one stopped.
-        #[arg(long)]
-        max_requests: Option<u64>,
-        /// Conversation details through `jobs` (async), `sync` (the query), or `auto` (sync for
-        /// windows of an hour or less).
-        #[arg(long, default_value = "auto")]
-        details: String,
-    },
+    Pull(PullArgs),
     /// The Genesys Cloud simulator.
+    #[cfg(feature = "simulator")]
     Sim {
         #[command(subcommand)]
         command: SimCommand,
@@ -209,6 +181,7 @@ pub enum Command {
     /// Writes to its own database, key and reports (recaudit-demo.db, recaudit-demo.ledger.key,
     /// reports-demo/) unless --db, --ledger-key or --reports-dir are given; never to the
     /// production defaults, the RECAUDIT_* environment or the [ledger] settings.
+    #[cfg(feature = "simulator")]
     Demo {
         /// Conversations in the simulated night (pulled at the real rate limit, 300 requests
         /// a minute, so about 15 s per 100).
@@ -232,6 +205,53 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+}
+
+// The arguments of `pull` (its help is the doc comment of `Command::Pull`).
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Window start, UTC, inclusive.
+    #[arg(long)]
+    pub from: String,
+    /// Window end, UTC, exclusive.
+    #[arg(long)]
+    pub to: String,
+    /// Region code (eu-west-1) or domain (mypurecloud.ie).
+    #[arg(long, env = "GENESYS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// API base URL (overrides --region; private and government deployments, the simulator).
+    #[arg(long, env = "GENESYS_API_BASE")]
+    pub api_base: Option<String>,
+    /// Login base URL (default: the API base with `api.` replaced by `login.`).
+    #[arg(long, env = "GENESYS_LOGIN_BASE")]
+    pub login_base: Option<String>,
+    /// A file with `client_id = ...` and `client_secret = ...` lines, mode 0600.
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+    /// Parallel recording-metadata requests.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Which conversations get a recordingmetadata call: `needed` (an agent interacted on
+    /// an in-scope medium), `all`, or `none` (rely on the export tree and the bulk job).
+    #[arg(long, default_value = "needed")]
+    pub metadata: String,
+    /// Read this recording bulk export job (waiting for it to finish) instead of the org's
+    /// export jobs that cover the window.
+    #[arg(long)]
+    pub recording_job: Option<String>,
+    /// Create a bulk EXPORT job for the window through this "AWS S3 recording bulk
+    /// actions" integration. Without it the pull is read-only: it only reads the org's
+    /// existing export jobs. Needs recording:job:add, recording:job:edit and the
+    /// editRetention permissions (docs/RULES.md).
+    #[arg(long)]
+    pub integration_id: Option<String>,
+    /// Stop after this many API requests; the next run continues where this one stopped.
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Conversation details through `jobs` (async), `sync` (the query), or `auto` (sync for
+    /// windows of an hour or less).
+    #[arg(long, default_value = "auto")]
+    pub details: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +306,7 @@ pub enum LedgerCommand {
     Anchor,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Write the synthetic org's S3 bulk-export tree (sidecars and media) into a directory.
@@ -302,30 +323,35 @@ pub enum SimCommand {
     },
     /// Serve the Genesys Cloud API over a synthetic org (client id `recaudit-sim`, secret
     /// `sim-secret`) until interrupted.
-    Serve {
-        #[arg(long, default_value_t = 8787)]
-        port: u16,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[arg(long, default_value_t = 500)]
-        conversations: usize,
-        /// The night (UTC date); default yesterday.
-        #[arg(long)]
-        date: Option<String>,
-        /// Requests per minute per token before 429s.
-        #[arg(long, default_value_t = 300)]
-        rate_limit: u64,
-        /// Share of requests answered 503, in thousandths.
-        #[arg(long, default_value_t = 0)]
-        error_permille: u64,
-        /// Added latency per request, milliseconds.
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
-        /// Lifetime of issued tokens, seconds.
-        #[arg(long, default_value_t = 86_400)]
-        token_lifetime: u64,
-        /// Share of requests that hang for two minutes (a dropped connection), in thousandths.
-        #[arg(long, default_value_t = 0)]
-        hang_permille: u64,
-    },
+    Serve(ServeArgs),
+}
+
+// The arguments of `sim serve` (its help is the doc comment of `SimCommand::Serve`).
+#[cfg(feature = "simulator")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 500)]
+    pub conversations: usize,
+    /// The night (UTC date); default yesterday.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Requests per minute per token before 429s.
+    #[arg(long, default_value_t = 300)]
+    pub rate_limit: u64,
+    /// Share of requests answered 503, in thousandths.
+    #[arg(long, default_value_t = 0)]
+    pub error_permille: u64,
+    /// Added latency per request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Lifetime of issued tokens, seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub token_lifetime: u64,
+    /// Share of requests that hang for two minutes (a dropped connection), in thousandths.
+    #[arg(long, default_value_t = 0)]
+    pub hang_permille: u64,
 }

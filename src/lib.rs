@@ -31,6 +31,7 @@ pub mod error;
 pub mod ledger;
 pub mod pipeline;
 pub mod report;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod source;
 pub mod store;

@@ -2,8 +2,12 @@
 //! outcome to an exit status (0 fine, 1 problems found, 2 the command failed; `pull` stopped by
 //! SIGINT or SIGTERM: 130 or 143, 128 plus the signal's number, as a shell reports a process
 //! the signal ended).
+//!
+//! [`run`] opens what a command needs and dispatches it to one function per command (and
+//! [`ledger_command`] to one per ledger subcommand); each prints its results and returns its
+//! exit status.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -11,13 +15,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{Cli, Command, LedgerCommand, SimCommand};
+use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs};
+#[cfg(feature = "simulator")]
+use recaudit::cli::{ServeArgs, SimCommand};
 use recaudit::config::Settings;
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
 use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
+#[cfg(feature = "simulator")]
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
 use recaudit::source::import;
@@ -79,47 +86,108 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Runs one command: those that need no database at once, the others on the database
+/// [`Workspace::open`] opens for them.
 async fn run(cli: Cli) -> Result<u8> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     let locations = cli.locations();
-    if matches!(cli.command, Command::Demo { .. }) {
+    if cli.is_demo() {
         // The simulated night keeps the policy of --config but never the production ledger's
         // key, origin or anchors: its checkpoints must not land beside the real ones.
         settings.ledger = LedgerSettings::default();
     }
-    // Serving the simulator needs no database.
-    if let Command::Sim { command } = &cli.command {
-        return sim_command(command).await;
-    }
-    // Verifying one checkpoint needs no database.
-    if let Command::Ledger {
-        command: LedgerCommand::VerifyCheckpoint { vkey, file },
-    } = &cli.command
-    {
-        return verify_checkpoint(vkey, file);
+    match &cli.command {
+        // Serving the simulator needs no database.
+        #[cfg(feature = "simulator")]
+        Command::Sim { command } => return sim_command(command).await,
+        // Verifying one checkpoint needs no database.
+        Command::Ledger {
+            command: LedgerCommand::VerifyCheckpoint { vkey, file },
+        } => return ledger_verify_checkpoint(vkey, file),
+        _ => {}
     }
     // An audit's window is checked before its database is opened: a typo is a usage error.
     let audit_window = match &cli.command {
         Command::Audit {
             from, to, as_of, ..
-        } => {
-            let window = AuditWindow {
-                from: cli_time("--from", from)?,
-                to: cli_time("--to", to)?,
-                as_of: match as_of {
-                    Some(text) => cli_time("--as-of", text)?,
-                    None => Timestamp::now(),
-                },
-            };
-            window.check()?;
-            Some(window)
-        }
+        } => Some(audit_window(from, to, as_of.as_deref())?),
         _ => None,
     };
-    // Commands that only read never create a database; nor does `audit`, which needs
-    // evidence an empty database cannot hold.
-    let reads_only = matches!(
-        cli.command,
+    let workspace = Workspace::open(&cli.command, settings, locations).await?;
+    let code = match cli.command {
+        Command::Import { paths } => import_command(&workspace, &paths).await?,
+        Command::Audit { allow_partial, .. } => {
+            audit_command(&workspace, audit_window, allow_partial).await?
+        }
+        Command::Report { run } => report_command(&workspace, &run).await?,
+        Command::Runs { limit } => runs_command(&workspace, limit).await?,
+        Command::Pull(args) => pull_command(&workspace, args).await?,
+        #[cfg(feature = "simulator")]
+        Command::Demo {
+            conversations,
+            seed,
+            date,
+        } => demo_command(&workspace, conversations, seed, date.as_deref()).await?,
+        #[cfg(feature = "simulator")]
+        Command::Sim { .. } => unreachable!("handled before the database is opened"),
+        Command::Ledger { command } => ledger_command(&workspace, command).await?,
+    };
+    workspace.store.close().await;
+    Ok(code)
+}
+
+/// What a command that works on the database gets: the open store, the settings, where the
+/// reports go, the ledger's origin and key file, and (for `import`) the import lock, held
+/// until the command is done.
+struct Workspace {
+    store: Store,
+    settings: Settings,
+    locations: Locations,
+    origin: String,
+    key_path: PathBuf,
+    _import_lock: Option<import::ImportLock>,
+}
+
+impl Workspace {
+    async fn open(
+        command: &Command,
+        settings: Settings,
+        locations: Locations,
+    ) -> Result<Workspace> {
+        // Imports into one database run one at a time: the lock is taken before the store is
+        // opened, so that two first imports do not race to create its tables either.
+        let import_lock = match command {
+            Command::Import { .. } => Some(import_lock(&locations.db).await?),
+            _ => None,
+        };
+        let store = if reads_only(command) {
+            Store::open_existing(&locations.db).await?
+        } else {
+            Store::open(&locations.db).await?
+        };
+        let database = store.path().cloned();
+        let origin = settings.ledger.origin_for(database.as_deref())?;
+        let key_path = settings.ledger.key_path(
+            locations.ledger_key.as_deref(),
+            database.as_deref(),
+            &origin,
+        );
+        Ok(Workspace {
+            store,
+            settings,
+            locations,
+            origin,
+            key_path,
+            _import_lock: import_lock,
+        })
+    }
+}
+
+/// Commands that only read never create a database; nor does `audit`, which needs evidence
+/// an empty database cannot hold.
+fn reads_only(command: &Command) -> bool {
+    matches!(
+        command,
         Command::Runs { .. }
             | Command::Audit { .. }
             | Command::Report { .. }
@@ -129,338 +197,239 @@ async fn run(cli: Cli) -> Result<u8> {
                     | LedgerCommand::Prove { .. }
                     | LedgerCommand::Export { .. }
             }
-    );
-    // Imports into one database run one at a time: the lock is taken before the store is
-    // opened, so that two first imports do not race to create its tables either.
-    let _import_lock = match &cli.command {
-        Command::Import { .. } => {
-            let database = Store::file_of(&locations.db)?;
-            let shown = database
-                .as_deref()
-                .map(import::path_text)
-                .unwrap_or_default();
-            Some(
-                import::ImportLock::acquire(database.as_deref(), || {
-                    eprintln!("recaudit: another import into {shown} is running; waiting for it");
-                })
-                .await?,
-            )
-        }
-        _ => None,
-    };
-    let store = if reads_only {
-        Store::open_existing(&locations.db).await?
-    } else {
-        Store::open(&locations.db).await?
-    };
-    let database = store.path().cloned();
-    let origin = settings.ledger.origin_for(database.as_deref())?;
-    let key_path = settings.ledger.key_path(
-        locations.ledger_key.as_deref(),
-        database.as_deref(),
-        &origin,
-    );
-    let code = match cli.command {
-        Command::Import { paths } => {
-            let outcome = import::import_paths_with(&store, &paths, &settings.import).await?;
-            for rejection in &outcome.rejected {
-                eprintln!("recaudit: rejected {rejection}");
-            }
-            for ignored in &outcome.ignored {
-                eprintln!("recaudit: ignored {ignored}");
-            }
-            for conflict in &outcome.conflicts {
-                eprintln!("recaudit: conflict: {conflict}");
-            }
-            let kinds: Vec<String> = outcome
-                .by_kind
-                .iter()
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect();
-            println!(
-                "imported {} new inputs ({}), {} unchanged, {} rejected, {} ignored, {} conversations written",
-                outcome.imported,
-                if kinds.is_empty() {
-                    "none".to_string()
-                } else {
-                    kinds.join(", ")
-                },
-                outcome.unchanged,
-                outcome.rejected.len(),
-                outcome.ignored.len(),
-                outcome.conversations
-            );
-            if outcome.rejected.is_empty() {
-                0
-            } else {
-                eprintln!(
-                    "recaudit: {} file(s) were rejected and not imported; everything else was. Fix or remove them and import again.",
-                    outcome.rejected.len()
-                );
-                1
-            }
-        }
-        Command::Audit { allow_partial, .. } => {
-            let mut window =
-                audit_window.ok_or_else(|| anyhow::anyhow!("the audit window was not parsed"))?;
-            if let Some(horizon) = store.details_horizon().await?
-                && horizon < window.to
-                && allow_partial
-                && horizon > window.from
-            {
-                eprintln!(
-                    "recaudit: conversation details are available only up to {horizon}: auditing [{}, {horizon}); [{horizon}, {}) is not yet covered and needs a later audit",
-                    window.from, window.to
-                );
-                window.to = horizon;
-            }
-            audit_and_report(
-                &store,
-                &settings,
-                origin,
-                &key_path,
-                window,
-                &locations.reports_dir,
-                allow_partial,
-            )
-            .await?
-        }
-        Command::Report { run } => {
-            let dir = pipeline::regenerate_reports(&store, &run, &locations.reports_dir).await?;
-            println!("Reports: {}", dir.display());
-            0
-        }
-        Command::Runs { limit } => {
-            let (runs, unsealed) = ledger::sealed::sealed_runs(&store, limit).await?;
-            if runs.is_empty() && unsealed.is_empty() {
-                println!("No runs yet: `recaudit audit` (or `recaudit demo`) makes the first.");
-            }
-            for run in &runs {
-                println!(
-                    "{}  window {} to {}  as of {}  completed {}",
-                    run.run_id, run.window_start, run.window_end, run.as_of, run.completed
-                );
-            }
-            for run_id in &unsealed {
-                eprintln!(
-                    "recaudit: run {run_id} is in the runs table but not sealed in the ledger; not listed (run `recaudit ledger verify`)"
-                );
-            }
-            if unsealed.is_empty() { 0 } else { 1 }
-        }
-        Command::Pull {
-            from,
-            to,
-            region,
-            api_base,
-            login_base,
-            secrets,
-            concurrency,
-            metadata,
-            recording_job,
-            integration_id,
-            max_requests,
-            details,
-        } => {
-            let (default_api, default_login) = genesys::region_bases(&region)?;
-            let api_given = api_base.is_some();
-            let api = api_base.unwrap_or(default_api);
-            // As the SDKs do: the login host is the API host with `api.` replaced by `login.`,
-            // or the API base itself (gateways, the simulator).
-            let login = login_base.unwrap_or_else(|| {
-                if api.contains("://api.") {
-                    api.replacen("://api.", "://login.", 1)
-                } else if api_given {
-                    api.clone()
-                } else {
-                    default_login
-                }
-            });
-            let mut config = PullConfig::new(api, login, Credentials::load(secrets.as_deref())?);
-            config.concurrency = concurrency.max(1);
-            config.metadata = metadata
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--metadata: {e}"))?;
-            config.media_types = settings.scope.media_types.clone();
-            config.recording_job = recording_job;
-            config.integration_id = integration_id;
-            config.max_requests = max_requests;
-            config.details = details
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--details: {e}"))?;
-            let (from, to) = (cli_time("--from", &from)?, cli_time("--to", &to)?);
-            let signal = stop_on_signals(&config.stop)?;
-            match genesys::pull(&store, config, from, to).await {
-                Ok((outcome, stats)) => report_pull(&outcome, &stats),
-                Err(stopped @ recaudit::Error::Interrupted) => {
-                    // Only a signal stops the binary's pull; 2 should anything else ever do.
-                    let code = match signal.load(Ordering::SeqCst) {
-                        0 => 2,
-                        code => code,
-                    };
-                    eprintln!("recaudit: stopped by {}: {stopped}", signal_name(code));
-                    code
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Command::Demo {
-            conversations,
-            seed,
-            date,
-        } => {
-            let day = night(date.as_deref())?;
-            println!(
-                "Demo database: {} (ledger key {}, reports in {}); the production defaults are not touched.",
-                database
-                    .as_deref()
-                    .map_or_else(|| locations.db.clone(), |p| p.display().to_string()),
-                key_path.display(),
-                locations.reports_dir.display()
-            );
-            let org = Org::generate(seed, conversations, day, &Mix::default());
-            let client = SimClient::default();
-            let server = SimServer::start(
-                org,
-                Faults::default(),
-                client.clone(),
-                "127.0.0.1:0".parse()?,
-            )
-            .await?;
-            println!(
-                "Simulator: {} ({conversations} conversations on {})",
-                server.base_url(),
-                &day.to_string()[..10]
-            );
-            let config = PullConfig::new(
-                server.base_url(),
-                server.base_url(),
-                Credentials::new(client.id, client.secret),
-            );
-            let next = day.plus_millis(24 * 3_600_000);
-            let (outcome, stats) = genesys::pull(&store, config, day, next).await?;
-            let pulled = report_pull(&outcome, &stats);
-            println!();
-            let window = AuditWindow {
-                from: day,
-                to: next,
-                as_of: Timestamp::now(),
-            };
-            let audited = audit_and_report(
-                &store,
-                &settings,
-                origin,
-                &key_path,
-                window,
-                &locations.reports_dir,
-                false,
-            )
-            .await?;
-            // Unreadable responses are a problem found, even when the audit found none.
-            audited.max(pulled)
-        }
-        Command::Sim { .. } => unreachable!("handled before the database is opened"),
-        Command::Ledger { command } => {
-            ledger_command(&store, &settings, command, &origin, &key_path).await?
-        }
-    };
-    store.close().await;
-    Ok(code)
+    )
 }
 
-async fn ledger_command(
-    store: &Store,
-    settings: &Settings,
-    command: LedgerCommand,
-    origin: &str,
-    key_path: &Path,
-) -> Result<u8> {
-    let verifier = |explicit: Option<&str>| -> Result<NoteVerifier> {
-        match explicit {
-            Some(vkey) => parse_vkey(vkey),
-            None => {
-                let signer = ledger::load_key(key_path, origin).with_context(|| {
-                    "no verifier key: pass --vkey, or --ledger-key with the ledger's key file"
-                        .to_string()
-                })?;
-                Ok(signer.verifier())
-            }
-        }
+/// Takes the import lock of the database `db`, saying so when another import holds it.
+async fn import_lock(db: &str) -> Result<import::ImportLock> {
+    let database = Store::file_of(db)?;
+    let shown = database
+        .as_deref()
+        .map(import::path_text)
+        .unwrap_or_default();
+    Ok(import::ImportLock::acquire(database.as_deref(), || {
+        eprintln!("recaudit: another import into {shown} is running; waiting for it");
+    })
+    .await?)
+}
+
+/// The window of `audit`, checked.
+fn audit_window(from: &str, to: &str, as_of: Option<&str>) -> Result<AuditWindow> {
+    let window = AuditWindow {
+        from: cli_time("--from", from)?,
+        to: cli_time("--to", to)?,
+        as_of: match as_of {
+            Some(text) => cli_time("--as-of", text)?,
+            None => Timestamp::now(),
+        },
     };
-    match command {
-        LedgerCommand::Keygen => {
-            let signer = ledger::create_key(key_path, origin)?;
-            println!(
-                "Created {} (mode 0600, keep it secret).",
-                key_path.display()
-            );
-            println!("{}", signer.vkey());
-            Ok(0)
+    window.check()?;
+    Ok(window)
+}
+
+/// `recaudit import`.
+async fn import_command(workspace: &Workspace, paths: &[PathBuf]) -> Result<u8> {
+    let outcome =
+        import::import_paths_with(&workspace.store, paths, &workspace.settings.import).await?;
+    for rejection in &outcome.rejected {
+        eprintln!("recaudit: rejected {rejection}");
+    }
+    for ignored in &outcome.ignored {
+        eprintln!("recaudit: ignored {ignored}");
+    }
+    for conflict in &outcome.conflicts {
+        eprintln!("recaudit: conflict: {conflict}");
+    }
+    let kinds: Vec<String> = outcome
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    println!(
+        "imported {} new inputs ({}), {} unchanged, {} rejected, {} ignored, {} conversations written",
+        outcome.imported,
+        if kinds.is_empty() {
+            "none".to_string()
+        } else {
+            kinds.join(", ")
+        },
+        outcome.unchanged,
+        outcome.rejected.len(),
+        outcome.ignored.len(),
+        outcome.conversations
+    );
+    if outcome.rejected.is_empty() {
+        Ok(0)
+    } else {
+        eprintln!(
+            "recaudit: {} file(s) were rejected and not imported; everything else was. Fix or remove them and import again.",
+            outcome.rejected.len()
+        );
+        Ok(1)
+    }
+}
+
+/// `recaudit audit`: the window [`run`] checked, cut at the details horizon when
+/// `--allow-partial` allows it.
+async fn audit_command(
+    workspace: &Workspace,
+    window: Option<AuditWindow>,
+    allow_partial: bool,
+) -> Result<u8> {
+    let mut window = window.ok_or_else(|| anyhow::anyhow!("the audit window was not parsed"))?;
+    if let Some(horizon) = workspace.store.details_horizon().await?
+        && horizon < window.to
+        && allow_partial
+        && horizon > window.from
+    {
+        eprintln!(
+            "recaudit: conversation details are available only up to {horizon}: auditing [{}, {horizon}); [{horizon}, {}) is not yet covered and needs a later audit",
+            window.from, window.to
+        );
+        window.to = horizon;
+    }
+    audit_and_report(workspace, window, allow_partial).await
+}
+
+/// `recaudit report`.
+async fn report_command(workspace: &Workspace, run: &str) -> Result<u8> {
+    let dir = pipeline::regenerate_reports(&workspace.store, run, &workspace.locations.reports_dir)
+        .await?;
+    println!("Reports: {}", dir.display());
+    Ok(0)
+}
+
+/// `recaudit runs`.
+async fn runs_command(workspace: &Workspace, limit: i64) -> Result<u8> {
+    let (runs, unsealed) = ledger::sealed::sealed_runs(&workspace.store, limit).await?;
+    if runs.is_empty() && unsealed.is_empty() {
+        println!("No runs yet: `recaudit audit` (or `recaudit demo`) makes the first.");
+    }
+    for run in &runs {
+        println!(
+            "{}  window {} to {}  as of {}  completed {}",
+            run.run_id, run.window_start, run.window_end, run.as_of, run.completed
+        );
+    }
+    for run_id in &unsealed {
+        eprintln!(
+            "recaudit: run {run_id} is in the runs table but not sealed in the ledger; not listed (run `recaudit ledger verify`)"
+        );
+    }
+    Ok(if unsealed.is_empty() { 0 } else { 1 })
+}
+
+/// `recaudit pull`.
+async fn pull_command(workspace: &Workspace, args: PullArgs) -> Result<u8> {
+    let config = pull_config(&workspace.settings, &args)?;
+    let (from, to) = (cli_time("--from", &args.from)?, cli_time("--to", &args.to)?);
+    let signal = stop_on_signals(&config.stop)?;
+    match genesys::pull(&workspace.store, config, from, to).await {
+        Ok((outcome, stats)) => Ok(report_pull(&outcome, &stats)),
+        Err(stopped @ recaudit::Error::Interrupted) => {
+            // Only a signal stops the binary's pull; 2 should anything else ever do.
+            let code = match signal.load(Ordering::SeqCst) {
+                0 => 2,
+                code => code,
+            };
+            eprintln!("recaudit: stopped by {}: {stopped}", signal_name(code));
+            Ok(code)
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The pull's configuration from its arguments and the settings' scope.
+fn pull_config(settings: &Settings, args: &PullArgs) -> Result<PullConfig> {
+    let (default_api, default_login) = genesys::region_bases(&args.region)?;
+    let api_given = args.api_base.is_some();
+    let api = args.api_base.clone().unwrap_or(default_api);
+    // As the SDKs do: the login host is the API host with `api.` replaced by `login.`,
+    // or the API base itself (gateways, the simulator).
+    let login = args.login_base.clone().unwrap_or_else(|| {
+        if api.contains("://api.") {
+            api.replacen("://api.", "://login.", 1)
+        } else if api_given {
+            api.clone()
+        } else {
+            default_login
+        }
+    });
+    let mut config = PullConfig::new(api, login, Credentials::load(args.secrets.as_deref())?);
+    config.concurrency = args.concurrency.max(1);
+    config.metadata = args
+        .metadata
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--metadata: {e}"))?;
+    config.media_types = settings.scope.media_types.clone();
+    config.recording_job = args.recording_job.clone();
+    config.integration_id = args.integration_id.clone();
+    config.max_requests = args.max_requests;
+    config.details = args
+        .details
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--details: {e}"))?;
+    Ok(config)
+}
+
+#[cfg(feature = "simulator")]
+/// `recaudit demo`: starts the simulator, pulls a night from it and audits the night.
+async fn demo_command(
+    workspace: &Workspace,
+    conversations: usize,
+    seed: u64,
+    date: Option<&str>,
+) -> Result<u8> {
+    let day = night(date)?;
+    println!(
+        "Demo database: {} (ledger key {}, reports in {}); the production defaults are not touched.",
+        workspace.store.path().map_or_else(
+            || workspace.locations.db.clone(),
+            |p| p.display().to_string()
+        ),
+        workspace.key_path.display(),
+        workspace.locations.reports_dir.display()
+    );
+    let org = Org::generate(seed, conversations, day, &Mix::default());
+    let client = SimClient::default();
+    let server = SimServer::start(
+        org,
+        Faults::default(),
+        client.clone(),
+        "127.0.0.1:0".parse()?,
+    )
+    .await?;
+    println!(
+        "Simulator: {} ({conversations} conversations on {})",
+        server.base_url(),
+        &day.to_string()[..10]
+    );
+    let config = PullConfig::new(
+        server.base_url(),
+        server.base_url(),
+        Credentials::new(client.id, client.secret),
+    );
+    let next = day.plus_millis(24 * 3_600_000);
+    let (outcome, stats) = genesys::pull(&workspace.store, config, day, next).await?;
+    let pulled = report_pull(&outcome, &stats);
+    println!();
+    let window = AuditWindow {
+        from: day,
+        to: next,
+        as_of: Timestamp::now(),
+    };
+    let audited = audit_and_report(workspace, window, false).await?;
+    // Unreadable responses are a problem found, even when the audit found none.
+    Ok(audited.max(pulled))
+}
+
+/// `recaudit ledger ...` on the database (`verify-checkpoint`, which needs none, is
+/// [`ledger_verify_checkpoint`]).
+async fn ledger_command(workspace: &Workspace, command: LedgerCommand) -> Result<u8> {
+    match command {
+        LedgerCommand::Keygen => ledger_keygen(workspace),
         LedgerCommand::Verify { checkpoints, vkey } => {
-            let presented = verify::read_presented(&checkpoints)?;
-            let verifier = verifier(vkey.as_deref())?;
-            // Verifying a copy of the database with the real vkey: the key names the origin.
-            let origin = if vkey.is_some() && settings.ledger.origin.is_none() {
-                verifier.name.clone()
-            } else {
-                origin.to_string()
-            };
-            let options = VerifyOptions {
-                origin: origin.clone(),
-                verifier,
-                presented,
-                tsa_ca: settings.ledger.tsa_ca.clone(),
-                anchor_dir: settings
-                    .ledger
-                    .anchor_dir_for(store.path().map(std::path::PathBuf::as_path)),
-            };
-            let report = verify::verify(store, &options).await?;
-            for failure in &report.failures {
-                println!("{failure}");
-            }
-            for skipped in &report.skipped {
-                println!("SKIP {skipped}");
-            }
-            for lint in &report.lints {
-                println!("LINT {lint}");
-            }
-            println!(
-                "ledger {origin}: {} runs, {} findings, {} inputs, root {}",
-                report.size,
-                report.findings,
-                report.inputs,
-                report
-                    .root
-                    .map(hex::encode)
-                    .unwrap_or_else(|| "(empty)".to_string())
-            );
-            println!(
-                "integrity: {}",
-                if report.integrity_ok() {
-                    "OK"
-                } else {
-                    "FAILED"
-                }
-            );
-            let newest_outside = report.compared.iter().map(|(_, size)| *size).max();
-            match newest_outside {
-                _ if !report.completeness_ok() => println!("completeness: FAILED"),
-                None => println!(
-                    "completeness: NOT PROVEN: no checkpoint from outside the database was compared, so a deletion of the newest runs together with their checkpoints cannot be ruled out; pass --checkpoint FILE with a checkpoint you kept, or keep [ledger] anchor_dir on"
-                ),
-                Some(size) if size == report.size => println!(
-                    "completeness: OK (the head matches a checkpoint kept outside the database; {} compared)",
-                    report.compared.len()
-                ),
-                Some(size) => println!(
-                    "completeness: OK up to size {size} (the newest of {} checkpoint(s) kept outside the database); runs {} to {} are covered only by the database's own checkpoints",
-                    report.compared.len(),
-                    size + 1,
-                    report.size
-                ),
-            }
-            Ok(if report.ok() { 0 } else { 1 })
+            ledger_verify(workspace, &checkpoints, vkey.as_deref()).await
         }
         LedgerCommand::VerifyCheckpoint { .. } => {
             unreachable!("handled before the database is opened")
@@ -469,114 +438,230 @@ async fn ledger_command(
             interaction,
             run,
             out,
-        } => {
-            let proof = export::prove(store, &interaction, run.as_deref()).await?;
-            let json = serde_json::to_string_pretty(&proof)? + "\n";
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, json)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    println!("Proof: {}", path.display());
-                }
-                None => print!("{json}"),
-            }
-            Ok(0)
-        }
-        LedgerCommand::Export { out } => {
-            let signer = ledger::load_key(key_path, origin)?;
-            let summary = export::export(
-                store,
-                &signer.vkey(),
-                &out,
-                settings.ledger.tsa_ca.as_deref(),
-            )
-            .await?;
-            println!(
-                "Exported {} runs ({} findings), {} checkpoints, {} time stamps to {}",
-                summary.runs,
-                summary.findings,
-                summary.checkpoints,
-                summary.timestamps,
-                out.display()
-            );
-            println!("Verify with: python3 {}/verify.py", out.display());
-            Ok(0)
-        }
-        LedgerCommand::Show { runs } => {
-            println!("origin: {origin}");
-            match ledger::load_key(key_path, origin) {
-                Ok(signer) => println!("vkey: {}", signer.vkey()),
-                Err(_) if !key_path.exists() => {
-                    println!("vkey: (no key file at {})", key_path.display())
-                }
-                Err(e) => println!("vkey: (unusable: {e})"),
-            }
-            let checkpoints = store.ledger_checkpoints().await?;
-            match checkpoints.last() {
-                Some((_, note)) => {
-                    let text = String::from_utf8_lossy(note);
-                    let body = text.split("\n\n").next().unwrap_or("").to_string() + "\n";
-                    match Checkpoint::parse_body(&body) {
-                        Ok(c) => println!("head: size {} root {}", c.size, hex::encode(c.root)),
-                        Err(e) => println!("head: unreadable checkpoint ({e})"),
-                    }
-                }
-                None => println!("head: empty ledger"),
-            }
-            let all = store.ledger_runs().await?;
-            for run in all.iter().rev().take(runs) {
-                match record::parse(&RUN, &run.record) {
-                    Ok(r) => println!(
-                        "{:>6}  {}  {} findings  {} inputs  window {} to {}  completed {}",
-                        run.idx,
-                        r.get(&RUN, "run"),
-                        r.get(&RUN, "findings"),
-                        r.get(&RUN, "inputs"),
-                        r.get(&RUN, "window-start"),
-                        r.get(&RUN, "window-end"),
-                        r.get(&RUN, "completed")
-                    ),
-                    Err(e) => println!(
-                        "{:>6}  {}  unreadable run record ({e})",
-                        run.idx, run.run_id
-                    ),
-                }
-            }
-            Ok(0)
-        }
-        LedgerCommand::Anchor => {
-            if settings.ledger.tsa_url.is_none()
-                && settings
-                    .ledger
-                    .anchor_dir_for(store.path().map(std::path::PathBuf::as_path))
-                    .is_none()
-            {
-                bail!("no anchors configured: set [ledger] tsa_url, or turn anchor_dir back on");
-            }
-            let outcome = anchor::anchor_missing(store, &settings.ledger).await?;
-            for done in &outcome.done {
-                println!("Anchor: {done}");
-            }
-            for failed in &outcome.failed {
-                eprintln!("recaudit: anchoring failed: {failed}");
-            }
-            Ok(if outcome.failed.is_empty() { 0 } else { 2 })
+        } => ledger_prove(workspace, &interaction, run.as_deref(), out.as_deref()).await,
+        LedgerCommand::Export { out } => ledger_export(workspace, &out).await,
+        LedgerCommand::Show { runs } => ledger_show(workspace, runs).await,
+        LedgerCommand::Anchor => ledger_anchor(workspace).await,
+    }
+}
+
+/// `recaudit ledger keygen`.
+fn ledger_keygen(workspace: &Workspace) -> Result<u8> {
+    let key_path = &workspace.key_path;
+    let signer = ledger::create_key(key_path, &workspace.origin)?;
+    println!(
+        "Created {} (mode 0600, keep it secret).",
+        key_path.display()
+    );
+    println!("{}", signer.vkey());
+    Ok(0)
+}
+
+/// The verifier key of `ledger verify`: `--vkey`, else the one the ledger's key file derives.
+fn verifier(workspace: &Workspace, explicit: Option<&str>) -> Result<NoteVerifier> {
+    match explicit {
+        Some(vkey) => parse_vkey(vkey),
+        None => {
+            let signer =
+                ledger::load_key(&workspace.key_path, &workspace.origin).with_context(|| {
+                    "no verifier key: pass --vkey, or --ledger-key with the ledger's key file"
+                        .to_string()
+                })?;
+            Ok(signer.verifier())
         }
     }
+}
+
+/// `recaudit ledger verify`.
+async fn ledger_verify(
+    workspace: &Workspace,
+    checkpoints: &[PathBuf],
+    vkey: Option<&str>,
+) -> Result<u8> {
+    let settings = &workspace.settings;
+    let store = &workspace.store;
+    let presented = verify::read_presented(checkpoints)?;
+    let verifier = verifier(workspace, vkey)?;
+    // Verifying a copy of the database with the real vkey: the key names the origin.
+    let origin = if vkey.is_some() && settings.ledger.origin.is_none() {
+        verifier.name.clone()
+    } else {
+        workspace.origin.clone()
+    };
+    let options = VerifyOptions {
+        origin: origin.clone(),
+        verifier,
+        presented,
+        tsa_ca: settings.ledger.tsa_ca.clone(),
+        anchor_dir: settings
+            .ledger
+            .anchor_dir_for(store.path().map(std::path::PathBuf::as_path)),
+    };
+    let report = verify::verify(store, &options).await?;
+    for failure in &report.failures {
+        println!("{failure}");
+    }
+    for skipped in &report.skipped {
+        println!("SKIP {skipped}");
+    }
+    for lint in &report.lints {
+        println!("LINT {lint}");
+    }
+    println!(
+        "ledger {origin}: {} runs, {} findings, {} inputs, root {}",
+        report.size,
+        report.findings,
+        report.inputs,
+        report
+            .root
+            .map(hex::encode)
+            .unwrap_or_else(|| "(empty)".to_string())
+    );
+    println!(
+        "integrity: {}",
+        if report.integrity_ok() {
+            "OK"
+        } else {
+            "FAILED"
+        }
+    );
+    let newest_outside = report.compared.iter().map(|(_, size)| *size).max();
+    match newest_outside {
+        _ if !report.completeness_ok() => println!("completeness: FAILED"),
+        None => println!(
+            "completeness: NOT PROVEN: no checkpoint from outside the database was compared, so a deletion of the newest runs together with their checkpoints cannot be ruled out; pass --checkpoint FILE with a checkpoint you kept, or keep [ledger] anchor_dir on"
+        ),
+        Some(size) if size == report.size => println!(
+            "completeness: OK (the head matches a checkpoint kept outside the database; {} compared)",
+            report.compared.len()
+        ),
+        Some(size) => println!(
+            "completeness: OK up to size {size} (the newest of {} checkpoint(s) kept outside the database); runs {} to {} are covered only by the database's own checkpoints",
+            report.compared.len(),
+            size + 1,
+            report.size
+        ),
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+/// `recaudit ledger prove`.
+async fn ledger_prove(
+    workspace: &Workspace,
+    interaction: &str,
+    run: Option<&str>,
+    out: Option<&Path>,
+) -> Result<u8> {
+    let proof = export::prove(&workspace.store, interaction, run).await?;
+    let json = serde_json::to_string_pretty(&proof)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, json)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("Proof: {}", path.display());
+        }
+        None => print!("{json}"),
+    }
+    Ok(0)
+}
+
+/// `recaudit ledger export`.
+async fn ledger_export(workspace: &Workspace, out: &Path) -> Result<u8> {
+    let signer = ledger::load_key(&workspace.key_path, &workspace.origin)?;
+    let summary = export::export(
+        &workspace.store,
+        &signer.vkey(),
+        out,
+        workspace.settings.ledger.tsa_ca.as_deref(),
+    )
+    .await?;
+    println!(
+        "Exported {} runs ({} findings), {} checkpoints, {} time stamps to {}",
+        summary.runs,
+        summary.findings,
+        summary.checkpoints,
+        summary.timestamps,
+        out.display()
+    );
+    println!("Verify with: python3 {}/verify.py", out.display());
+    Ok(0)
+}
+
+/// `recaudit ledger show`.
+async fn ledger_show(workspace: &Workspace, runs: usize) -> Result<u8> {
+    let (origin, key_path, store) = (&workspace.origin, &workspace.key_path, &workspace.store);
+    println!("origin: {origin}");
+    match ledger::load_key(key_path, origin) {
+        Ok(signer) => println!("vkey: {}", signer.vkey()),
+        Err(_) if !key_path.exists() => {
+            println!("vkey: (no key file at {})", key_path.display())
+        }
+        Err(e) => println!("vkey: (unusable: {e})"),
+    }
+    let checkpoints = store.ledger_checkpoints().await?;
+    match checkpoints.last() {
+        Some((_, note)) => {
+            let text = String::from_utf8_lossy(note);
+            let body = text.split("\n\n").next().unwrap_or("").to_string() + "\n";
+            match Checkpoint::parse_body(&body) {
+                Ok(c) => println!("head: size {} root {}", c.size, hex::encode(c.root)),
+                Err(e) => println!("head: unreadable checkpoint ({e})"),
+            }
+        }
+        None => println!("head: empty ledger"),
+    }
+    let all = store.ledger_runs().await?;
+    for run in all.iter().rev().take(runs) {
+        match record::parse(&RUN, &run.record) {
+            Ok(r) => println!(
+                "{:>6}  {}  {} findings  {} inputs  window {} to {}  completed {}",
+                run.idx,
+                r.get(&RUN, "run"),
+                r.get(&RUN, "findings"),
+                r.get(&RUN, "inputs"),
+                r.get(&RUN, "window-start"),
+                r.get(&RUN, "window-end"),
+                r.get(&RUN, "completed")
+            ),
+            Err(e) => println!(
+                "{:>6}  {}  unreadable run record ({e})",
+                run.idx, run.run_id
+            ),
+        }
+    }
+    Ok(0)
+}
+
+/// `recaudit ledger anchor`.
+async fn ledger_anchor(workspace: &Workspace) -> Result<u8> {
+    let (settings, store) = (&workspace.settings, &workspace.store);
+    if settings.ledger.tsa_url.is_none()
+        && settings
+            .ledger
+            .anchor_dir_for(store.path().map(std::path::PathBuf::as_path))
+            .is_none()
+    {
+        bail!("no anchors configured: set [ledger] tsa_url, or turn anchor_dir back on");
+    }
+    let outcome = anchor::anchor_missing(store, &settings.ledger).await?;
+    for done in &outcome.done {
+        println!("Anchor: {done}");
+    }
+    for failed in &outcome.failed {
+        eprintln!("recaudit: anchoring failed: {failed}");
+    }
+    Ok(if outcome.failed.is_empty() { 0 } else { 2 })
 }
 
 /// Audits a window, seals it into the ledger (creating the key on first use), prints the
 /// summary, and returns the exit status: 0 no exceptions, 1 exceptions or a partial run, 2
 /// anchoring failed, 3 the evidence does not cover the window (nothing sealed or created).
 async fn audit_and_report(
-    store: &Store,
-    settings: &Settings,
-    origin: String,
-    key_path: &Path,
+    workspace: &Workspace,
     window: AuditWindow,
-    reports_dir: &Path,
     allow_partial: bool,
 ) -> Result<u8> {
+    let (store, settings, key_path) = (&workspace.store, &workspace.settings, &workspace.key_path);
     let policy = settings.policy();
     let prepared = match pipeline::prepare_audit(store, &policy, window, allow_partial).await {
         Ok(prepared) => prepared,
@@ -598,7 +683,7 @@ async fn audit_and_report(
     let existing = store.ledger_size().await?;
     let (ledger, created) = Ledger::open_or_create(
         settings.ledger.clone(),
-        origin,
+        workspace.origin.clone(),
         key_path.to_path_buf(),
         existing,
     )?;
@@ -609,7 +694,14 @@ async fn audit_and_report(
         );
         println!("Give auditors its verifier key: {vkey}\n");
     }
-    let outcome = pipeline::seal_audit(store, &policy, &ledger, prepared, reports_dir).await?;
+    let outcome = pipeline::seal_audit(
+        store,
+        &policy,
+        &ledger,
+        prepared,
+        &workspace.locations.reports_dir,
+    )
+    .await?;
     print!("{}", outcome.summary);
     println!("\nReports: {}", outcome.report_dir.display());
     let checkpoint = &outcome.ledger.checkpoint;
@@ -742,6 +834,7 @@ fn signal_name(code: u8) -> &'static str {
     }
 }
 
+#[cfg(feature = "simulator")]
 /// The UTC day to simulate: `--date`, or yesterday.
 fn night(date: Option<&str>) -> Result<Timestamp> {
     let start = match date {
@@ -752,27 +845,40 @@ fn night(date: Option<&str>) -> Result<Timestamp> {
     Ok(Timestamp::from_millis(day))
 }
 
+#[cfg(feature = "simulator")]
+/// `recaudit sim ...`: needs no database.
 async fn sim_command(command: &SimCommand) -> Result<u8> {
-    if let SimCommand::Export {
-        out,
-        seed,
-        conversations,
-        date,
-    } = command
-    {
-        let day = night(date.as_deref())?;
-        let org = Org::generate(*seed, *conversations, day, &Mix::default());
-        let files = org
-            .write_export(out)
-            .with_context(|| format!("cannot write the export tree into {}", out.display()))?;
-        println!(
-            "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",
-            &day.to_string()[..10],
-            out.display()
-        );
-        return Ok(0);
+    match command {
+        SimCommand::Export {
+            out,
+            seed,
+            conversations,
+            date,
+        } => sim_export(out, *seed, *conversations, date.as_deref()),
+        SimCommand::Serve(args) => sim_serve(args).await,
     }
-    let SimCommand::Serve {
+}
+
+#[cfg(feature = "simulator")]
+/// `recaudit sim export`.
+fn sim_export(out: &Path, seed: u64, conversations: usize, date: Option<&str>) -> Result<u8> {
+    let day = night(date)?;
+    let org = Org::generate(seed, conversations, day, &Mix::default());
+    let files = org
+        .write_export(out)
+        .with_context(|| format!("cannot write the export tree into {}", out.display()))?;
+    println!(
+        "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",
+        &day.to_string()[..10],
+        out.display()
+    );
+    Ok(0)
+}
+
+#[cfg(feature = "simulator")]
+/// `recaudit sim serve`: serves until interrupted.
+async fn sim_serve(args: &ServeArgs) -> Result<u8> {
+    let ServeArgs {
         port,
         seed,
         conversations,
@@ -782,10 +888,7 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
         latency_ms,
         token_lifetime,
         hang_permille,
-    } = command
-    else {
-        unreachable!("export is handled above")
-    };
+    } = args;
     let day = night(date.as_deref())?;
     let org = Org::generate(*seed, *conversations, day, &Mix::default());
     let faults = Faults {
@@ -838,7 +941,8 @@ fn parse_vkey(text: &str) -> Result<NoteVerifier> {
     inline.map_err(anyhow::Error::msg)
 }
 
-fn verify_checkpoint(vkey: &str, file: &Path) -> Result<u8> {
+/// `recaudit ledger verify-checkpoint`: needs no database.
+fn ledger_verify_checkpoint(vkey: &str, file: &Path) -> Result<u8> {
     let verifier = parse_vkey(vkey)?;
     let note = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let Ok(note) = String::from_utf8(note) else {

@@ -363,6 +363,10 @@ impl Org {
         org
     }
 
+    /// Builds one conversation of `scenario` and adds it (and, for some scenarios, a failed
+    /// export or an orphan recording) to the org. The random draws happen in a fixed order
+    /// (the conversation id, the talk time, the first recording's id, then the scenario's
+    /// own), which is part of what a seed produces.
     fn build(
         &mut self,
         rng: &mut Rng,
@@ -373,17 +377,25 @@ impl Org {
         queue: &str,
     ) {
         let id = rng.uuid();
-        let ms = |s: u64| s as i64 * 1000;
         let talk = 60 + rng.below(540);
-        let alert = start.plus_millis(ms(20));
-        let answer = alert.plus_millis(ms(5));
-        let hang = answer.plus_millis(ms(talk));
-        let wrap = hang.plus_millis(ms(30));
-        let recording = rng.uuid();
-        let mut metadata = Vec::new();
-        let mut spans = Vec::new();
-        let mut direction = "inbound";
-        let (participants, end) = match scenario {
+        let alert = start.plus_millis(secs(20));
+        let answer = alert.plus_millis(secs(5));
+        let hang = answer.plus_millis(secs(talk));
+        let call = Call {
+            id,
+            scenario,
+            start,
+            talk,
+            alert,
+            answer,
+            hang,
+            wrap: hang.plus_millis(secs(30)),
+            recording: rng.uuid(),
+            agent,
+            second,
+            queue,
+        };
+        let built = match scenario {
             Scenario::Recorded
             | Scenario::ExportFailed
             | Scenario::ExportMediaMissing
@@ -396,268 +408,399 @@ impl Org {
             | Scenario::NoPackets
             | Scenario::DeletedByPolicy
             | Scenario::ExportRetried
-            | Scenario::Callback => {
-                let mut parts = vec![
-                    customer(&id, "voice", start, hang),
-                    acd(&id, start, alert, queue),
-                    agent_leg(
-                        &id,
-                        agent,
-                        "voice",
-                        vec![
-                            segment("alert", alert, answer, Some(queue), json!({})),
-                            segment(
-                                "interact",
-                                answer,
-                                hang,
-                                Some(queue),
-                                json!({"disconnectType": "peer"}),
-                            ),
-                            segment("wrapup", hang, wrap, Some(queue), json!({})),
-                        ],
-                    ),
-                ];
-                if scenario == Scenario::NoPackets {
-                    parts[2]["sessions"][0]["mediaEndpointStats"] = json!([
-                        {"codecs": ["audio/opus"], "receivedPackets": 0, "eventTime": hang.to_string()}
-                    ]);
-                }
-                let state = match scenario {
-                    Scenario::RecordingError => Some("ERROR"),
-                    Scenario::Archived => Some("ARCHIVED"),
-                    Scenario::DeletedByPolicy => Some("DELETED"),
-                    Scenario::AnsweredNoRecording | Scenario::Orphaned => None,
-                    _ => Some("AVAILABLE"),
-                };
-                if let Some(state) = state {
-                    let mut entry = recording_metadata(&id, &recording, state, hang);
-                    let mut audio_end = hang;
-                    match scenario {
-                        Scenario::SnippetOnly => entry["mediaSubtype"] = json!("Snippet"),
-                        Scenario::DeletedByPolicy => {
-                            entry["deleteDate"] = json!(wrap.plus_millis(24 * HOUR_MS).to_string());
-                        }
-                        Scenario::FlowOrQueuePause => {
-                            // Recording suppressed for the first 40% of the talk.
-                            let paused = ms(talk) * 4 / 10;
-                            audio_end = hang.plus_millis(-paused);
-                            entry["annotations"] = json!([{
-                                "id": rng.uuid(),
-                                "name": "Flow or queue",
-                                "type": "pause",
-                                "location": 0,
-                                "durationMs": paused,
-                                "absoluteLocation": 0,
-                                "absoluteDurationMs": paused,
-                                "reason": "FlowOrQueue"
-                            }]);
-                        }
-                        _ => {}
-                    }
-                    metadata.push(entry);
-                    spans.push(AudioSpan {
-                        recording_id: recording.clone(),
-                        start: answer,
-                        end: audio_end,
-                    });
-                }
-                if matches!(scenario, Scenario::ExportFailed | Scenario::ExportRetried) {
-                    self.failed_recordings.push((id.clone(), recording.clone()));
-                }
-                if scenario == Scenario::Orphaned {
-                    self.orphans.push(json!({
-                        "id": rng.uuid(),
-                        "name": "Orphaned recording",
-                        "createdTime": wrap.to_string(),
-                        "providerType": "EDGE",
-                        "mediaSizeBytes": 48_213,
-                        "mediaType": "CALL",
-                        "mediaSubtype": "Trunk",
-                        "fileState": "AVAILABLE",
-                        "orphanStatus": "CONVERSATION_NOT_COMPLETE",
-                        "recording": {"id": recording, "conversationId": id, "media": "audio"},
-                        "region": "us-east-1"
-                    }));
-                }
-                (parts, wrap)
-            }
-            Scenario::TransferRecorded => {
-                let handoff = answer.plus_millis(ms(talk / 2));
-                let parts = vec![
-                    customer(&id, "voice", start, hang),
-                    agent_leg(
-                        &id,
-                        agent,
-                        "voice",
-                        vec![
-                            segment("alert", alert, answer, Some(queue), json!({})),
-                            segment(
-                                "interact",
-                                answer,
-                                handoff,
-                                Some(queue),
-                                json!({"disconnectType": "transfer"}),
-                            ),
-                        ],
-                    ),
-                    agent_leg(
-                        &id,
-                        second,
-                        "voice",
-                        vec![
-                            segment(
-                                "interact",
-                                handoff,
-                                hang,
-                                Some(queue),
-                                json!({"disconnectType": "peer"}),
-                            ),
-                            segment("wrapup", hang, wrap, Some(queue), json!({})),
-                        ],
-                    ),
-                ];
-                let second_recording = rng.uuid();
-                metadata.push(recording_metadata(&id, &recording, "AVAILABLE", handoff));
-                metadata.push(recording_metadata(
-                    &id,
-                    &second_recording,
-                    "AVAILABLE",
-                    hang,
-                ));
-                spans.push(AudioSpan {
-                    recording_id: recording.clone(),
-                    start: answer,
-                    end: handoff,
-                });
-                spans.push(AudioSpan {
-                    recording_id: second_recording,
-                    start: handoff,
-                    end: hang,
-                });
-                (parts, wrap)
-            }
-            Scenario::WebrtcIceFailure => {
-                let failed = alert.plus_millis(ms(25 + rng.below(20)));
-                let parts = vec![
-                    customer(&id, "voice", start, failed),
-                    acd(&id, start, alert, queue),
-                    agent_leg(
-                        &id,
-                        agent,
-                        "voice",
-                        vec![segment(
-                            "alert",
-                            alert,
-                            failed,
-                            Some(queue),
-                            json!({
-                                "disconnectType": "transportFailure",
-                                "errorCode": "error.ininedgecontrol.connection.webrtc.endpoint.disconnect",
-                                "sipResponseCodes": [408]
-                            }),
-                        )],
-                    ),
-                ];
-                (parts, failed)
-            }
-            Scenario::Abandoned => {
-                let gone = start.plus_millis(ms(30 + rng.below(240)));
-                (
-                    vec![
-                        customer(&id, "voice", start, gone),
-                        acd(&id, start, gone, queue),
-                    ],
-                    gone,
-                )
-            }
-            Scenario::IvrOnly => {
-                let gone = start.plus_millis(ms(30 + rng.below(180)));
-                let ivr = json!({
-                    "participantId": format!("{id}-ivr"),
-                    "participantName": "Main IVR",
-                    "purpose": "ivr",
-                    "sessions": [{"mediaType": "voice", "segments": [segment("ivr", start, gone, None, json!({}))]}]
-                });
-                (vec![customer(&id, "voice", start, gone), ivr], gone)
-            }
-            Scenario::InternalCall => {
-                // Two users, no ACD and no customer ("Recording in Genesys Cloud": not
-                // recorded unless a user recording is made), so no recording metadata.
-                direction = "outbound";
-                let mut caller = agent_leg(
-                    &id,
-                    agent,
-                    "voice",
-                    vec![segment(
-                        "interact",
-                        start,
-                        hang,
-                        None,
-                        json!({"disconnectType": "peer"}),
-                    )],
-                );
-                let mut callee = agent_leg(
-                    &id,
-                    second,
-                    "voice",
-                    vec![
-                        segment("alert", start, alert, None, json!({})),
-                        segment(
-                            "interact",
-                            alert,
-                            hang,
-                            None,
-                            json!({"disconnectType": "peer"}),
-                        ),
-                    ],
-                );
-                caller["purpose"] = json!("user");
-                callee["purpose"] = json!("user");
-                (vec![caller, callee], hang)
-            }
-            Scenario::Chat | Scenario::Message => {
-                let media = if scenario == Scenario::Chat {
-                    "chat"
-                } else {
-                    "message"
-                };
-                let done = start.plus_millis(ms(talk));
-                let parts = vec![
-                    customer(&id, media, start, done),
-                    agent_leg(
-                        &id,
-                        agent,
-                        media,
-                        vec![segment(
-                            "interact",
-                            start.plus_millis(ms(10)),
-                            done,
-                            Some(queue),
-                            json!({}),
-                        )],
-                    ),
-                ];
-                (parts, done)
-            }
+            | Scenario::Callback => self.answered_call(rng, &call),
+            Scenario::TransferRecorded => transferred_call(rng, &call),
+            Scenario::WebrtcIceFailure => webrtc_ice_failure(rng, &call),
+            Scenario::Abandoned => abandoned_call(rng, &call),
+            Scenario::IvrOnly => ivr_only_call(rng, &call),
+            Scenario::InternalCall => internal_call(&call),
+            Scenario::Chat | Scenario::Message => digital_conversation(&call),
         };
+        let Call { id, .. } = call;
         let details = json!({
             "conversationId": id,
             "conversationStart": start.to_string(),
-            "conversationEnd": end.to_string(),
-            "originatingDirection": direction,
+            "conversationEnd": built.end.to_string(),
+            "originatingDirection": built.direction,
             "divisionIds": [DIVISION],
-            "participants": participants
+            "participants": built.participants
         });
         self.conversations.push(SimConversation {
             id,
             scenario,
             start,
-            end,
+            end: built.end,
             details,
-            recording_metadata: metadata,
-            audio_spans: spans,
+            recording_metadata: built.metadata,
+            audio_spans: built.spans,
         });
     }
+
+    /// The voice call an agent answers and talks to its end: every scenario about whether
+    /// and how its one recording exists (`recorded`, the export failures, the recording's
+    /// states, `callback`, ...). Records the night's failed exports and the orphans it makes.
+    fn answered_call(&mut self, rng: &mut Rng, call: &Call) -> Built {
+        let Call {
+            scenario,
+            start,
+            alert,
+            answer,
+            hang,
+            wrap,
+            queue,
+            ..
+        } = *call;
+        let id = call.id.as_str();
+        let mut parts = vec![
+            customer(id, "voice", start, hang),
+            acd(id, start, alert, queue),
+            agent_leg(
+                id,
+                call.agent,
+                "voice",
+                vec![
+                    segment("alert", alert, answer, Some(queue), json!({})),
+                    segment(
+                        "interact",
+                        answer,
+                        hang,
+                        Some(queue),
+                        json!({"disconnectType": "peer"}),
+                    ),
+                    segment("wrapup", hang, wrap, Some(queue), json!({})),
+                ],
+            ),
+        ];
+        if scenario == Scenario::NoPackets {
+            parts[2]["sessions"][0]["mediaEndpointStats"] = json!([
+                {"codecs": ["audio/opus"], "receivedPackets": 0, "eventTime": hang.to_string()}
+            ]);
+        }
+        let (metadata, spans) = match answered_recording(rng, call) {
+            Some((entry, span)) => (vec![entry], vec![span]),
+            None => (Vec::new(), Vec::new()),
+        };
+        if matches!(scenario, Scenario::ExportFailed | Scenario::ExportRetried) {
+            self.failed_recordings
+                .push((id.to_string(), call.recording.clone()));
+        }
+        if scenario == Scenario::Orphaned {
+            self.orphans.push(orphan_recording(rng, call));
+        }
+        Built::inbound(parts, wrap, metadata, spans)
+    }
+}
+
+/// What [`Org::build`] draws for every conversation, whatever its scenario.
+struct Call<'a> {
+    id: String,
+    scenario: Scenario,
+    start: Timestamp,
+    /// Seconds of talk, when the scenario has any.
+    talk: u64,
+    alert: Timestamp,
+    answer: Timestamp,
+    hang: Timestamp,
+    wrap: Timestamp,
+    /// The id of the conversation's (first) recording.
+    recording: String,
+    agent: &'a str,
+    /// The agent a transfer hands over to, or the callee of an internal call.
+    second: &'a str,
+    queue: &'a str,
+}
+
+/// What a scenario builds for one conversation.
+struct Built {
+    participants: Vec<Value>,
+    end: Timestamp,
+    /// `originatingDirection`.
+    direction: &'static str,
+    metadata: Vec<Value>,
+    spans: Vec<AudioSpan>,
+}
+
+impl Built {
+    fn inbound(
+        participants: Vec<Value>,
+        end: Timestamp,
+        metadata: Vec<Value>,
+        spans: Vec<AudioSpan>,
+    ) -> Built {
+        Built {
+            participants,
+            end,
+            direction: "inbound",
+            metadata,
+            spans,
+        }
+    }
+
+    /// An inbound conversation without recordings.
+    fn unrecorded(participants: Vec<Value>, end: Timestamp) -> Built {
+        Built::inbound(participants, end, Vec::new(), Vec::new())
+    }
+}
+
+/// Milliseconds of `s` seconds.
+fn secs(s: u64) -> i64 {
+    s as i64 * 1000
+}
+
+/// The one recording of an answered call, as its scenario has it (`None` when it has none):
+/// its metadata (state, subtype, pause annotation, delete date) and the audio it holds.
+fn answered_recording(rng: &mut Rng, call: &Call) -> Option<(Value, AudioSpan)> {
+    let state = match call.scenario {
+        Scenario::RecordingError => Some("ERROR"),
+        Scenario::Archived => Some("ARCHIVED"),
+        Scenario::DeletedByPolicy => Some("DELETED"),
+        Scenario::AnsweredNoRecording | Scenario::Orphaned => None,
+        _ => Some("AVAILABLE"),
+    }?;
+    let mut entry = recording_metadata(&call.id, &call.recording, state, call.hang);
+    let mut audio_end = call.hang;
+    match call.scenario {
+        Scenario::SnippetOnly => entry["mediaSubtype"] = json!("Snippet"),
+        Scenario::DeletedByPolicy => {
+            entry["deleteDate"] = json!(call.wrap.plus_millis(24 * HOUR_MS).to_string());
+        }
+        Scenario::FlowOrQueuePause => {
+            // Recording suppressed for the first 40% of the talk.
+            let paused = secs(call.talk) * 4 / 10;
+            audio_end = call.hang.plus_millis(-paused);
+            entry["annotations"] = json!([{
+                "id": rng.uuid(),
+                "name": "Flow or queue",
+                "type": "pause",
+                "location": 0,
+                "durationMs": paused,
+                "absoluteLocation": 0,
+                "absoluteDurationMs": paused,
+                "reason": "FlowOrQueue"
+            }]);
+        }
+        _ => {}
+    }
+    let span = AudioSpan {
+        recording_id: call.recording.clone(),
+        start: call.answer,
+        end: audio_end,
+    };
+    Some((entry, span))
+}
+
+/// The `OrphanRecording` the `orphaned` scenario leaves: the call's recording, never attached
+/// to its conversation.
+fn orphan_recording(rng: &mut Rng, call: &Call) -> Value {
+    json!({
+        "id": rng.uuid(),
+        "name": "Orphaned recording",
+        "createdTime": call.wrap.to_string(),
+        "providerType": "EDGE",
+        "mediaSizeBytes": 48_213,
+        "mediaType": "CALL",
+        "mediaSubtype": "Trunk",
+        "fileState": "AVAILABLE",
+        "orphanStatus": "CONVERSATION_NOT_COMPLETE",
+        "recording": {"id": call.recording, "conversationId": call.id, "media": "audio"},
+        "region": "us-east-1"
+    })
+}
+
+/// `transfer-recorded`: the first agent transfers to a second halfway through the talk; each
+/// leg has its recording.
+fn transferred_call(rng: &mut Rng, call: &Call) -> Built {
+    let Call {
+        start,
+        talk,
+        alert,
+        answer,
+        hang,
+        wrap,
+        queue,
+        ..
+    } = *call;
+    let id = call.id.as_str();
+    let handoff = answer.plus_millis(secs(talk / 2));
+    let parts = vec![
+        customer(id, "voice", start, hang),
+        agent_leg(
+            id,
+            call.agent,
+            "voice",
+            vec![
+                segment("alert", alert, answer, Some(queue), json!({})),
+                segment(
+                    "interact",
+                    answer,
+                    handoff,
+                    Some(queue),
+                    json!({"disconnectType": "transfer"}),
+                ),
+            ],
+        ),
+        agent_leg(
+            id,
+            call.second,
+            "voice",
+            vec![
+                segment(
+                    "interact",
+                    handoff,
+                    hang,
+                    Some(queue),
+                    json!({"disconnectType": "peer"}),
+                ),
+                segment("wrapup", hang, wrap, Some(queue), json!({})),
+            ],
+        ),
+    ];
+    let second_recording = rng.uuid();
+    let metadata = vec![
+        recording_metadata(id, &call.recording, "AVAILABLE", handoff),
+        recording_metadata(id, &second_recording, "AVAILABLE", hang),
+    ];
+    let spans = vec![
+        AudioSpan {
+            recording_id: call.recording.clone(),
+            start: answer,
+            end: handoff,
+        },
+        AudioSpan {
+            recording_id: second_recording,
+            start: handoff,
+            end: hang,
+        },
+    ];
+    Built::inbound(parts, wrap, metadata, spans)
+}
+
+/// `webrtc-ice-failure`: the agent's WebRTC leg fails while alerting; media never comes up.
+fn webrtc_ice_failure(rng: &mut Rng, call: &Call) -> Built {
+    let Call {
+        start,
+        alert,
+        queue,
+        ..
+    } = *call;
+    let id = call.id.as_str();
+    let failed = alert.plus_millis(secs(25 + rng.below(20)));
+    let parts = vec![
+        customer(id, "voice", start, failed),
+        acd(id, start, alert, queue),
+        agent_leg(
+            id,
+            call.agent,
+            "voice",
+            vec![segment(
+                "alert",
+                alert,
+                failed,
+                Some(queue),
+                json!({
+                    "disconnectType": "transportFailure",
+                    "errorCode": "error.ininedgecontrol.connection.webrtc.endpoint.disconnect",
+                    "sipResponseCodes": [408]
+                }),
+            )],
+        ),
+    ];
+    Built::unrecorded(parts, failed)
+}
+
+/// `abandoned`: the customer hangs up while queued.
+fn abandoned_call(rng: &mut Rng, call: &Call) -> Built {
+    let (id, start) = (call.id.as_str(), call.start);
+    let gone = start.plus_millis(secs(30 + rng.below(240)));
+    Built::unrecorded(
+        vec![
+            customer(id, "voice", start, gone),
+            acd(id, start, gone, call.queue),
+        ],
+        gone,
+    )
+}
+
+/// `ivr-only`: the customer stays in the IVR and never reaches a queue.
+fn ivr_only_call(rng: &mut Rng, call: &Call) -> Built {
+    let (id, start) = (call.id.as_str(), call.start);
+    let gone = start.plus_millis(secs(30 + rng.below(180)));
+    let ivr = json!({
+        "participantId": format!("{id}-ivr"),
+        "participantName": "Main IVR",
+        "purpose": "ivr",
+        "sessions": [{"mediaType": "voice", "segments": [segment("ivr", start, gone, None, json!({}))]}]
+    });
+    Built::unrecorded(vec![customer(id, "voice", start, gone), ivr], gone)
+}
+
+/// `internal-call`: two users, no ACD and no customer ("Recording in Genesys Cloud": not
+/// recorded unless a user recording is made), so no recording metadata.
+fn internal_call(call: &Call) -> Built {
+    let Call {
+        start, alert, hang, ..
+    } = *call;
+    let id = call.id.as_str();
+    let mut caller = agent_leg(
+        id,
+        call.agent,
+        "voice",
+        vec![segment(
+            "interact",
+            start,
+            hang,
+            None,
+            json!({"disconnectType": "peer"}),
+        )],
+    );
+    let mut callee = agent_leg(
+        id,
+        call.second,
+        "voice",
+        vec![
+            segment("alert", start, alert, None, json!({})),
+            segment(
+                "interact",
+                alert,
+                hang,
+                None,
+                json!({"disconnectType": "peer"}),
+            ),
+        ],
+    );
+    caller["purpose"] = json!("user");
+    callee["purpose"] = json!("user");
+    Built {
+        direction: "outbound",
+        ..Built::unrecorded(vec![caller, callee], hang)
+    }
+}
+
+/// `chat` and `message`: an agent answers a digital conversation (out of the recording scope).
+fn digital_conversation(call: &Call) -> Built {
+    let media = if call.scenario == Scenario::Chat {
+        "chat"
+    } else {
+        "message"
+    };
+    let (id, start) = (call.id.as_str(), call.start);
+    let done = start.plus_millis(secs(call.talk));
+    let parts = vec![
+        customer(id, media, start, done),
+        agent_leg(
+            id,
+            call.agent,
+            media,
+            vec![segment(
+                "interact",
+                start.plus_millis(secs(10)),
+                done,
+                Some(call.queue),
+                json!({}),
+            )],
+        ),
+    ];
+    Built::unrecorded(parts, done)
 }
 
 impl Org {
