@@ -19,7 +19,7 @@
 //! - [`report`]: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`;
 //! - [`pipeline`]: one audit run end to end (store -> audit -> store + ledger -> report);
 //! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
-//!   timestamp format), [`error`], and [`simulator`] (a Genesys Cloud API over a synthetic org).
+//!   timestamp format), [`error`], and `simulator` (a Genesys Cloud API over a synthetic org; the cargo feature `simulator`, on by default).
 //!
 //! docs/ARCHITECTURE.md draws the flow and lists the invariants; docs/RULES.md explains every
 //! status and reason to reviewers.
