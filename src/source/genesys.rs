@@ -33,9 +33,10 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::batch::{PullProgress, PullState};
 use super::import::{ImportOutcome, PayloadSink};
+use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
-use crate::store::{PullProgress, PullState, Store};
 use crate::time::Timestamp;
 
 /// Genesys Cloud regions: AWS region code to API domain (the SDK's `purecloud_region_hosts.py`).
@@ -695,7 +696,7 @@ impl Client {
 /// recording metadata only where this pull has no answer yet, and reads the same bulk export
 /// job. A [`Stop`] request ends it early with [`Error::Interrupted`], its progress saved.
 pub async fn pull(
-    store: &Store,
+    store: &impl EvidenceStore,
     config: PullConfig,
     from: Timestamp,
     to: Timestamp,
@@ -735,8 +736,8 @@ const METADATA_CHUNK: usize = 64;
 const CLOCK_MARGIN_MS: i64 = 5 * 60 * 1000;
 
 /// One pull under way: the window, where it stands, and where what it receives goes.
-struct Pull<'a> {
-    store: &'a Store,
+struct Pull<'a, S> {
+    store: &'a S,
     client: &'a Client,
     sink: PayloadSink,
     state: PullState,
@@ -748,7 +749,7 @@ struct Pull<'a> {
     api: String,
 }
 
-impl Pull<'_> {
+impl<S: EvidenceStore> Pull<'_, S> {
     fn interval(&self) -> String {
         format!("{}/{}", self.from, self.to)
     }
@@ -1224,7 +1225,7 @@ impl Pull<'_> {
 /// is ready; stores its final state.
 async fn run_job_to_completion(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     job_id: &str,
 ) -> Result<()> {
@@ -1279,7 +1280,7 @@ fn check_deadline(config: &PullConfig, job: &str, state: &str, waiting: Instant)
 /// recordings read.
 async fn existing_export_jobs(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     from: Timestamp,
     to: Timestamp,
@@ -1321,7 +1322,7 @@ async fn existing_export_jobs(
 /// parameters.
 async fn page_listing(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     base: &str,
     inspect: &mut dyn FnMut(&Value),
@@ -1346,7 +1347,11 @@ async fn page_listing(
     }
 }
 
-async fn store_received(store: &Store, sink: &mut PayloadSink, received: Received) -> Result<()> {
+async fn store_received(
+    store: &impl EvidenceStore,
+    sink: &mut PayloadSink,
+    received: Received,
+) -> Result<()> {
     if let Err(why) = sink
         .add(
             store,

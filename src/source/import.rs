@@ -26,7 +26,7 @@
 //! An NDJSON file is read as a stream, line by line: it is hashed first (to skip it when
 //! unchanged), then read again, each part of its bytes and the conversations parsed from it
 //! written as they come, all in one transaction of its own (see
-//! [`Store::begin_streamed_input`]), and committed only if the bytes read hash as the first
+//! [`EvidenceStore::begin_streamed_input`]), and committed only if the bytes read hash as the first
 //! pass did.
 //!
 //! File names are stored losslessly ([`path_text`]): two different files never share a row.
@@ -45,17 +45,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::batch::{
+    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
+};
 use super::model::{
     AnalyticsConversation, AnalyticsSegment, ConversationPage, DataAvailabilityWire,
     ExportMetadataWire, FailedRecordingWire, Listing, OrphanRecordingWire, PAUSE_REASONS,
-    RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire, normalize_media,
+    RECORDING_ONLY_KEYS, RecordingJobWire, RecordingSource, RecordingWire, normalize_media,
 };
-use crate::audit::evidence::RecordingSource;
+use super::sink::{EvidenceStore, StreamedWrite};
 use crate::error::{Error, Result};
-use crate::store::{
-    FailedRow, FileLock, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
-    Store, StreamedInput,
-};
+use crate::lock::FileLock;
 use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
@@ -147,7 +147,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// Imports every path (file or directory, recursively) with the default settings.
-pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutcome> {
+pub async fn import_paths(store: &impl EvidenceStore, paths: &[PathBuf]) -> Result<ImportOutcome> {
     import_paths_with(store, paths, &ImportSettings::default()).await
 }
 
@@ -156,7 +156,7 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
 /// [`ImportOutcome::rejected`]. The caller holds the [`ImportLock`] when other processes may
 /// import into the same database.
 pub async fn import_paths_with(
-    store: &Store,
+    store: &impl EvidenceStore,
     paths: &[PathBuf],
     settings: &ImportSettings,
 ) -> Result<ImportOutcome> {
@@ -289,27 +289,6 @@ impl ImportLock {
     }
 }
 
-/// Whether a store error is about what was being written (a value too big, a constraint the
-/// input breaks, a full disk) rather than about the store itself (read-only, locked past the
-/// busy timeout, damaged, unreachable): the first rejects the input alone, the second stops
-/// the import.
-fn is_about_the_input(error: &Error) -> bool {
-    let Error::Database {
-        source: sqlx::Error::Database(database),
-        ..
-    } = error
-    else {
-        return false;
-    };
-    let code = database
-        .code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .unwrap_or(1);
-    // Primary result codes (the low byte of the extended code): SQLITE_PERM, BUSY, LOCKED,
-    // NOMEM, READONLY, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB.
-    !matches!(code & 0xff, 3 | 5 | 6 | 7 | 8 | 10 | 11 | 14 | 15 | 26)
-}
-
 /// The message of an input the store refused.
 fn unstorable(error: &Error) -> String {
     format!("cannot be stored, so nothing of it was: {error}")
@@ -357,7 +336,7 @@ pub struct PayloadSink {
 }
 
 impl PayloadSink {
-    pub async fn new(store: &Store) -> Result<PayloadSink> {
+    pub async fn new(store: &impl EvidenceStore) -> Result<PayloadSink> {
         Ok(PayloadSink {
             batch: Batcher::default(),
             known: store.known_inputs().await?,
@@ -369,7 +348,7 @@ impl PayloadSink {
     /// Adds one response body. `Err` (inner) names what is wrong with it; nothing of it is stored.
     pub async fn add(
         &mut self,
-        store: &Store,
+        store: &impl EvidenceStore,
         source: &str,
         body: Vec<u8>,
         correlation_id: Option<String>,
@@ -420,14 +399,18 @@ impl PayloadSink {
     }
 
     /// Writes what is batched (one transaction).
-    pub async fn flush(&mut self, store: &Store) -> Result<()> {
+    pub async fn flush(&mut self, store: &impl EvidenceStore) -> Result<()> {
         self.outcome.conversations += self.batch.flush(store).await?;
         Ok(())
     }
 
     /// Writes what is batched together with the pull progress that describes it, in one
     /// transaction: the progress is never ahead of what is stored, nor behind it.
-    pub async fn commit(&mut self, store: &Store, progress: PullProgress) -> Result<()> {
+    pub async fn commit(
+        &mut self,
+        store: &impl EvidenceStore,
+        progress: PullProgress,
+    ) -> Result<()> {
         self.batch.batch.progress = Some(progress);
         self.flush(store).await
     }
@@ -762,7 +745,7 @@ impl Batcher {
     }
 
     /// Writes the batch; returns the number of conversations written. Any store error fails.
-    async fn flush(&mut self, store: &Store) -> Result<usize> {
+    async fn flush(&mut self, store: &impl EvidenceStore) -> Result<usize> {
         let (batch, _) = self.take();
         Ok(store.write_batch(&batch).await?.conversations)
     }
@@ -773,7 +756,7 @@ impl Batcher {
     /// the others are stored. An error of the store itself still fails the import.
     async fn flush_files(
         &mut self,
-        store: &Store,
+        store: &impl EvidenceStore,
         outcome: &mut ImportOutcome,
         known: &mut HashSet<(String, String)>,
     ) -> Result<()> {
@@ -783,7 +766,7 @@ impl Batcher {
                 outcome.conversations += summary.conversations;
                 return Ok(());
             }
-            Err(e) if !is_about_the_input(&e) => return Err(e),
+            Err(e) if !store.is_about_the_input(&e) => return Err(e),
             Err(e) => tracing::info!(
                 "a batch of {} files was refused ({e}); storing them one by one",
                 paths.len()
@@ -792,7 +775,7 @@ impl Batcher {
         for (single, path) in batch.into_single_inputs().into_iter().zip(paths) {
             match store.write_batch(&single).await {
                 Ok(summary) => outcome.conversations += summary.conversations,
-                Err(e) if is_about_the_input(&e) => {
+                Err(e) if store.is_about_the_input(&e) => {
                     let Some(input) = single.inputs.first() else {
                         continue;
                     };
@@ -1369,7 +1352,7 @@ struct Streamed {
 /// only if the bytes read hash the same (else it changed while being read, and is rejected).
 /// The inner `Err` rejects the file (nothing of it stored); the outer one is a store failure.
 async fn stream_ndjson(
-    store: &Store,
+    store: &impl EvidenceStore,
     path: &Path,
     input: &RawInput,
     max_line: u64,
@@ -1380,7 +1363,7 @@ async fn stream_ndjson(
     };
     let mut stream = match store.begin_streamed_input(input).await {
         Ok(stream) => stream,
-        Err(e) if is_about_the_input(&e) => return Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => return Ok(Err(unstorable(&e))),
         Err(e) => return Err(e),
     };
     let result = match stream_parts(&mut stream, &mut reader, max_line).await {
@@ -1397,13 +1380,13 @@ async fn stream_ndjson(
                         conversations: summary.conversations,
                         ..streamed
                     })),
-                    Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+                    Err(e) if store.is_about_the_input(&e) => Ok(Err(unstorable(&e))),
                     Err(e) => Err(e),
                 };
             }
         }
         Ok(Err(message)) => Ok(Err(message)),
-        Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => Ok(Err(unstorable(&e))),
         Err(e) => Err(e),
     };
     // Nothing of a rejected file stays; a failed rollback leaves the transaction to be rolled
@@ -1416,7 +1399,7 @@ async fn stream_ndjson(
 
 /// Reads the file to its end, writing part after part (see [`stream_ndjson`]).
 async fn stream_parts(
-    stream: &mut StreamedInput,
+    stream: &mut impl StreamedWrite,
     reader: &mut LineReader,
     max_line: u64,
 ) -> Result<Result<Streamed, String>> {
@@ -1458,7 +1441,7 @@ async fn stream_parts(
 
 /// Writes a part of a streamed file: its bytes and the rows parsed so far, which it empties.
 async fn write_part(
-    stream: &mut StreamedInput,
+    stream: &mut impl StreamedWrite,
     chunk: Vec<u8>,
     rows: &mut Rows,
     streamed: &mut Streamed,
@@ -1964,7 +1947,7 @@ fn check_id(id: &str, what: &str) -> Result<(), String> {
     if id.trim().is_empty() {
         return Err(format!("{what} is empty"));
     }
-    if !crate::ledger::record::is_pct(&crate::ledger::record::pct_encode(id)) {
+    if !crate::pct::is_pct(&crate::pct::pct_encode(id)) {
         return Err(format!(
             "{what} `{}...` is too long to be an id",
             id.chars().take(40).collect::<String>()

@@ -11,161 +11,16 @@ use std::collections::HashMap;
 use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, SqliteConnection};
 
-use super::pulls::{PullProgress, write_progress};
+use super::pulls::write_progress;
 use super::{Store, db};
-use crate::audit::evidence::RecordingSource;
 use crate::error::{Error, Result};
-use crate::source::model::{AnalyticsConversation, RecordingJobWire};
-use crate::time::Timestamp;
+use crate::source::batch::{ImportBatch, RawInput, RecordingRow, WriteSummary};
+use crate::source::model::AnalyticsConversation;
 
 /// SQLite accepts at most 32,766 bound parameters per statement; stay well below.
 const MAX_BINDS: usize = 30_000;
 /// Rows per multi-row INSERT (500 to 1,000 is where sqlx reaches rusqlite's speed).
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// One payload as received.
-#[derive(Debug, Clone)]
-pub struct RawInput {
-    pub kind: String,
-    pub source: String,
-    pub received: Timestamp,
-    pub bytes: i64,
-    pub sha256: String,
-    /// The payload, or `None` for media files (only their hash is kept).
-    pub body: Option<Vec<u8>>,
-    pub correlation_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordingRow {
-    pub recording_id: String,
-    pub source: RecordingSource,
-    pub conversation_id: String,
-    pub media: Option<String>,
-    pub media_subtype: Option<String>,
-    pub file_state: Option<String>,
-    pub start_time: Option<Timestamp>,
-    pub end_time: Option<Timestamp>,
-    pub duration_ms: Option<i64>,
-    pub output_size_bytes: Option<i64>,
-    pub has_media_uris: bool,
-    pub delete_date: Option<Timestamp>,
-    pub archive_date: Option<Timestamp>,
-    pub exported_date: Option<Timestamp>,
-    pub creation_time: Option<Timestamp>,
-    pub paused_ms: i64,
-    pub session_id: Option<String>,
-    pub export_media_name: Option<String>,
-    /// `Recording.recordingFileRole`, upper case.
-    pub recording_file_role: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaRow {
-    pub conversation_id: String,
-    pub file_name: String,
-    pub recording_id: String,
-    pub path: String,
-    pub bytes: i64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FailedRow {
-    pub job_id: Option<String>,
-    pub recording_id: String,
-    pub conversation_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrphanRow {
-    pub orphan_id: String,
-    pub conversation_id: Option<String>,
-    pub recording_id: Option<String>,
-    pub media_type: Option<String>,
-    pub file_state: Option<String>,
-    pub orphan_status: Option<String>,
-    pub created_time: Option<Timestamp>,
-    pub media_size_bytes: Option<i64>,
-}
-
-/// Parsed inputs waiting to be written. Every typed row names the index of its raw input in
-/// `inputs`.
-#[derive(Debug, Default)]
-pub struct ImportBatch {
-    pub inputs: Vec<RawInput>,
-    pub conversations: Vec<(usize, AnalyticsConversation)>,
-    pub recordings: Vec<(usize, RecordingRow)>,
-    pub media: Vec<(usize, MediaRow)>,
-    pub jobs: Vec<(usize, RecordingJobWire)>,
-    pub failed: Vec<(usize, FailedRow)>,
-    pub orphans: Vec<(usize, OrphanRow)>,
-    /// Records of an input rejected alone: (input, record index, message).
-    pub record_rejections: Vec<(usize, i64, String)>,
-    /// Details availability horizons stated by inputs.
-    pub horizons: Vec<(usize, Timestamp)>,
-    /// The progress of the pull these inputs came from, committed with them: a kill cannot
-    /// separate a page from the cursor past it.
-    pub progress: Option<PullProgress>,
-}
-
-impl ImportBatch {
-    /// Nothing to write: no input and no progress.
-    pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty() && self.progress.is_none()
-    }
-
-    /// One batch per input, each with that input's rows: to store the inputs of a batch that
-    /// could not be stored together one by one, and find the one that cannot be stored.
-    pub fn into_single_inputs(self) -> Vec<ImportBatch> {
-        let mut singles: Vec<ImportBatch> = self
-            .inputs
-            .into_iter()
-            .map(|input| ImportBatch {
-                inputs: vec![input],
-                ..ImportBatch::default()
-            })
-            .collect();
-        fn give<T>(
-            singles: &mut [ImportBatch],
-            rows: Vec<(usize, T)>,
-            field: fn(&mut ImportBatch) -> &mut Vec<(usize, T)>,
-        ) {
-            for (input, row) in rows {
-                if let Some(single) = singles.get_mut(input) {
-                    field(single).push((0, row));
-                }
-            }
-        }
-        give(&mut singles, self.conversations, |b| &mut b.conversations);
-        give(&mut singles, self.recordings, |b| &mut b.recordings);
-        give(&mut singles, self.media, |b| &mut b.media);
-        give(&mut singles, self.jobs, |b| &mut b.jobs);
-        give(&mut singles, self.failed, |b| &mut b.failed);
-        give(&mut singles, self.orphans, |b| &mut b.orphans);
-        give(&mut singles, self.horizons, |b| &mut b.horizons);
-        for (input, record, message) in self.record_rejections {
-            if let Some(single) = singles.get_mut(input) {
-                single.record_rejections.push((0, record, message));
-            }
-        }
-        // A pull's progress goes with the last input: if that one is refused, the progress is
-        // not saved and the rerun asks again, which repeats work but never skips any.
-        if let Some(last) = singles.last_mut() {
-            last.progress = self.progress;
-        }
-        singles
-    }
-}
-
-/// What a batch changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WriteSummary {
-    pub inputs: usize,
-    pub conversations: usize,
-    /// Conversations not replaced because the stored copy has ended and the new one has not.
-    pub conversations_kept: usize,
-}
 
 impl Store {
     /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it, with the
@@ -688,12 +543,17 @@ async fn write_conversations(
     )
     .await?;
 
-    let participants = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .map(move |(p, participant)| (c, p, participant))
-    });
+    // Collected, not left lazy: a future holding an iterator of closures across `.await` is
+    // not provably `Send` (a known limit of the compiler), and the sources' `EvidenceStore` asks for one.
+    let participants: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .map(move |(p, participant)| (c, p, participant))
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO participants (conversation_id, ordinal, participant_id, purpose, user_id, participant_name) ",
@@ -711,18 +571,21 @@ async fn write_conversations(
     )
     .await?;
 
-    let sessions = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .flat_map(move |(p, participant)| {
-                participant
-                    .sessions
-                    .iter()
-                    .enumerate()
-                    .map(move |(s, session)| (c, p, s, session))
-            })
-    });
+    let sessions: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .flat_map(move |(p, participant)| {
+                    participant
+                        .sessions
+                        .iter()
+                        .enumerate()
+                        .map(move |(s, session)| (c, p, s, session))
+                })
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id, received_packets) ",
@@ -744,24 +607,27 @@ async fn write_conversations(
     )
     .await?;
 
-    let segments = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .flat_map(move |(p, participant)| {
-                participant
-                    .sessions
-                    .iter()
-                    .enumerate()
-                    .flat_map(move |(s, session)| {
-                        session
-                            .segments
-                            .iter()
-                            .enumerate()
-                            .map(move |(g, segment)| (c, p, s, g, segment))
-                    })
-            })
-    });
+    let segments: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .flat_map(move |(p, participant)| {
+                    participant
+                        .sessions
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(s, session)| {
+                            session
+                                .segments
+                                .iter()
+                                .enumerate()
+                                .map(move |(g, segment)| (c, p, s, g, segment))
+                        })
+                })
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO segments (conversation_id, participant_ordinal, session_ordinal, ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id) ",
