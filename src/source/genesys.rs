@@ -547,13 +547,7 @@ impl Client {
         let mut rate_limited = 0u32;
         loop {
             attempt += 1;
-            if let Some(budget) = self.config.max_requests
-                && self.stats().requests >= budget
-            {
-                return Err(Error::Usage(format!(
-                    "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
-                )));
-            }
+            self.within_budget()?;
             self.pace().await;
             let token = self.token(false).await?;
             let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
@@ -617,28 +611,8 @@ impl Client {
                     self.token(true).await?;
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    self.count(|s| s.rate_limited += 1);
                     rate_limited += 1;
-                    if rate_limited > self.config.max_rate_limited {
-                        return Err(Error::Usage(format!(
-                            "{method} {path}: answered 429 {rate_limited} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
-                        )));
-                    }
-                    let wait = headers
-                        .get("Retry-After")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map_or(Duration::from_secs(3), Duration::from_secs);
-                    if wait > self.config.max_retry_after {
-                        return Err(Error::Usage(format!(
-                            "{method} {path}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
-                            wait.as_secs(),
-                            self.config.max_retry_after.as_secs()
-                        )));
-                    }
-                    if let Ok(mut pacer) = self.pacer.lock() {
-                        pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
-                    }
+                    self.rate_limited(&method, path, &headers, rate_limited)?;
                 }
                 StatusCode::BAD_GATEWAY
                 | StatusCode::SERVICE_UNAVAILABLE
@@ -655,22 +629,52 @@ impl Client {
                     self.count(|s| s.retried += 1);
                     self.backoff(attempt).await;
                 }
-                _ => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let message = serde_json::from_slice::<Value>(&bytes)
-                        .ok()
-                        .and_then(|v| v["message"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| text.chars().take(200).collect());
-                    return Err(Error::Api {
-                        method: method.to_string(),
-                        path: path.to_string(),
-                        status: status.as_u16(),
-                        message,
-                        correlation_id: correlation_id.unwrap_or_else(|| "none".to_string()),
-                    });
-                }
+                _ => return Err(api_error(&method, path, status, &bytes, correlation_id)),
             }
         }
+    }
+
+    /// Refuses another request once `max_requests` have been sent.
+    fn within_budget(&self) -> Result<()> {
+        match self.config.max_requests {
+            Some(budget) if self.stats().requests >= budget => Err(Error::Usage(format!(
+                "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A 429, the `times`-th in a row for this request: waits as `Retry-After` asks (3 s when
+    /// it does not say) before the next slot, unless that is too long or too often.
+    fn rate_limited(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &reqwest::header::HeaderMap,
+        times: u32,
+    ) -> Result<()> {
+        self.count(|s| s.rate_limited += 1);
+        if times > self.config.max_rate_limited {
+            return Err(Error::Usage(format!(
+                "{method} {path}: answered 429 {times} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
+            )));
+        }
+        let wait = headers
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(Duration::from_secs(3), Duration::from_secs);
+        if wait > self.config.max_retry_after {
+            return Err(Error::Usage(format!(
+                "{method} {path}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
+                wait.as_secs(),
+                self.config.max_retry_after.as_secs()
+            )));
+        }
+        if let Ok(mut pacer) = self.pacer.lock() {
+            pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
+        }
+        Ok(())
     }
 
     /// Exponential backoff with full jitter, capped at 30 s.
@@ -684,6 +688,28 @@ impl Client {
         let _ = getrandom::fill(&mut random);
         let fraction = f64::from(u32::from_be_bytes(random)) / f64::from(u32::MAX);
         tokio::time::sleep(cap.mul_f64(0.5 + fraction / 2.0)).await;
+    }
+}
+
+/// An error status retrying does not cure, with the API's own message (or the start of the
+/// body when it is not the usual JSON).
+fn api_error(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    body: &[u8],
+    correlation_id: Option<String>,
+) -> Error {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
+    Error::Api {
+        method: method.to_string(),
+        path: path.to_string(),
+        status: status.as_u16(),
+        message,
+        correlation_id: correlation_id.unwrap_or_else(|| "none".to_string()),
     }
 }
 

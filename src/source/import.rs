@@ -1613,22 +1613,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "analytics-conversations"
         }
         Shape::Recordings(source) => {
-            if let Some(items) = value.as_array() {
-                for (index, item) in items.iter().enumerate() {
-                    let Some(wire) = record::<RecordingWire>(item, index, "", &mut rows) else {
-                        continue;
-                    };
-                    match recording_row(wire, source) {
-                        Ok(row) => rows.recordings.push(row),
-                        Err(m) => rows
-                            .rejected_records
-                            .push((index as i64, format!("record {index}: {m}"))),
-                    }
-                }
-            } else {
-                let wire: RecordingWire = plausible(typed(&body)?)?;
-                rows.recordings.push(recording_row(wire, source)?);
-            }
+            recordings(&value, &body, source, &mut rows)?;
             if source == RecordingSource::Recording {
                 "recording"
             } else {
@@ -1645,25 +1630,7 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             "recording-jobs-page"
         }
         Shape::FailedPage => {
-            let mut envelope = value.clone();
-            envelope["entities"] = Value::Array(Vec::new());
-            let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
-                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
-            let job_id = listing
-                .self_uri
-                .as_deref()
-                .or(listing.first_uri.as_deref())
-                .and_then(job_id_from_uri);
-            let entries: Vec<FailedRecordingWire> =
-                records(array_at(&value, "entities"), "entities", &mut rows);
-            rows.failed = entries
-                .into_iter()
-                .map(|entry| FailedRow {
-                    job_id: job_id.clone(),
-                    recording_id: entry.recording.id,
-                    conversation_id: entry.conversation.id,
-                })
-                .collect();
+            rows.failed = failed_recordings(&value, &mut rows)?;
             "failed-recordings-page"
         }
         Shape::OrphanPage => {
@@ -1689,6 +1656,56 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
     input.body = Some(body);
     validate_ids(&rows)?;
     Ok(Parsed { input, rows })
+}
+
+/// The recordings of a `Recording` or `RecordingMetadata` document: an array (each element
+/// rejected alone when unusable) or a single object (rejected with the file).
+fn recordings(
+    value: &Value,
+    body: &[u8],
+    source: RecordingSource,
+    rows: &mut Rows,
+) -> Result<(), String> {
+    let Some(items) = value.as_array() else {
+        let wire: RecordingWire = plausible(typed(body)?)?;
+        rows.recordings.push(recording_row(wire, source)?);
+        return Ok(());
+    };
+    for (index, item) in items.iter().enumerate() {
+        let Some(wire) = record::<RecordingWire>(item, index, "", rows) else {
+            continue;
+        };
+        match recording_row(wire, source) {
+            Ok(row) => rows.recordings.push(row),
+            Err(m) => rows
+                .rejected_records
+                .push((index as i64, format!("record {index}: {m}"))),
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a failedrecordings page, each with the job its URIs name. The envelope is
+/// checked whole; its entries one by one.
+fn failed_recordings(value: &Value, rows: &mut Rows) -> Result<Vec<FailedRow>, String> {
+    let mut envelope = value.clone();
+    envelope["entities"] = Value::Array(Vec::new());
+    let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
+        .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+    let job_id = listing
+        .self_uri
+        .as_deref()
+        .or(listing.first_uri.as_deref())
+        .and_then(job_id_from_uri);
+    let entries: Vec<FailedRecordingWire> = records(array_at(value, "entities"), "entities", rows);
+    Ok(entries
+        .into_iter()
+        .map(|entry| FailedRow {
+            job_id: job_id.clone(),
+            recording_id: entry.recording.id,
+            conversation_id: entry.conversation.id,
+        })
+        .collect())
 }
 
 #[derive(Debug, PartialEq)]

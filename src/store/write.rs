@@ -14,7 +14,9 @@ use sqlx::{QueryBuilder, SqliteConnection};
 use super::pulls::write_progress;
 use super::{Store, db};
 use crate::error::{Error, Result};
-use crate::source::batch::{ImportBatch, RawInput, RecordingRow, WriteSummary};
+use crate::source::batch::{
+    ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
+};
 use crate::source::model::AnalyticsConversation;
 
 /// SQLite accepts at most 32,766 bound parameters per statement; stay well below.
@@ -169,6 +171,24 @@ async fn write_rows(
     batch: &ImportBatch,
     ids: &[i64],
 ) -> Result<(usize, usize)> {
+    write_input_notes(&mut *tx, batch, ids).await?;
+    let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
+    // Before the recordings are written: the claims are compared with the stored ones.
+    record_claim_conflicts(&mut *tx, &batch.recordings, ids).await?;
+    write_recordings(&mut *tx, &batch.recordings, ids).await?;
+    write_export_media(&mut *tx, &batch.media, ids).await?;
+    write_jobs(&mut *tx, batch, ids).await?;
+    write_orphans(&mut *tx, &batch.orphans, ids).await?;
+    Ok(written)
+}
+
+/// What the batch says about its inputs themselves: records rejected alone, and the details
+/// availability horizons the inputs state.
+async fn write_input_notes(
+    tx: &mut SqliteConnection,
+    batch: &ImportBatch,
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO record_rejections (raw_input_id, record, message) ",
@@ -193,17 +213,21 @@ async fn write_rows(
             b.push_bind(ids[*input]).push_bind(horizon.to_string());
         },
     )
-    .await?;
+    .await
+}
 
-    let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
-    record_claim_conflicts(&mut *tx, &batch.recordings, ids).await?;
-
+/// Recording evidence, upserted by (recording id, source).
+async fn write_recordings(
+    tx: &mut SqliteConnection,
+    recordings: &[(usize, RecordingRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, recording_file_role, raw_input_id) ",
         " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, recording_file_role = excluded.recording_file_role, raw_input_id = excluded.raw_input_id",
         20,
-        batch.recordings.iter(),
+        recordings.iter(),
         |b, (input, r)| {
             b.push_bind(r.recording_id.clone())
                 .push_bind(r.source.as_str())
@@ -227,14 +251,21 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Media files of an export tree, upserted by (conversation, file name).
+async fn write_export_media(
+    tx: &mut SqliteConnection,
+    media: &[(usize, MediaRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO export_media (conversation_id, file_name, recording_id, path, bytes, sha256, raw_input_id) ",
         " ON CONFLICT (conversation_id, file_name) DO UPDATE SET recording_id = excluded.recording_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, raw_input_id = excluded.raw_input_id",
         7,
-        batch.media.iter(),
+        media.iter(),
         |b, (input, m)| {
             b.push_bind(m.conversation_id.clone())
                 .push_bind(m.file_name.clone())
@@ -245,8 +276,11 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Bulk export jobs and their failed recordings, upserted by job (and recording).
+async fn write_jobs(tx: &mut SqliteConnection, batch: &ImportBatch, ids: &[i64]) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
@@ -282,14 +316,21 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Orphan recordings, upserted by orphan id.
+async fn write_orphans(
+    tx: &mut SqliteConnection,
+    orphans: &[(usize, OrphanRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO orphan_recordings (orphan_id, conversation_id, recording_id, media_type, file_state, orphan_status, created_time, media_size_bytes, raw_input_id) ",
         " ON CONFLICT (orphan_id) DO UPDATE SET conversation_id = excluded.conversation_id, recording_id = excluded.recording_id, media_type = excluded.media_type, file_state = excluded.file_state, orphan_status = excluded.orphan_status, created_time = excluded.created_time, media_size_bytes = excluded.media_size_bytes, raw_input_id = excluded.raw_input_id",
         9,
-        batch.orphans.iter(),
+        orphans.iter(),
         |b, (input, o)| {
             b.push_bind(o.orphan_id.clone())
                 .push_bind(o.conversation_id.clone())
@@ -302,13 +343,9 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
-
-    Ok(written)
+    .await
 }
 
-/// Replaces conversations (and their children) by the batch's copies. Returns how many were
-/// written and how many stored copies were kept because they were more complete.
 /// A digest of a copy of a conversation's details as parsed: every field recaudit reads, so
 /// two copies that differ only in fields it ignores are the same copy.
 fn details_digest(conversation: &AnalyticsConversation) -> String {
@@ -394,6 +431,8 @@ async fn record_claim_conflicts(
     .await
 }
 
+/// Replaces conversations (and their children) by the batch's copies. Returns how many were
+/// written and how many stored copies were kept because they were more complete.
 async fn write_conversations(
     tx: &mut SqliteConnection,
     conversations: &[(usize, AnalyticsConversation)],
@@ -402,30 +441,75 @@ async fn write_conversations(
     if conversations.is_empty() {
         return Ok((0, 0));
     }
-    // The same conversation on two pages of one batch: prefer an ended copy, then the later one.
-    let mut chosen: HashMap<&str, usize> = HashMap::new();
-    let mut copies: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    for (at, entry) in conversations.iter().enumerate() {
-        let id = entry.1.conversation_id.as_str();
-        copies.entry(id).or_default().push(at);
-        match chosen.get(id) {
-            None => {
-                order.push(id);
-                chosen.insert(id, at);
-            }
-            Some(&previous) => {
-                if entry.1.conversation_end.is_some()
-                    || conversations[previous].1.conversation_end.is_none()
-                {
-                    chosen.insert(id, at);
+    let copies = Copies::of(conversations);
+    let stored = stored_copies(&mut *tx, &copies.order).await?;
+    let digests: Vec<String> = conversations
+        .iter()
+        .map(|(_, c)| details_digest(c))
+        .collect();
+    let settled = settle(conversations, ids, &copies, &stored, &digests);
+    insert_details_conflicts(&mut *tx, &settled.conflicts).await?;
+    let selected: Vec<&(usize, AnalyticsConversation)> = settled
+        .selected_at
+        .iter()
+        .map(|&at| &conversations[at])
+        .collect();
+    replace_conversations(&mut *tx, conversations, &settled.selected_at, ids, &digests).await?;
+    insert_participants(&mut *tx, &selected).await?;
+    insert_sessions(&mut *tx, &selected).await?;
+    insert_segments(&mut *tx, &selected).await?;
+    Ok((selected.len(), settled.kept))
+}
+
+/// The copies of each conversation in a batch, by position in the batch.
+struct Copies<'a> {
+    /// The copy the batch offers: the same conversation on two pages of one batch prefers an
+    /// ended copy, then the later one.
+    chosen: HashMap<&'a str, usize>,
+    /// Every copy.
+    all: HashMap<&'a str, Vec<usize>>,
+    /// Conversation ids in the order they first appear.
+    order: Vec<&'a str>,
+}
+
+impl<'a> Copies<'a> {
+    fn of(conversations: &'a [(usize, AnalyticsConversation)]) -> Copies<'a> {
+        let mut copies = Copies {
+            chosen: HashMap::new(),
+            all: HashMap::new(),
+            order: Vec::new(),
+        };
+        for (at, entry) in conversations.iter().enumerate() {
+            let id = entry.1.conversation_id.as_str();
+            copies.all.entry(id).or_default().push(at);
+            match copies.chosen.get(id) {
+                None => {
+                    copies.order.push(id);
+                    copies.chosen.insert(id, at);
+                }
+                Some(&previous) => {
+                    if entry.1.conversation_end.is_some()
+                        || conversations[previous].1.conversation_end.is_none()
+                    {
+                        copies.chosen.insert(id, at);
+                    }
                 }
             }
         }
+        copies
     }
+}
 
-    // The stored copies: whether each has ended, its digest and its raw input.
-    let mut stored: HashMap<String, (bool, Option<String>, i64)> = HashMap::new();
+/// A stored copy of a conversation: whether it has ended, its digest (`None` for rows stored
+/// before digests were kept) and its raw input.
+type StoredCopy = (bool, Option<String>, i64);
+
+/// The stored copies of the conversations `order`.
+async fn stored_copies(
+    tx: &mut SqliteConnection,
+    order: &[&str],
+) -> Result<HashMap<String, StoredCopy>> {
+    let mut stored: HashMap<String, StoredCopy> = HashMap::new();
     for chunk in order.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT conversation_id, conversation_end IS NOT NULL, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN (",
@@ -445,17 +529,33 @@ async fn write_conversations(
                 .map(|(id, ended, digest, input)| (id, (ended, digest, input))),
         );
     }
+    Ok(stored)
+}
 
-    let digests: Vec<String> = conversations
-        .iter()
-        .map(|(_, c)| details_digest(c))
-        .collect();
+/// Which copy of each conversation stays, and where copies differ.
+struct Settled {
+    /// Stored copies kept because they had ended and the batch's had not.
+    kept: usize,
+    /// Positions in the batch of the copies to write.
+    selected_at: Vec<usize>,
+    /// (conversation, kept copy's input, differing copy's input, the batch's input).
+    conflicts: Vec<(String, i64, i64, i64)>,
+}
 
+/// Applies the rule of docs/RULES.md to every conversation of the batch: an ended copy beats
+/// one that has not ended; otherwise the copy that arrived last. Pure: decides, writes nothing.
+fn settle(
+    conversations: &[(usize, AnalyticsConversation)],
+    ids: &[i64],
+    copies: &Copies<'_>,
+    stored: &HashMap<String, StoredCopy>,
+    digests: &[String],
+) -> Settled {
     let mut kept = 0;
     let mut conflicts: Vec<(String, i64, i64, i64)> = Vec::new();
-    let mut selected_at: Vec<usize> = Vec::with_capacity(order.len());
-    for id in &order {
-        let at = chosen[id];
+    let mut selected_at: Vec<usize> = Vec::with_capacity(copies.order.len());
+    for id in &copies.order {
+        let at = copies.chosen[id];
         let entry = &conversations[at];
         let new_input = ids[entry.0];
         let on_file = stored.get(*id);
@@ -471,7 +571,7 @@ async fn write_conversations(
                 (new_input, Some(digests[at].clone()))
             }
         };
-        let mut others: Vec<(i64, Option<String>)> = copies[id]
+        let mut others: Vec<(i64, Option<String>)> = copies.all[id]
             .iter()
             .filter(|&&other| other != at)
             .map(|&other| (ids[conversations[other].0], Some(digests[other].clone())))
@@ -491,10 +591,20 @@ async fn write_conversations(
             }
         }
     }
-    let selected: Vec<&(usize, AnalyticsConversation)> =
-        selected_at.iter().map(|&at| &conversations[at]).collect();
+    Settled {
+        kept,
+        selected_at,
+        conflicts,
+    }
+}
+
+/// Records differing copies of a conversation's details (`details-copies`).
+async fn insert_details_conflicts(
+    tx: &mut SqliteConnection,
+    conflicts: &[(String, i64, i64, i64)],
+) -> Result<()> {
     insert_rows(
-        &mut *tx,
+        tx,
         "INSERT INTO evidence_conflicts (conversation_id, kind, subject, other, raw_input_id) ",
         " ON CONFLICT DO NOTHING",
         5,
@@ -507,14 +617,24 @@ async fn write_conversations(
                 .push_bind(*input);
         },
     )
-    .await?;
+    .await
+}
 
-    for chunk in selected.chunks(MAX_BINDS / 2) {
+/// Deletes the stored copies of the conversations at `selected_at` (their children go with
+/// them) and inserts the batch's copies.
+async fn replace_conversations(
+    tx: &mut SqliteConnection,
+    conversations: &[(usize, AnalyticsConversation)],
+    selected_at: &[usize],
+    ids: &[i64],
+    digests: &[String],
+) -> Result<()> {
+    for chunk in selected_at.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> =
             QueryBuilder::new("DELETE FROM conversations WHERE conversation_id IN (");
         let mut list = query.separated(", ");
-        for (_, conversation) in chunk {
-            list.push_bind(conversation.conversation_id.clone());
+        for &at in chunk {
+            list.push_bind(conversations[at].1.conversation_id.clone());
         }
         query.push(")");
         query
@@ -541,8 +661,13 @@ async fn write_conversations(
                 .push_bind(digests[at].clone());
         },
     )
-    .await?;
+    .await
+}
 
+async fn insert_participants(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
     // Collected, not left lazy: a future holding an iterator of closures across `.await` is
     // not provably `Send` (a known limit of the compiler), and the sources' `EvidenceStore` asks for one.
     let participants: Vec<_> = selected
@@ -569,8 +694,13 @@ async fn write_conversations(
                 .push_bind(participant.participant_name.clone());
         },
     )
-    .await?;
+    .await
+}
 
+async fn insert_sessions(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
     let sessions: Vec<_> = selected
         .iter()
         .flat_map(|(_, c)| {
@@ -605,8 +735,13 @@ async fn write_conversations(
                 .push_bind(session.received_packets());
         },
     )
-    .await?;
+    .await
+}
 
+async fn insert_segments(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
     let segments: Vec<_> = selected
         .iter()
         .flat_map(|(_, c)| {
@@ -649,9 +784,7 @@ async fn write_conversations(
                 .push_bind(segment.queue_id.clone());
         },
     )
-    .await?;
-
-    Ok((selected.len(), kept))
+    .await
 }
 
 /// Inserts rows with multi-row statements of at most [`ROWS_PER_STATEMENT`] rows and
