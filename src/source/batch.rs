@@ -10,10 +10,99 @@
 use super::model::{AnalyticsConversation, RecordingJobWire, RecordingSource};
 use crate::time::Timestamp;
 
+/// What a raw input is, as recognised by its shape. The text of each ([`InputKind::as_str`]) is
+/// what `raw_inputs.kind` stores and the ledger records: it never changes for a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InputKind {
+    /// A page of conversation details: a sync query answer or an async job's results page.
+    DetailsPage,
+    /// One conversation's details.
+    Conversation,
+    /// A JSON array of conversations' details.
+    Conversations,
+    /// Conversations' details as NDJSON, one per line.
+    ConversationsNdjson,
+    /// `Recording` objects (with the media fields).
+    Recording,
+    /// `RecordingMetadata` objects.
+    RecordingMetadata,
+    RecordingJob,
+    RecordingJobsPage,
+    FailedRecordingsPage,
+    OrphanRecordingsPage,
+    OrphanRecording,
+    /// The details' availability horizon (`dataAvailabilityDate`).
+    DetailsAvailability,
+    /// A recording's media file in an export tree (only its hash and size are kept).
+    ExportMedia,
+    /// A recording's `_metadata.json` sidecar in an export tree.
+    ExportMetadata,
+    /// A conversation's `_call_metadata.json` in an export tree (kept, not read).
+    ExportCallMetadata,
+    /// A `.transcript.json` in an export tree (kept, not read).
+    ExportTranscript,
+}
+
+impl InputKind {
+    pub const ALL: [InputKind; 16] = [
+        InputKind::DetailsPage,
+        InputKind::Conversation,
+        InputKind::Conversations,
+        InputKind::ConversationsNdjson,
+        InputKind::Recording,
+        InputKind::RecordingMetadata,
+        InputKind::RecordingJob,
+        InputKind::RecordingJobsPage,
+        InputKind::FailedRecordingsPage,
+        InputKind::OrphanRecordingsPage,
+        InputKind::OrphanRecording,
+        InputKind::DetailsAvailability,
+        InputKind::ExportMedia,
+        InputKind::ExportMetadata,
+        InputKind::ExportCallMetadata,
+        InputKind::ExportTranscript,
+    ];
+
+    /// The stored text of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::DetailsPage => "analytics-details-page",
+            InputKind::Conversation => "analytics-conversation",
+            InputKind::Conversations => "analytics-conversations",
+            InputKind::ConversationsNdjson => "analytics-conversations-ndjson",
+            InputKind::Recording => "recording",
+            InputKind::RecordingMetadata => "recording-metadata",
+            InputKind::RecordingJob => "recording-job",
+            InputKind::RecordingJobsPage => "recording-jobs-page",
+            InputKind::FailedRecordingsPage => "failed-recordings-page",
+            InputKind::OrphanRecordingsPage => "orphan-recordings-page",
+            InputKind::OrphanRecording => "orphan-recording",
+            InputKind::DetailsAvailability => "details-availability",
+            InputKind::ExportMedia => "export-media",
+            InputKind::ExportMetadata => "export-metadata",
+            InputKind::ExportCallMetadata => "export-call-metadata",
+            InputKind::ExportTranscript => "export-transcript",
+        }
+    }
+
+    /// The kind whose stored text is `text`.
+    pub fn parse(text: &str) -> Option<InputKind> {
+        InputKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One payload as received.
 #[derive(Debug, Clone)]
 pub struct RawInput {
-    pub kind: String,
+    pub kind: InputKind,
     pub source: String,
     pub received: Timestamp,
     pub bytes: i64,
@@ -178,4 +267,21 @@ pub struct PullProgress {
     /// Conversations whose recording metadata answer the batch holds (or that were answered
     /// with content already stored): a rerun of the pull does not ask them again.
     pub metadata_received: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InputKind;
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_text() {
+        for kind in InputKind::ALL {
+            assert_eq!(InputKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(
+            InputKind::parse("analytics-conversations-ndjson"),
+            Some(InputKind::ConversationsNdjson)
+        );
+        assert_eq!(InputKind::parse("nonsense"), None);
+    }
 }

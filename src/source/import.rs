@@ -46,7 +46,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::batch::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
+    FailedRow, ImportBatch, InputKind, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
 };
 use super::model::{
     AnalyticsConversation, AnalyticsSegment, ConversationPage, DataAvailabilityWire,
@@ -70,9 +70,6 @@ const PART_CONVERSATIONS: usize = 2_000;
 /// Record rejections of one streamed file listed one by one in the outcome; the others are
 /// counted (all are stored, and named again by a later import of the unchanged file).
 const LISTED_RECORD_REJECTIONS: usize = 1_000;
-
-/// The kind of a raw input that is an NDJSON file of conversations.
-const NDJSON_KIND: &str = "analytics-conversations-ndjson";
 
 /// The default of `[import] max_json_bytes`: 256 MiB, far above any Genesys page (a details
 /// page of 1,000 conversations is a few MB), low enough that reading one whole stays affordable.
@@ -200,7 +197,7 @@ pub async fn import_paths_with(
                     known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
                     *outcome
                         .by_kind
-                        .entry(parsed.input.kind.clone())
+                        .entry(parsed.input.kind.to_string())
                         .or_default() += 1;
                     outcome.imported += 1;
                     batch.add(parsed, &file);
@@ -215,7 +212,7 @@ pub async fn import_paths_with(
                     match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
                         Ok(streamed) => {
                             known.insert(key);
-                            *outcome.by_kind.entry(input.kind.clone()).or_default() += 1;
+                            *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
                             outcome.imported += 1;
                             outcome.conversations += streamed.conversations;
                             for message in streamed.rejected_records {
@@ -354,7 +351,7 @@ impl PayloadSink {
         correlation_id: Option<String>,
     ) -> Result<std::result::Result<(), String>> {
         self.outcome.files += 1;
-        let mut input = raw_input(&body, source, "");
+        let mut input = Hashed::of(&body, source);
         input.correlation_id = correlation_id;
         if self
             .known
@@ -379,7 +376,7 @@ impl PayloadSink {
                 *self
                     .outcome
                     .by_kind
-                    .entry(parsed.input.kind.clone())
+                    .entry(parsed.input.kind.to_string())
                     .or_default() += 1;
                 self.outcome.imported += 1;
                 self.batch.add(parsed, Path::new(source));
@@ -783,10 +780,10 @@ impl Batcher {
                     // rejected whole instead.
                     outcome.rejected.retain(|r| r.path != path);
                     outcome.imported = outcome.imported.saturating_sub(1);
-                    if let Some(count) = outcome.by_kind.get_mut(&input.kind) {
+                    if let Some(count) = outcome.by_kind.get_mut(input.kind.as_str()) {
                         *count = count.saturating_sub(1);
                         if *count == 0 {
-                            outcome.by_kind.remove(&input.kind);
+                            outcome.by_kind.remove(input.kind.as_str());
                         }
                     }
                     known.remove(&(input.source.clone(), input.sha256.clone()));
@@ -980,7 +977,7 @@ fn read_input(
             ExportFile::Other(reason) => return Ok(FileRead::Ignored(reason)),
         }
         let body = read_whole(path, settings.max_json_bytes)?;
-        let input = raw_input(&body, source, "");
+        let input = Hashed::of(&body, source);
         if known.contains(&(input.source.clone(), input.sha256.clone())) {
             return Ok(FileRead::Unchanged(input.sha256));
         }
@@ -999,7 +996,7 @@ fn read_input(
             return Ok(FileRead::Unchanged(sha256));
         }
         return Ok(FileRead::Stream(RawInput {
-            kind: NDJSON_KIND.to_string(),
+            kind: InputKind::ConversationsNdjson,
             source: source.to_string(),
             received: Timestamp::now(),
             bytes,
@@ -1009,7 +1006,7 @@ fn read_input(
         }));
     }
     let body = read_whole(path, settings.max_json_bytes)?;
-    let input = raw_input(&body, source, "");
+    let input = Hashed::of(&body, source);
     if known.contains(&(input.source.clone(), input.sha256.clone())) {
         return Ok(FileRead::Unchanged(input.sha256));
     }
@@ -1065,15 +1062,37 @@ fn hash_file(path: &Path) -> Result<(String, i64), String> {
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
-fn raw_input(body: &[u8], source: &str, kind: &str) -> RawInput {
-    RawInput {
-        kind: kind.to_string(),
-        source: source.to_string(),
-        received: Timestamp::now(),
-        bytes: body.len() as i64,
-        sha256: hex::encode(Sha256::digest(body)),
-        body: None,
-        correlation_id: None,
+/// A payload hashed and sized, before its shape says what kind of input it is.
+struct Hashed {
+    source: String,
+    received: Timestamp,
+    bytes: i64,
+    sha256: String,
+    correlation_id: Option<String>,
+}
+
+impl Hashed {
+    fn of(body: &[u8], source: &str) -> Hashed {
+        Hashed {
+            source: source.to_string(),
+            received: Timestamp::now(),
+            bytes: body.len() as i64,
+            sha256: hex::encode(Sha256::digest(body)),
+            correlation_id: None,
+        }
+    }
+
+    /// The raw input to store, once its kind is known.
+    fn into_input(self, kind: InputKind, body: Vec<u8>) -> RawInput {
+        RawInput {
+            kind,
+            source: self.source,
+            received: self.received,
+            bytes: self.bytes,
+            sha256: self.sha256,
+            body: Some(body),
+            correlation_id: self.correlation_id,
+        }
     }
 }
 
@@ -1172,7 +1191,7 @@ fn read_export_media(
         .to_string();
     Ok(FileRead::Parsed(Box::new(Parsed {
         input: RawInput {
-            kind: "export-media".to_string(),
+            kind: InputKind::ExportMedia,
             source: source.to_string(),
             received: Timestamp::now(),
             bytes,
@@ -1195,21 +1214,20 @@ fn read_export_media(
 }
 
 fn parse_export_json(
-    mut input: RawInput,
+    input: Hashed,
     body: Vec<u8>,
     name: &str,
     conversation_id: &str,
 ) -> Result<Parsed, String> {
     let mut rows = Rows::default();
-    if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
+    let kind = if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
         // Call-level metadata and transcripts are kept as evidence; the audit reads neither.
         serde_json::from_slice::<Value>(&body).map_err(|e| located(&e))?;
-        input.kind = if name.ends_with(".transcript.json") {
-            "export-transcript"
+        if name.ends_with(".transcript.json") {
+            InputKind::ExportTranscript
         } else {
-            "export-call-metadata"
+            InputKind::ExportCallMetadata
         }
-        .to_string();
     } else if let Some(media_name) = name.strip_suffix("_metadata.json") {
         let meta: ExportMetadataWire = plausible(typed(&body)?)?;
         let recording_id = media_name
@@ -1253,26 +1271,29 @@ fn parse_export_json(
             export_media_name: Some(media_name.to_string()),
             recording_file_role: None,
         });
-        input.kind = "export-metadata".to_string();
+        InputKind::ExportMetadata
     } else {
         return Err(
             "a JSON file in an export folder must be a `_metadata.json` sidecar".to_string(),
         );
-    }
-    input.body = Some(body);
+    };
     validate_ids(&rows)?;
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(kind, body),
+        rows,
+    })
 }
 
 /// NDJSON already in memory (a `.json` file or a response body holding several documents).
-fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
+fn parse_ndjson(input: Hashed, body: Vec<u8>) -> Result<Parsed, String> {
     let mut rows = Rows::default();
     for (index, line) in body.split(|b| *b == b'\n').enumerate() {
         ndjson_line(index, line, &mut rows)?;
     }
-    input.kind = NDJSON_KIND.to_string();
-    input.body = Some(body);
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(InputKind::ConversationsNdjson, body),
+        rows,
+    })
 }
 
 /// Parses line `index` (0-based) of an NDJSON file: a conversation goes to `rows.conversations`,
@@ -1577,15 +1598,14 @@ impl LineReader {
     }
 }
 
-fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Parsed, String> {
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        // Several JSON values in a .json file: conversations written as NDJSON.
-        Err(e) if e.to_string().starts_with("trailing characters") => {
-            return parse_ndjson(input, body);
-        }
-        Err(e) => return Err(located(&e)),
-    };
+fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let value = Value::deserialize(&mut deserializer).map_err(|e| located(&e))?;
+    // More than whitespace after the first value: several JSON values in a .json file, which
+    // is conversations written as NDJSON (each line is then read, and reported, on its own).
+    if deserializer.end().is_err() {
+        return parse_ndjson(input, body);
+    }
     let mut rows = Rows::default();
     let kind = match classify(&value, lower_name) {
         Shape::ConversationPage => {
@@ -1600,62 +1620,63 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
                 "conversations",
                 &mut rows,
             );
-            "analytics-details-page"
+            InputKind::DetailsPage
         }
         Shape::Conversation => {
             rows.conversations
                 .push(plausible(typed::<AnalyticsConversation>(&body)?)?);
-            "analytics-conversation"
+            InputKind::Conversation
         }
         Shape::Conversations => {
             let items = value.as_array().map_or(&[][..], Vec::as_slice);
             rows.conversations = records(items, "", &mut rows);
-            "analytics-conversations"
+            InputKind::Conversations
         }
         Shape::Recordings(source) => {
             recordings(&value, &body, source, &mut rows)?;
             if source == RecordingSource::Recording {
-                "recording"
+                InputKind::Recording
             } else {
-                "recording-metadata"
+                InputKind::RecordingMetadata
             }
         }
         Shape::Job => {
             rows.jobs
                 .push(plausible(typed::<RecordingJobWire>(&body)?)?);
-            "recording-job"
+            InputKind::RecordingJob
         }
         Shape::JobsPage => {
             rows.jobs = records(array_at(&value, "entities"), "entities", &mut rows);
-            "recording-jobs-page"
+            InputKind::RecordingJobsPage
         }
         Shape::FailedPage => {
             rows.failed = failed_recordings(&value, &mut rows)?;
-            "failed-recordings-page"
+            InputKind::FailedRecordingsPage
         }
         Shape::OrphanPage => {
             let entries: Vec<OrphanRecordingWire> =
                 records(array_at(&value, "entities"), "entities", &mut rows);
             rows.orphans = entries.into_iter().map(orphan_row).collect();
-            "orphan-recordings-page"
+            InputKind::OrphanRecordingsPage
         }
         Shape::Orphan => {
             rows.orphans
                 .push(orphan_row(plausible(typed::<OrphanRecordingWire>(&body)?)?));
-            "orphan-recording"
+            InputKind::OrphanRecording
         }
         Shape::Availability => {
             rows.horizon = Some(typed::<DataAvailabilityWire>(&body)?.data_availability_date);
-            "details-availability"
+            InputKind::DetailsAvailability
         }
         Shape::Unknown(why) => {
             return Err(format!("not a Genesys Cloud payload recaudit knows: {why}"));
         }
     };
-    input.kind = kind.to_string();
-    input.body = Some(body);
     validate_ids(&rows)?;
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(kind, body),
+        rows,
+    })
 }
 
 /// The recordings of a `Recording` or `RecordingMetadata` document: an array (each element

@@ -151,7 +151,7 @@ async fn insert_inputs(tx: &mut SqliteConnection, inputs: &[RawInput]) -> Result
         inputs.iter().zip(&ids),
         |b, (input, id)| {
             b.push_bind(*id)
-                .push_bind(input.kind.clone())
+                .push_bind(input.kind.as_str())
                 .push_bind(input.source.clone())
                 .push_bind(input.received.to_string())
                 .push_bind(input.bytes)
