@@ -817,7 +817,10 @@ impl<S: EvidenceStore> Pull<'_, S> {
             .add(self.store, &page.source, page.body, page.correlation_id)
             .await?
         {
-            return Err(Error::UnreadablePage { page: source, why });
+            return Err(Error::UnreadablePage {
+                page: source,
+                why: why.to_string(),
+            });
         }
         Ok(())
     }
@@ -1389,7 +1392,7 @@ async fn store_received(
     {
         tracing::warn!(
             source = received.source,
-            why,
+            why = %why,
             "the API returned a payload recaudit cannot read"
         );
     }

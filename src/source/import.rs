@@ -130,6 +130,91 @@ pub struct ImportOutcome {
     pub conflicts: Vec<String>,
 }
 
+/// Why an input (a file, a response body) is not used, or, for the variants a record can
+/// have, one of its records. The text is what the operator reads after the file's name, so each
+/// says what is wrong and where; the variants keep the facts apart for code that reacts to them.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error("cannot read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("cannot list {}: {source}", .dir.display())]
+    Unlistable {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot stat {}: {source}", .path.display())]
+    Unstattable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Larger than a raw input's size can say (more than `i64::MAX` bytes).
+    #[error("file too large")]
+    Huge,
+    /// A JSON file larger than `[import] max_json_bytes`.
+    #[error(
+        "{size} bytes, more than the {max} bytes a JSON file may have (it is read whole to be parsed); not read. Raise `max_json_bytes` in the `[import]` section of the configuration file (--config) to import it, or write its conversations as NDJSON (.ndjson), which is read as a stream"
+    )]
+    TooBig { size: u64, max: u64 },
+    #[error(
+        "not a recognised input: expected .json, .ndjson or .jsonl, or a file inside an S3 export `conversation_id=` folder"
+    )]
+    NotRecognised,
+    /// JSON that does not parse, or a document serde refuses as a whole.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A value serde refuses, with its position and its path in the document.
+    #[error("line {line}, column {column}: at `{path}`: {message}")]
+    Value {
+        line: usize,
+        column: usize,
+        path: String,
+        message: String,
+    },
+    /// A value that is unusable though it parses (implausible, or refused in an envelope).
+    #[error("at `{path}`: {message}")]
+    Field { path: String, message: String },
+    #[error("not a Genesys Cloud payload recaudit knows: {0}")]
+    Unknown(&'static str),
+    #[error(
+        "field `conversationId` is {claimed} but the file is in folder conversation_id={folder}"
+    )]
+    OtherFolder { claimed: String, folder: String },
+    #[error("field `recordingId` is {claimed} but the file name says {named}")]
+    OtherName { claimed: String, named: String },
+    #[error("the sidecar's file name holds no recording id")]
+    NoRecordingId,
+    #[error("a JSON file in an export folder must be a `_metadata.json` sidecar")]
+    NotASidecar,
+    #[error(
+        "recording {recording}: field `conversationId` is missing and `selfUri` names no conversation"
+    )]
+    NoConversation { recording: String },
+    /// An id the store and the ledger cannot key on; `what` names it.
+    #[error("{what} is empty")]
+    EmptyId { what: String },
+    #[error("{what} `{start}...` is too long to be an id")]
+    LongId { what: String, start: String },
+    /// A streamed file whose bytes hash differently from the first pass.
+    #[error(
+        "the file changed while it was imported ({bytes} bytes, SHA-256 {sha256}, then {now_bytes} bytes, SHA-256 {now_sha256}); nothing of it was stored. Import it again once it is complete"
+    )]
+    Changed {
+        bytes: i64,
+        sha256: String,
+        now_bytes: i64,
+        now_sha256: String,
+    },
+    /// The store refused the input for something in it.
+    #[error("cannot be stored, so nothing of it was: {0}")]
+    Unstorable(#[source] Error),
+}
+
 /// A file the import could not use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -173,7 +258,7 @@ pub async fn import_paths_with(
             Err(message) => {
                 outcome.rejected.push(Rejection {
                     path: arg.clone(),
-                    message,
+                    message: message.to_string(),
                 });
                 continue;
             }
@@ -235,13 +320,13 @@ pub async fn import_paths_with(
                         }
                         Err(message) => outcome.rejected.push(Rejection {
                             path: file.clone(),
-                            message,
+                            message: message.to_string(),
                         }),
                     }
                 }
                 Err(message) => outcome.rejected.push(Rejection {
                     path: file.clone(),
-                    message,
+                    message: message.to_string(),
                 }),
             }
         }
@@ -284,11 +369,6 @@ impl ImportLock {
         let lock = FileLock::acquire(ImportLock::path_for(database), waiting).await?;
         Ok(ImportLock { _lock: lock })
     }
-}
-
-/// The message of an input the store refused.
-fn unstorable(error: &Error) -> String {
-    format!("cannot be stored, so nothing of it was: {error}")
 }
 
 /// Names each record of a newly parsed file that was rejected alone.
@@ -349,7 +429,7 @@ impl PayloadSink {
         source: &str,
         body: Vec<u8>,
         correlation_id: Option<String>,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<std::result::Result<(), Rejected>> {
         self.outcome.files += 1;
         let mut input = Hashed::of(&body, source);
         input.correlation_id = correlation_id;
@@ -388,7 +468,7 @@ impl PayloadSink {
             Err(message) => {
                 self.outcome.rejected.push(Rejection {
                     path: PathBuf::from(source),
-                    message: message.clone(),
+                    message: message.to_string(),
                 });
                 Ok(Err(message))
             }
@@ -671,10 +751,10 @@ impl Plausible for FailedRecordingWire {
 }
 
 /// A file holding one record: an implausible value rejects the file, named with the field.
-fn plausible<T: Plausible>(value: T) -> Result<T, String> {
+fn plausible<T: Plausible>(value: T) -> Result<T, Rejected> {
     match value.implausible() {
         None => Ok(value),
-        Some((path, message)) => Err(format!("at `{path}`: {message}")),
+        Some((path, message)) => Err(Rejected::Field { path, message }),
     }
 }
 
@@ -789,7 +869,7 @@ impl Batcher {
                     known.remove(&(input.source.clone(), input.sha256.clone()));
                     outcome.rejected.push(Rejection {
                         path,
-                        message: unstorable(&e),
+                        message: Rejected::Unstorable(e).to_string(),
                     });
                 }
                 Err(e) => return Err(e),
@@ -811,8 +891,8 @@ struct FileListing {
 /// Lists a command-line path. Hidden files and folders (`.name`) are skipped silently; a link
 /// whose target is outside the tree is not followed (an import of a folder reads that folder),
 /// and sockets, pipes and devices are not read: both are listed with why.
-fn list_files(arg: &Path) -> Result<FileListing, String> {
-    let meta = std::fs::metadata(arg).map_err(|e| format!("cannot read: {e}"))?;
+fn list_files(arg: &Path) -> Result<FileListing, Rejected> {
+    let meta = std::fs::metadata(arg).map_err(Rejected::Unreadable)?;
     if meta.is_file() {
         let root = arg.parent().map(Path::to_path_buf).unwrap_or_default();
         return Ok(FileListing {
@@ -821,7 +901,7 @@ fn list_files(arg: &Path) -> Result<FileListing, String> {
             skipped: Vec::new(),
         });
     }
-    let tree = std::fs::canonicalize(arg).map_err(|e| format!("cannot read: {e}"))?;
+    let tree = std::fs::canonicalize(arg).map_err(Rejected::Unreadable)?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut skip = |path: PathBuf, message: &str| {
@@ -832,17 +912,23 @@ fn list_files(arg: &Path) -> Result<FileListing, String> {
     };
     let mut pending = vec![arg.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| Rejected::Unlistable {
+            dir: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+            let entry = entry.map_err(|source| Rejected::Unlistable {
+                dir: dir.clone(),
+                source,
+            })?;
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+            let kind = entry.file_type().map_err(|source| Rejected::Unstattable {
+                path: path.clone(),
+                source,
+            })?;
             if kind.is_dir() {
                 pending.push(path);
             } else if kind.is_file() {
@@ -966,7 +1052,7 @@ fn read_input(
     source: &str,
     known: &HashSet<(String, String)>,
     settings: &ImportSettings,
-) -> Result<FileRead, String> {
+) -> Result<FileRead, Rejected> {
     let name = path.file_name().map(os_text).unwrap_or_default();
     if let Some(conversation_id) = export_conversation(path) {
         match export_file_kind(path, &name) {
@@ -988,7 +1074,7 @@ fn read_input(
     let lower = name.to_ascii_lowercase();
     let ndjson = lower.ends_with(".ndjson") || lower.ends_with(".jsonl");
     if !ndjson && !lower.ends_with(".json") {
-        return Err("not a recognised input: expected .json, .ndjson or .jsonl, or a file inside an S3 export `conversation_id=` folder".to_string());
+        return Err(Rejected::NotRecognised);
     }
     if ndjson {
         let (sha256, bytes) = hash_file(path)?;
@@ -1015,34 +1101,28 @@ fn read_input(
 
 /// A JSON file's bytes, if it is no larger than `max` (checked before it is read, and again
 /// while reading in case it grows).
-fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .len();
+fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, Rejected> {
+    let file = File::open(path).map_err(Rejected::Unreadable)?;
+    let size = file.metadata().map_err(Rejected::Unreadable)?.len();
     if size > max {
-        return Err(too_big(size, max));
+        return Err(Rejected::TooBig { size, max });
     }
     let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(max.saturating_add(1))
         .read_to_end(&mut body)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(Rejected::Unreadable)?;
     if body.len() as u64 > max {
-        return Err(too_big(body.len() as u64, max));
+        return Err(Rejected::TooBig {
+            size: body.len() as u64,
+            max,
+        });
     }
     Ok(body)
 }
 
-fn too_big(size: u64, max: u64) -> String {
-    format!(
-        "{size} bytes, more than the {max} bytes a JSON file may have (it is read whole to be parsed); not read. Raise `max_json_bytes` in the `[import]` section of the configuration file (--config) to import it, or write its conversations as NDJSON (.ndjson), which is read as a stream"
-    )
-}
-
 /// The SHA-256 (hex) and size of a file, read in 1 MiB pieces.
-fn hash_file(path: &Path) -> Result<(String, i64), String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+fn hash_file(path: &Path) -> Result<(String, i64), Rejected> {
+    let mut file = File::open(path).map_err(Rejected::Unreadable)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1024 * 1024];
     let mut bytes: u64 = 0;
@@ -1050,7 +1130,7 @@ fn hash_file(path: &Path) -> Result<(String, i64), String> {
         let read = match file.read(&mut buffer) {
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read: {e}")),
+            Err(e) => return Err(Rejected::Unreadable(e)),
         };
         if read == 0 {
             break;
@@ -1058,7 +1138,7 @@ fn hash_file(path: &Path) -> Result<(String, i64), String> {
         hasher.update(&buffer[..read]);
         bytes += read as u64;
     }
-    let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
+    let bytes = i64::try_from(bytes).map_err(|_| Rejected::Huge)?;
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
@@ -1180,7 +1260,7 @@ fn read_export_media(
     name: &str,
     conversation_id: &str,
     known: &HashSet<(String, String)>,
-) -> Result<FileRead, String> {
+) -> Result<FileRead, Rejected> {
     let (sha256, bytes) = hash_file(path)?;
     if known.contains(&(source.to_string(), sha256.clone())) {
         return Ok(FileRead::Unchanged(sha256));
@@ -1218,7 +1298,7 @@ fn parse_export_json(
     body: Vec<u8>,
     name: &str,
     conversation_id: &str,
-) -> Result<Parsed, String> {
+) -> Result<Parsed, Rejected> {
     let mut rows = Rows::default();
     let kind = if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
         // Call-level metadata and transcripts are kept as evidence; the audit reads neither.
@@ -1238,17 +1318,19 @@ fn parse_export_json(
             .as_deref()
             .filter(|c| *c != conversation_id)
         {
-            return Err(format!(
-                "field `conversationId` is {claimed} but the file is in folder conversation_id={conversation_id}"
-            ));
+            return Err(Rejected::OtherFolder {
+                claimed: claimed.to_string(),
+                folder: conversation_id.to_string(),
+            });
         }
         if let Some(claimed) = meta.recording_id.as_deref().filter(|r| *r != recording_id) {
-            return Err(format!(
-                "field `recordingId` is {claimed} but the file name says {recording_id}"
-            ));
+            return Err(Rejected::OtherName {
+                claimed: claimed.to_string(),
+                named: recording_id.to_string(),
+            });
         }
         if recording_id.is_empty() {
-            return Err("the sidecar's file name holds no recording id".to_string());
+            return Err(Rejected::NoRecordingId);
         }
         rows.recordings.push(RecordingRow {
             recording_id: recording_id.to_string(),
@@ -1273,9 +1355,7 @@ fn parse_export_json(
         });
         InputKind::ExportMetadata
     } else {
-        return Err(
-            "a JSON file in an export folder must be a `_metadata.json` sidecar".to_string(),
-        );
+        return Err(Rejected::NotASidecar);
     };
     validate_ids(&rows)?;
     Ok(Parsed {
@@ -1285,7 +1365,7 @@ fn parse_export_json(
 }
 
 /// NDJSON already in memory (a `.json` file or a response body holding several documents).
-fn parse_ndjson(input: Hashed, body: Vec<u8>) -> Result<Parsed, String> {
+fn parse_ndjson(input: Hashed, body: Vec<u8>) -> Result<Parsed, Rejected> {
     let mut rows = Rows::default();
     for (index, line) in body.split(|b| *b == b'\n').enumerate() {
         ndjson_line(index, line, &mut rows)?;
@@ -1300,7 +1380,7 @@ fn parse_ndjson(input: Hashed, body: Vec<u8>) -> Result<Parsed, String> {
 /// a conversation with a missing, bad or implausible value is rejected alone (in
 /// `rows.rejected_records`). `Err` when the line is not JSON at all, or holds an unusable id:
 /// the file is then not NDJSON of conversations and is rejected whole.
-fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String> {
+fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), Rejected> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -1310,11 +1390,11 @@ fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String>
         Ok(conversation) => {
             // Anything after the conversation on its line (a second document, garbage).
             if let Err(e) = deserializer.end() {
-                return Err(format!(
-                    "line {number}, column {}: {}",
-                    e.column(),
-                    strip_position(&e)
-                ));
+                return Err(Rejected::Syntax {
+                    line: number,
+                    column: e.column(),
+                    message: strip_position(&e),
+                });
             }
             match conversation.implausible() {
                 None => {
@@ -1333,11 +1413,11 @@ fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String>
         // A line that is not JSON at all: the file is not NDJSON of conversations.
         Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
             let inner = e.inner();
-            return Err(format!(
-                "line {number}, column {}: {}",
-                inner.column(),
-                strip_position(inner)
-            ));
+            return Err(Rejected::Syntax {
+                line: number,
+                column: inner.column(),
+                message: strip_position(inner),
+            });
         }
         // One conversation with a missing or bad value: that line alone is rejected.
         Err(e) => {
@@ -1377,37 +1457,39 @@ async fn stream_ndjson(
     path: &Path,
     input: &RawInput,
     max_line: u64,
-) -> Result<Result<Streamed, String>> {
+) -> Result<Result<Streamed, Rejected>> {
     let mut reader = match LineReader::open(path) {
         Ok(reader) => reader,
-        Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+        Err(e) => return Ok(Err(Rejected::Unreadable(e))),
     };
     let mut stream = match store.begin_streamed_input(input).await {
         Ok(stream) => stream,
-        Err(e) if store.is_about_the_input(&e) => return Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => return Ok(Err(Rejected::Unstorable(e))),
         Err(e) => return Err(e),
     };
     let result = match stream_parts(&mut stream, &mut reader, max_line).await {
         Ok(Ok(streamed)) => {
             let (sha256, bytes) = reader.finish();
             if sha256 != input.sha256 || bytes != input.bytes {
-                Ok(Err(format!(
-                    "the file changed while it was imported ({} bytes, SHA-256 {}, then {bytes} bytes, SHA-256 {sha256}); nothing of it was stored. Import it again once it is complete",
-                    input.bytes, input.sha256
-                )))
+                Ok(Err(Rejected::Changed {
+                    bytes: input.bytes,
+                    sha256: input.sha256.clone(),
+                    now_bytes: bytes,
+                    now_sha256: sha256,
+                }))
             } else {
                 return match stream.commit().await {
                     Ok(summary) => Ok(Ok(Streamed {
                         conversations: summary.conversations,
                         ..streamed
                     })),
-                    Err(e) if store.is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+                    Err(e) if store.is_about_the_input(&e) => Ok(Err(Rejected::Unstorable(e))),
                     Err(e) => Err(e),
                 };
             }
         }
         Ok(Err(message)) => Ok(Err(message)),
-        Err(e) if store.is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => Ok(Err(Rejected::Unstorable(e))),
         Err(e) => Err(e),
     };
     // Nothing of a rejected file stays; a failed rollback leaves the transaction to be rolled
@@ -1423,14 +1505,14 @@ async fn stream_parts(
     stream: &mut impl StreamedWrite,
     reader: &mut LineReader,
     max_line: u64,
-) -> Result<Result<Streamed, String>> {
+) -> Result<Result<Streamed, Rejected>> {
     let mut streamed = Streamed::default();
     let mut rows = Rows::default();
     let mut index = 0usize;
     loop {
         let step = match reader.step(max_line) {
             Ok(step) => step,
-            Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+            Err(e) => return Ok(Err(Rejected::Unreadable(e))),
         };
         match step {
             Step::End => break,
@@ -1598,7 +1680,7 @@ impl LineReader {
     }
 }
 
-fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, String> {
+fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, Rejected> {
     let mut deserializer = serde_json::Deserializer::from_slice(&body);
     let value = Value::deserialize(&mut deserializer).map_err(|e| located(&e))?;
     // More than whitespace after the first value: several JSON values in a .json file, which
@@ -1613,7 +1695,10 @@ fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, 
             let mut envelope = value.clone();
             envelope["conversations"] = Value::Array(Vec::new());
             let envelope = serde_path_to_error::deserialize::<_, ConversationPage>(&envelope)
-                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+                .map_err(|e| Rejected::Field {
+                    path: e.path().to_string(),
+                    message: e.inner().to_string(),
+                })?;
             rows.horizon = envelope.data_availability_date;
             rows.conversations = records(
                 array_at(&value, "conversations"),
@@ -1669,7 +1754,7 @@ fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, 
             InputKind::DetailsAvailability
         }
         Shape::Unknown(why) => {
-            return Err(format!("not a Genesys Cloud payload recaudit knows: {why}"));
+            return Err(Rejected::Unknown(why));
         }
     };
     validate_ids(&rows)?;
@@ -1686,7 +1771,7 @@ fn recordings(
     body: &[u8],
     source: RecordingSource,
     rows: &mut Rows,
-) -> Result<(), String> {
+) -> Result<(), Rejected> {
     let Some(items) = value.as_array() else {
         let wire: RecordingWire = plausible(typed(body)?)?;
         rows.recordings.push(recording_row(wire, source)?);
@@ -1708,11 +1793,14 @@ fn recordings(
 
 /// The entries of a failedrecordings page, each with the job its URIs name. The envelope is
 /// checked whole; its entries one by one.
-fn failed_recordings(value: &Value, rows: &mut Rows) -> Result<Vec<FailedRow>, String> {
+fn failed_recordings(value: &Value, rows: &mut Rows) -> Result<Vec<FailedRow>, Rejected> {
     let mut envelope = value.clone();
     envelope["entities"] = Value::Array(Vec::new());
     let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
-        .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+        .map_err(|e| Rejected::Field {
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
     let job_id = listing
         .self_uri
         .as_deref()
@@ -1836,7 +1924,7 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
 }
 
 /// Parses the whole file as `T`, so serde reports the line and column of a bad value.
-fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejected> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| with_path(&e))?;
     deserializer.end().map_err(|e| located(&e))?;
@@ -1844,28 +1932,27 @@ fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
 }
 
 /// `line L, column C: at conversations[0].conversationStart: <what is wrong>`.
-fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> Rejected {
     let path = e.path().to_string();
     let inner = e.inner();
     if path.is_empty() || path == "." {
         located(inner)
     } else {
-        format!(
-            "line {}, column {}: at `{path}`: {}",
-            inner.line(),
-            inner.column(),
-            strip_position(inner)
-        )
+        Rejected::Value {
+            line: inner.line(),
+            column: inner.column(),
+            path,
+            message: strip_position(inner),
+        }
     }
 }
 
-fn located(e: &serde_json::Error) -> String {
-    format!(
-        "line {}, column {}: {}",
-        e.line(),
-        e.column(),
-        strip_position(e)
-    )
+fn located(e: &serde_json::Error) -> Rejected {
+    Rejected::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(e),
+    }
 }
 
 /// serde_json appends " at line L column C"; recaudit puts the position first.
@@ -1877,14 +1964,14 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<RecordingRow, String> {
+fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<RecordingRow, Rejected> {
     let conversation_id = wire
         .conversation_id
         .clone()
         .filter(|c| !c.is_empty())
         .or_else(|| wire.self_uri.as_deref().and_then(conversation_from_uri))
-        .ok_or_else(|| {
-            format!("recording {}: field `conversationId` is missing and `selfUri` names no conversation", wire.id)
+        .ok_or_else(|| Rejected::NoConversation {
+            recording: wire.id.clone(),
         })?;
     let paused_ms = wire
         .annotations
@@ -1940,7 +2027,7 @@ fn orphan_row(wire: OrphanRecordingWire) -> OrphanRow {
 /// Ids become keys in the store and values in ledger records: each must be non-empty and
 /// encodable in a 256-character ledger field. Checked per file, so one bad id rejects its file
 /// (named, with the record) instead of failing a whole audit later.
-fn validate_ids(rows: &Rows) -> Result<(), String> {
+fn validate_ids(rows: &Rows) -> Result<(), Rejected> {
     let check = check_id;
     for (i, c) in rows.conversations.iter().enumerate() {
         check(
@@ -1981,15 +2068,17 @@ fn validate_ids(rows: &Rows) -> Result<(), String> {
 }
 
 /// One id: non-empty, and encodable in a ledger field; `what` names it in the error.
-fn check_id(id: &str, what: &str) -> Result<(), String> {
+fn check_id(id: &str, what: &str) -> Result<(), Rejected> {
     if id.trim().is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(Rejected::EmptyId {
+            what: what.to_string(),
+        });
     }
     if !crate::pct::is_pct(&crate::pct::pct_encode(id)) {
-        return Err(format!(
-            "{what} `{}...` is too long to be an id",
-            id.chars().take(40).collect::<String>()
-        ));
+        return Err(Rejected::LongId {
+            what: what.to_string(),
+            start: id.chars().take(40).collect(),
+        });
     }
     Ok(())
 }
