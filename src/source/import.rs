@@ -253,7 +253,7 @@ pub async fn import_paths_with(
             root,
             files,
             skipped,
-        } = match list_files(arg) {
+        } = match off_the_runtime(arg, list_files).await? {
             Ok(found) => found,
             Err(message) => {
                 outcome.rejected.push(Rejection {
@@ -267,7 +267,9 @@ pub async fn import_paths_with(
         for file in files {
             outcome.files += 1;
             let source = relative_source(&root, &file);
-            match read_input(&file, &source, &known, settings) {
+            let read;
+            (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
+            match read {
                 Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
                     path: file.clone(),
                     message: reason,
@@ -334,6 +336,34 @@ pub async fn import_paths_with(
     batch.flush_files(store, &mut outcome, &mut known).await?;
     outcome.conflicts = store.conflicts_since(newest_before).await?;
     Ok(outcome)
+}
+
+/// Runs `work` on `path` on tokio's blocking threads: listing a tree, reading, hashing and
+/// parsing files block, and would otherwise hold up an async worker (and every task queued on
+/// it, such as the store's) for as long as a large file takes.
+async fn off_the_runtime<T: Send + 'static>(path: &Path, work: fn(&Path) -> T) -> Result<T> {
+    let owned = path.to_path_buf();
+    tokio::task::spawn_blocking(move || work(&owned))
+        .await
+        .map_err(|e| Error::io("cannot read", path)(std::io::Error::other(e)))
+}
+
+/// [`read_input`] on tokio's blocking threads (see [`off_the_runtime`]). The set of known
+/// inputs goes to the blocking thread and comes back with the answer: it is moved, never
+/// copied, and the import adds to it between files.
+async fn read_off_the_runtime(
+    file: &Path,
+    source: &str,
+    known: HashSet<(String, String)>,
+    settings: &ImportSettings,
+) -> Result<(Result<FileRead, Rejected>, HashSet<(String, String)>)> {
+    let (owned, source, settings) = (file.to_path_buf(), source.to_string(), settings.clone());
+    tokio::task::spawn_blocking(move || {
+        let read = read_input(&owned, &source, &known, &settings);
+        (read, known)
+    })
+    .await
+    .map_err(|e| Error::io("cannot read", file)(std::io::Error::other(e)))
 }
 
 /// The advisory lock that makes imports into one database run one at a time: a [`FileLock`]
