@@ -349,8 +349,12 @@ pub struct Client {
     stats: Mutex<PullStats>,
 }
 
-fn failed(context: &str, why: impl fmt::Display) -> Error {
-    Error::Usage(format!("{context}: {why}"))
+/// An HTTP exchange that failed; reqwest's URL is left out (the request says which it was).
+fn http(request: String, source: reqwest::Error) -> Error {
+    Error::Http {
+        request,
+        source: source.without_url(),
+    }
 }
 
 /// A creating request whose answer did not arrive: the thing may exist.
@@ -366,7 +370,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
-            .map_err(|e| failed("cannot build the HTTP client", e))?;
+            .map_err(|e| http("cannot build the HTTP client".to_string(), e))?;
         Ok(Client {
             http,
             config,
@@ -412,9 +416,9 @@ impl Client {
             .send()
             .await
             .map_err(|e| {
-                failed(
-                    &format!("cannot reach the login server {}", self.config.login_base),
-                    e.without_url(),
+                http(
+                    format!("cannot reach the login server {}", self.config.login_base),
+                    e,
                 )
             })?;
         let status = response.status();
@@ -424,14 +428,15 @@ impl Client {
                 .as_str()
                 .or(body["error"].as_str())
                 .unwrap_or("no reason given");
-            return Err(Error::Usage(format!(
-                "the login server refused the client credentials of client {} (HTTP {status}: {why}); check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET",
-                self.config.credentials.client_id
-            )));
+            return Err(Error::OAuthRefused {
+                client: self.config.credentials.client_id.clone(),
+                status,
+                why: why.to_string(),
+            });
         }
         let token = body["access_token"]
             .as_str()
-            .ok_or_else(|| failed("token response", "no access_token"))?
+            .ok_or(Error::OAuthNoToken)?
             .to_string();
         let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(86_400));
         *slot = Some((token.clone(), Instant::now() + lifetime));
@@ -567,9 +572,9 @@ impl Client {
                     return Err(unanswered(&method, path, e.without_url()));
                 }
                 Err(e) => {
-                    return Err(failed(
-                        &format!("{method} {path} failed after {attempt} attempts"),
-                        e.without_url(),
+                    return Err(http(
+                        format!("{method} {path} failed after {attempt} attempts"),
+                        e,
                     ));
                 }
             };
@@ -592,9 +597,9 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    return Err(failed(
-                        &format!("{method} {path}: reading the answer failed"),
-                        e.without_url(),
+                    return Err(http(
+                        format!("{method} {path}: reading the answer failed"),
+                        e,
                     ));
                 }
             };
@@ -637,9 +642,7 @@ impl Client {
     /// Refuses another request once `max_requests` have been sent.
     fn within_budget(&self) -> Result<()> {
         match self.config.max_requests {
-            Some(budget) if self.stats().requests >= budget => Err(Error::Usage(format!(
-                "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
-            ))),
+            Some(budget) if self.stats().requests >= budget => Err(Error::RequestBudget { budget }),
             _ => Ok(()),
         }
     }
@@ -655,9 +658,10 @@ impl Client {
     ) -> Result<()> {
         self.count(|s| s.rate_limited += 1);
         if times > self.config.max_rate_limited {
-            return Err(Error::Usage(format!(
-                "{method} {path}: answered 429 {times} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
-            )));
+            return Err(Error::RateLimited {
+                request: format!("{method} {path}"),
+                times,
+            });
         }
         let wait = headers
             .get("Retry-After")
@@ -665,11 +669,11 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(Duration::from_secs(3), Duration::from_secs);
         if wait > self.config.max_retry_after {
-            return Err(Error::Usage(format!(
-                "{method} {path}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
-                wait.as_secs(),
-                self.config.max_retry_after.as_secs()
-            )));
+            return Err(Error::QuotaExhausted {
+                request: format!("{method} {path}"),
+                wait,
+                max: self.config.max_retry_after,
+            });
         }
         if let Ok(mut pacer) = self.pacer.lock() {
             pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
@@ -972,9 +976,10 @@ impl<S: EvidenceStore> Pull<'_, S> {
                 return Ok(());
             };
             if replaced {
-                return Err(Error::Usage(format!(
-                    "the details job {job} {why} as soon as it was created; run the pull again later"
-                )));
+                return Err(Error::DetailsJob {
+                    job,
+                    what: format!("{why} as soon as it was created; run the pull again later"),
+                });
             }
             tracing::warn!(
                 job,
@@ -1020,10 +1025,13 @@ impl<S: EvidenceStore> Pull<'_, S> {
                 "FAILED" | "CANCELLED" => {
                     self.state.details_job = None;
                     self.state.details_cursor = None;
-                    return Err(Error::Usage(format!(
-                        "the details job {job} ended {}; run the pull again for a new job",
-                        String::from_utf8_lossy(&status.body)
-                    )));
+                    return Err(Error::DetailsJob {
+                        job: job.to_string(),
+                        what: format!(
+                            "ended {}; run the pull again for a new job",
+                            String::from_utf8_lossy(&status.body)
+                        ),
+                    });
                 }
                 state => {
                     check_deadline(&self.client.config, job, state, waiting)?;
@@ -1403,7 +1411,10 @@ fn json_field(received: &Received, field: &str) -> Result<String> {
     serde_json::from_slice::<Value>(&received.body)
         .ok()
         .and_then(|v| v[field].as_str().map(str::to_string))
-        .ok_or_else(|| Error::Usage(format!("{}: the answer has no `{field}`", received.source)))
+        .ok_or_else(|| Error::AnswerIncomplete {
+            request: received.source.clone(),
+            field: field.to_string(),
+        })
 }
 
 #[cfg(test)]
