@@ -1488,7 +1488,7 @@ async fn stream_ndjson(
     input: &RawInput,
     max_line: u64,
 ) -> Result<Result<Streamed, Rejected>> {
-    let mut reader = match LineReader::open(path) {
+    let reader = match LineReader::open(path) {
         Ok(reader) => reader,
         Err(e) => return Ok(Err(Rejected::Unreadable(e))),
     };
@@ -1497,9 +1497,11 @@ async fn stream_ndjson(
         Err(e) if store.is_about_the_input(&e) => return Ok(Err(Rejected::Unstorable(e))),
         Err(e) => return Err(e),
     };
-    let result = match stream_parts(&mut stream, &mut reader, max_line).await {
-        Ok(Ok(streamed)) => {
-            let (sha256, bytes) = reader.finish();
+    // The file is read and parsed on a blocking thread, one part ahead of the store at most.
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::task::spawn_blocking(move || read_parts(reader, max_line, &sender));
+    let result = match stream_parts(&mut stream, receiver, path).await {
+        Ok(Ok((streamed, sha256, bytes))) => {
             if sha256 != input.sha256 || bytes != input.bytes {
                 Ok(Err(Rejected::Changed {
                     bytes: input.bytes,
@@ -1530,29 +1532,44 @@ async fn stream_ndjson(
     result
 }
 
-/// Reads the file to its end, writing part after part (see [`stream_ndjson`]).
-async fn stream_parts(
-    stream: &mut impl StreamedWrite,
-    reader: &mut LineReader,
-    max_line: u64,
-) -> Result<Result<Streamed, Rejected>> {
-    let mut streamed = Streamed::default();
+/// What the reading thread of a streamed file sends (see [`read_parts`]).
+enum Piece {
+    /// Bytes of the file and the rows parsed from them, to store before the next piece.
+    Part(Vec<u8>, Rows),
+    /// The file is rejected: nothing of it may be stored.
+    Rejected(Rejected),
+    /// The whole file was read: its SHA-256 (hex) and size.
+    End(String, i64),
+}
+
+/// Reads the file to its end, parsing it line by line, and sends part after part to the
+/// store's side (see [`stream_ndjson`]). Runs on a blocking thread. The channel holds one piece,
+/// so reading is at most one part ahead of writing and memory stays bounded by a few parts;
+/// when the store's side stops listening (it failed), reading stops at the next part.
+fn read_parts(mut reader: LineReader, max_line: u64, parts: &tokio::sync::mpsc::Sender<Piece>) {
+    let send = |piece: Piece| parts.blocking_send(piece).is_ok();
     let mut rows = Rows::default();
     let mut index = 0usize;
     loop {
         let step = match reader.step(max_line) {
             Ok(step) => step,
-            Err(e) => return Ok(Err(Rejected::Unreadable(e))),
+            Err(e) => {
+                send(Piece::Rejected(Rejected::Unreadable(e)));
+                return;
+            }
         };
         match step {
             Step::End => break,
             Step::ChunkFull => {
-                write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+                if !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows))) {
+                    return;
+                }
                 continue;
             }
             Step::Line => {
-                if let Err(message) = ndjson_line(index, reader.line(), &mut rows) {
-                    return Ok(Err(message));
+                if let Err(rejected) = ndjson_line(index, reader.line(), &mut rows) {
+                    send(Piece::Rejected(rejected));
+                    return;
                 }
             }
             Step::TooLong(length) => rows.rejected_records.push((
@@ -1564,29 +1581,51 @@ async fn stream_parts(
             )),
         }
         index += 1;
-        if rows.conversations.len() >= PART_CONVERSATIONS {
-            write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+        if rows.conversations.len() >= PART_CONVERSATIONS
+            && !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows)))
+        {
+            return;
         }
     }
-    write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
-    Ok(Ok(streamed))
+    if send(Piece::Part(reader.take_chunk(), rows)) {
+        let (sha256, bytes) = reader.finish();
+        send(Piece::End(sha256, bytes));
+    }
 }
 
-/// Writes a part of a streamed file: its bytes and the rows parsed so far, which it empties.
+/// Writes the parts [`read_parts`] sends as they come. `Ok(Ok)` with what was written and the
+/// SHA-256 and size of everything read; `Ok(Err)` rejects the file.
+async fn stream_parts(
+    stream: &mut impl StreamedWrite,
+    mut parts: tokio::sync::mpsc::Receiver<Piece>,
+    path: &Path,
+) -> Result<Result<(Streamed, String, i64), Rejected>> {
+    let mut streamed = Streamed::default();
+    while let Some(piece) = parts.recv().await {
+        match piece {
+            Piece::Part(chunk, rows) => write_part(stream, chunk, rows, &mut streamed).await?,
+            Piece::Rejected(rejected) => return Ok(Err(rejected)),
+            Piece::End(sha256, bytes) => return Ok(Ok((streamed, sha256, bytes))),
+        }
+    }
+    // The reading thread ended without a last word: it cannot have read the file whole.
+    Err(Error::io("cannot read", path)(std::io::Error::other(
+        "the thread reading the file stopped before its end",
+    )))
+}
+
+/// Writes a part of a streamed file: its bytes and the rows parsed from them.
 async fn write_part(
     stream: &mut impl StreamedWrite,
     chunk: Vec<u8>,
-    rows: &mut Rows,
+    rows: Rows,
     streamed: &mut Streamed,
 ) -> Result<()> {
     let mut part = ImportBatch {
-        conversations: std::mem::take(&mut rows.conversations)
-            .into_iter()
-            .map(|c| (0, c))
-            .collect(),
+        conversations: rows.conversations.into_iter().map(|c| (0, c)).collect(),
         ..ImportBatch::default()
     };
-    for (record, message) in std::mem::take(&mut rows.rejected_records) {
+    for (record, message) in rows.rejected_records {
         if streamed.rejected_records.len() < LISTED_RECORD_REJECTIONS {
             streamed.rejected_records.push(message.clone());
         } else {
