@@ -6,7 +6,7 @@
 //!   recognised by shape, hashed, parsed and written to the store;
 //! - [`batch`]: what they produce for the store (raw inputs, typed rows, pull progress);
 //! - [`sink`]: [`sink::EvidenceStore`], the store operations they need, implemented by the
-//!   store (the source layer never names `crate::store`: the store depends on it, not the
+//!   store (the source layer never names the store module: the store depends on it, not the
 //!   reverse);
 //! - [`genesys`]: the Genesys Cloud API client (OAuth, pacing, retries) and `recaudit pull`,
 //!   which stores every response as a raw input and imports it exactly as files are.
