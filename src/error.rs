@@ -25,6 +25,61 @@ pub enum Error {
         correlation_id: String,
     },
 
+    /// An HTTP exchange failed before a complete answer arrived (no connection, a timeout, a
+    /// body cut short), after the retries the request allowed. `request` says which.
+    #[error("{request}: {source}")]
+    Http {
+        request: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The login server refused the OAuth client credentials.
+    #[error(
+        "the login server refused the client credentials of client {client} (HTTP {status}: {why}); check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET"
+    )]
+    OAuthRefused {
+        client: String,
+        status: reqwest::StatusCode,
+        why: String,
+    },
+
+    /// The login server accepted the credentials but its answer holds no token.
+    #[error("token response: no access_token")]
+    OAuthNoToken,
+
+    /// The pull sent as many requests as `max_requests` allows; its progress is saved.
+    #[error(
+        "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
+    )]
+    RequestBudget { budget: u64 },
+
+    /// One request was answered 429 too many times in a row.
+    #[error(
+        "{request}: answered 429 {times} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
+    )]
+    RateLimited { request: String, times: u32 },
+
+    /// A 429 asked to wait longer than the pull waits (`max_retry_after`): a quota is used up.
+    #[error(
+        "{request}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
+        .wait.as_secs(),
+        .max.as_secs()
+    )]
+    QuotaExhausted {
+        request: String,
+        wait: std::time::Duration,
+        max: std::time::Duration,
+    },
+
+    /// An answer lacks a field the pull needs to go on (a job's id or state).
+    #[error("{request}: the answer has no `{field}`")]
+    AnswerIncomplete { request: String, field: String },
+
+    /// A details job failed, was cancelled, or could not be used even when new.
+    #[error("the details job {job} {what}")]
+    DetailsJob { job: String, what: String },
+
     /// A request that creates something got no answer (timeout, dropped connection, 502, 503,
     /// 504): it may have been acted on, so it is not simply sent again.
     #[error(

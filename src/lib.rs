@@ -29,6 +29,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ledger;
+pub mod lock;
+pub mod pct;
 pub mod pipeline;
 pub mod report;
 #[cfg(feature = "simulator")]

@@ -10,7 +10,8 @@
 //! `pct` never encodes an unreserved byte and uses uppercase hex; lists are strictly ascending
 //! (no duplicates); an origin is 1 to 255 printable ASCII characters without space or `+`.
 
-use std::fmt::Write as _;
+// `pct` values are shared with the importer, which checks ids before they reach a record.
+pub use crate::pct::{is_pct, pct_encode};
 
 /// What a value of a record field must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,36 +256,6 @@ pub fn is_token(v: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
-}
-
-pub fn is_pct(v: &str) -> bool {
-    if !(1..=256).contains(&v.len()) {
-        return false;
-    }
-    let bytes = v.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = |b: u8| b.is_ascii_digit() || (b'A'..=b'F').contains(&b);
-            if i + 2 >= bytes.len() || !hex(bytes[i + 1]) || !hex(bytes[i + 2]) {
-                return false;
-            }
-            let decoded = u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(0);
-            if is_unreserved(decoded) {
-                return false;
-            }
-            i += 3;
-        } else if is_unreserved(bytes[i]) {
-            i += 1;
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
 pub fn is_utc(v: &str) -> bool {
     let b = v.as_bytes();
     let shape = b.len() == 24
@@ -346,19 +317,6 @@ fn is_list(v: &str, item: fn(&str) -> bool) -> bool {
     }
     let items: Vec<&str> = v.split(',').collect();
     items.iter().all(|i| item(i)) && items.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes())
-}
-
-/// Percent-encodes every byte outside `A-Z a-z 0-9 - . _ ~` with uppercase hex.
-pub fn pct_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if is_unreserved(b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// `none`, or the items sorted by bytes, deduplicated and joined with `,`.

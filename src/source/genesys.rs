@@ -33,9 +33,10 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::batch::{PullProgress, PullState};
 use super::import::{ImportOutcome, PayloadSink};
+use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
-use crate::store::{PullProgress, PullState, Store};
 use crate::time::Timestamp;
 
 /// Genesys Cloud regions: AWS region code to API domain (the SDK's `purecloud_region_hosts.py`).
@@ -348,8 +349,12 @@ pub struct Client {
     stats: Mutex<PullStats>,
 }
 
-fn failed(context: &str, why: impl fmt::Display) -> Error {
-    Error::Usage(format!("{context}: {why}"))
+/// An HTTP exchange that failed; reqwest's URL is left out (the request says which it was).
+fn http(request: String, source: reqwest::Error) -> Error {
+    Error::Http {
+        request,
+        source: source.without_url(),
+    }
 }
 
 /// A creating request whose answer did not arrive: the thing may exist.
@@ -365,7 +370,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
-            .map_err(|e| failed("cannot build the HTTP client", e))?;
+            .map_err(|e| http("cannot build the HTTP client".to_string(), e))?;
         Ok(Client {
             http,
             config,
@@ -411,9 +416,9 @@ impl Client {
             .send()
             .await
             .map_err(|e| {
-                failed(
-                    &format!("cannot reach the login server {}", self.config.login_base),
-                    e.without_url(),
+                http(
+                    format!("cannot reach the login server {}", self.config.login_base),
+                    e,
                 )
             })?;
         let status = response.status();
@@ -423,14 +428,15 @@ impl Client {
                 .as_str()
                 .or(body["error"].as_str())
                 .unwrap_or("no reason given");
-            return Err(Error::Usage(format!(
-                "the login server refused the client credentials of client {} (HTTP {status}: {why}); check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET",
-                self.config.credentials.client_id
-            )));
+            return Err(Error::OAuthRefused {
+                client: self.config.credentials.client_id.clone(),
+                status,
+                why: why.to_string(),
+            });
         }
         let token = body["access_token"]
             .as_str()
-            .ok_or_else(|| failed("token response", "no access_token"))?
+            .ok_or(Error::OAuthNoToken)?
             .to_string();
         let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(86_400));
         *slot = Some((token.clone(), Instant::now() + lifetime));
@@ -546,13 +552,7 @@ impl Client {
         let mut rate_limited = 0u32;
         loop {
             attempt += 1;
-            if let Some(budget) = self.config.max_requests
-                && self.stats().requests >= budget
-            {
-                return Err(Error::Usage(format!(
-                    "the request budget of {budget} is used up; run the same pull again to continue where it stopped"
-                )));
-            }
+            self.within_budget()?;
             self.pace().await;
             let token = self.token(false).await?;
             let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
@@ -572,9 +572,9 @@ impl Client {
                     return Err(unanswered(&method, path, e.without_url()));
                 }
                 Err(e) => {
-                    return Err(failed(
-                        &format!("{method} {path} failed after {attempt} attempts"),
-                        e.without_url(),
+                    return Err(http(
+                        format!("{method} {path} failed after {attempt} attempts"),
+                        e,
                     ));
                 }
             };
@@ -597,9 +597,9 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    return Err(failed(
-                        &format!("{method} {path}: reading the answer failed"),
-                        e.without_url(),
+                    return Err(http(
+                        format!("{method} {path}: reading the answer failed"),
+                        e,
                     ));
                 }
             };
@@ -616,28 +616,8 @@ impl Client {
                     self.token(true).await?;
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    self.count(|s| s.rate_limited += 1);
                     rate_limited += 1;
-                    if rate_limited > self.config.max_rate_limited {
-                        return Err(Error::Usage(format!(
-                            "{method} {path}: answered 429 {rate_limited} times in a row; another client may be using this OAuth client's quota. The pull stopped and can be run again to continue"
-                        )));
-                    }
-                    let wait = headers
-                        .get("Retry-After")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map_or(Duration::from_secs(3), Duration::from_secs);
-                    if wait > self.config.max_retry_after {
-                        return Err(Error::Usage(format!(
-                            "{method} {path}: the API asks to wait {} s (over {} s): a quota is exhausted; try again later",
-                            wait.as_secs(),
-                            self.config.max_retry_after.as_secs()
-                        )));
-                    }
-                    if let Ok(mut pacer) = self.pacer.lock() {
-                        pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
-                    }
+                    self.rate_limited(&method, path, &headers, rate_limited)?;
                 }
                 StatusCode::BAD_GATEWAY
                 | StatusCode::SERVICE_UNAVAILABLE
@@ -654,22 +634,51 @@ impl Client {
                     self.count(|s| s.retried += 1);
                     self.backoff(attempt).await;
                 }
-                _ => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let message = serde_json::from_slice::<Value>(&bytes)
-                        .ok()
-                        .and_then(|v| v["message"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| text.chars().take(200).collect());
-                    return Err(Error::Api {
-                        method: method.to_string(),
-                        path: path.to_string(),
-                        status: status.as_u16(),
-                        message,
-                        correlation_id: correlation_id.unwrap_or_else(|| "none".to_string()),
-                    });
-                }
+                _ => return Err(api_error(&method, path, status, &bytes, correlation_id)),
             }
         }
+    }
+
+    /// Refuses another request once `max_requests` have been sent.
+    fn within_budget(&self) -> Result<()> {
+        match self.config.max_requests {
+            Some(budget) if self.stats().requests >= budget => Err(Error::RequestBudget { budget }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A 429, the `times`-th in a row for this request: waits as `Retry-After` asks (3 s when
+    /// it does not say) before the next slot, unless that is too long or too often.
+    fn rate_limited(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &reqwest::header::HeaderMap,
+        times: u32,
+    ) -> Result<()> {
+        self.count(|s| s.rate_limited += 1);
+        if times > self.config.max_rate_limited {
+            return Err(Error::RateLimited {
+                request: format!("{method} {path}"),
+                times,
+            });
+        }
+        let wait = headers
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(Duration::from_secs(3), Duration::from_secs);
+        if wait > self.config.max_retry_after {
+            return Err(Error::QuotaExhausted {
+                request: format!("{method} {path}"),
+                wait,
+                max: self.config.max_retry_after,
+            });
+        }
+        if let Ok(mut pacer) = self.pacer.lock() {
+            pacer.next_slot = pacer.next_slot.max(Instant::now() + wait);
+        }
+        Ok(())
     }
 
     /// Exponential backoff with full jitter, capped at 30 s.
@@ -686,6 +695,28 @@ impl Client {
     }
 }
 
+/// An error status retrying does not cure, with the API's own message (or the start of the
+/// body when it is not the usual JSON).
+fn api_error(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    body: &[u8],
+    correlation_id: Option<String>,
+) -> Error {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
+    Error::Api {
+        method: method.to_string(),
+        path: path.to_string(),
+        status: status.as_u16(),
+        message,
+        correlation_id: correlation_id.unwrap_or_else(|| "none".to_string()),
+    }
+}
+
 /// Pulls the window `[from, to)` into the store. Returns what was stored and the client's
 /// counters; rejected (malformed) responses are in the outcome.
 ///
@@ -695,7 +726,7 @@ impl Client {
 /// recording metadata only where this pull has no answer yet, and reads the same bulk export
 /// job. A [`Stop`] request ends it early with [`Error::Interrupted`], its progress saved.
 pub async fn pull(
-    store: &Store,
+    store: &impl EvidenceStore,
     config: PullConfig,
     from: Timestamp,
     to: Timestamp,
@@ -735,8 +766,8 @@ const METADATA_CHUNK: usize = 64;
 const CLOCK_MARGIN_MS: i64 = 5 * 60 * 1000;
 
 /// One pull under way: the window, where it stands, and where what it receives goes.
-struct Pull<'a> {
-    store: &'a Store,
+struct Pull<'a, S> {
+    store: &'a S,
     client: &'a Client,
     sink: PayloadSink,
     state: PullState,
@@ -748,7 +779,7 @@ struct Pull<'a> {
     api: String,
 }
 
-impl Pull<'_> {
+impl<S: EvidenceStore> Pull<'_, S> {
     fn interval(&self) -> String {
         format!("{}/{}", self.from, self.to)
     }
@@ -790,7 +821,10 @@ impl Pull<'_> {
             .add(self.store, &page.source, page.body, page.correlation_id)
             .await?
         {
-            return Err(Error::UnreadablePage { page: source, why });
+            return Err(Error::UnreadablePage {
+                page: source,
+                why: why.to_string(),
+            });
         }
         Ok(())
     }
@@ -942,9 +976,10 @@ impl Pull<'_> {
                 return Ok(());
             };
             if replaced {
-                return Err(Error::Usage(format!(
-                    "the details job {job} {why} as soon as it was created; run the pull again later"
-                )));
+                return Err(Error::DetailsJob {
+                    job,
+                    what: format!("{why} as soon as it was created; run the pull again later"),
+                });
             }
             tracing::warn!(
                 job,
@@ -990,10 +1025,13 @@ impl Pull<'_> {
                 "FAILED" | "CANCELLED" => {
                     self.state.details_job = None;
                     self.state.details_cursor = None;
-                    return Err(Error::Usage(format!(
-                        "the details job {job} ended {}; run the pull again for a new job",
-                        String::from_utf8_lossy(&status.body)
-                    )));
+                    return Err(Error::DetailsJob {
+                        job: job.to_string(),
+                        what: format!(
+                            "ended {}; run the pull again for a new job",
+                            String::from_utf8_lossy(&status.body)
+                        ),
+                    });
                 }
                 state => {
                     check_deadline(&self.client.config, job, state, waiting)?;
@@ -1224,7 +1262,7 @@ impl Pull<'_> {
 /// is ready; stores its final state.
 async fn run_job_to_completion(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     job_id: &str,
 ) -> Result<()> {
@@ -1279,7 +1317,7 @@ fn check_deadline(config: &PullConfig, job: &str, state: &str, waiting: Instant)
 /// recordings read.
 async fn existing_export_jobs(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     from: Timestamp,
     to: Timestamp,
@@ -1321,7 +1359,7 @@ async fn existing_export_jobs(
 /// parameters.
 async fn page_listing(
     client: &Client,
-    store: &Store,
+    store: &impl EvidenceStore,
     sink: &mut PayloadSink,
     base: &str,
     inspect: &mut dyn FnMut(&Value),
@@ -1346,7 +1384,11 @@ async fn page_listing(
     }
 }
 
-async fn store_received(store: &Store, sink: &mut PayloadSink, received: Received) -> Result<()> {
+async fn store_received(
+    store: &impl EvidenceStore,
+    sink: &mut PayloadSink,
+    received: Received,
+) -> Result<()> {
     if let Err(why) = sink
         .add(
             store,
@@ -1358,7 +1400,7 @@ async fn store_received(store: &Store, sink: &mut PayloadSink, received: Receive
     {
         tracing::warn!(
             source = received.source,
-            why,
+            why = %why,
             "the API returned a payload recaudit cannot read"
         );
     }
@@ -1369,7 +1411,10 @@ fn json_field(received: &Received, field: &str) -> Result<String> {
     serde_json::from_slice::<Value>(&received.body)
         .ok()
         .and_then(|v| v[field].as_str().map(str::to_string))
-        .ok_or_else(|| Error::Usage(format!("{}: the answer has no `{field}`", received.source)))
+        .ok_or_else(|| Error::AnswerIncomplete {
+            request: received.source.clone(),
+            field: field.to_string(),
+        })
 }
 
 #[cfg(test)]

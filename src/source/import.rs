@@ -26,7 +26,7 @@
 //! An NDJSON file is read as a stream, line by line: it is hashed first (to skip it when
 //! unchanged), then read again, each part of its bytes and the conversations parsed from it
 //! written as they come, all in one transaction of its own (see
-//! [`Store::begin_streamed_input`]), and committed only if the bytes read hash as the first
+//! [`EvidenceStore::begin_streamed_input`]), and committed only if the bytes read hash as the first
 //! pass did.
 //!
 //! File names are stored losslessly ([`path_text`]): two different files never share a row.
@@ -45,17 +45,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::batch::{
+    FailedRow, ImportBatch, InputKind, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
+};
 use super::model::{
     AnalyticsConversation, AnalyticsSegment, ConversationPage, DataAvailabilityWire,
     ExportMetadataWire, FailedRecordingWire, Listing, OrphanRecordingWire, PAUSE_REASONS,
-    RECORDING_ONLY_KEYS, RecordingJobWire, RecordingWire, normalize_media,
+    RECORDING_ONLY_KEYS, RecordingJobWire, RecordingSource, RecordingWire, normalize_media,
 };
-use crate::audit::evidence::RecordingSource;
+use super::sink::{EvidenceStore, StreamedWrite};
 use crate::error::{Error, Result};
-use crate::store::{
-    FailedRow, FileLock, ImportBatch, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
-    Store, StreamedInput,
-};
+use crate::lock::FileLock;
 use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
@@ -70,9 +70,6 @@ const PART_CONVERSATIONS: usize = 2_000;
 /// Record rejections of one streamed file listed one by one in the outcome; the others are
 /// counted (all are stored, and named again by a later import of the unchanged file).
 const LISTED_RECORD_REJECTIONS: usize = 1_000;
-
-/// The kind of a raw input that is an NDJSON file of conversations.
-const NDJSON_KIND: &str = "analytics-conversations-ndjson";
 
 /// The default of `[import] max_json_bytes`: 256 MiB, far above any Genesys page (a details
 /// page of 1,000 conversations is a few MB), low enough that reading one whole stays affordable.
@@ -133,6 +130,91 @@ pub struct ImportOutcome {
     pub conflicts: Vec<String>,
 }
 
+/// Why an input (a file, a response body) is not used, or, for the variants a record can
+/// have, one of its records. The text is what the operator reads after the file's name, so each
+/// says what is wrong and where; the variants keep the facts apart for code that reacts to them.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error("cannot read: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("cannot list {}: {source}", .dir.display())]
+    Unlistable {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot stat {}: {source}", .path.display())]
+    Unstattable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Larger than a raw input's size can say (more than `i64::MAX` bytes).
+    #[error("file too large")]
+    Huge,
+    /// A JSON file larger than `[import] max_json_bytes`.
+    #[error(
+        "{size} bytes, more than the {max} bytes a JSON file may have (it is read whole to be parsed); not read. Raise `max_json_bytes` in the `[import]` section of the configuration file (--config) to import it, or write its conversations as NDJSON (.ndjson), which is read as a stream"
+    )]
+    TooBig { size: u64, max: u64 },
+    #[error(
+        "not a recognised input: expected .json, .ndjson or .jsonl, or a file inside an S3 export `conversation_id=` folder"
+    )]
+    NotRecognised,
+    /// JSON that does not parse, or a document serde refuses as a whole.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A value serde refuses, with its position and its path in the document.
+    #[error("line {line}, column {column}: at `{path}`: {message}")]
+    Value {
+        line: usize,
+        column: usize,
+        path: String,
+        message: String,
+    },
+    /// A value that is unusable though it parses (implausible, or refused in an envelope).
+    #[error("at `{path}`: {message}")]
+    Field { path: String, message: String },
+    #[error("not a Genesys Cloud payload recaudit knows: {0}")]
+    Unknown(&'static str),
+    #[error(
+        "field `conversationId` is {claimed} but the file is in folder conversation_id={folder}"
+    )]
+    OtherFolder { claimed: String, folder: String },
+    #[error("field `recordingId` is {claimed} but the file name says {named}")]
+    OtherName { claimed: String, named: String },
+    #[error("the sidecar's file name holds no recording id")]
+    NoRecordingId,
+    #[error("a JSON file in an export folder must be a `_metadata.json` sidecar")]
+    NotASidecar,
+    #[error(
+        "recording {recording}: field `conversationId` is missing and `selfUri` names no conversation"
+    )]
+    NoConversation { recording: String },
+    /// An id the store and the ledger cannot key on; `what` names it.
+    #[error("{what} is empty")]
+    EmptyId { what: String },
+    #[error("{what} `{start}...` is too long to be an id")]
+    LongId { what: String, start: String },
+    /// A streamed file whose bytes hash differently from the first pass.
+    #[error(
+        "the file changed while it was imported ({bytes} bytes, SHA-256 {sha256}, then {now_bytes} bytes, SHA-256 {now_sha256}); nothing of it was stored. Import it again once it is complete"
+    )]
+    Changed {
+        bytes: i64,
+        sha256: String,
+        now_bytes: i64,
+        now_sha256: String,
+    },
+    /// The store refused the input for something in it.
+    #[error("cannot be stored, so nothing of it was: {0}")]
+    Unstorable(#[source] Error),
+}
+
 /// A file the import could not use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -147,7 +229,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// Imports every path (file or directory, recursively) with the default settings.
-pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutcome> {
+pub async fn import_paths(store: &impl EvidenceStore, paths: &[PathBuf]) -> Result<ImportOutcome> {
     import_paths_with(store, paths, &ImportSettings::default()).await
 }
 
@@ -156,7 +238,7 @@ pub async fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportOutc
 /// [`ImportOutcome::rejected`]. The caller holds the [`ImportLock`] when other processes may
 /// import into the same database.
 pub async fn import_paths_with(
-    store: &Store,
+    store: &impl EvidenceStore,
     paths: &[PathBuf],
     settings: &ImportSettings,
 ) -> Result<ImportOutcome> {
@@ -171,12 +253,12 @@ pub async fn import_paths_with(
             root,
             files,
             skipped,
-        } = match list_files(arg) {
+        } = match off_the_runtime(arg, list_files).await? {
             Ok(found) => found,
             Err(message) => {
                 outcome.rejected.push(Rejection {
                     path: arg.clone(),
-                    message,
+                    message: message.to_string(),
                 });
                 continue;
             }
@@ -185,7 +267,9 @@ pub async fn import_paths_with(
         for file in files {
             outcome.files += 1;
             let source = relative_source(&root, &file);
-            match read_input(&file, &source, &known, settings) {
+            let read;
+            (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
+            match read {
                 Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
                     path: file.clone(),
                     message: reason,
@@ -200,7 +284,7 @@ pub async fn import_paths_with(
                     known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
                     *outcome
                         .by_kind
-                        .entry(parsed.input.kind.clone())
+                        .entry(parsed.input.kind.to_string())
                         .or_default() += 1;
                     outcome.imported += 1;
                     batch.add(parsed, &file);
@@ -215,7 +299,7 @@ pub async fn import_paths_with(
                     match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
                         Ok(streamed) => {
                             known.insert(key);
-                            *outcome.by_kind.entry(input.kind.clone()).or_default() += 1;
+                            *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
                             outcome.imported += 1;
                             outcome.conversations += streamed.conversations;
                             for message in streamed.rejected_records {
@@ -238,13 +322,13 @@ pub async fn import_paths_with(
                         }
                         Err(message) => outcome.rejected.push(Rejection {
                             path: file.clone(),
-                            message,
+                            message: message.to_string(),
                         }),
                     }
                 }
                 Err(message) => outcome.rejected.push(Rejection {
                     path: file.clone(),
-                    message,
+                    message: message.to_string(),
                 }),
             }
         }
@@ -252,6 +336,34 @@ pub async fn import_paths_with(
     batch.flush_files(store, &mut outcome, &mut known).await?;
     outcome.conflicts = store.conflicts_since(newest_before).await?;
     Ok(outcome)
+}
+
+/// Runs `work` on `path` on tokio's blocking threads: listing a tree, reading, hashing and
+/// parsing files block, and would otherwise hold up an async worker (and every task queued on
+/// it, such as the store's) for as long as a large file takes.
+async fn off_the_runtime<T: Send + 'static>(path: &Path, work: fn(&Path) -> T) -> Result<T> {
+    let owned = path.to_path_buf();
+    tokio::task::spawn_blocking(move || work(&owned))
+        .await
+        .map_err(|e| Error::io("cannot read", path)(std::io::Error::other(e)))
+}
+
+/// [`read_input`] on tokio's blocking threads (see [`off_the_runtime`]). The set of known
+/// inputs goes to the blocking thread and comes back with the answer: it is moved, never
+/// copied, and the import adds to it between files.
+async fn read_off_the_runtime(
+    file: &Path,
+    source: &str,
+    known: HashSet<(String, String)>,
+    settings: &ImportSettings,
+) -> Result<(Result<FileRead, Rejected>, HashSet<(String, String)>)> {
+    let (owned, source, settings) = (file.to_path_buf(), source.to_string(), settings.clone());
+    tokio::task::spawn_blocking(move || {
+        let read = read_input(&owned, &source, &known, &settings);
+        (read, known)
+    })
+    .await
+    .map_err(|e| Error::io("cannot read", file)(std::io::Error::other(e)))
 }
 
 /// The advisory lock that makes imports into one database run one at a time: a [`FileLock`]
@@ -287,32 +399,6 @@ impl ImportLock {
         let lock = FileLock::acquire(ImportLock::path_for(database), waiting).await?;
         Ok(ImportLock { _lock: lock })
     }
-}
-
-/// Whether a store error is about what was being written (a value too big, a constraint the
-/// input breaks, a full disk) rather than about the store itself (read-only, locked past the
-/// busy timeout, damaged, unreachable): the first rejects the input alone, the second stops
-/// the import.
-fn is_about_the_input(error: &Error) -> bool {
-    let Error::Database {
-        source: sqlx::Error::Database(database),
-        ..
-    } = error
-    else {
-        return false;
-    };
-    let code = database
-        .code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .unwrap_or(1);
-    // Primary result codes (the low byte of the extended code): SQLITE_PERM, BUSY, LOCKED,
-    // NOMEM, READONLY, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB.
-    !matches!(code & 0xff, 3 | 5 | 6 | 7 | 8 | 10 | 11 | 14 | 15 | 26)
-}
-
-/// The message of an input the store refused.
-fn unstorable(error: &Error) -> String {
-    format!("cannot be stored, so nothing of it was: {error}")
 }
 
 /// Names each record of a newly parsed file that was rejected alone.
@@ -357,7 +443,7 @@ pub struct PayloadSink {
 }
 
 impl PayloadSink {
-    pub async fn new(store: &Store) -> Result<PayloadSink> {
+    pub async fn new(store: &impl EvidenceStore) -> Result<PayloadSink> {
         Ok(PayloadSink {
             batch: Batcher::default(),
             known: store.known_inputs().await?,
@@ -369,13 +455,13 @@ impl PayloadSink {
     /// Adds one response body. `Err` (inner) names what is wrong with it; nothing of it is stored.
     pub async fn add(
         &mut self,
-        store: &Store,
+        store: &impl EvidenceStore,
         source: &str,
         body: Vec<u8>,
         correlation_id: Option<String>,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<std::result::Result<(), Rejected>> {
         self.outcome.files += 1;
-        let mut input = raw_input(&body, source, "");
+        let mut input = Hashed::of(&body, source);
         input.correlation_id = correlation_id;
         if self
             .known
@@ -400,7 +486,7 @@ impl PayloadSink {
                 *self
                     .outcome
                     .by_kind
-                    .entry(parsed.input.kind.clone())
+                    .entry(parsed.input.kind.to_string())
                     .or_default() += 1;
                 self.outcome.imported += 1;
                 self.batch.add(parsed, Path::new(source));
@@ -412,7 +498,7 @@ impl PayloadSink {
             Err(message) => {
                 self.outcome.rejected.push(Rejection {
                     path: PathBuf::from(source),
-                    message: message.clone(),
+                    message: message.to_string(),
                 });
                 Ok(Err(message))
             }
@@ -420,14 +506,18 @@ impl PayloadSink {
     }
 
     /// Writes what is batched (one transaction).
-    pub async fn flush(&mut self, store: &Store) -> Result<()> {
+    pub async fn flush(&mut self, store: &impl EvidenceStore) -> Result<()> {
         self.outcome.conversations += self.batch.flush(store).await?;
         Ok(())
     }
 
     /// Writes what is batched together with the pull progress that describes it, in one
     /// transaction: the progress is never ahead of what is stored, nor behind it.
-    pub async fn commit(&mut self, store: &Store, progress: PullProgress) -> Result<()> {
+    pub async fn commit(
+        &mut self,
+        store: &impl EvidenceStore,
+        progress: PullProgress,
+    ) -> Result<()> {
         self.batch.batch.progress = Some(progress);
         self.flush(store).await
     }
@@ -691,10 +781,10 @@ impl Plausible for FailedRecordingWire {
 }
 
 /// A file holding one record: an implausible value rejects the file, named with the field.
-fn plausible<T: Plausible>(value: T) -> Result<T, String> {
+fn plausible<T: Plausible>(value: T) -> Result<T, Rejected> {
     match value.implausible() {
         None => Ok(value),
-        Some((path, message)) => Err(format!("at `{path}`: {message}")),
+        Some((path, message)) => Err(Rejected::Field { path, message }),
     }
 }
 
@@ -762,7 +852,7 @@ impl Batcher {
     }
 
     /// Writes the batch; returns the number of conversations written. Any store error fails.
-    async fn flush(&mut self, store: &Store) -> Result<usize> {
+    async fn flush(&mut self, store: &impl EvidenceStore) -> Result<usize> {
         let (batch, _) = self.take();
         Ok(store.write_batch(&batch).await?.conversations)
     }
@@ -773,7 +863,7 @@ impl Batcher {
     /// the others are stored. An error of the store itself still fails the import.
     async fn flush_files(
         &mut self,
-        store: &Store,
+        store: &impl EvidenceStore,
         outcome: &mut ImportOutcome,
         known: &mut HashSet<(String, String)>,
     ) -> Result<()> {
@@ -783,7 +873,7 @@ impl Batcher {
                 outcome.conversations += summary.conversations;
                 return Ok(());
             }
-            Err(e) if !is_about_the_input(&e) => return Err(e),
+            Err(e) if !store.is_about_the_input(&e) => return Err(e),
             Err(e) => tracing::info!(
                 "a batch of {} files was refused ({e}); storing them one by one",
                 paths.len()
@@ -792,7 +882,7 @@ impl Batcher {
         for (single, path) in batch.into_single_inputs().into_iter().zip(paths) {
             match store.write_batch(&single).await {
                 Ok(summary) => outcome.conversations += summary.conversations,
-                Err(e) if is_about_the_input(&e) => {
+                Err(e) if store.is_about_the_input(&e) => {
                     let Some(input) = single.inputs.first() else {
                         continue;
                     };
@@ -800,16 +890,16 @@ impl Batcher {
                     // rejected whole instead.
                     outcome.rejected.retain(|r| r.path != path);
                     outcome.imported = outcome.imported.saturating_sub(1);
-                    if let Some(count) = outcome.by_kind.get_mut(&input.kind) {
+                    if let Some(count) = outcome.by_kind.get_mut(input.kind.as_str()) {
                         *count = count.saturating_sub(1);
                         if *count == 0 {
-                            outcome.by_kind.remove(&input.kind);
+                            outcome.by_kind.remove(input.kind.as_str());
                         }
                     }
                     known.remove(&(input.source.clone(), input.sha256.clone()));
                     outcome.rejected.push(Rejection {
                         path,
-                        message: unstorable(&e),
+                        message: Rejected::Unstorable(e).to_string(),
                     });
                 }
                 Err(e) => return Err(e),
@@ -831,8 +921,8 @@ struct FileListing {
 /// Lists a command-line path. Hidden files and folders (`.name`) are skipped silently; a link
 /// whose target is outside the tree is not followed (an import of a folder reads that folder),
 /// and sockets, pipes and devices are not read: both are listed with why.
-fn list_files(arg: &Path) -> Result<FileListing, String> {
-    let meta = std::fs::metadata(arg).map_err(|e| format!("cannot read: {e}"))?;
+fn list_files(arg: &Path) -> Result<FileListing, Rejected> {
+    let meta = std::fs::metadata(arg).map_err(Rejected::Unreadable)?;
     if meta.is_file() {
         let root = arg.parent().map(Path::to_path_buf).unwrap_or_default();
         return Ok(FileListing {
@@ -841,7 +931,7 @@ fn list_files(arg: &Path) -> Result<FileListing, String> {
             skipped: Vec::new(),
         });
     }
-    let tree = std::fs::canonicalize(arg).map_err(|e| format!("cannot read: {e}"))?;
+    let tree = std::fs::canonicalize(arg).map_err(Rejected::Unreadable)?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut skip = |path: PathBuf, message: &str| {
@@ -852,17 +942,23 @@ fn list_files(arg: &Path) -> Result<FileListing, String> {
     };
     let mut pending = vec![arg.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| Rejected::Unlistable {
+            dir: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+            let entry = entry.map_err(|source| Rejected::Unlistable {
+                dir: dir.clone(),
+                source,
+            })?;
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+            let kind = entry.file_type().map_err(|source| Rejected::Unstattable {
+                path: path.clone(),
+                source,
+            })?;
             if kind.is_dir() {
                 pending.push(path);
             } else if kind.is_file() {
@@ -986,7 +1082,7 @@ fn read_input(
     source: &str,
     known: &HashSet<(String, String)>,
     settings: &ImportSettings,
-) -> Result<FileRead, String> {
+) -> Result<FileRead, Rejected> {
     let name = path.file_name().map(os_text).unwrap_or_default();
     if let Some(conversation_id) = export_conversation(path) {
         match export_file_kind(path, &name) {
@@ -997,7 +1093,7 @@ fn read_input(
             ExportFile::Other(reason) => return Ok(FileRead::Ignored(reason)),
         }
         let body = read_whole(path, settings.max_json_bytes)?;
-        let input = raw_input(&body, source, "");
+        let input = Hashed::of(&body, source);
         if known.contains(&(input.source.clone(), input.sha256.clone())) {
             return Ok(FileRead::Unchanged(input.sha256));
         }
@@ -1008,7 +1104,7 @@ fn read_input(
     let lower = name.to_ascii_lowercase();
     let ndjson = lower.ends_with(".ndjson") || lower.ends_with(".jsonl");
     if !ndjson && !lower.ends_with(".json") {
-        return Err("not a recognised input: expected .json, .ndjson or .jsonl, or a file inside an S3 export `conversation_id=` folder".to_string());
+        return Err(Rejected::NotRecognised);
     }
     if ndjson {
         let (sha256, bytes) = hash_file(path)?;
@@ -1016,7 +1112,7 @@ fn read_input(
             return Ok(FileRead::Unchanged(sha256));
         }
         return Ok(FileRead::Stream(RawInput {
-            kind: NDJSON_KIND.to_string(),
+            kind: InputKind::ConversationsNdjson,
             source: source.to_string(),
             received: Timestamp::now(),
             bytes,
@@ -1026,7 +1122,7 @@ fn read_input(
         }));
     }
     let body = read_whole(path, settings.max_json_bytes)?;
-    let input = raw_input(&body, source, "");
+    let input = Hashed::of(&body, source);
     if known.contains(&(input.source.clone(), input.sha256.clone())) {
         return Ok(FileRead::Unchanged(input.sha256));
     }
@@ -1035,34 +1131,28 @@ fn read_input(
 
 /// A JSON file's bytes, if it is no larger than `max` (checked before it is read, and again
 /// while reading in case it grows).
-fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .len();
+fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, Rejected> {
+    let file = File::open(path).map_err(Rejected::Unreadable)?;
+    let size = file.metadata().map_err(Rejected::Unreadable)?.len();
     if size > max {
-        return Err(too_big(size, max));
+        return Err(Rejected::TooBig { size, max });
     }
     let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(max.saturating_add(1))
         .read_to_end(&mut body)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(Rejected::Unreadable)?;
     if body.len() as u64 > max {
-        return Err(too_big(body.len() as u64, max));
+        return Err(Rejected::TooBig {
+            size: body.len() as u64,
+            max,
+        });
     }
     Ok(body)
 }
 
-fn too_big(size: u64, max: u64) -> String {
-    format!(
-        "{size} bytes, more than the {max} bytes a JSON file may have (it is read whole to be parsed); not read. Raise `max_json_bytes` in the `[import]` section of the configuration file (--config) to import it, or write its conversations as NDJSON (.ndjson), which is read as a stream"
-    )
-}
-
 /// The SHA-256 (hex) and size of a file, read in 1 MiB pieces.
-fn hash_file(path: &Path) -> Result<(String, i64), String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+fn hash_file(path: &Path) -> Result<(String, i64), Rejected> {
+    let mut file = File::open(path).map_err(Rejected::Unreadable)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1024 * 1024];
     let mut bytes: u64 = 0;
@@ -1070,7 +1160,7 @@ fn hash_file(path: &Path) -> Result<(String, i64), String> {
         let read = match file.read(&mut buffer) {
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read: {e}")),
+            Err(e) => return Err(Rejected::Unreadable(e)),
         };
         if read == 0 {
             break;
@@ -1078,19 +1168,41 @@ fn hash_file(path: &Path) -> Result<(String, i64), String> {
         hasher.update(&buffer[..read]);
         bytes += read as u64;
     }
-    let bytes = i64::try_from(bytes).map_err(|_| "file too large".to_string())?;
+    let bytes = i64::try_from(bytes).map_err(|_| Rejected::Huge)?;
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
-fn raw_input(body: &[u8], source: &str, kind: &str) -> RawInput {
-    RawInput {
-        kind: kind.to_string(),
-        source: source.to_string(),
-        received: Timestamp::now(),
-        bytes: body.len() as i64,
-        sha256: hex::encode(Sha256::digest(body)),
-        body: None,
-        correlation_id: None,
+/// A payload hashed and sized, before its shape says what kind of input it is.
+struct Hashed {
+    source: String,
+    received: Timestamp,
+    bytes: i64,
+    sha256: String,
+    correlation_id: Option<String>,
+}
+
+impl Hashed {
+    fn of(body: &[u8], source: &str) -> Hashed {
+        Hashed {
+            source: source.to_string(),
+            received: Timestamp::now(),
+            bytes: body.len() as i64,
+            sha256: hex::encode(Sha256::digest(body)),
+            correlation_id: None,
+        }
+    }
+
+    /// The raw input to store, once its kind is known.
+    fn into_input(self, kind: InputKind, body: Vec<u8>) -> RawInput {
+        RawInput {
+            kind,
+            source: self.source,
+            received: self.received,
+            bytes: self.bytes,
+            sha256: self.sha256,
+            body: Some(body),
+            correlation_id: self.correlation_id,
+        }
     }
 }
 
@@ -1178,7 +1290,7 @@ fn read_export_media(
     name: &str,
     conversation_id: &str,
     known: &HashSet<(String, String)>,
-) -> Result<FileRead, String> {
+) -> Result<FileRead, Rejected> {
     let (sha256, bytes) = hash_file(path)?;
     if known.contains(&(source.to_string(), sha256.clone())) {
         return Ok(FileRead::Unchanged(sha256));
@@ -1189,7 +1301,7 @@ fn read_export_media(
         .to_string();
     Ok(FileRead::Parsed(Box::new(Parsed {
         input: RawInput {
-            kind: "export-media".to_string(),
+            kind: InputKind::ExportMedia,
             source: source.to_string(),
             received: Timestamp::now(),
             bytes,
@@ -1212,21 +1324,20 @@ fn read_export_media(
 }
 
 fn parse_export_json(
-    mut input: RawInput,
+    input: Hashed,
     body: Vec<u8>,
     name: &str,
     conversation_id: &str,
-) -> Result<Parsed, String> {
+) -> Result<Parsed, Rejected> {
     let mut rows = Rows::default();
-    if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
+    let kind = if name.ends_with("_call_metadata.json") || name.ends_with(".transcript.json") {
         // Call-level metadata and transcripts are kept as evidence; the audit reads neither.
         serde_json::from_slice::<Value>(&body).map_err(|e| located(&e))?;
-        input.kind = if name.ends_with(".transcript.json") {
-            "export-transcript"
+        if name.ends_with(".transcript.json") {
+            InputKind::ExportTranscript
         } else {
-            "export-call-metadata"
+            InputKind::ExportCallMetadata
         }
-        .to_string();
     } else if let Some(media_name) = name.strip_suffix("_metadata.json") {
         let meta: ExportMetadataWire = plausible(typed(&body)?)?;
         let recording_id = media_name
@@ -1237,17 +1348,19 @@ fn parse_export_json(
             .as_deref()
             .filter(|c| *c != conversation_id)
         {
-            return Err(format!(
-                "field `conversationId` is {claimed} but the file is in folder conversation_id={conversation_id}"
-            ));
+            return Err(Rejected::OtherFolder {
+                claimed: claimed.to_string(),
+                folder: conversation_id.to_string(),
+            });
         }
         if let Some(claimed) = meta.recording_id.as_deref().filter(|r| *r != recording_id) {
-            return Err(format!(
-                "field `recordingId` is {claimed} but the file name says {recording_id}"
-            ));
+            return Err(Rejected::OtherName {
+                claimed: claimed.to_string(),
+                named: recording_id.to_string(),
+            });
         }
         if recording_id.is_empty() {
-            return Err("the sidecar's file name holds no recording id".to_string());
+            return Err(Rejected::NoRecordingId);
         }
         rows.recordings.push(RecordingRow {
             recording_id: recording_id.to_string(),
@@ -1270,33 +1383,34 @@ fn parse_export_json(
             export_media_name: Some(media_name.to_string()),
             recording_file_role: None,
         });
-        input.kind = "export-metadata".to_string();
+        InputKind::ExportMetadata
     } else {
-        return Err(
-            "a JSON file in an export folder must be a `_metadata.json` sidecar".to_string(),
-        );
-    }
-    input.body = Some(body);
+        return Err(Rejected::NotASidecar);
+    };
     validate_ids(&rows)?;
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(kind, body),
+        rows,
+    })
 }
 
 /// NDJSON already in memory (a `.json` file or a response body holding several documents).
-fn parse_ndjson(mut input: RawInput, body: Vec<u8>) -> Result<Parsed, String> {
+fn parse_ndjson(input: Hashed, body: Vec<u8>) -> Result<Parsed, Rejected> {
     let mut rows = Rows::default();
     for (index, line) in body.split(|b| *b == b'\n').enumerate() {
         ndjson_line(index, line, &mut rows)?;
     }
-    input.kind = NDJSON_KIND.to_string();
-    input.body = Some(body);
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(InputKind::ConversationsNdjson, body),
+        rows,
+    })
 }
 
 /// Parses line `index` (0-based) of an NDJSON file: a conversation goes to `rows.conversations`,
 /// a conversation with a missing, bad or implausible value is rejected alone (in
 /// `rows.rejected_records`). `Err` when the line is not JSON at all, or holds an unusable id:
 /// the file is then not NDJSON of conversations and is rejected whole.
-fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String> {
+fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), Rejected> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -1306,11 +1420,11 @@ fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String>
         Ok(conversation) => {
             // Anything after the conversation on its line (a second document, garbage).
             if let Err(e) = deserializer.end() {
-                return Err(format!(
-                    "line {number}, column {}: {}",
-                    e.column(),
-                    strip_position(&e)
-                ));
+                return Err(Rejected::Syntax {
+                    line: number,
+                    column: e.column(),
+                    message: strip_position(&e),
+                });
             }
             match conversation.implausible() {
                 None => {
@@ -1329,11 +1443,11 @@ fn ndjson_line(index: usize, line: &[u8], rows: &mut Rows) -> Result<(), String>
         // A line that is not JSON at all: the file is not NDJSON of conversations.
         Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
             let inner = e.inner();
-            return Err(format!(
-                "line {number}, column {}: {}",
-                inner.column(),
-                strip_position(inner)
-            ));
+            return Err(Rejected::Syntax {
+                line: number,
+                column: inner.column(),
+                message: strip_position(inner),
+            });
         }
         // One conversation with a missing or bad value: that line alone is rejected.
         Err(e) => {
@@ -1369,41 +1483,45 @@ struct Streamed {
 /// only if the bytes read hash the same (else it changed while being read, and is rejected).
 /// The inner `Err` rejects the file (nothing of it stored); the outer one is a store failure.
 async fn stream_ndjson(
-    store: &Store,
+    store: &impl EvidenceStore,
     path: &Path,
     input: &RawInput,
     max_line: u64,
-) -> Result<Result<Streamed, String>> {
-    let mut reader = match LineReader::open(path) {
+) -> Result<Result<Streamed, Rejected>> {
+    let reader = match LineReader::open(path) {
         Ok(reader) => reader,
-        Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+        Err(e) => return Ok(Err(Rejected::Unreadable(e))),
     };
     let mut stream = match store.begin_streamed_input(input).await {
         Ok(stream) => stream,
-        Err(e) if is_about_the_input(&e) => return Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => return Ok(Err(Rejected::Unstorable(e))),
         Err(e) => return Err(e),
     };
-    let result = match stream_parts(&mut stream, &mut reader, max_line).await {
-        Ok(Ok(streamed)) => {
-            let (sha256, bytes) = reader.finish();
+    // The file is read and parsed on a blocking thread, one part ahead of the store at most.
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::task::spawn_blocking(move || read_parts(reader, max_line, &sender));
+    let result = match stream_parts(&mut stream, receiver, path).await {
+        Ok(Ok((streamed, sha256, bytes))) => {
             if sha256 != input.sha256 || bytes != input.bytes {
-                Ok(Err(format!(
-                    "the file changed while it was imported ({} bytes, SHA-256 {}, then {bytes} bytes, SHA-256 {sha256}); nothing of it was stored. Import it again once it is complete",
-                    input.bytes, input.sha256
-                )))
+                Ok(Err(Rejected::Changed {
+                    bytes: input.bytes,
+                    sha256: input.sha256.clone(),
+                    now_bytes: bytes,
+                    now_sha256: sha256,
+                }))
             } else {
                 return match stream.commit().await {
                     Ok(summary) => Ok(Ok(Streamed {
                         conversations: summary.conversations,
                         ..streamed
                     })),
-                    Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+                    Err(e) if store.is_about_the_input(&e) => Ok(Err(Rejected::Unstorable(e))),
                     Err(e) => Err(e),
                 };
             }
         }
         Ok(Err(message)) => Ok(Err(message)),
-        Err(e) if is_about_the_input(&e) => Ok(Err(unstorable(&e))),
+        Err(e) if store.is_about_the_input(&e) => Ok(Err(Rejected::Unstorable(e))),
         Err(e) => Err(e),
     };
     // Nothing of a rejected file stays; a failed rollback leaves the transaction to be rolled
@@ -1414,29 +1532,44 @@ async fn stream_ndjson(
     result
 }
 
-/// Reads the file to its end, writing part after part (see [`stream_ndjson`]).
-async fn stream_parts(
-    stream: &mut StreamedInput,
-    reader: &mut LineReader,
-    max_line: u64,
-) -> Result<Result<Streamed, String>> {
-    let mut streamed = Streamed::default();
+/// What the reading thread of a streamed file sends (see [`read_parts`]).
+enum Piece {
+    /// Bytes of the file and the rows parsed from them, to store before the next piece.
+    Part(Vec<u8>, Rows),
+    /// The file is rejected: nothing of it may be stored.
+    Rejected(Rejected),
+    /// The whole file was read: its SHA-256 (hex) and size.
+    End(String, i64),
+}
+
+/// Reads the file to its end, parsing it line by line, and sends part after part to the
+/// store's side (see [`stream_ndjson`]). Runs on a blocking thread. The channel holds one piece,
+/// so reading is at most one part ahead of writing and memory stays bounded by a few parts;
+/// when the store's side stops listening (it failed), reading stops at the next part.
+fn read_parts(mut reader: LineReader, max_line: u64, parts: &tokio::sync::mpsc::Sender<Piece>) {
+    let send = |piece: Piece| parts.blocking_send(piece).is_ok();
     let mut rows = Rows::default();
     let mut index = 0usize;
     loop {
         let step = match reader.step(max_line) {
             Ok(step) => step,
-            Err(e) => return Ok(Err(format!("cannot read: {e}"))),
+            Err(e) => {
+                send(Piece::Rejected(Rejected::Unreadable(e)));
+                return;
+            }
         };
         match step {
             Step::End => break,
             Step::ChunkFull => {
-                write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+                if !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows))) {
+                    return;
+                }
                 continue;
             }
             Step::Line => {
-                if let Err(message) = ndjson_line(index, reader.line(), &mut rows) {
-                    return Ok(Err(message));
+                if let Err(rejected) = ndjson_line(index, reader.line(), &mut rows) {
+                    send(Piece::Rejected(rejected));
+                    return;
                 }
             }
             Step::TooLong(length) => rows.rejected_records.push((
@@ -1448,29 +1581,51 @@ async fn stream_parts(
             )),
         }
         index += 1;
-        if rows.conversations.len() >= PART_CONVERSATIONS {
-            write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
+        if rows.conversations.len() >= PART_CONVERSATIONS
+            && !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows)))
+        {
+            return;
         }
     }
-    write_part(stream, reader.take_chunk(), &mut rows, &mut streamed).await?;
-    Ok(Ok(streamed))
+    if send(Piece::Part(reader.take_chunk(), rows)) {
+        let (sha256, bytes) = reader.finish();
+        send(Piece::End(sha256, bytes));
+    }
 }
 
-/// Writes a part of a streamed file: its bytes and the rows parsed so far, which it empties.
+/// Writes the parts [`read_parts`] sends as they come. `Ok(Ok)` with what was written and the
+/// SHA-256 and size of everything read; `Ok(Err)` rejects the file.
+async fn stream_parts(
+    stream: &mut impl StreamedWrite,
+    mut parts: tokio::sync::mpsc::Receiver<Piece>,
+    path: &Path,
+) -> Result<Result<(Streamed, String, i64), Rejected>> {
+    let mut streamed = Streamed::default();
+    while let Some(piece) = parts.recv().await {
+        match piece {
+            Piece::Part(chunk, rows) => write_part(stream, chunk, rows, &mut streamed).await?,
+            Piece::Rejected(rejected) => return Ok(Err(rejected)),
+            Piece::End(sha256, bytes) => return Ok(Ok((streamed, sha256, bytes))),
+        }
+    }
+    // The reading thread ended without a last word: it cannot have read the file whole.
+    Err(Error::io("cannot read", path)(std::io::Error::other(
+        "the thread reading the file stopped before its end",
+    )))
+}
+
+/// Writes a part of a streamed file: its bytes and the rows parsed from them.
 async fn write_part(
-    stream: &mut StreamedInput,
+    stream: &mut impl StreamedWrite,
     chunk: Vec<u8>,
-    rows: &mut Rows,
+    rows: Rows,
     streamed: &mut Streamed,
 ) -> Result<()> {
     let mut part = ImportBatch {
-        conversations: std::mem::take(&mut rows.conversations)
-            .into_iter()
-            .map(|c| (0, c))
-            .collect(),
+        conversations: rows.conversations.into_iter().map(|c| (0, c)).collect(),
         ..ImportBatch::default()
     };
-    for (record, message) in std::mem::take(&mut rows.rejected_records) {
+    for (record, message) in rows.rejected_records {
         if streamed.rejected_records.len() < LISTED_RECORD_REJECTIONS {
             streamed.rejected_records.push(message.clone());
         } else {
@@ -1594,15 +1749,14 @@ impl LineReader {
     }
 }
 
-fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Parsed, String> {
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        // Several JSON values in a .json file: conversations written as NDJSON.
-        Err(e) if e.to_string().starts_with("trailing characters") => {
-            return parse_ndjson(input, body);
-        }
-        Err(e) => return Err(located(&e)),
-    };
+fn parse_json(input: Hashed, body: Vec<u8>, lower_name: &str) -> Result<Parsed, Rejected> {
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let value = Value::deserialize(&mut deserializer).map_err(|e| located(&e))?;
+    // More than whitespace after the first value: several JSON values in a .json file, which
+    // is conversations written as NDJSON (each line is then read, and reported, on its own).
+    if deserializer.end().is_err() {
+        return parse_ndjson(input, body);
+    }
     let mut rows = Rows::default();
     let kind = match classify(&value, lower_name) {
         Shape::ConversationPage => {
@@ -1610,102 +1764,126 @@ fn parse_json(mut input: RawInput, body: Vec<u8>, lower_name: &str) -> Result<Pa
             let mut envelope = value.clone();
             envelope["conversations"] = Value::Array(Vec::new());
             let envelope = serde_path_to_error::deserialize::<_, ConversationPage>(&envelope)
-                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
+                .map_err(|e| Rejected::Field {
+                    path: e.path().to_string(),
+                    message: e.inner().to_string(),
+                })?;
             rows.horizon = envelope.data_availability_date;
             rows.conversations = records(
                 array_at(&value, "conversations"),
                 "conversations",
                 &mut rows,
             );
-            "analytics-details-page"
+            InputKind::DetailsPage
         }
         Shape::Conversation => {
             rows.conversations
                 .push(plausible(typed::<AnalyticsConversation>(&body)?)?);
-            "analytics-conversation"
+            InputKind::Conversation
         }
         Shape::Conversations => {
             let items = value.as_array().map_or(&[][..], Vec::as_slice);
             rows.conversations = records(items, "", &mut rows);
-            "analytics-conversations"
+            InputKind::Conversations
         }
         Shape::Recordings(source) => {
-            if let Some(items) = value.as_array() {
-                for (index, item) in items.iter().enumerate() {
-                    let Some(wire) = record::<RecordingWire>(item, index, "", &mut rows) else {
-                        continue;
-                    };
-                    match recording_row(wire, source) {
-                        Ok(row) => rows.recordings.push(row),
-                        Err(m) => rows
-                            .rejected_records
-                            .push((index as i64, format!("record {index}: {m}"))),
-                    }
-                }
-            } else {
-                let wire: RecordingWire = plausible(typed(&body)?)?;
-                rows.recordings.push(recording_row(wire, source)?);
-            }
+            recordings(&value, &body, source, &mut rows)?;
             if source == RecordingSource::Recording {
-                "recording"
+                InputKind::Recording
             } else {
-                "recording-metadata"
+                InputKind::RecordingMetadata
             }
         }
         Shape::Job => {
             rows.jobs
                 .push(plausible(typed::<RecordingJobWire>(&body)?)?);
-            "recording-job"
+            InputKind::RecordingJob
         }
         Shape::JobsPage => {
             rows.jobs = records(array_at(&value, "entities"), "entities", &mut rows);
-            "recording-jobs-page"
+            InputKind::RecordingJobsPage
         }
         Shape::FailedPage => {
-            let mut envelope = value.clone();
-            envelope["entities"] = Value::Array(Vec::new());
-            let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
-                .map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
-            let job_id = listing
-                .self_uri
-                .as_deref()
-                .or(listing.first_uri.as_deref())
-                .and_then(job_id_from_uri);
-            let entries: Vec<FailedRecordingWire> =
-                records(array_at(&value, "entities"), "entities", &mut rows);
-            rows.failed = entries
-                .into_iter()
-                .map(|entry| FailedRow {
-                    job_id: job_id.clone(),
-                    recording_id: entry.recording.id,
-                    conversation_id: entry.conversation.id,
-                })
-                .collect();
-            "failed-recordings-page"
+            rows.failed = failed_recordings(&value, &mut rows)?;
+            InputKind::FailedRecordingsPage
         }
         Shape::OrphanPage => {
             let entries: Vec<OrphanRecordingWire> =
                 records(array_at(&value, "entities"), "entities", &mut rows);
             rows.orphans = entries.into_iter().map(orphan_row).collect();
-            "orphan-recordings-page"
+            InputKind::OrphanRecordingsPage
         }
         Shape::Orphan => {
             rows.orphans
                 .push(orphan_row(plausible(typed::<OrphanRecordingWire>(&body)?)?));
-            "orphan-recording"
+            InputKind::OrphanRecording
         }
         Shape::Availability => {
             rows.horizon = Some(typed::<DataAvailabilityWire>(&body)?.data_availability_date);
-            "details-availability"
+            InputKind::DetailsAvailability
         }
         Shape::Unknown(why) => {
-            return Err(format!("not a Genesys Cloud payload recaudit knows: {why}"));
+            return Err(Rejected::Unknown(why));
         }
     };
-    input.kind = kind.to_string();
-    input.body = Some(body);
     validate_ids(&rows)?;
-    Ok(Parsed { input, rows })
+    Ok(Parsed {
+        input: input.into_input(kind, body),
+        rows,
+    })
+}
+
+/// The recordings of a `Recording` or `RecordingMetadata` document: an array (each element
+/// rejected alone when unusable) or a single object (rejected with the file).
+fn recordings(
+    value: &Value,
+    body: &[u8],
+    source: RecordingSource,
+    rows: &mut Rows,
+) -> Result<(), Rejected> {
+    let Some(items) = value.as_array() else {
+        let wire: RecordingWire = plausible(typed(body)?)?;
+        rows.recordings.push(recording_row(wire, source)?);
+        return Ok(());
+    };
+    for (index, item) in items.iter().enumerate() {
+        let Some(wire) = record::<RecordingWire>(item, index, "", rows) else {
+            continue;
+        };
+        match recording_row(wire, source) {
+            Ok(row) => rows.recordings.push(row),
+            Err(m) => rows
+                .rejected_records
+                .push((index as i64, format!("record {index}: {m}"))),
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a failedrecordings page, each with the job its URIs name. The envelope is
+/// checked whole; its entries one by one.
+fn failed_recordings(value: &Value, rows: &mut Rows) -> Result<Vec<FailedRow>, Rejected> {
+    let mut envelope = value.clone();
+    envelope["entities"] = Value::Array(Vec::new());
+    let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
+        .map_err(|e| Rejected::Field {
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    let job_id = listing
+        .self_uri
+        .as_deref()
+        .or(listing.first_uri.as_deref())
+        .and_then(job_id_from_uri);
+    let entries: Vec<FailedRecordingWire> = records(array_at(value, "entities"), "entities", rows);
+    Ok(entries
+        .into_iter()
+        .map(|entry| FailedRow {
+            job_id: job_id.clone(),
+            recording_id: entry.recording.id,
+            conversation_id: entry.conversation.id,
+        })
+        .collect())
 }
 
 #[derive(Debug, PartialEq)]
@@ -1815,7 +1993,7 @@ fn classify(value: &Value, lower_name: &str) -> Shape {
 }
 
 /// Parses the whole file as `T`, so serde reports the line and column of a bad value.
-fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejected> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| with_path(&e))?;
     deserializer.end().map_err(|e| located(&e))?;
@@ -1823,28 +2001,27 @@ fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
 }
 
 /// `line L, column C: at conversations[0].conversationStart: <what is wrong>`.
-fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> Rejected {
     let path = e.path().to_string();
     let inner = e.inner();
     if path.is_empty() || path == "." {
         located(inner)
     } else {
-        format!(
-            "line {}, column {}: at `{path}`: {}",
-            inner.line(),
-            inner.column(),
-            strip_position(inner)
-        )
+        Rejected::Value {
+            line: inner.line(),
+            column: inner.column(),
+            path,
+            message: strip_position(inner),
+        }
     }
 }
 
-fn located(e: &serde_json::Error) -> String {
-    format!(
-        "line {}, column {}: {}",
-        e.line(),
-        e.column(),
-        strip_position(e)
-    )
+fn located(e: &serde_json::Error) -> Rejected {
+    Rejected::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(e),
+    }
 }
 
 /// serde_json appends " at line L column C"; recaudit puts the position first.
@@ -1856,14 +2033,14 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<RecordingRow, String> {
+fn recording_row(wire: RecordingWire, source: RecordingSource) -> Result<RecordingRow, Rejected> {
     let conversation_id = wire
         .conversation_id
         .clone()
         .filter(|c| !c.is_empty())
         .or_else(|| wire.self_uri.as_deref().and_then(conversation_from_uri))
-        .ok_or_else(|| {
-            format!("recording {}: field `conversationId` is missing and `selfUri` names no conversation", wire.id)
+        .ok_or_else(|| Rejected::NoConversation {
+            recording: wire.id.clone(),
         })?;
     let paused_ms = wire
         .annotations
@@ -1919,7 +2096,7 @@ fn orphan_row(wire: OrphanRecordingWire) -> OrphanRow {
 /// Ids become keys in the store and values in ledger records: each must be non-empty and
 /// encodable in a 256-character ledger field. Checked per file, so one bad id rejects its file
 /// (named, with the record) instead of failing a whole audit later.
-fn validate_ids(rows: &Rows) -> Result<(), String> {
+fn validate_ids(rows: &Rows) -> Result<(), Rejected> {
     let check = check_id;
     for (i, c) in rows.conversations.iter().enumerate() {
         check(
@@ -1960,15 +2137,17 @@ fn validate_ids(rows: &Rows) -> Result<(), String> {
 }
 
 /// One id: non-empty, and encodable in a ledger field; `what` names it in the error.
-fn check_id(id: &str, what: &str) -> Result<(), String> {
+fn check_id(id: &str, what: &str) -> Result<(), Rejected> {
     if id.trim().is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(Rejected::EmptyId {
+            what: what.to_string(),
+        });
     }
-    if !crate::ledger::record::is_pct(&crate::ledger::record::pct_encode(id)) {
-        return Err(format!(
-            "{what} `{}...` is too long to be an id",
-            id.chars().take(40).collect::<String>()
-        ));
+    if !crate::pct::is_pct(&crate::pct::pct_encode(id)) {
+        return Err(Rejected::LongId {
+            what: what.to_string(),
+            start: id.chars().take(40).collect(),
+        });
     }
     Ok(())
 }

@@ -4,9 +4,15 @@
 //!   authority);
 //! - [`import`]: files and directories (API payloads saved to disk, and S3 bulk-export trees),
 //!   recognised by shape, hashed, parsed and written to the store;
+//! - [`batch`]: what they produce for the store (raw inputs, typed rows, pull progress);
+//! - [`sink`]: [`sink::EvidenceStore`], the store operations they need, implemented by the
+//!   store (the source layer never names the store module: the store depends on it, not the
+//!   reverse);
 //! - [`genesys`]: the Genesys Cloud API client (OAuth, pacing, retries) and `recaudit pull`,
 //!   which stores every response as a raw input and imports it exactly as files are.
 
+pub mod batch;
 pub mod genesys;
 pub mod import;
 pub mod model;
+pub mod sink;

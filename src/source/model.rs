@@ -343,3 +343,34 @@ pub fn normalize_media(raw: &str) -> String {
 /// The `Annotation.reason` values that mark a pause in the recording ("Valid values: Hold,
 /// SecurePause, FlowOrQueue, Pause", models/annotation.py).
 pub const PAUSE_REASONS: &[&str] = &["Hold", "SecurePause", "FlowOrQueue", "Pause"];
+
+/// Where a piece of recording evidence came from; the same recording id can appear in several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordingSource {
+    /// `GET /api/v2/conversations/{id}/recordingmetadata` (`RecordingMetadata`).
+    Metadata,
+    /// `GET /api/v2/conversations/{id}/recordings` (`Recording`, with the media fields).
+    Recording,
+    /// An S3 bulk-export `_metadata.json` sidecar.
+    Export,
+}
+
+impl RecordingSource {
+    /// The text stored in `recordings.source` (and read back by [`RecordingSource::parse`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingSource::Metadata => "recording-metadata",
+            RecordingSource::Recording => "recording",
+            RecordingSource::Export => "export-metadata",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "recording-metadata" => Some(RecordingSource::Metadata),
+            "recording" => Some(RecordingSource::Recording),
+            "export-metadata" => Some(RecordingSource::Export),
+            _ => None,
+        }
+    }
+}

@@ -81,35 +81,8 @@ pub struct Segment {
     pub queue_id: Option<String>,
 }
 
-/// Where a piece of recording evidence came from; the same recording id can appear in several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RecordingSource {
-    /// `GET /api/v2/conversations/{id}/recordingmetadata` (`RecordingMetadata`).
-    Metadata,
-    /// `GET /api/v2/conversations/{id}/recordings` (`Recording`, with the media fields).
-    Recording,
-    /// An S3 bulk-export `_metadata.json` sidecar.
-    Export,
-}
-
-impl RecordingSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordingSource::Metadata => "recording-metadata",
-            RecordingSource::Recording => "recording",
-            RecordingSource::Export => "export-metadata",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "recording-metadata" => Some(RecordingSource::Metadata),
-            "recording" => Some(RecordingSource::Recording),
-            "export-metadata" => Some(RecordingSource::Export),
-            _ => None,
-        }
-    }
-}
+/// Where a piece of recording evidence came from (a source's notion: see `source::model`).
+pub use crate::source::model::RecordingSource;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingEvidence {

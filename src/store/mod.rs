@@ -14,22 +14,22 @@
 mod coverage;
 pub mod evidence;
 mod ledger;
-mod lock;
 mod pulls;
 mod read;
 mod runs;
+mod sink;
 mod write;
 
 pub use coverage::{CoverageFacts, PulledWindow};
 pub use ledger::{Anchor, LedgerRun};
-pub use lock::FileLock;
-pub use pulls::{PullProgress, PullState};
 pub use read::{EVIDENCE_PAGE, EvidencePage, Snapshot};
 pub use runs::{EntryRow, RunRecord, RunTransaction, StoredFinding, StoredInput, Tree};
-pub use write::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, StreamedInput,
+// The rows the sources hand over are theirs; named here too for the store's users.
+pub use crate::source::batch::{
+    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, PullState, RawInput, RecordingRow,
     WriteSummary,
 };
+pub use write::StreamedInput;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -40,6 +40,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::error::{Error, Result};
+use crate::lock::FileLock;
 use crate::time::Timestamp;
 
 /// Handle on the recaudit database.

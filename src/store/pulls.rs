@@ -1,7 +1,7 @@
 //! Progress of API pulls (tables `pulls` and `pull_metadata`), so a pull resumes from any kill.
 //!
 //! Progress is never written on its own after the fact: a [`PullProgress`] rides in the
-//! [`ImportBatch`](super::ImportBatch) that stores the pages it describes and is written in the
+//! [`ImportBatch`](crate::source::batch::ImportBatch) that stores the pages it describes and is written in the
 //! same transaction ([`Store::write_batch`]). A kill (SIGKILL included) therefore leaves either a
 //! page, its typed rows and the cursor past it, or none of them: a rerun never skips a page and
 //! never fetches a stored one again.
@@ -11,33 +11,8 @@ use sqlx::{Row, SqliteConnection};
 use super::write::insert_rows;
 use super::{Store, db};
 use crate::error::Result;
+use crate::source::batch::{PullProgress, PullState};
 use crate::time::Timestamp;
-
-/// Where a pull of one window from one API stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullState {
-    pub details_job: Option<String>,
-    /// The cursor of the next details page to fetch (`None` before the first page); for the
-    /// sync query, the number of the next page.
-    pub details_cursor: Option<String>,
-    pub details_done: bool,
-    pub recording_job: Option<String>,
-    /// When this pull asked the platform to create its export job (saved before the request),
-    /// while the job's id is not known yet.
-    pub export_requested: Option<Timestamp>,
-}
-
-/// A pull's progress, written by [`Store::write_batch`] in the transaction of its batch.
-#[derive(Debug, Clone)]
-pub struct PullProgress {
-    pub from: Timestamp,
-    pub to: Timestamp,
-    pub api: String,
-    pub state: PullState,
-    /// Conversations whose recording metadata answer the batch holds (or that were answered
-    /// with content already stored): a rerun of the pull does not ask them again.
-    pub metadata_received: Vec<String>,
-}
 
 /// Writes `progress` inside the caller's transaction.
 pub(super) async fn write_progress(

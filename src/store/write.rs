@@ -11,161 +11,18 @@ use std::collections::HashMap;
 use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, SqliteConnection};
 
-use super::pulls::{PullProgress, write_progress};
+use super::pulls::write_progress;
 use super::{Store, db};
-use crate::audit::evidence::RecordingSource;
 use crate::error::{Error, Result};
-use crate::source::model::{AnalyticsConversation, RecordingJobWire};
-use crate::time::Timestamp;
+use crate::source::batch::{
+    ImportBatch, MediaRow, OrphanRow, RawInput, RecordingRow, WriteSummary,
+};
+use crate::source::model::AnalyticsConversation;
 
 /// SQLite accepts at most 32,766 bound parameters per statement; stay well below.
 const MAX_BINDS: usize = 30_000;
 /// Rows per multi-row INSERT (500 to 1,000 is where sqlx reaches rusqlite's speed).
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// One payload as received.
-#[derive(Debug, Clone)]
-pub struct RawInput {
-    pub kind: String,
-    pub source: String,
-    pub received: Timestamp,
-    pub bytes: i64,
-    pub sha256: String,
-    /// The payload, or `None` for media files (only their hash is kept).
-    pub body: Option<Vec<u8>>,
-    pub correlation_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordingRow {
-    pub recording_id: String,
-    pub source: RecordingSource,
-    pub conversation_id: String,
-    pub media: Option<String>,
-    pub media_subtype: Option<String>,
-    pub file_state: Option<String>,
-    pub start_time: Option<Timestamp>,
-    pub end_time: Option<Timestamp>,
-    pub duration_ms: Option<i64>,
-    pub output_size_bytes: Option<i64>,
-    pub has_media_uris: bool,
-    pub delete_date: Option<Timestamp>,
-    pub archive_date: Option<Timestamp>,
-    pub exported_date: Option<Timestamp>,
-    pub creation_time: Option<Timestamp>,
-    pub paused_ms: i64,
-    pub session_id: Option<String>,
-    pub export_media_name: Option<String>,
-    /// `Recording.recordingFileRole`, upper case.
-    pub recording_file_role: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaRow {
-    pub conversation_id: String,
-    pub file_name: String,
-    pub recording_id: String,
-    pub path: String,
-    pub bytes: i64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FailedRow {
-    pub job_id: Option<String>,
-    pub recording_id: String,
-    pub conversation_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrphanRow {
-    pub orphan_id: String,
-    pub conversation_id: Option<String>,
-    pub recording_id: Option<String>,
-    pub media_type: Option<String>,
-    pub file_state: Option<String>,
-    pub orphan_status: Option<String>,
-    pub created_time: Option<Timestamp>,
-    pub media_size_bytes: Option<i64>,
-}
-
-/// Parsed inputs waiting to be written. Every typed row names the index of its raw input in
-/// `inputs`.
-#[derive(Debug, Default)]
-pub struct ImportBatch {
-    pub inputs: Vec<RawInput>,
-    pub conversations: Vec<(usize, AnalyticsConversation)>,
-    pub recordings: Vec<(usize, RecordingRow)>,
-    pub media: Vec<(usize, MediaRow)>,
-    pub jobs: Vec<(usize, RecordingJobWire)>,
-    pub failed: Vec<(usize, FailedRow)>,
-    pub orphans: Vec<(usize, OrphanRow)>,
-    /// Records of an input rejected alone: (input, record index, message).
-    pub record_rejections: Vec<(usize, i64, String)>,
-    /// Details availability horizons stated by inputs.
-    pub horizons: Vec<(usize, Timestamp)>,
-    /// The progress of the pull these inputs came from, committed with them: a kill cannot
-    /// separate a page from the cursor past it.
-    pub progress: Option<PullProgress>,
-}
-
-impl ImportBatch {
-    /// Nothing to write: no input and no progress.
-    pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty() && self.progress.is_none()
-    }
-
-    /// One batch per input, each with that input's rows: to store the inputs of a batch that
-    /// could not be stored together one by one, and find the one that cannot be stored.
-    pub fn into_single_inputs(self) -> Vec<ImportBatch> {
-        let mut singles: Vec<ImportBatch> = self
-            .inputs
-            .into_iter()
-            .map(|input| ImportBatch {
-                inputs: vec![input],
-                ..ImportBatch::default()
-            })
-            .collect();
-        fn give<T>(
-            singles: &mut [ImportBatch],
-            rows: Vec<(usize, T)>,
-            field: fn(&mut ImportBatch) -> &mut Vec<(usize, T)>,
-        ) {
-            for (input, row) in rows {
-                if let Some(single) = singles.get_mut(input) {
-                    field(single).push((0, row));
-                }
-            }
-        }
-        give(&mut singles, self.conversations, |b| &mut b.conversations);
-        give(&mut singles, self.recordings, |b| &mut b.recordings);
-        give(&mut singles, self.media, |b| &mut b.media);
-        give(&mut singles, self.jobs, |b| &mut b.jobs);
-        give(&mut singles, self.failed, |b| &mut b.failed);
-        give(&mut singles, self.orphans, |b| &mut b.orphans);
-        give(&mut singles, self.horizons, |b| &mut b.horizons);
-        for (input, record, message) in self.record_rejections {
-            if let Some(single) = singles.get_mut(input) {
-                single.record_rejections.push((0, record, message));
-            }
-        }
-        // A pull's progress goes with the last input: if that one is refused, the progress is
-        // not saved and the rerun asks again, which repeats work but never skips any.
-        if let Some(last) = singles.last_mut() {
-            last.progress = self.progress;
-        }
-        singles
-    }
-}
-
-/// What a batch changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WriteSummary {
-    pub inputs: usize,
-    pub conversations: usize,
-    /// Conversations not replaced because the stored copy has ended and the new one has not.
-    pub conversations_kept: usize,
-}
 
 impl Store {
     /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it, with the
@@ -294,7 +151,7 @@ async fn insert_inputs(tx: &mut SqliteConnection, inputs: &[RawInput]) -> Result
         inputs.iter().zip(&ids),
         |b, (input, id)| {
             b.push_bind(*id)
-                .push_bind(input.kind.clone())
+                .push_bind(input.kind.as_str())
                 .push_bind(input.source.clone())
                 .push_bind(input.received.to_string())
                 .push_bind(input.bytes)
@@ -314,6 +171,24 @@ async fn write_rows(
     batch: &ImportBatch,
     ids: &[i64],
 ) -> Result<(usize, usize)> {
+    write_input_notes(&mut *tx, batch, ids).await?;
+    let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
+    // Before the recordings are written: the claims are compared with the stored ones.
+    record_claim_conflicts(&mut *tx, &batch.recordings, ids).await?;
+    write_recordings(&mut *tx, &batch.recordings, ids).await?;
+    write_export_media(&mut *tx, &batch.media, ids).await?;
+    write_jobs(&mut *tx, batch, ids).await?;
+    write_orphans(&mut *tx, &batch.orphans, ids).await?;
+    Ok(written)
+}
+
+/// What the batch says about its inputs themselves: records rejected alone, and the details
+/// availability horizons the inputs state.
+async fn write_input_notes(
+    tx: &mut SqliteConnection,
+    batch: &ImportBatch,
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO record_rejections (raw_input_id, record, message) ",
@@ -338,17 +213,21 @@ async fn write_rows(
             b.push_bind(ids[*input]).push_bind(horizon.to_string());
         },
     )
-    .await?;
+    .await
+}
 
-    let written = write_conversations(&mut *tx, &batch.conversations, ids).await?;
-    record_claim_conflicts(&mut *tx, &batch.recordings, ids).await?;
-
+/// Recording evidence, upserted by (recording id, source).
+async fn write_recordings(
+    tx: &mut SqliteConnection,
+    recordings: &[(usize, RecordingRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO recordings (recording_id, source, conversation_id, media, media_subtype, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, archive_date, exported_date, creation_time, paused_ms, session_id, export_media_name, recording_file_role, raw_input_id) ",
         " ON CONFLICT (recording_id, source) DO UPDATE SET conversation_id = excluded.conversation_id, media = excluded.media, media_subtype = excluded.media_subtype, file_state = excluded.file_state, start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, output_size_bytes = excluded.output_size_bytes, has_media_uris = excluded.has_media_uris, delete_date = excluded.delete_date, archive_date = excluded.archive_date, exported_date = excluded.exported_date, creation_time = excluded.creation_time, paused_ms = excluded.paused_ms, session_id = excluded.session_id, export_media_name = excluded.export_media_name, recording_file_role = excluded.recording_file_role, raw_input_id = excluded.raw_input_id",
         20,
-        batch.recordings.iter(),
+        recordings.iter(),
         |b, (input, r)| {
             b.push_bind(r.recording_id.clone())
                 .push_bind(r.source.as_str())
@@ -372,14 +251,21 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Media files of an export tree, upserted by (conversation, file name).
+async fn write_export_media(
+    tx: &mut SqliteConnection,
+    media: &[(usize, MediaRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO export_media (conversation_id, file_name, recording_id, path, bytes, sha256, raw_input_id) ",
         " ON CONFLICT (conversation_id, file_name) DO UPDATE SET recording_id = excluded.recording_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, raw_input_id = excluded.raw_input_id",
         7,
-        batch.media.iter(),
+        media.iter(),
         |b, (input, m)| {
             b.push_bind(m.conversation_id.clone())
                 .push_bind(m.file_name.clone())
@@ -390,8 +276,11 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Bulk export jobs and their failed recordings, upserted by job (and recording).
+async fn write_jobs(tx: &mut SqliteConnection, batch: &ImportBatch, ids: &[i64]) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
@@ -427,14 +316,21 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
+    .await
+}
 
+/// Orphan recordings, upserted by orphan id.
+async fn write_orphans(
+    tx: &mut SqliteConnection,
+    orphans: &[(usize, OrphanRow)],
+    ids: &[i64],
+) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO orphan_recordings (orphan_id, conversation_id, recording_id, media_type, file_state, orphan_status, created_time, media_size_bytes, raw_input_id) ",
         " ON CONFLICT (orphan_id) DO UPDATE SET conversation_id = excluded.conversation_id, recording_id = excluded.recording_id, media_type = excluded.media_type, file_state = excluded.file_state, orphan_status = excluded.orphan_status, created_time = excluded.created_time, media_size_bytes = excluded.media_size_bytes, raw_input_id = excluded.raw_input_id",
         9,
-        batch.orphans.iter(),
+        orphans.iter(),
         |b, (input, o)| {
             b.push_bind(o.orphan_id.clone())
                 .push_bind(o.conversation_id.clone())
@@ -447,13 +343,9 @@ async fn write_rows(
                 .push_bind(ids[*input]);
         },
     )
-    .await?;
-
-    Ok(written)
+    .await
 }
 
-/// Replaces conversations (and their children) by the batch's copies. Returns how many were
-/// written and how many stored copies were kept because they were more complete.
 /// A digest of a copy of a conversation's details as parsed: every field recaudit reads, so
 /// two copies that differ only in fields it ignores are the same copy.
 fn details_digest(conversation: &AnalyticsConversation) -> String {
@@ -539,6 +431,8 @@ async fn record_claim_conflicts(
     .await
 }
 
+/// Replaces conversations (and their children) by the batch's copies. Returns how many were
+/// written and how many stored copies were kept because they were more complete.
 async fn write_conversations(
     tx: &mut SqliteConnection,
     conversations: &[(usize, AnalyticsConversation)],
@@ -547,30 +441,75 @@ async fn write_conversations(
     if conversations.is_empty() {
         return Ok((0, 0));
     }
-    // The same conversation on two pages of one batch: prefer an ended copy, then the later one.
-    let mut chosen: HashMap<&str, usize> = HashMap::new();
-    let mut copies: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    for (at, entry) in conversations.iter().enumerate() {
-        let id = entry.1.conversation_id.as_str();
-        copies.entry(id).or_default().push(at);
-        match chosen.get(id) {
-            None => {
-                order.push(id);
-                chosen.insert(id, at);
-            }
-            Some(&previous) => {
-                if entry.1.conversation_end.is_some()
-                    || conversations[previous].1.conversation_end.is_none()
-                {
-                    chosen.insert(id, at);
+    let copies = Copies::of(conversations);
+    let stored = stored_copies(&mut *tx, &copies.order).await?;
+    let digests: Vec<String> = conversations
+        .iter()
+        .map(|(_, c)| details_digest(c))
+        .collect();
+    let settled = settle(conversations, ids, &copies, &stored, &digests);
+    insert_details_conflicts(&mut *tx, &settled.conflicts).await?;
+    let selected: Vec<&(usize, AnalyticsConversation)> = settled
+        .selected_at
+        .iter()
+        .map(|&at| &conversations[at])
+        .collect();
+    replace_conversations(&mut *tx, conversations, &settled.selected_at, ids, &digests).await?;
+    insert_participants(&mut *tx, &selected).await?;
+    insert_sessions(&mut *tx, &selected).await?;
+    insert_segments(&mut *tx, &selected).await?;
+    Ok((selected.len(), settled.kept))
+}
+
+/// The copies of each conversation in a batch, by position in the batch.
+struct Copies<'a> {
+    /// The copy the batch offers: the same conversation on two pages of one batch prefers an
+    /// ended copy, then the later one.
+    chosen: HashMap<&'a str, usize>,
+    /// Every copy.
+    all: HashMap<&'a str, Vec<usize>>,
+    /// Conversation ids in the order they first appear.
+    order: Vec<&'a str>,
+}
+
+impl<'a> Copies<'a> {
+    fn of(conversations: &'a [(usize, AnalyticsConversation)]) -> Copies<'a> {
+        let mut copies = Copies {
+            chosen: HashMap::new(),
+            all: HashMap::new(),
+            order: Vec::new(),
+        };
+        for (at, entry) in conversations.iter().enumerate() {
+            let id = entry.1.conversation_id.as_str();
+            copies.all.entry(id).or_default().push(at);
+            match copies.chosen.get(id) {
+                None => {
+                    copies.order.push(id);
+                    copies.chosen.insert(id, at);
+                }
+                Some(&previous) => {
+                    if entry.1.conversation_end.is_some()
+                        || conversations[previous].1.conversation_end.is_none()
+                    {
+                        copies.chosen.insert(id, at);
+                    }
                 }
             }
         }
+        copies
     }
+}
 
-    // The stored copies: whether each has ended, its digest and its raw input.
-    let mut stored: HashMap<String, (bool, Option<String>, i64)> = HashMap::new();
+/// A stored copy of a conversation: whether it has ended, its digest (`None` for rows stored
+/// before digests were kept) and its raw input.
+type StoredCopy = (bool, Option<String>, i64);
+
+/// The stored copies of the conversations `order`.
+async fn stored_copies(
+    tx: &mut SqliteConnection,
+    order: &[&str],
+) -> Result<HashMap<String, StoredCopy>> {
+    let mut stored: HashMap<String, StoredCopy> = HashMap::new();
     for chunk in order.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT conversation_id, conversation_end IS NOT NULL, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN (",
@@ -590,17 +529,33 @@ async fn write_conversations(
                 .map(|(id, ended, digest, input)| (id, (ended, digest, input))),
         );
     }
+    Ok(stored)
+}
 
-    let digests: Vec<String> = conversations
-        .iter()
-        .map(|(_, c)| details_digest(c))
-        .collect();
+/// Which copy of each conversation stays, and where copies differ.
+struct Settled {
+    /// Stored copies kept because they had ended and the batch's had not.
+    kept: usize,
+    /// Positions in the batch of the copies to write.
+    selected_at: Vec<usize>,
+    /// (conversation, kept copy's input, differing copy's input, the batch's input).
+    conflicts: Vec<(String, i64, i64, i64)>,
+}
 
+/// Applies the rule of docs/RULES.md to every conversation of the batch: an ended copy beats
+/// one that has not ended; otherwise the copy that arrived last. Pure: decides, writes nothing.
+fn settle(
+    conversations: &[(usize, AnalyticsConversation)],
+    ids: &[i64],
+    copies: &Copies<'_>,
+    stored: &HashMap<String, StoredCopy>,
+    digests: &[String],
+) -> Settled {
     let mut kept = 0;
     let mut conflicts: Vec<(String, i64, i64, i64)> = Vec::new();
-    let mut selected_at: Vec<usize> = Vec::with_capacity(order.len());
-    for id in &order {
-        let at = chosen[id];
+    let mut selected_at: Vec<usize> = Vec::with_capacity(copies.order.len());
+    for id in &copies.order {
+        let at = copies.chosen[id];
         let entry = &conversations[at];
         let new_input = ids[entry.0];
         let on_file = stored.get(*id);
@@ -616,7 +571,7 @@ async fn write_conversations(
                 (new_input, Some(digests[at].clone()))
             }
         };
-        let mut others: Vec<(i64, Option<String>)> = copies[id]
+        let mut others: Vec<(i64, Option<String>)> = copies.all[id]
             .iter()
             .filter(|&&other| other != at)
             .map(|&other| (ids[conversations[other].0], Some(digests[other].clone())))
@@ -636,10 +591,20 @@ async fn write_conversations(
             }
         }
     }
-    let selected: Vec<&(usize, AnalyticsConversation)> =
-        selected_at.iter().map(|&at| &conversations[at]).collect();
+    Settled {
+        kept,
+        selected_at,
+        conflicts,
+    }
+}
+
+/// Records differing copies of a conversation's details (`details-copies`).
+async fn insert_details_conflicts(
+    tx: &mut SqliteConnection,
+    conflicts: &[(String, i64, i64, i64)],
+) -> Result<()> {
     insert_rows(
-        &mut *tx,
+        tx,
         "INSERT INTO evidence_conflicts (conversation_id, kind, subject, other, raw_input_id) ",
         " ON CONFLICT DO NOTHING",
         5,
@@ -652,14 +617,24 @@ async fn write_conversations(
                 .push_bind(*input);
         },
     )
-    .await?;
+    .await
+}
 
-    for chunk in selected.chunks(MAX_BINDS / 2) {
+/// Deletes the stored copies of the conversations at `selected_at` (their children go with
+/// them) and inserts the batch's copies.
+async fn replace_conversations(
+    tx: &mut SqliteConnection,
+    conversations: &[(usize, AnalyticsConversation)],
+    selected_at: &[usize],
+    ids: &[i64],
+    digests: &[String],
+) -> Result<()> {
+    for chunk in selected_at.chunks(MAX_BINDS / 2) {
         let mut query: QueryBuilder<Sqlite> =
             QueryBuilder::new("DELETE FROM conversations WHERE conversation_id IN (");
         let mut list = query.separated(", ");
-        for (_, conversation) in chunk {
-            list.push_bind(conversation.conversation_id.clone());
+        for &at in chunk {
+            list.push_bind(conversations[at].1.conversation_id.clone());
         }
         query.push(")");
         query
@@ -686,14 +661,24 @@ async fn write_conversations(
                 .push_bind(digests[at].clone());
         },
     )
-    .await?;
+    .await
+}
 
-    let participants = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .map(move |(p, participant)| (c, p, participant))
-    });
+async fn insert_participants(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
+    // Collected, not left lazy: a future holding an iterator of closures across `.await` is
+    // not provably `Send` (a known limit of the compiler), and the sources' `EvidenceStore` asks for one.
+    let participants: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .map(move |(p, participant)| (c, p, participant))
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO participants (conversation_id, ordinal, participant_id, purpose, user_id, participant_name) ",
@@ -709,20 +694,28 @@ async fn write_conversations(
                 .push_bind(participant.participant_name.clone());
         },
     )
-    .await?;
+    .await
+}
 
-    let sessions = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .flat_map(move |(p, participant)| {
-                participant
-                    .sessions
-                    .iter()
-                    .enumerate()
-                    .map(move |(s, session)| (c, p, s, session))
-            })
-    });
+async fn insert_sessions(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
+    let sessions: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .flat_map(move |(p, participant)| {
+                    participant
+                        .sessions
+                        .iter()
+                        .enumerate()
+                        .map(move |(s, session)| (c, p, s, session))
+                })
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id, received_packets) ",
@@ -742,26 +735,34 @@ async fn write_conversations(
                 .push_bind(session.received_packets());
         },
     )
-    .await?;
+    .await
+}
 
-    let segments = selected.iter().flat_map(|(_, c)| {
-        c.participants
-            .iter()
-            .enumerate()
-            .flat_map(move |(p, participant)| {
-                participant
-                    .sessions
-                    .iter()
-                    .enumerate()
-                    .flat_map(move |(s, session)| {
-                        session
-                            .segments
-                            .iter()
-                            .enumerate()
-                            .map(move |(g, segment)| (c, p, s, g, segment))
-                    })
-            })
-    });
+async fn insert_segments(
+    tx: &mut SqliteConnection,
+    selected: &[&(usize, AnalyticsConversation)],
+) -> Result<()> {
+    let segments: Vec<_> = selected
+        .iter()
+        .flat_map(|(_, c)| {
+            c.participants
+                .iter()
+                .enumerate()
+                .flat_map(move |(p, participant)| {
+                    participant
+                        .sessions
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(s, session)| {
+                            session
+                                .segments
+                                .iter()
+                                .enumerate()
+                                .map(move |(g, segment)| (c, p, s, g, segment))
+                        })
+                })
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO segments (conversation_id, participant_ordinal, session_ordinal, ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id) ",
@@ -783,9 +784,7 @@ async fn write_conversations(
                 .push_bind(segment.queue_id.clone());
         },
     )
-    .await?;
-
-    Ok((selected.len(), kept))
+    .await
 }
 
 /// Inserts rows with multi-row statements of at most [`ROWS_PER_STATEMENT`] rows and

@@ -1,5 +1,9 @@
 //! Advisory locks held on files of their own beside the database (`flock` on Unix).
 //!
+//! A layer-0 helper (docs/ARCHITECTURE.md, "Dependency rule"): the store takes one to migrate a
+//! new database, and `source::import` takes one so that two imports into one database run one
+//! after the other; neither layer may reach into the other for it.
+//!
 //! A lock is never taken on the database file itself: closing any other descriptor of that
 //! file would drop SQLite's own POSIX locks on it. The lock files are created when missing and
 //! never removed (removing one races with the next process opening it); the operating system
