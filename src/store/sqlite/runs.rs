@@ -18,87 +18,8 @@ use sqlx::sqlite::SqliteRow;
 use super::write::json_list;
 use super::{Store, db};
 use crate::error::{Error, Result};
+use crate::store::{EntryRow, RunRecord, StoredFinding, StoredInput, Tree};
 use crate::time::Timestamp;
-
-/// A stored audit run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRecord {
-    pub run_id: String,
-    pub seq: i64,
-    pub window_start: String,
-    pub window_end: String,
-    pub as_of: String,
-    pub completed: String,
-    pub rule_set: String,
-    pub policy: String,
-    pub software: String,
-    /// SHA-256 of the run's `manifest.json`: binds the report files to the run.
-    pub manifest_sha256: String,
-    /// The evidence coverage, JSON (the audit's `Coverage`); empty for runs sealed before
-    /// coverage was recorded.
-    pub coverage: String,
-}
-
-/// A finding as the `findings` table holds it: the status and reasons as their codes (the
-/// audit's `Finding::to_stored` and `Finding::from_stored` translate), lists as values.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StoredFinding {
-    pub conversation_id: String,
-    pub status: String,
-    pub reasons: Vec<String>,
-    pub recordings: Vec<String>,
-    pub media_sha256: Vec<String>,
-    pub started: String,
-    pub ended: Option<String>,
-    pub direction: String,
-    pub media: String,
-    pub queues: Vec<String>,
-    pub users: Vec<String>,
-    pub detail: String,
-}
-
-/// A raw input a run used, with the columns its input record repeats.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredInput {
-    pub kind: String,
-    pub source: String,
-    /// Canonical UTC text, as stored.
-    pub received: String,
-    pub bytes: i64,
-    pub sha256: String,
-}
-
-/// The two per-run Merkle trees of the ledger (`ledger_entries.tree`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tree {
-    Inputs,
-    Findings,
-}
-
-impl Tree {
-    pub const ALL: [Tree; 2] = [Tree::Inputs, Tree::Findings];
-
-    /// The name stored in `ledger_entries.tree` (and used in audit packages' file names).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tree::Inputs => "inputs",
-            Tree::Findings => "findings",
-        }
-    }
-}
-
-impl std::fmt::Display for Tree {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One leaf of a run's tree, as stored.
-pub struct EntryRow<'a> {
-    pub seq: u64,
-    pub record: &'a [u8],
-    pub leaf: &'a [u8],
-}
 
 /// The write transaction of one run; see the module documentation.
 pub struct RunTransaction {

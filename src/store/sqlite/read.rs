@@ -5,24 +5,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::evidence::{
+use super::{Store, db};
+use crate::error::{Error, Result};
+use crate::store::EvidencePage;
+use crate::store::evidence::{
     Conflict, Conversation, Evidence, FailedExport, MediaFile, Orphan, Participant,
     RecordingEvidence, RecordingSource, Segment, Session,
 };
-use super::{Store, db};
-use crate::error::{Error, Result};
 use crate::time::Timestamp;
-
-/// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
-pub const EVIDENCE_PAGE: usize = 2_000;
-
-/// Evidence of a page of conversations, with the raw inputs it was parsed from: exactly the
-/// inputs a run's findings are based on, recorded with the run (its chain of custody).
-#[derive(Debug, Default)]
-pub struct EvidencePage {
-    pub evidence: Vec<Evidence>,
-    pub raw_inputs: BTreeSet<i64>,
-}
 
 /// The columns of an `evidence_conflicts e` row as evidence names them: conversation, kind,
 /// and subject and other, where a `details-copies` row's raw input ids become their sources.
@@ -53,7 +43,7 @@ impl Snapshot {
         &mut self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<super::coverage::CoverageFacts> {
+    ) -> Result<crate::store::CoverageFacts> {
         super::coverage::facts(&mut self.tx, from, to).await
     }
 }

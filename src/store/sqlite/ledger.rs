@@ -6,25 +6,9 @@
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
-use super::{Store, StoredFinding, Tree, db};
+use super::{Store, db};
 use crate::error::Result;
-
-/// A stored run record.
-#[derive(Debug, Clone)]
-pub struct LedgerRun {
-    pub idx: i64,
-    pub run_id: String,
-    pub record: Vec<u8>,
-    pub leaf_hash: Vec<u8>,
-}
-
-/// A stored anchor.
-#[derive(Debug, Clone)]
-pub struct Anchor {
-    pub size: u64,
-    pub kind: String,
-    pub data: Vec<u8>,
-}
+use crate::store::{Anchor, LedgerRun, StoredFinding, Tree};
 
 impl Store {
     /// The number of run records in the ledger.

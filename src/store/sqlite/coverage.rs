@@ -9,38 +9,8 @@ use sqlx::{Row, SqliteConnection};
 
 use super::db;
 use crate::error::Result;
+use crate::store::{CoverageFacts, PulledWindow};
 use crate::time::Timestamp;
-
-/// A pull of conversation details that overlaps the window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PulledWindow {
-    pub from: Timestamp,
-    pub to: Timestamp,
-    pub api_base: String,
-    /// Every step of the pull (details, recording metadata, export job, orphans) finished.
-    pub finished: bool,
-}
-
-/// The evidence the store holds for a window.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CoverageFacts {
-    /// Conversations that started in the window...
-    pub conversations: u64,
-    /// ...of which came from API responses (the rest from imported files).
-    pub pulled_conversations: u64,
-    /// Pulls overlapping the window.
-    pub pulls: Vec<PulledWindow>,
-    /// The newest details availability horizon known.
-    pub horizon: Option<Timestamp>,
-    /// Bulk export jobs known (id and state), whose failed recordings were read.
-    pub export_jobs: Vec<(String, String)>,
-    /// UTC days (`YYYY-MM-DD`) of the export tree's folders holding the window's media files.
-    pub export_days: Vec<String>,
-    /// Media files of the export tree for the window's conversations.
-    pub export_media_files: u64,
-    /// Orphan-recording listings stored.
-    pub orphan_listings: u64,
-}
 
 /// Reads the coverage facts of `[from, to)` on `conn` (the audit's snapshot).
 pub(super) async fn facts(

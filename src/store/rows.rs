@@ -1,0 +1,147 @@
+//! The rows the store hands out, whatever the backend: runs, findings, ledger records,
+//! coverage facts and evidence pages. Plain data with no SQL in it; each backend reads its
+//! tables into these types and writes them from them.
+
+use std::collections::BTreeSet;
+
+use super::evidence::Evidence;
+use crate::time::Timestamp;
+
+/// A stored audit run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub seq: i64,
+    pub window_start: String,
+    pub window_end: String,
+    pub as_of: String,
+    pub completed: String,
+    pub rule_set: String,
+    pub policy: String,
+    pub software: String,
+    /// SHA-256 of the run's `manifest.json`: binds the report files to the run.
+    pub manifest_sha256: String,
+    /// The evidence coverage, JSON (the audit's `Coverage`); empty for runs sealed before
+    /// coverage was recorded.
+    pub coverage: String,
+}
+
+/// A finding as the `findings` table holds it: the status and reasons as their codes (the
+/// audit's `Finding::to_stored` and `Finding::from_stored` translate), lists as values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredFinding {
+    pub conversation_id: String,
+    pub status: String,
+    pub reasons: Vec<String>,
+    pub recordings: Vec<String>,
+    pub media_sha256: Vec<String>,
+    pub started: String,
+    pub ended: Option<String>,
+    pub direction: String,
+    pub media: String,
+    pub queues: Vec<String>,
+    pub users: Vec<String>,
+    pub detail: String,
+}
+
+/// A raw input a run used, with the columns its input record repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInput {
+    pub kind: String,
+    pub source: String,
+    /// Canonical UTC text, as stored.
+    pub received: String,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// The two per-run Merkle trees of the ledger (`ledger_entries.tree`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    Inputs,
+    Findings,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 2] = [Tree::Inputs, Tree::Findings];
+
+    /// The name stored in `ledger_entries.tree` (and used in audit packages' file names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tree::Inputs => "inputs",
+            Tree::Findings => "findings",
+        }
+    }
+}
+
+impl std::fmt::Display for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One leaf of a run's tree, as stored.
+pub struct EntryRow<'a> {
+    pub seq: u64,
+    pub record: &'a [u8],
+    pub leaf: &'a [u8],
+}
+
+/// A stored run record.
+#[derive(Debug, Clone)]
+pub struct LedgerRun {
+    pub idx: i64,
+    pub run_id: String,
+    pub record: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+}
+
+/// A stored anchor.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub size: u64,
+    pub kind: String,
+    pub data: Vec<u8>,
+}
+
+/// A pull of conversation details that overlaps the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledWindow {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub api_base: String,
+    /// Every step of the pull (details, recording metadata, export job, orphans) finished.
+    pub finished: bool,
+}
+
+/// The evidence the store holds for a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageFacts {
+    /// Conversations that started in the window...
+    pub conversations: u64,
+    /// ...of which came from API responses (the rest from imported files).
+    pub pulled_conversations: u64,
+    /// Pulls overlapping the window.
+    pub pulls: Vec<PulledWindow>,
+    /// The newest details availability horizon known.
+    pub horizon: Option<Timestamp>,
+    /// Bulk export jobs known (id and state), whose failed recordings were read.
+    pub export_jobs: Vec<(String, String)>,
+    /// UTC days (`YYYY-MM-DD`) of the export tree's folders holding the window's media files.
+    pub export_days: Vec<String>,
+    /// Media files of the export tree for the window's conversations.
+    pub export_media_files: u64,
+    /// Orphan-recording listings stored.
+    pub orphan_listings: u64,
+}
+
+/// Conversations loaded (and evaluated) at a time: bounds an audit's memory.
+pub const EVIDENCE_PAGE: usize = 2_000;
+
+/// Evidence of a page of conversations, with the raw inputs it was parsed from: exactly the
+/// inputs a run's findings are based on, recorded with the run (its chain of custody).
+#[derive(Debug, Default)]
+pub struct EvidencePage {
+    pub evidence: Vec<Evidence>,
+    pub raw_inputs: BTreeSet<i64>,
+}
