@@ -207,6 +207,11 @@ impl Finding {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_store_looks_for_the_pending_code_the_audit_writes() {
+        assert_eq!(Status::Pending.as_str(), crate::store::rows::PENDING_STATUS);
+    }
+
     /// Statuses and reasons are defined once (the `coded!` macro): every variant is in `ALL`,
     /// its code is unique and parses back to it, and docs/RULES.md explains every reason.
     #[test]

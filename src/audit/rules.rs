@@ -7,6 +7,7 @@ use super::evidence::{
     Conflict, Evidence, FailedExport, RecordingEvidence, RecordingSource, Session,
 };
 use super::{Finding, Policy, Reason, Status};
+use crate::source::model::{AGENT_PURPOSES, INTERACT_SEGMENT};
 use crate::time::Timestamp;
 
 /// Disconnect types that mean the leg failed rather than was declined or hung up
@@ -21,9 +22,6 @@ const FAILURE_DISCONNECTS: &[&str] = &[
 
 /// Segment types of a leg that was offered to an agent or placed by one.
 const OFFER_SEGMENTS: &[&str] = &["alert", "dialing", "contacting"];
-
-/// Participant purposes whose voice sessions must be recorded.
-const AGENT_PURPOSES: &[&str] = &["agent", "user"];
 
 /// Participant purposes that are parties inside the org (`AnalyticsParticipant.purpose`
 /// allowed values, models/analytics_participant.py). A conversation whose every participant has
@@ -181,7 +179,7 @@ fn decide(
     let agent_sessions = agent_sessions(evidence, policy);
     let interacted = agent_sessions
         .iter()
-        .any(|(_, s)| has_segment(s, &["interact"]));
+        .any(|(_, s)| has_segment(s, &[INTERACT_SEGMENT]));
 
     if !interacted {
         check_media_established(&agent_sessions, facts, verdict);
@@ -314,7 +312,7 @@ fn check_media_received(agent_sessions: &[(&str, &Session)], verdict: &mut Verdi
     for (who, _) in agent_sessions.iter().filter(|(_, s)| {
         s.media_type.eq_ignore_ascii_case("voice")
             && s.received_packets == Some(0)
-            && has_segment(s, &["interact"])
+            && has_segment(s, &[INTERACT_SEGMENT])
     }) {
         verdict.add(
             Reason::NoMediaReceived,
@@ -1030,7 +1028,7 @@ fn interact_intervals(evidence: &Evidence, policy: &Policy) -> Vec<(i64, i64)> {
         .flat_map(|p| p.sessions.iter())
         .filter(|s| policy.media_in_scope(&s.media_type))
         .flat_map(|s| s.segments.iter())
-        .filter(|seg| seg.segment_type == "interact")
+        .filter(|seg| seg.segment_type == INTERACT_SEGMENT)
         .filter_map(|seg| {
             let end = seg.end.or(conversation_end)?;
             (end > seg.start).then_some((seg.start.millis(), end.millis()))

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 
 use super::batch::{PullProgress, PullState};
 use super::import::{ImportOutcome, PayloadSink};
+use super::model::RECORDING_METADATA_PATH;
 use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -1090,7 +1091,10 @@ impl<S: EvidenceStore> Pull<'_, S> {
             let answer = client
                 .call(
                     Method::GET,
-                    &format!("/api/v2/conversations/{id}/recordingmetadata"),
+                    &format!(
+                        "{}{id}{}",
+                        RECORDING_METADATA_PATH.0, RECORDING_METADATA_PATH.1
+                    ),
                     None,
                 )
                 .await;

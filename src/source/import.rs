@@ -37,8 +37,10 @@ use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
+
 use std::path::{Path, PathBuf};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -1488,7 +1490,7 @@ async fn stream_ndjson(
     input: &RawInput,
     max_line: u64,
 ) -> Result<Result<Streamed, Rejected>> {
-    let reader = match LineReader::open(path) {
+    let mut reader = match LineReader::open(path).await {
         Ok(reader) => reader,
         Err(e) => return Ok(Err(Rejected::Unreadable(e))),
     };
@@ -1497,11 +1499,12 @@ async fn stream_ndjson(
         Err(e) if store.is_about_the_input(&e) => return Ok(Err(Rejected::Unstorable(e))),
         Err(e) => return Err(e),
     };
-    // The file is read and parsed on a blocking thread, one part ahead of the store at most.
-    let (sender, receiver) = tokio::sync::mpsc::channel(1);
-    tokio::task::spawn_blocking(move || read_parts(reader, max_line, &sender));
-    let result = match stream_parts(&mut stream, receiver, path).await {
-        Ok(Ok((streamed, sha256, bytes))) => {
+    // The file's bytes are read through tokio's file (its reads run on the blocking pool);
+    // hashing and parsing a line is short work done here, part by part, so memory holds one
+    // part and the buffers stay on this task.
+    let result = match stream_parts(&mut stream, &mut reader, max_line).await {
+        Ok(Ok(streamed)) => {
+            let (sha256, bytes) = reader.finish();
             if sha256 != input.sha256 || bytes != input.bytes {
                 Ok(Err(Rejected::Changed {
                     bytes: input.bytes,
@@ -1532,44 +1535,31 @@ async fn stream_ndjson(
     result
 }
 
-/// What the reading thread of a streamed file sends (see [`read_parts`]).
-enum Piece {
-    /// Bytes of the file and the rows parsed from them, to store before the next piece.
-    Part(Vec<u8>, Rows),
-    /// The file is rejected: nothing of it may be stored.
-    Rejected(Rejected),
-    /// The whole file was read: its SHA-256 (hex) and size.
-    End(String, i64),
-}
-
-/// Reads the file to its end, parsing it line by line, and sends part after part to the
-/// store's side (see [`stream_ndjson`]). Runs on a blocking thread. The channel holds one piece,
-/// so reading is at most one part ahead of writing and memory stays bounded by a few parts;
-/// when the store's side stops listening (it failed), reading stops at the next part.
-fn read_parts(mut reader: LineReader, max_line: u64, parts: &tokio::sync::mpsc::Sender<Piece>) {
-    let send = |piece: Piece| parts.blocking_send(piece).is_ok();
+/// Reads the file to its end, parsing it line by line and writing part after part (see
+/// [`stream_ndjson`]). `Ok(Ok)` with what was written; `Ok(Err)` rejects the file.
+async fn stream_parts(
+    stream: &mut impl StreamedWrite,
+    reader: &mut LineReader,
+    max_line: u64,
+) -> Result<Result<Streamed, Rejected>> {
+    let mut streamed = Streamed::default();
     let mut rows = Rows::default();
     let mut index = 0usize;
     loop {
-        let step = match reader.step(max_line) {
+        let step = match reader.step(max_line).await {
             Ok(step) => step,
-            Err(e) => {
-                send(Piece::Rejected(Rejected::Unreadable(e)));
-                return;
-            }
+            Err(e) => return Ok(Err(Rejected::Unreadable(e))),
         };
         match step {
             Step::End => break,
             Step::ChunkFull => {
-                if !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows))) {
-                    return;
-                }
+                let part = std::mem::take(&mut rows);
+                write_part(stream, reader.take_chunk(), part, &mut streamed).await?;
                 continue;
             }
             Step::Line => {
                 if let Err(rejected) = ndjson_line(index, reader.line(), &mut rows) {
-                    send(Piece::Rejected(rejected));
-                    return;
+                    return Ok(Err(rejected));
                 }
             }
             Step::TooLong(length) => rows.rejected_records.push((
@@ -1581,37 +1571,13 @@ fn read_parts(mut reader: LineReader, max_line: u64, parts: &tokio::sync::mpsc::
             )),
         }
         index += 1;
-        if rows.conversations.len() >= PART_CONVERSATIONS
-            && !send(Piece::Part(reader.take_chunk(), std::mem::take(&mut rows)))
-        {
-            return;
+        if rows.conversations.len() >= PART_CONVERSATIONS {
+            let part = std::mem::take(&mut rows);
+            write_part(stream, reader.take_chunk(), part, &mut streamed).await?;
         }
     }
-    if send(Piece::Part(reader.take_chunk(), rows)) {
-        let (sha256, bytes) = reader.finish();
-        send(Piece::End(sha256, bytes));
-    }
-}
-
-/// Writes the parts [`read_parts`] sends as they come. `Ok(Ok)` with what was written and the
-/// SHA-256 and size of everything read; `Ok(Err)` rejects the file.
-async fn stream_parts(
-    stream: &mut impl StreamedWrite,
-    mut parts: tokio::sync::mpsc::Receiver<Piece>,
-    path: &Path,
-) -> Result<Result<(Streamed, String, i64), Rejected>> {
-    let mut streamed = Streamed::default();
-    while let Some(piece) = parts.recv().await {
-        match piece {
-            Piece::Part(chunk, rows) => write_part(stream, chunk, rows, &mut streamed).await?,
-            Piece::Rejected(rejected) => return Ok(Err(rejected)),
-            Piece::End(sha256, bytes) => return Ok(Ok((streamed, sha256, bytes))),
-        }
-    }
-    // The reading thread ended without a last word: it cannot have read the file whole.
-    Err(Error::io("cannot read", path)(std::io::Error::other(
-        "the thread reading the file stopped before its end",
-    )))
+    write_part(stream, reader.take_chunk(), rows, &mut streamed).await?;
+    Ok(Ok(streamed))
 }
 
 /// Writes a part of a streamed file: its bytes and the rows parsed from them.
@@ -1652,7 +1618,7 @@ enum Step {
 /// store ([`LineReader::take_chunk`]). Holds at most one part of the file and one line (a line
 /// longer than the limit is skipped, not kept).
 struct LineReader {
-    inner: BufReader<File>,
+    inner: tokio::io::BufReader<tokio::fs::File>,
     hasher: Sha256,
     bytes: u64,
     chunk: Vec<u8>,
@@ -1664,9 +1630,12 @@ struct LineReader {
 }
 
 impl LineReader {
-    fn open(path: &Path) -> std::io::Result<LineReader> {
+    async fn open(path: &Path) -> std::io::Result<LineReader> {
         Ok(LineReader {
-            inner: BufReader::with_capacity(1024 * 1024, File::open(path)?),
+            inner: tokio::io::BufReader::with_capacity(
+                1024 * 1024,
+                tokio::fs::File::open(path).await?,
+            ),
             hasher: Sha256::new(),
             bytes: 0,
             chunk: Vec::new(),
@@ -1676,7 +1645,7 @@ impl LineReader {
         })
     }
 
-    fn step(&mut self, max_line: u64) -> std::io::Result<Step> {
+    async fn step(&mut self, max_line: u64) -> std::io::Result<Step> {
         if self.line_done {
             self.line.clear();
             self.line_length = 0;
@@ -1686,7 +1655,7 @@ impl LineReader {
             if self.chunk.len() >= PART_BYTES {
                 return Ok(Step::ChunkFull);
             }
-            let available = match self.inner.fill_buf() {
+            let available = match self.inner.fill_buf().await {
                 Ok(available) => available,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -1715,7 +1684,7 @@ impl LineReader {
             }
             self.line_length += used as u64;
             self.bytes += used as u64;
-            self.inner.consume(used);
+            std::pin::Pin::new(&mut self.inner).consume(used);
             if ended {
                 self.line_done = true;
                 return Ok(self.finished(max_line, true));

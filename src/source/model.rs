@@ -374,3 +374,17 @@ impl RecordingSource {
         }
     }
 }
+
+/// Participant purposes of an org's agents (`AnalyticsParticipant.purpose`, SDK
+/// models/analytics_participant.py): their sessions are the ones that must be recorded. The
+/// audit's rules and the pull's choice of which conversations to ask recording metadata for
+/// both read this list, so they cannot drift apart.
+pub const AGENT_PURPOSES: &[&str] = &["agent", "user"];
+
+/// The segment type of a session whose media was up between the parties
+/// (`AnalyticsConversationSegment.segmentType`, SDK models/analytics_conversation_segment.py).
+pub const INTERACT_SEGMENT: &str = "interact";
+
+/// The API path of a conversation's recording metadata, `GET` with `prefix + id + suffix`: also
+/// the `source` its answer is stored under, which is how a later pull knows it was asked.
+pub const RECORDING_METADATA_PATH: (&str, &str) = ("/api/v2/conversations/", "/recordingmetadata");

@@ -26,6 +26,11 @@ pub struct RunRecord {
     pub coverage: String,
 }
 
+/// The stored code of the audit's `pending` status, which the store's own queries look for
+/// (a pending conversation's recording metadata is asked again); a unit test of the audit
+/// checks that it is `Status::Pending`'s code.
+pub const PENDING_STATUS: &str = "pending";
+
 /// A finding as the `findings` table holds it: the status and reasons as their codes (the
 /// audit's `Finding::to_stored` and `Finding::from_stored` translate), lists as values.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -12,6 +12,8 @@ use super::write::insert_rows;
 use super::{Store, db};
 use crate::error::Result;
 use crate::source::batch::{PullProgress, PullState};
+use crate::source::model::{AGENT_PURPOSES, INTERACT_SEGMENT, RECORDING_METADATA_PATH};
+use crate::store::rows::PENDING_STATUS;
 use crate::time::Timestamp;
 
 /// Writes `progress` inside the caller's transaction.
@@ -127,33 +129,45 @@ impl Store {
         api: &str,
         media_types: Option<&[String]>,
     ) -> Result<Vec<String>> {
+        // What "asked before" and "must be recorded" mean is the source's vocabulary
+        // (`source::model`): the path a metadata answer is stored under, the agent purposes and
+        // the interact segment; the SQL only binds them.
         let mut sql = String::from(
             "SELECT c.conversation_id FROM conversations c \
              WHERE c.conversation_start >= ? AND c.conversation_start < ? \
-             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = '/api/v2/conversations/' || c.conversation_id || '/recordingmetadata') \
+             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = ? || c.conversation_id || ?) \
                   OR (SELECT f.status FROM findings f JOIN runs u ON u.run_id = f.run_id \
-                      WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = 'pending') \
+                      WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = ?) \
              AND NOT EXISTS (SELECT 1 FROM pull_metadata m WHERE m.window_start = ? AND m.window_end = ? \
                   AND m.api_base = ? AND m.conversation_id = c.conversation_id)",
         );
         if let Some(media) = media_types {
+            let purposes = vec!["?"; AGENT_PURPOSES.len()].join(", ");
             let placeholders = vec!["?"; media.len().max(1)].join(", ");
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM participants p \
                    JOIN sessions s ON s.conversation_id = p.conversation_id AND s.participant_ordinal = p.ordinal \
                    JOIN segments g ON g.conversation_id = s.conversation_id AND g.participant_ordinal = s.participant_ordinal AND g.session_ordinal = s.ordinal \
-                   WHERE p.conversation_id = c.conversation_id AND p.purpose IN ('agent', 'user') \
-                   AND g.segment_type = 'interact' AND s.media_type IN ({placeholders}))"
+                   WHERE p.conversation_id = c.conversation_id AND p.purpose IN ({purposes}) \
+                   AND g.segment_type = ? AND s.media_type IN ({placeholders}))"
             ));
         }
         sql.push_str(" ORDER BY c.conversation_id");
+        let (path_prefix, path_suffix) = RECORDING_METADATA_PATH;
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(from.to_string())
             .bind(to.to_string())
+            .bind(path_prefix)
+            .bind(path_suffix)
+            .bind(PENDING_STATUS)
             .bind(from.to_string())
             .bind(to.to_string())
             .bind(api.to_string());
         if let Some(media) = media_types {
+            for purpose in AGENT_PURPOSES {
+                query = query.bind(*purpose);
+            }
+            query = query.bind(INTERACT_SEGMENT);
             if media.is_empty() {
                 query = query.bind("");
             }
