@@ -14,7 +14,7 @@ pub struct Cli {
     /// Database URL (SQLite), created if missing [env: RECAUDIT_DB] [default:
     /// sqlite://recaudit.db; for `demo`: sqlite://recaudit-demo.db].
     #[arg(long, global = true)]
-    pub db: Option<String>,
+    pub(crate) db: Option<String>,
 
     /// Configuration file (TOML): scope, rule thresholds, retention and ledger. Optional.
     #[arg(long, global = true, env = "RECAUDIT_CONFIG")]
@@ -23,13 +23,13 @@ pub struct Cli {
     /// Directory the reports are written to, one folder per run [env: RECAUDIT_REPORTS_DIR]
     /// [default: reports; for `demo`: reports-demo].
     #[arg(long, global = true)]
-    pub reports_dir: Option<PathBuf>,
+    pub(crate) reports_dir: Option<PathBuf>,
 
     /// Ledger signing key file [env: RECAUDIT_LEDGER_KEY] (default: [ledger] key, else
     /// `<database stem>.ledger.key` beside the database). Created with mode 0600 by the first
     /// audit when missing.
     #[arg(long, global = true)]
-    pub ledger_key: Option<PathBuf>,
+    pub(crate) ledger_key: Option<PathBuf>,
 
     /// More log output (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -112,10 +112,10 @@ impl Cli {
     }
 }
 
-pub const DEFAULT_DB: &str = "sqlite://recaudit.db";
-pub const DEFAULT_REPORTS_DIR: &str = "reports";
-pub const DEMO_DB: &str = "sqlite://recaudit-demo.db";
-pub const DEMO_REPORTS_DIR: &str = "reports-demo";
+pub(crate) const DEFAULT_DB: &str = "sqlite://recaudit.db";
+pub(crate) const DEFAULT_REPORTS_DIR: &str = "reports";
+pub(crate) const DEMO_DB: &str = "sqlite://recaudit-demo.db";
+pub(crate) const DEMO_REPORTS_DIR: &str = "reports-demo";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

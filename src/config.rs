@@ -23,9 +23,9 @@ pub struct Settings {
     #[serde(default)]
     pub scope: Scope,
     #[serde(default)]
-    pub rules: Thresholds,
+    pub(crate) rules: Thresholds,
     #[serde(default)]
-    pub retention: Vec<RetentionRule>,
+    pub(crate) retention: Vec<RetentionRule>,
     #[serde(default)]
     pub ledger: LedgerSettings,
     #[serde(default)]
@@ -47,7 +47,7 @@ impl Settings {
     }
 
     /// Parses configuration text; the error names the key and line.
-    pub fn parse(text: &str) -> Result<Settings, String> {
+    pub(crate) fn parse(text: &str) -> Result<Settings, String> {
         let settings: Settings =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         settings.policy().validate()?;

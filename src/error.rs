@@ -234,7 +234,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(
+    pub(crate) fn io(
         context: &'static str,
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> Error {

@@ -16,20 +16,20 @@ use crate::error::{Error, Result};
 
 /// A held lock (or, where the lock file cannot be created, none: see [`FileLock::acquire`]).
 #[derive(Debug)]
-pub struct FileLock {
+pub(crate) struct FileLock {
     _file: Option<File>,
 }
 
 impl FileLock {
     /// `<database><suffix>`, the lock file of `database`.
-    pub fn beside(database: &Path, suffix: &str) -> PathBuf {
+    pub(crate) fn beside(database: &Path, suffix: &str) -> PathBuf {
         let mut name = database.as_os_str().to_os_string();
         name.push(suffix);
         PathBuf::from(name)
     }
 
     /// No lock, for a database that needs none (in memory).
-    pub fn none() -> FileLock {
+    pub(crate) fn none() -> FileLock {
         FileLock { _file: None }
     }
 
@@ -37,7 +37,7 @@ impl FileLock {
     /// once, then waits without blocking the async runtime. A folder where the lock file cannot
     /// be created (read-only media holding a copy to verify) is not locked: nothing else can
     /// be writing there.
-    pub async fn acquire(path: PathBuf, waiting: impl FnOnce()) -> Result<FileLock> {
+    pub(crate) async fn acquire(path: PathBuf, waiting: impl FnOnce()) -> Result<FileLock> {
         let file = match std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

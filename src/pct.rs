@@ -14,7 +14,7 @@ fn is_unreserved(b: u8) -> bool {
 
 /// Whether `v` is a `pct` value: 1 to 256 characters, unreserved bytes as themselves and
 /// every other byte `%XX` in uppercase hex (the one encoding [`pct_encode`] writes).
-pub fn is_pct(v: &str) -> bool {
+pub(crate) fn is_pct(v: &str) -> bool {
     if !(1..=256).contains(&v.len()) {
         return false;
     }
@@ -41,7 +41,7 @@ pub fn is_pct(v: &str) -> bool {
 }
 
 /// Percent-encodes every byte outside `A-Z a-z 0-9 - . _ ~` with uppercase hex.
-pub fn pct_encode(raw: &str) -> String {
+pub(crate) fn pct_encode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if is_unreserved(b) {

@@ -111,7 +111,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// Milliseconds in an hour, for settings expressed in hours.
-pub const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 #[cfg(test)]
 mod tests {

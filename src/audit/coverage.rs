@@ -17,21 +17,21 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Conversations that started in the window.
-    pub conversations: u64,
+    pub(crate) conversations: u64,
     /// Of those, from API pulls; the rest came from imported files, whose interval is not
     /// attested by the files themselves.
-    pub pulled_conversations: u64,
+    pub(crate) pulled_conversations: u64,
     /// Pulls overlapping the window: `[from, to) api: finished|unfinished`.
-    pub pulls: Vec<String>,
+    pub(crate) pulls: Vec<String>,
     /// The details availability horizon (`dataAvailabilityDate`) known, if any.
-    pub details_horizon: Option<String>,
+    pub(crate) details_horizon: Option<String>,
     /// Bulk export jobs whose failed recordings were read: `id (STATE)`.
-    pub export_jobs: Vec<String>,
+    pub(crate) export_jobs: Vec<String>,
     /// Days of the export tree holding the window's media files, and how many files.
-    pub export_days: Vec<String>,
-    pub export_media_files: u64,
+    pub(crate) export_days: Vec<String>,
+    pub(crate) export_media_files: u64,
     /// Orphan-recording listings read.
-    pub orphan_listings: u64,
+    pub(crate) orphan_listings: u64,
     /// Why the evidence does not cover the window; empty for a complete run.
     pub gaps: Vec<String>,
     /// Sealed although `gaps` is not empty, because the operator asked for it.
@@ -40,7 +40,7 @@ pub struct Coverage {
 
 /// A reason the evidence does not cover a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gap {
+pub(crate) enum Gap {
     /// No conversation details at all: nothing was pulled or imported for the window.
     NoDetails,
     /// A pull overlapping the window has not finished (stopped, killed, or still running).
@@ -73,7 +73,11 @@ impl std::fmt::Display for Gap {
 }
 
 /// The coverage of `[from, to)` and the gaps that forbid sealing it as a complete run.
-pub fn assess(from: Timestamp, to: Timestamp, facts: &CoverageFacts) -> (Coverage, Vec<Gap>) {
+pub(crate) fn assess(
+    from: Timestamp,
+    to: Timestamp,
+    facts: &CoverageFacts,
+) -> (Coverage, Vec<Gap>) {
     let finished: Vec<(Timestamp, Timestamp)> = facts
         .pulls
         .iter()

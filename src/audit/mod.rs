@@ -21,7 +21,7 @@
 //! 6. `pending` when the only reasons are late-arrival ones and the grace window is still open,
 //!    otherwise `exception`; no reason at all is `complete`.
 
-pub mod coverage;
+pub(crate) mod coverage;
 pub mod evidence;
 pub mod policy;
 mod rules;
@@ -44,7 +44,7 @@ pub const RULE_SET: &str = "recaudit-rules-2";
 macro_rules! coded {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident {
+        pub(crate) enum $name:ident {
             $($(#[$variant_meta:meta])* $variant:ident => $code:literal,)+
         }
     ) => {
@@ -55,7 +55,7 @@ macro_rules! coded {
 
         impl $name {
             /// Every variant, in declaration order.
-            pub const ALL: [$name; [$($code),+].len()] = [$($name::$variant),+];
+            pub(crate) const ALL: [$name; [$($code),+].len()] = [$($name::$variant),+];
 
             /// The stable code: reports, the ledger and downstream tooling depend on it.
             pub fn code(self) -> &'static str {
@@ -64,7 +64,7 @@ macro_rules! coded {
                 }
             }
 
-            pub fn parse(code: &str) -> Option<Self> {
+            pub(crate) fn parse(code: &str) -> Option<Self> {
                 match code {
                     $($code => Some($name::$variant),)+
                     _ => None,
@@ -83,7 +83,7 @@ macro_rules! coded {
 coded! {
     /// The verdict for one interaction.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub enum Status {
+    pub(crate) enum Status {
         Complete => "complete",
         Exception => "exception",
         Pending => "pending",
@@ -93,7 +93,7 @@ coded! {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         self.code()
     }
 }
@@ -101,7 +101,7 @@ impl Status {
 coded! {
     /// Why an interaction is not simply complete.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub enum Reason {
+    pub(crate) enum Reason {
         MediaNotEstablished => "media-not-established",
         RecordingMissing => "recording-missing",
         MediaFileMissing => "media-file-missing",
@@ -126,7 +126,7 @@ coded! {
 impl Reason {
     /// Reasons that may still resolve by themselves: Genesys can take up to 48 hours to make a
     /// recording and its media available.
-    pub fn is_late_arrival(self) -> bool {
+    pub(crate) fn is_late_arrival(self) -> bool {
         matches!(self, Reason::RecordingMissing | Reason::MediaFileMissing)
     }
 }
@@ -159,7 +159,7 @@ pub struct Finding {
 
 impl Finding {
     /// The finding as the store keeps it: the status and reasons by their codes.
-    pub fn to_stored(&self) -> StoredFinding {
+    pub(crate) fn to_stored(&self) -> StoredFinding {
         StoredFinding {
             conversation_id: self.interaction.clone(),
             status: self.status.as_str().to_string(),
@@ -178,7 +178,7 @@ impl Finding {
 
     /// A stored finding read back; an unknown status or reason code (a row edited by hand, or
     /// written by a newer rule set) is named, never skipped.
-    pub fn from_stored(stored: StoredFinding) -> std::result::Result<Finding, String> {
+    pub(crate) fn from_stored(stored: StoredFinding) -> std::result::Result<Finding, String> {
         let reasons = stored
             .reasons
             .iter()

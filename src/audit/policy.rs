@@ -31,9 +31,9 @@ pub struct Scope {
     /// When non-empty, only conversations in one of these divisions are in scope.
     pub include_divisions: Vec<String>,
     /// Conversations in any of these divisions are out of scope.
-    pub exclude_divisions: Vec<String>,
+    pub(crate) exclude_divisions: Vec<String>,
     /// When non-empty, only conversations routed through one of these queues are in scope.
-    pub include_queues: Vec<String>,
+    pub(crate) include_queues: Vec<String>,
     /// Conversations routed through any of these queues are out of scope.
     pub exclude_queues: Vec<String>,
     /// Conversations shorter than this (conversationStart to conversationEnd) are excluded with
@@ -66,9 +66,9 @@ impl Default for Scope {
 pub struct Thresholds {
     /// Genesys can take up to 48 hours to make a recording selectable; a conversation whose
     /// only problems are a missing recording or missing media stays `pending` this long.
-    pub grace_hours: u64,
+    pub(crate) grace_hours: u64,
     /// A recording still `UPLOADING` this long after the conversation ended is an error.
-    pub uploading_threshold_hours: u64,
+    pub(crate) uploading_threshold_hours: u64,
     /// Share of the agents' interact time the recorded media must cover (0.0 to 1.0).
     pub duration_coverage: f64,
 }
@@ -101,7 +101,7 @@ pub struct RetentionRule {
 
 impl Policy {
     /// Checks ranges serde cannot express; the message names the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let coverage = self.rules.duration_coverage;
         if !(0.0..=1.0).contains(&coverage) || coverage.is_nan() {
             return Err(format!(
@@ -119,20 +119,20 @@ impl Policy {
         Ok(())
     }
 
-    pub fn grace_ms(&self) -> i64 {
+    pub(crate) fn grace_ms(&self) -> i64 {
         hours_to_ms(self.rules.grace_hours)
     }
 
-    pub fn uploading_threshold_ms(&self) -> i64 {
+    pub(crate) fn uploading_threshold_ms(&self) -> i64 {
         hours_to_ms(self.rules.uploading_threshold_hours)
     }
 
     /// The coverage threshold in thousandths, so the comparison is exact integer arithmetic.
-    pub fn coverage_permille(&self) -> i64 {
+    pub(crate) fn coverage_permille(&self) -> i64 {
         (self.rules.duration_coverage * 1000.0).round() as i64
     }
 
-    pub fn media_in_scope(&self, media: &str) -> bool {
+    pub(crate) fn media_in_scope(&self, media: &str) -> bool {
         self.scope
             .media_types
             .iter()
@@ -142,7 +142,7 @@ impl Policy {
     /// Every setting that can change a verdict, canonically: the whole policy as compact JSON,
     /// with the lists whose order does not matter sorted. Stored with every run and shown in
     /// its summary, so two runs judged by different settings never look alike.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut canonical = self.clone();
         let scope = &mut canonical.scope;
         for list in [

@@ -27,7 +27,7 @@ use crate::time::Timestamp;
 
 /// The kinds of anchor, as `ledger_anchors.kind` stores them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnchorKind {
+pub(crate) enum AnchorKind {
     /// An RFC 3161 `TimeStampResp` from the TSA.
     Rfc3161,
     /// A copy in the anchor directory (the data is its path).
@@ -36,7 +36,7 @@ pub enum AnchorKind {
 
 impl AnchorKind {
     /// The stored name; existing databases hold exactly these.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AnchorKind::Rfc3161 => "rfc3161",
             AnchorKind::Directory => "directory",
@@ -45,7 +45,7 @@ impl AnchorKind {
 
     /// The kind a stored name names; `None` for a name this version does not know, which the
     /// checks of either kind then ignore.
-    pub fn parse(stored: &str) -> Option<AnchorKind> {
+    pub(crate) fn parse(stored: &str) -> Option<AnchorKind> {
         [AnchorKind::Rfc3161, AnchorKind::Directory]
             .into_iter()
             .find(|kind| kind.as_str() == stored)
@@ -60,7 +60,7 @@ pub struct AnchorOutcome {
 }
 
 /// Anchors a checkpoint as configured. Never fails: problems are listed in the outcome.
-pub async fn anchor_checkpoint(
+pub(crate) async fn anchor_checkpoint(
     store: &Store,
     settings: &LedgerSettings,
     checkpoint: &Checkpoint,
@@ -127,7 +127,7 @@ pub async fn anchor_checkpoint(
 /// The checkpoints kept outside the database (the anchor directory's copies), each verified
 /// with the ledger's key: what an append must extend. A copy that does not verify is an error:
 /// it is another ledger's directory or a forgery, and either way the head cannot be checked.
-pub fn known_checkpoints(
+pub(crate) fn known_checkpoints(
     dir: Option<&Path>,
     verifier: &super::note::NoteVerifier,
     origin: &str,
@@ -163,7 +163,11 @@ fn write_new(path: &Path, note: &str) -> std::io::Result<()> {
 
 /// Writes `<dir>/<size>.note` unless it already holds exactly this note. A different note of
 /// the same size there is a split view and is refused.
-pub fn copy_to_dir(dir: &Path, size: u64, note: &str) -> std::result::Result<PathBuf, String> {
+pub(crate) fn copy_to_dir(
+    dir: &Path,
+    size: u64,
+    note: &str,
+) -> std::result::Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let path = dir.join(format!("{size}.note"));
     if let Ok(existing) = std::fs::read(&path) {
@@ -240,7 +244,7 @@ pub fn read_dir_notes(dir: &Path) -> Result<Vec<(String, String)>> {
 
 /// DER of an RFC 3161 `TimeStampReq` for SHA-256 of `data`, asking for the TSA certificate:
 /// `SEQUENCE { version 1, messageImprint { sha256, digest }, nonce, certReq TRUE }`.
-pub fn timestamp_request(data: &[u8], nonce: u64) -> Vec<u8> {
+pub(crate) fn timestamp_request(data: &[u8], nonce: u64) -> Vec<u8> {
     let digest = Sha256::digest(data);
     // AlgorithmIdentifier { id-sha256 (2.16.840.1.101.3.4.2.1), NULL }
     let algorithm: &[u8] = &[
@@ -269,7 +273,7 @@ pub fn timestamp_request(data: &[u8], nonce: u64) -> Vec<u8> {
 }
 
 /// The `PKIStatus` of a DER `TimeStampResp`: 0 granted, 1 granted with modifications.
-pub fn response_status(response: &[u8]) -> Option<u64> {
+pub(crate) fn response_status(response: &[u8]) -> Option<u64> {
     // SEQUENCE { PKIStatusInfo SEQUENCE { status INTEGER, ... }, token }
     let (outer, _) = der_content(response, 0x30)?;
     let (info, _) = der_content(outer, 0x30)?;
@@ -332,7 +336,7 @@ async fn request_timestamp(url: &str, data: &[u8]) -> std::result::Result<Vec<u8
 
 /// Why a token could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// No openssl to check with: the check is skipped, not failed.
     Unavailable(String),
     /// The token does not verify.
@@ -341,15 +345,15 @@ pub enum TokenError {
 
 /// The time in a token, and how many fractional second digits the TSA gave (often none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub time: Timestamp,
-    pub fraction_digits: u32,
+pub(crate) struct Stamp {
+    pub(crate) time: Timestamp,
+    pub(crate) fraction_digits: u32,
 }
 
 impl Stamp {
     /// Is the stamp not before `instant`, compared at the precision the TSA gave? A TSA that
     /// stamps whole seconds cannot say more than "the same second".
-    pub fn not_before(&self, instant: Timestamp) -> bool {
+    pub(crate) fn not_before(&self, instant: Timestamp) -> bool {
         let step = 10i64.pow(3u32.saturating_sub(self.fraction_digits.min(3)));
         let truncated = instant.millis().div_euclid(step) * step;
         self.time.millis() >= truncated
@@ -358,7 +362,7 @@ impl Stamp {
 
 /// Verifies a `TimeStampResp` over `data` with `openssl ts -verify` against the TSA's CA and
 /// returns the stamped time.
-pub async fn verify_token(
+pub(crate) async fn verify_token(
     token: &[u8],
     data: &[u8],
     ca: &Path,

@@ -10,14 +10,14 @@ use super::record::{self, FINDING, INPUT, RUN, RecordError};
 use crate::audit::Finding;
 use crate::store::RunRecord;
 /// A raw input as the ledger records it: the store's columns of it.
-pub use crate::store::StoredInput as InputFacts;
+pub(crate) use crate::store::StoredInput as InputFacts;
 
 /// One leaf of a run's inputs or findings tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub seq: u64,
     pub record: Vec<u8>,
-    pub leaf: Hash,
+    pub(crate) leaf: Hash,
 }
 
 /// Everything a run appends to the ledger.
@@ -27,7 +27,7 @@ pub struct RunAppend {
     pub inputs: Vec<Entry>,
     pub findings: Vec<Entry>,
     pub run_record: Vec<u8>,
-    pub run_leaf: Hash,
+    pub(crate) run_leaf: Hash,
     pub checkpoint: Checkpoint,
     /// The signed checkpoint note.
     pub note: String,
@@ -125,7 +125,11 @@ fn entry(seq: usize, record: Result<Vec<u8>, RecordError>) -> Result<Entry, Reco
 }
 
 /// The input record of one raw input.
-pub fn input_record(run_id: &str, seq: usize, input: &InputFacts) -> Result<Vec<u8>, RecordError> {
+pub(crate) fn input_record(
+    run_id: &str,
+    seq: usize,
+    input: &InputFacts,
+) -> Result<Vec<u8>, RecordError> {
     record::encode(
         &INPUT,
         &[
@@ -141,7 +145,7 @@ pub fn input_record(run_id: &str, seq: usize, input: &InputFacts) -> Result<Vec<
 }
 
 /// The finding record of one interaction.
-pub fn finding_record(
+pub(crate) fn finding_record(
     run_id: &str,
     rule_set: &str,
     seq: usize,

@@ -25,9 +25,9 @@ use crate::error::{Error, Result};
 use crate::store::{Store, Tree};
 
 /// The reference verifier shipped in every package.
-pub const VERIFY_PY: &str = include_str!("verify.py");
+pub(crate) const VERIFY_PY: &str = include_str!("verify.py");
 /// The hand-verification recipe shipped in every package.
-pub const VERIFY_MD: &str = include_str!("VERIFY.md");
+pub(crate) const VERIFY_MD: &str = include_str!("VERIFY.md");
 
 /// What an export wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +129,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A self-contained proof that one interaction's finding is in the ledger.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Proof {
-    pub format: String,
+    pub(crate) format: String,
     pub finding: String,
     pub finding_index: u64,
     pub findings_size: u64,

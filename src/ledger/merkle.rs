@@ -25,7 +25,7 @@ pub fn leaf_hash(leaf: &[u8]) -> Hash {
     hasher.finalize().into()
 }
 
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+pub(crate) fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([1u8]);
     hasher.update(left);
@@ -71,7 +71,7 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    pub fn push(&mut self, leaf: Hash) {
+    pub(crate) fn push(&mut self, leaf: Hash) {
         let mut node = (0u32, leaf);
         while let Some(&(height, left)) = self.nodes.last() {
             if height != node.0 {
@@ -84,12 +84,12 @@ impl Frontier {
         self.size += 1;
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// The RFC 6962 root of the leaves pushed so far.
-    pub fn root(&self) -> Hash {
+    pub(crate) fn root(&self) -> Hash {
         let mut iter = self.nodes.iter().rev();
         let Some(&(_, mut root)) = iter.next() else {
             return empty_root();
@@ -109,7 +109,7 @@ fn split(n: usize) -> usize {
 
 /// The inclusion proof (audit path) of leaf `index` in the tree of `leaves`, leaf to root.
 /// Empty when `index` is out of range.
-pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
+pub(crate) fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
     let mut proof = Vec::new();
     if index < leaves.len() {
         path(index, leaves, &mut proof);
@@ -168,7 +168,7 @@ pub fn verify_inclusion(
 
 /// The consistency proof between the first `old_size` leaves and all of `leaves`
 /// (RFC 9162 2.1.4.1). Empty when `old_size` is 0, equal to the size, or out of range.
-pub fn consistency_proof(leaves: &[Hash], old_size: usize) -> Vec<Hash> {
+pub(crate) fn consistency_proof(leaves: &[Hash], old_size: usize) -> Vec<Hash> {
     let mut proof = Vec::new();
     if old_size > 0 && old_size < leaves.len() {
         subproof(old_size, leaves, true, &mut proof);
@@ -196,7 +196,7 @@ fn subproof(m: usize, leaves: &[Hash], complete: bool, proof: &mut Vec<Hash>) {
 
 /// RFC 9162 2.1.4.2: is the tree of `old_size` with `old_root` a prefix of the tree of
 /// `new_size` with `new_root`? Size 0 is consistent with everything (the empty proof).
-pub fn verify_consistency(
+pub(crate) fn verify_consistency(
     old_size: u64,
     new_size: u64,
     old_root: &Hash,

@@ -23,7 +23,7 @@ pub mod export;
 pub mod merkle;
 pub mod note;
 pub mod record;
-pub mod seal;
+pub(crate) mod seal;
 pub mod sealed;
 pub mod verify;
 
@@ -36,11 +36,11 @@ use note::NoteSigner;
 
 /// The suffix of the default key file: `<database stem>.ledger.key` beside the database, so
 /// every database in a folder has a key of its own.
-pub const KEY_FILE_SUFFIX: &str = ".ledger.key";
+pub(crate) const KEY_FILE_SUFFIX: &str = ".ledger.key";
 
 /// The key file name of releases before 0.2, shared by every database in a folder. A key under
 /// this name is still used when its origin is the ledger's (see [`LedgerSettings::key_path`]).
-pub const LEGACY_KEY_FILE: &str = "recaudit-ledger.key";
+pub(crate) const LEGACY_KEY_FILE: &str = "recaudit-ledger.key";
 
 /// `[ledger]` settings of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -62,7 +62,7 @@ pub struct LedgerSettings {
 }
 
 /// The suffix of the default anchor directory: `<database stem>.checkpoints/`.
-pub const ANCHOR_DIR_SUFFIX: &str = ".checkpoints";
+pub(crate) const ANCHOR_DIR_SUFFIX: &str = ".checkpoints";
 
 /// `[ledger] anchor_dir`: a directory, or a switch for the default one.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -77,10 +77,10 @@ pub enum AnchorDirSetting {
 
 /// The ledger as one audit run uses it.
 pub struct Ledger {
-    pub origin: String,
+    pub(crate) origin: String,
     pub key_path: PathBuf,
     pub signer: NoteSigner,
-    pub settings: LedgerSettings,
+    pub(crate) settings: LedgerSettings,
 }
 
 impl LedgerSettings {

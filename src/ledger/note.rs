@@ -43,7 +43,7 @@ pub enum NoteError {
 }
 
 impl NoteError {
-    pub fn check(&self) -> &'static str {
+    pub(crate) fn check(&self) -> &'static str {
         match self {
             NoteError::Malformed(_) => "V1",
             NoteError::Signature(_) => "V2",
@@ -61,7 +61,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// The signed text: three lines, each ending in LF.
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         format!(
             "{}\n{}\n{}\n",
             self.origin,
@@ -123,12 +123,12 @@ pub struct NoteSigner {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteVerifier {
     pub name: String,
-    pub key_id: [u8; 4],
+    pub(crate) key_id: [u8; 4],
     key: VerifyingKey,
 }
 
 /// The key id: first four bytes of SHA-256(name || LF || 0x01 || public key).
-pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+pub(crate) fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
     hasher.update([b'\n', ED25519]);
@@ -156,7 +156,7 @@ impl NoteSigner {
     }
 
     /// Parses `PRIVATE+KEY+<name>+<key id>+<base64(0x01 || seed)>`.
-    pub fn parse(text: &str) -> Result<NoteSigner, String> {
+    pub(crate) fn parse(text: &str) -> Result<NoteSigner, String> {
         let text = text.trim_end_matches('\n');
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
@@ -189,7 +189,7 @@ impl NoteSigner {
         Ok(signer)
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -197,7 +197,7 @@ impl NoteSigner {
         self.key.verifying_key().to_bytes()
     }
 
-    pub fn key_id(&self) -> [u8; 4] {
+    pub(crate) fn key_id(&self) -> [u8; 4] {
         key_id(&self.name, &self.public())
     }
 
@@ -240,7 +240,7 @@ impl NoteSigner {
     }
 
     /// Signs any note text (must end with LF).
-    pub fn sign_text(&self, body: &str) -> String {
+    pub(crate) fn sign_text(&self, body: &str) -> String {
         let signature = self.key.sign(body.as_bytes());
         let mut blob = self.key_id().to_vec();
         blob.extend_from_slice(&signature.to_bytes());
@@ -296,7 +296,7 @@ impl NoteVerifier {
 
     /// Verifies a signed note and returns its text (the signed part). Signatures by other keys
     /// are ignored; a known key with a bad signature, or no known key at all, fails (V2).
-    pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
+    pub(crate) fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
         let bad = |why: String| NoteError::Malformed(format!("signed note {why}"));
         if note.contains('\r') {
             return Err(bad("contains CR".into()));

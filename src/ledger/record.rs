@@ -11,7 +11,7 @@
 //! (no duplicates); an origin is 1 to 255 printable ASCII characters without space or `+`.
 
 // `pct` values are shared with the importer, which checks ids before they reach a record.
-pub use crate::pct::{is_pct, pct_encode};
+pub(crate) use crate::pct::{is_pct, pct_encode};
 
 /// What a value of a record field must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,8 @@ pub enum Kind {
     OneOf(&'static [&'static str]),
 }
 
-pub const DIRECTIONS: &[&str] = &["inbound", "outbound", "unknown"];
-pub const STATUSES: &[&str] = &[
+pub(crate) const DIRECTIONS: &[&str] = &["inbound", "outbound", "unknown"];
+pub(crate) const STATUSES: &[&str] = &[
     "complete",
     "exception",
     "pending",
@@ -107,7 +107,7 @@ pub struct RecordError(pub String);
 /// A parsed record: its values in layout order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub values: Vec<String>,
+    pub(crate) values: Vec<String>,
 }
 
 impl Record {
@@ -123,13 +123,13 @@ impl Record {
 }
 
 /// Serializes values (already in their record form) in layout order, checking each.
-pub fn encode(layout: &Layout, values: &[String]) -> Result<Vec<u8>, RecordError> {
+pub(crate) fn encode(layout: &Layout, values: &[String]) -> Result<Vec<u8>, RecordError> {
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
     encode_str(layout, &values)
 }
 
 /// [`encode`] for borrowed values: no copies on the append path.
-pub fn encode_str(layout: &Layout, values: &[&str]) -> Result<Vec<u8>, RecordError> {
+pub(crate) fn encode_str(layout: &Layout, values: &[&str]) -> Result<Vec<u8>, RecordError> {
     if values.len() != layout.fields.len() {
         return Err(RecordError(format!(
             "{}: {} values for {} fields",
@@ -185,7 +185,7 @@ pub fn parse(layout: &Layout, bytes: &[u8]) -> Result<Record, RecordError> {
 /// Checks a record strictly without copying it: the values, borrowed, in layout order. Every
 /// line must be exactly `key SP value LF` for the layout's next key, so the bytes are the one
 /// serialization of these values (checked again by comparing lengths).
-pub fn fields<'a>(layout: &Layout, bytes: &'a [u8]) -> Result<Vec<&'a str>, RecordError> {
+pub(crate) fn fields<'a>(layout: &Layout, bytes: &'a [u8]) -> Result<Vec<&'a str>, RecordError> {
     let text = std::str::from_utf8(bytes).map_err(|_| RecordError("not ASCII".into()))?;
     if !text.is_ascii() {
         return Err(RecordError("not ASCII".into()));
@@ -250,13 +250,13 @@ fn check(kind: Kind, value: &str) -> Result<(), String> {
     }
 }
 
-pub fn is_token(v: &str) -> bool {
+pub(crate) fn is_token(v: &str) -> bool {
     (1..=64).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
 }
 
-pub fn is_utc(v: &str) -> bool {
+pub(crate) fn is_utc(v: &str) -> bool {
     let b = v.as_bytes();
     let shape = b.len() == 24
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -293,21 +293,21 @@ pub fn is_utc(v: &str) -> bool {
         && number(17, 19) < 60
 }
 
-pub fn is_hex64(v: &str) -> bool {
+pub(crate) fn is_hex64(v: &str) -> bool {
     v.len() == 64
         && v.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A decimal without leading zeros that fits in 64 bits.
-pub fn is_uint(v: &str) -> bool {
+pub(crate) fn is_uint(v: &str) -> bool {
     !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_digit())
         && (v == "0" || !v.starts_with('0'))
         && v.parse::<u64>().is_ok()
 }
 
-pub fn is_origin(v: &str) -> bool {
+pub(crate) fn is_origin(v: &str) -> bool {
     (1..=255).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic() && b != b'+')
 }
 
@@ -320,7 +320,7 @@ fn is_list(v: &str, item: fn(&str) -> bool) -> bool {
 }
 
 /// `none`, or the items sorted by bytes, deduplicated and joined with `,`.
-pub fn list<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn list<S: AsRef<str>>(items: &[S]) -> String {
     let mut items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
     items.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     items.dedup();
@@ -334,7 +334,7 @@ pub fn list<S: AsRef<str>>(items: &[S]) -> String {
 /// Any text as a token: lower case, other characters replaced by `-`, at most 64 characters;
 /// `unknown` when nothing is left. Used for values recaudit copies from payloads (media types,
 /// input kinds) so that an unexpected value can never make a record unwritable.
-pub fn tokenize(raw: &str) -> String {
+pub(crate) fn tokenize(raw: &str) -> String {
     let token: String = raw
         .chars()
         .map(|c| {
@@ -356,7 +356,7 @@ pub fn tokenize(raw: &str) -> String {
 
 /// A source path or request as a `pct` value: encoded, and cut to 256 characters (never
 /// inside an escape) when longer. The payload itself is identified by its SHA-256.
-pub fn source_pct(raw: &str) -> String {
+pub(crate) fn source_pct(raw: &str) -> String {
     let encoded = pct_encode(if raw.is_empty() { "-" } else { raw });
     if encoded.len() <= 256 {
         return encoded;

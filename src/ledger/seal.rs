@@ -17,7 +17,7 @@ use crate::store::{EntryRow, RunRecord, RunTransaction, Tree};
 
 /// Appends `run` and its `findings` to the ledger on the run's transaction; `known` are the
 /// checkpoints kept outside the database, by the name to report them under.
-pub async fn append_run(
+pub(crate) async fn append_run(
     tx: &mut RunTransaction,
     ledger: &Ledger,
     known: &[(String, Checkpoint)],

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::store::{RunRecord, Store};
 
 /// The run `run_id`, if its run record is in the ledger and agrees with the typed row.
-pub async fn sealed_run(store: &Store, run_id: &str) -> Result<RunRecord> {
+pub(crate) async fn sealed_run(store: &Store, run_id: &str) -> Result<RunRecord> {
     let run = store.load_run(run_id).await?;
     let Some(bytes) = store.ledger_record_of(run_id).await? else {
         return Err(Error::Unsealed {

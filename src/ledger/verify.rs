@@ -36,7 +36,7 @@ pub struct VerifyOptions {
 pub struct Failure {
     pub check: &'static str,
     pub run: Option<String>,
-    pub seq: Option<i64>,
+    pub(crate) seq: Option<i64>,
     pub message: String,
 }
 

@@ -22,21 +22,21 @@ const SUMMARY_EXCEPTION_ROWS: usize = 200;
 
 /// The rendered files of one run, in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportSet {
+pub(crate) struct ReportSet {
     /// (file name, bytes), sorted by name; includes `manifest.json`.
-    pub files: Vec<(String, Vec<u8>)>,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
 }
 
 /// Counts per status and reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
-    pub statuses: BTreeMap<Status, usize>,
-    pub reasons: BTreeMap<&'static str, usize>,
-    pub total: usize,
+    pub(crate) statuses: BTreeMap<Status, usize>,
+    pub(crate) reasons: BTreeMap<&'static str, usize>,
+    pub(crate) total: usize,
 }
 
 impl Tally {
-    pub fn of(findings: &[Finding]) -> Tally {
+    pub(crate) fn of(findings: &[Finding]) -> Tally {
         let mut tally = Tally {
             total: findings.len(),
             ..Tally::default()
@@ -55,7 +55,7 @@ impl Tally {
     }
 
     /// complete / (complete + exception), as a percentage with two decimals, or `n/a`.
-    pub fn completeness(&self) -> String {
+    pub(crate) fn completeness(&self) -> String {
         let complete = self.count(Status::Complete);
         let judged = complete + self.count(Status::Exception);
         if judged == 0 {
@@ -134,7 +134,7 @@ struct ManifestEntry {
 
 /// Renders every report file of a run. The run's `manifest_sha256` is ignored (it is what
 /// this computes).
-pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
+pub(crate) fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
     let mut files = vec![
         ("findings.csv".to_string(), findings_csv(findings)?),
         ("findings.json".to_string(), findings_json(run, findings)?),
@@ -164,7 +164,7 @@ pub fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
 }
 
 impl ReportSet {
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
         self.files
             .iter()
             .find(|(n, _)| n == name)
@@ -172,7 +172,7 @@ impl ReportSet {
     }
 
     /// SHA-256 of `manifest.json`, stored with the run.
-    pub fn manifest_sha256(&self) -> String {
+    pub(crate) fn manifest_sha256(&self) -> String {
         hex::encode(Sha256::digest(
             self.get("manifest.json").unwrap_or_default(),
         ))
@@ -180,7 +180,7 @@ impl ReportSet {
 
     /// Writes the files into `dir` (created if needed). Each file is written to a temporary
     /// name and renamed, so a reader never sees a half-written report.
-    pub fn write_to(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn write_to(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io("cannot create report directory", dir))?;
         for (name, bytes) in &self.files {
             let target = dir.join(name);
@@ -314,7 +314,7 @@ fn coverage_of(run: &RunRecord) -> Result<Option<Coverage>> {
 }
 
 /// The human summary; `audit` also prints it.
-pub fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<String> {
+pub(crate) fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<String> {
     let tally = Tally::of(findings);
     let coverage = coverage_of(run)?;
     let mut out = String::new();

@@ -3,8 +3,8 @@
 //! the client is proven against this server over loopback, and its scenario labels let tests
 //! check the audit's verdicts against the construction.
 
-pub mod org;
-pub mod server;
+pub(crate) mod org;
+pub(crate) mod server;
 
 pub use org::{Mix, Org, Scenario};
 pub use server::{Faults, ORPHAN_CAP, SimClient, SimServer, Stall, Stats};

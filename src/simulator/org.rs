@@ -77,7 +77,7 @@ impl Default for Mix {
 
 impl Mix {
     /// The weight of one scenario.
-    pub fn weight(&self, scenario: Scenario) -> u32 {
+    pub(crate) fn weight(&self, scenario: Scenario) -> u32 {
         match scenario {
             Scenario::Recorded => self.recorded,
             Scenario::TransferRecorded => self.transfer_recorded,
@@ -240,21 +240,21 @@ pub struct SimConversation {
     pub start: Timestamp,
     pub end: Timestamp,
     /// `AnalyticsConversation`.
-    pub details: Value,
+    pub(crate) details: Value,
     /// `RecordingMetadata[]` as `GET .../recordingmetadata` returns it.
     pub recording_metadata: Vec<Value>,
     /// The span of audio each recording holds, for the export sidecars: `RecordingMetadata`
     /// carries no times for audio ("The start time of the recording for screen recordings. Null
     /// for other types.", models/recording_metadata.py).
-    pub audio_spans: Vec<AudioSpan>,
+    pub(crate) audio_spans: Vec<AudioSpan>,
 }
 
 /// What one recording's audio covers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AudioSpan {
-    pub recording_id: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
+pub(crate) struct AudioSpan {
+    pub(crate) recording_id: String,
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
 }
 
 /// The org: conversations sorted by start, failed recordings of the night's export job, orphans.
@@ -270,18 +270,18 @@ pub struct Org {
     /// what a read-only pull finds and reads.
     pub export_job: String,
     /// The UTC day the conversations start in.
-    pub night: (Timestamp, Timestamp),
+    pub(crate) night: (Timestamp, Timestamp),
 }
 
 /// splitmix64: a tiny, stable PRNG, so a seed gives the same org on every machine and version.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -289,12 +289,12 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     /// A UUID-shaped id (version 4 layout).
-    pub fn uuid(&mut self) -> String {
+    pub(crate) fn uuid(&mut self) -> String {
         let (a, b) = (self.next_u64(), self.next_u64());
         format!(
             "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",

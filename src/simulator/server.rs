@@ -69,9 +69,9 @@ pub struct Faults {
 /// point: everything before that request is done, nothing after it has started.
 #[derive(Debug, Clone)]
 pub struct Stall {
-    pub method: String,
-    pub path: String,
-    pub nth: u64,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) nth: u64,
 }
 
 impl Stall {
@@ -212,7 +212,7 @@ struct Shared {
 
 /// A running simulator.
 pub struct SimServer {
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     pub stats: Arc<Stats>,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 /// What a raw input is, as recognised by its shape. The text of each ([`InputKind::as_str`]) is
 /// what `raw_inputs.kind` stores and the ledger records: it never changes for a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum InputKind {
+pub(crate) enum InputKind {
     /// A page of conversation details: a sync query answer or an async job's results page.
     DetailsPage,
     /// One conversation's details.
@@ -44,7 +44,9 @@ pub enum InputKind {
 }
 
 impl InputKind {
-    pub const ALL: [InputKind; 16] = [
+    /// Every kind, for the test that each stored text reads back to its kind.
+    #[cfg(test)]
+    pub(crate) const ALL: [InputKind; 16] = [
         InputKind::DetailsPage,
         InputKind::Conversation,
         InputKind::Conversations,
@@ -64,7 +66,7 @@ impl InputKind {
     ];
 
     /// The stored text of the kind.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             InputKind::DetailsPage => "analytics-details-page",
             InputKind::Conversation => "analytics-conversation",
@@ -85,8 +87,10 @@ impl InputKind {
         }
     }
 
-    /// The kind whose stored text is `text`.
-    pub fn parse(text: &str) -> Option<InputKind> {
+    /// The kind whose stored text is `text` (stored kinds are only written, never parsed back,
+    /// outside the test that checks they could be).
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str) -> Option<InputKind> {
         InputKind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == text)
@@ -102,98 +106,98 @@ impl std::fmt::Display for InputKind {
 /// One payload as received.
 #[derive(Debug, Clone)]
 pub struct RawInput {
-    pub kind: InputKind,
-    pub source: String,
-    pub received: Timestamp,
-    pub bytes: i64,
-    pub sha256: String,
+    pub(crate) kind: InputKind,
+    pub(crate) source: String,
+    pub(crate) received: Timestamp,
+    pub(crate) bytes: i64,
+    pub(crate) sha256: String,
     /// The payload, or `None` for media files (only their hash is kept).
-    pub body: Option<Vec<u8>>,
-    pub correlation_id: Option<String>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) correlation_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordingRow {
-    pub recording_id: String,
-    pub source: RecordingSource,
-    pub conversation_id: String,
-    pub media: Option<String>,
-    pub media_subtype: Option<String>,
-    pub file_state: Option<String>,
-    pub start_time: Option<Timestamp>,
-    pub end_time: Option<Timestamp>,
-    pub duration_ms: Option<i64>,
-    pub output_size_bytes: Option<i64>,
-    pub has_media_uris: bool,
-    pub delete_date: Option<Timestamp>,
-    pub archive_date: Option<Timestamp>,
-    pub exported_date: Option<Timestamp>,
-    pub creation_time: Option<Timestamp>,
-    pub paused_ms: i64,
-    pub session_id: Option<String>,
-    pub export_media_name: Option<String>,
+pub(crate) struct RecordingRow {
+    pub(crate) recording_id: String,
+    pub(crate) source: RecordingSource,
+    pub(crate) conversation_id: String,
+    pub(crate) media: Option<String>,
+    pub(crate) media_subtype: Option<String>,
+    pub(crate) file_state: Option<String>,
+    pub(crate) start_time: Option<Timestamp>,
+    pub(crate) end_time: Option<Timestamp>,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) output_size_bytes: Option<i64>,
+    pub(crate) has_media_uris: bool,
+    pub(crate) delete_date: Option<Timestamp>,
+    pub(crate) archive_date: Option<Timestamp>,
+    pub(crate) exported_date: Option<Timestamp>,
+    pub(crate) creation_time: Option<Timestamp>,
+    pub(crate) paused_ms: i64,
+    pub(crate) session_id: Option<String>,
+    pub(crate) export_media_name: Option<String>,
     /// `Recording.recordingFileRole`, upper case.
-    pub recording_file_role: Option<String>,
+    pub(crate) recording_file_role: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct MediaRow {
-    pub conversation_id: String,
-    pub file_name: String,
-    pub recording_id: String,
-    pub path: String,
-    pub bytes: i64,
-    pub sha256: String,
+pub(crate) struct MediaRow {
+    pub(crate) conversation_id: String,
+    pub(crate) file_name: String,
+    pub(crate) recording_id: String,
+    pub(crate) path: String,
+    pub(crate) bytes: i64,
+    pub(crate) sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailedRow {
-    pub job_id: Option<String>,
-    pub recording_id: String,
-    pub conversation_id: String,
+pub(crate) struct FailedRow {
+    pub(crate) job_id: Option<String>,
+    pub(crate) recording_id: String,
+    pub(crate) conversation_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrphanRow {
-    pub orphan_id: String,
-    pub conversation_id: Option<String>,
-    pub recording_id: Option<String>,
-    pub media_type: Option<String>,
-    pub file_state: Option<String>,
-    pub orphan_status: Option<String>,
-    pub created_time: Option<Timestamp>,
-    pub media_size_bytes: Option<i64>,
+pub(crate) struct OrphanRow {
+    pub(crate) orphan_id: String,
+    pub(crate) conversation_id: Option<String>,
+    pub(crate) recording_id: Option<String>,
+    pub(crate) media_type: Option<String>,
+    pub(crate) file_state: Option<String>,
+    pub(crate) orphan_status: Option<String>,
+    pub(crate) created_time: Option<Timestamp>,
+    pub(crate) media_size_bytes: Option<i64>,
 }
 
 /// Parsed inputs waiting to be written. Every typed row names the index of its raw input in
 /// `inputs`.
 #[derive(Debug, Default)]
 pub struct ImportBatch {
-    pub inputs: Vec<RawInput>,
-    pub conversations: Vec<(usize, AnalyticsConversation)>,
-    pub recordings: Vec<(usize, RecordingRow)>,
-    pub media: Vec<(usize, MediaRow)>,
-    pub jobs: Vec<(usize, RecordingJobWire)>,
-    pub failed: Vec<(usize, FailedRow)>,
-    pub orphans: Vec<(usize, OrphanRow)>,
+    pub(crate) inputs: Vec<RawInput>,
+    pub(crate) conversations: Vec<(usize, AnalyticsConversation)>,
+    pub(crate) recordings: Vec<(usize, RecordingRow)>,
+    pub(crate) media: Vec<(usize, MediaRow)>,
+    pub(crate) jobs: Vec<(usize, RecordingJobWire)>,
+    pub(crate) failed: Vec<(usize, FailedRow)>,
+    pub(crate) orphans: Vec<(usize, OrphanRow)>,
     /// Records of an input rejected alone: (input, record index, message).
-    pub record_rejections: Vec<(usize, i64, String)>,
+    pub(crate) record_rejections: Vec<(usize, i64, String)>,
     /// Details availability horizons stated by inputs.
-    pub horizons: Vec<(usize, Timestamp)>,
+    pub(crate) horizons: Vec<(usize, Timestamp)>,
     /// The progress of the pull these inputs came from, committed with them: a kill cannot
     /// separate a page from the cursor past it.
-    pub progress: Option<PullProgress>,
+    pub(crate) progress: Option<PullProgress>,
 }
 
 impl ImportBatch {
     /// Nothing to write: no input and no progress.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.inputs.is_empty() && self.progress.is_none()
     }
 
     /// One batch per input, each with that input's rows: to store the inputs of a batch that
     /// could not be stored together one by one, and find the one that cannot be stored.
-    pub fn into_single_inputs(self) -> Vec<ImportBatch> {
+    pub(crate) fn into_single_inputs(self) -> Vec<ImportBatch> {
         let mut singles: Vec<ImportBatch> = self
             .inputs
             .into_iter()
@@ -237,36 +241,35 @@ impl ImportBatch {
 /// What a batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteSummary {
-    pub inputs: usize,
-    pub conversations: usize,
+    pub(crate) conversations: usize,
     /// Conversations not replaced because the stored copy has ended and the new one has not.
-    pub conversations_kept: usize,
+    pub(crate) conversations_kept: usize,
 }
 
 /// Where a pull of one window from one API stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullState {
-    pub details_job: Option<String>,
+    pub(crate) details_job: Option<String>,
     /// The cursor of the next details page to fetch (`None` before the first page); for the
     /// sync query, the number of the next page.
-    pub details_cursor: Option<String>,
-    pub details_done: bool,
-    pub recording_job: Option<String>,
+    pub(crate) details_cursor: Option<String>,
+    pub(crate) details_done: bool,
+    pub(crate) recording_job: Option<String>,
     /// When this pull asked the platform to create its export job (saved before the request),
     /// while the job's id is not known yet.
-    pub export_requested: Option<Timestamp>,
+    pub(crate) export_requested: Option<Timestamp>,
 }
 
 /// A pull's progress, written by [`EvidenceStore::write_batch`](super::sink::EvidenceStore::write_batch) in the transaction of its batch.
 #[derive(Debug, Clone)]
-pub struct PullProgress {
-    pub from: Timestamp,
-    pub to: Timestamp,
-    pub api: String,
-    pub state: PullState,
+pub(crate) struct PullProgress {
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    pub(crate) api: String,
+    pub(crate) state: PullState,
     /// Conversations whose recording metadata answer the batch holds (or that were answered
     /// with content already stored): a rerun of the pull does not ask them again.
-    pub metadata_received: Vec<String>,
+    pub(crate) metadata_received: Vec<String>,
 }
 
 #[cfg(test)]

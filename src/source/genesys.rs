@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
 /// Genesys Cloud regions: AWS region code to API domain (the SDK's `purecloud_region_hosts.py`).
-pub const REGIONS: &[(&str, &str)] = &[
+pub(crate) const REGIONS: &[(&str, &str)] = &[
     ("us-east-1", "mypurecloud.com"),
     ("us-east-2", "use2.us-gov-pure.cloud"),
     ("us-west-2", "usw2.pure.cloud"),
@@ -87,7 +87,7 @@ pub fn region_bases(region: &str) -> Result<(String, String)> {
 /// OAuth client credentials. `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct Credentials {
-    pub client_id: String,
+    pub(crate) client_id: String,
     secret: String,
 }
 
@@ -163,7 +163,7 @@ impl Default for Stop {
 }
 
 impl Stop {
-    pub fn new() -> Stop {
+    pub(crate) fn new() -> Stop {
         Stop::default()
     }
 
@@ -172,7 +172,7 @@ impl Stop {
         self.0.send_replace(true);
     }
 
-    pub fn requested(&self) -> bool {
+    pub(crate) fn requested(&self) -> bool {
         *self.0.borrow()
     }
 
@@ -187,17 +187,17 @@ impl Stop {
 /// Where and how to pull.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
-    pub api_base: String,
-    pub login_base: String,
+    pub(crate) api_base: String,
+    pub(crate) login_base: String,
     pub credentials: Credentials,
     /// Parallel recording-metadata requests.
     pub concurrency: usize,
     /// Details job results page size.
     pub page_size: usize,
     /// Give up a step when 429's `Retry-After` asks for more than this.
-    pub max_retry_after: Duration,
+    pub(crate) max_retry_after: Duration,
     /// Attempts for retryable failures (502/503/504, connection errors).
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     pub request_timeout: Duration,
     /// Pause between job status polls.
     pub poll_interval: Duration,
@@ -312,27 +312,22 @@ pub struct PullStats {
     pub tokens: u64,
     pub conversations: usize,
     pub elapsed: Duration,
-    /// The per-minute limit the server reported.
-    pub allowed_per_minute: Option<u64>,
     /// Bulk export jobs whose failed recordings were read.
     pub export_jobs: Vec<String>,
     /// Export jobs covering the window that had not finished, so were not read.
     pub unfinished_export_jobs: Vec<String>,
     /// The details' availability horizon, when it falls before the window's end.
     pub details_horizon: Option<Timestamp>,
-    /// Details jobs of an interrupted run that had expired or were gone when this run resumed
-    /// them, each replaced by a new job (whose pages are stored beside the old job's).
-    pub replaced_details_jobs: Vec<String>,
     /// The export job an interrupted run had asked for but not saved, found in the org's
     /// listing and read instead of creating another.
     pub adopted_export_job: Option<String>,
 }
 
 /// A response body with what the ledger records about it.
-pub struct Received {
-    pub source: String,
-    pub body: Vec<u8>,
-    pub correlation_id: Option<String>,
+pub(crate) struct Received {
+    pub(crate) source: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) correlation_id: Option<String>,
 }
 
 struct Pacer {
@@ -342,7 +337,7 @@ struct Pacer {
 }
 
 /// The API client: token, pacing, retries.
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     config: PullConfig,
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
@@ -367,7 +362,7 @@ fn unanswered(method: &Method, path: &str, why: impl fmt::Display) -> Error {
 }
 
 impl Client {
-    pub fn new(config: PullConfig) -> Result<Client> {
+    pub(crate) fn new(config: PullConfig) -> Result<Client> {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
@@ -385,7 +380,7 @@ impl Client {
         })
     }
 
-    pub fn stats(&self) -> PullStats {
+    pub(crate) fn stats(&self) -> PullStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
@@ -495,12 +490,16 @@ impl Client {
             }
             pacer.allowed = Some(allowed);
         }
-        self.count(|s| s.allowed_per_minute = Some(allowed));
     }
 
     /// One API call with the retry policy. `path` includes the query. Ends early with
     /// [`Error::Interrupted`] when a stop is requested.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Received> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Received> {
         self.unless_stopped(self.attempt(method, path, body, true))
             .await
     }
@@ -986,8 +985,6 @@ impl<S: EvidenceStore> Pull<'_, S> {
                 job,
                 "the details job of an interrupted pull {why}: its cursor cannot be resumed, so a new job is created and the window paged again from its first page (the pages already stored stay stored)"
             );
-            self.client
-                .count(|s| s.replaced_details_jobs.push(job.clone()));
             self.state.details_job = None;
             self.state.details_cursor = None;
             replaced = true;

@@ -75,11 +75,11 @@ const LISTED_RECORD_REJECTIONS: usize = 1_000;
 
 /// The default of `[import] max_json_bytes`: 256 MiB, far above any Genesys page (a details
 /// page of 1,000 conversations is a few MB), low enough that reading one whole stays affordable.
-pub const DEFAULT_MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The largest value SQLite stores (its default `SQLITE_MAX_LENGTH`): a JSON file's bytes are
 /// kept as one value, so `max_json_bytes` cannot be larger.
-pub const MAX_STORABLE_BYTES: u64 = 1_000_000_000;
+pub(crate) const MAX_STORABLE_BYTES: u64 = 1_000_000_000;
 
 /// The `[import]` section of the configuration file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -136,7 +136,7 @@ pub struct ImportOutcome {
 /// have, one of its records. The text is what the operator reads after the file's name, so each
 /// says what is wrong and where; the variants keep the facts apart for code that reacts to them.
 #[derive(Debug, thiserror::Error)]
-pub enum Rejected {
+pub(crate) enum Rejected {
     #[error("cannot read: {0}")]
     Unreadable(#[source] std::io::Error),
     #[error("cannot list {}: {source}", .dir.display())]
@@ -381,7 +381,7 @@ pub struct ImportLock {
 
 impl ImportLock {
     /// The lock file of the database file `database`.
-    pub fn path_for(database: &Path) -> PathBuf {
+    pub(crate) fn path_for(database: &Path) -> PathBuf {
         FileLock::beside(database, ".import-lock")
     }
 
@@ -437,15 +437,15 @@ fn report_stored_rejections(
 /// API response bodies, parsed and batched exactly as `import` parses and batches files. The
 /// source of each is its request path and query; a body already stored with the same source
 /// and SHA-256 is skipped, so a repeated or resumed pull adds nothing twice.
-pub struct PayloadSink {
+pub(crate) struct PayloadSink {
     batch: Batcher,
     known: HashSet<(String, String)>,
     stored: HashMap<(String, String), Vec<String>>,
-    pub outcome: ImportOutcome,
+    pub(crate) outcome: ImportOutcome,
 }
 
 impl PayloadSink {
-    pub async fn new(store: &impl EvidenceStore) -> Result<PayloadSink> {
+    pub(crate) async fn new(store: &impl EvidenceStore) -> Result<PayloadSink> {
         Ok(PayloadSink {
             batch: Batcher::default(),
             known: store.known_inputs().await?,
@@ -455,7 +455,7 @@ impl PayloadSink {
     }
 
     /// Adds one response body. `Err` (inner) names what is wrong with it; nothing of it is stored.
-    pub async fn add(
+    pub(crate) async fn add(
         &mut self,
         store: &impl EvidenceStore,
         source: &str,
@@ -508,14 +508,14 @@ impl PayloadSink {
     }
 
     /// Writes what is batched (one transaction).
-    pub async fn flush(&mut self, store: &impl EvidenceStore) -> Result<()> {
+    pub(crate) async fn flush(&mut self, store: &impl EvidenceStore) -> Result<()> {
         self.outcome.conversations += self.batch.flush(store).await?;
         Ok(())
     }
 
     /// Writes what is batched together with the pull progress that describes it, in one
     /// transaction: the progress is never ahead of what is stored, nor behind it.
-    pub async fn commit(
+    pub(crate) async fn commit(
         &mut self,
         store: &impl EvidenceStore,
         progress: PullProgress,
@@ -1834,8 +1834,8 @@ fn recordings(
 fn failed_recordings(value: &Value, rows: &mut Rows) -> Result<Vec<FailedRow>, Rejected> {
     let mut envelope = value.clone();
     envelope["entities"] = Value::Array(Vec::new());
-    let listing: Listing<FailedRecordingWire> = serde_path_to_error::deserialize(&envelope)
-        .map_err(|e| Rejected::Field {
+    let listing: Listing =
+        serde_path_to_error::deserialize(&envelope).map_err(|e| Rejected::Field {
             path: e.path().to_string(),
             message: e.inner().to_string(),
         })?;

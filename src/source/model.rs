@@ -24,75 +24,73 @@ where
 /// `AnalyticsConversation` / `AnalyticsConversationWithoutAttributes`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsConversation {
-    pub conversation_id: String,
-    pub conversation_start: Timestamp,
+pub(crate) struct AnalyticsConversation {
+    pub(crate) conversation_id: String,
+    pub(crate) conversation_start: Timestamp,
     #[serde(default)]
-    pub conversation_end: Option<Timestamp>,
+    pub(crate) conversation_end: Option<Timestamp>,
     #[serde(default)]
-    pub originating_direction: Option<String>,
+    pub(crate) originating_direction: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub division_ids: Vec<String>,
+    pub(crate) division_ids: Vec<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub participants: Vec<AnalyticsParticipant>,
+    pub(crate) participants: Vec<AnalyticsParticipant>,
 }
 
 /// `AnalyticsParticipant` (the async jobs add `attributes`, which the audit does not need).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsParticipant {
+pub(crate) struct AnalyticsParticipant {
     #[serde(default)]
-    pub participant_id: Option<String>,
+    pub(crate) participant_id: Option<String>,
     #[serde(default)]
-    pub participant_name: Option<String>,
+    pub(crate) participant_name: Option<String>,
     #[serde(default)]
-    pub purpose: Option<String>,
+    pub(crate) purpose: Option<String>,
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub sessions: Vec<AnalyticsSession>,
+    pub(crate) sessions: Vec<AnalyticsSession>,
 }
 
 /// `AnalyticsSession`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsSession {
+pub(crate) struct AnalyticsSession {
     #[serde(default)]
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     #[serde(default)]
-    pub media_type: Option<String>,
+    pub(crate) media_type: Option<String>,
     #[serde(default)]
-    pub direction: Option<String>,
+    pub(crate) direction: Option<String>,
     /// "Flag determining if an audio recording was started or not". Kept as evidence; the
     /// audit never trusts it on its own (a recording can be started and still be lost).
     #[serde(default)]
-    pub recording: Option<bool>,
+    pub(crate) recording: Option<bool>,
     #[serde(default)]
-    pub provider: Option<String>,
+    pub(crate) provider: Option<String>,
     #[serde(default)]
-    pub edge_id: Option<String>,
-    #[serde(default)]
-    pub protocol_call_id: Option<String>,
+    pub(crate) edge_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub segments: Vec<AnalyticsSegment>,
+    pub(crate) segments: Vec<AnalyticsSegment>,
     /// "MediaEndpointStats associated with this session" (`AnalyticsMediaEndpointStat`).
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub media_endpoint_stats: Vec<MediaEndpointStatWire>,
+    pub(crate) media_endpoint_stats: Vec<MediaEndpointStatWire>,
 }
 
 /// `AnalyticsMediaEndpointStat`: only the packet count is read.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MediaEndpointStatWire {
+pub(crate) struct MediaEndpointStatWire {
     /// "The total number of packets received for all audio streams belonging to this endpoint
     /// (includes invalid, duplicate, and discarded packets)".
     #[serde(default)]
-    pub received_packets: Option<i64>,
+    pub(crate) received_packets: Option<i64>,
 }
 
 impl AnalyticsSession {
     /// Packets received over all of the session's media endpoints; `None` when no stat says.
-    pub fn received_packets(&self) -> Option<i64> {
+    pub(crate) fn received_packets(&self) -> Option<i64> {
         self.media_endpoint_stats
             .iter()
             .filter_map(|stat| stat.received_packets)
@@ -104,42 +102,39 @@ impl AnalyticsSession {
 /// `AnalyticsConversationSegment`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsSegment {
+pub(crate) struct AnalyticsSegment {
     #[serde(default)]
-    pub segment_type: Option<String>,
-    pub segment_start: Timestamp,
+    pub(crate) segment_type: Option<String>,
+    pub(crate) segment_start: Timestamp,
     #[serde(default)]
-    pub segment_end: Option<Timestamp>,
+    pub(crate) segment_end: Option<Timestamp>,
     #[serde(default)]
-    pub disconnect_type: Option<String>,
+    pub(crate) disconnect_type: Option<String>,
     #[serde(default)]
-    pub error_code: Option<String>,
+    pub(crate) error_code: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub sip_response_codes: Vec<i64>,
+    pub(crate) sip_response_codes: Vec<i64>,
     #[serde(default)]
-    pub queue_id: Option<String>,
+    pub(crate) queue_id: Option<String>,
 }
 
 /// A page of conversation details: the sync query response
 /// (`AnalyticsConversationQueryResponse`) or an async job results page
-/// (`AnalyticsConversationAsyncQueryResponse`). A missing `conversations` means an empty page.
+/// (`AnalyticsConversationAsyncQueryResponse`), as its envelope: the conversations are read one
+/// by one (a bad one is rejected alone), so only the envelope's own fields are here.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConversationPage {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub conversations: Vec<AnalyticsConversation>,
-    #[serde(default)]
-    pub cursor: Option<String>,
+pub(crate) struct ConversationPage {
     /// Async job pages: "Data available up to at least this datetime".
     #[serde(default)]
-    pub data_availability_date: Option<Timestamp>,
+    pub(crate) data_availability_date: Option<Timestamp>,
 }
 
 /// `DataAvailabilityResponse` (`GET /api/v2/analytics/conversations/details/jobs/availability`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DataAvailabilityWire {
-    pub data_availability_date: Timestamp,
+pub(crate) struct DataAvailabilityWire {
+    pub(crate) data_availability_date: Timestamp,
 }
 
 /// `RecordingMetadata` and `Recording` share their fields; `Recording` adds the media fields
@@ -147,47 +142,47 @@ pub struct DataAvailabilityWire {
 /// read, so the importer records the kind next to the parsed value.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecordingWire {
-    pub id: String,
+pub(crate) struct RecordingWire {
+    pub(crate) id: String,
     #[serde(default)]
-    pub conversation_id: Option<String>,
+    pub(crate) conversation_id: Option<String>,
     #[serde(default)]
-    pub start_time: Option<Timestamp>,
+    pub(crate) start_time: Option<Timestamp>,
     #[serde(default)]
-    pub end_time: Option<Timestamp>,
+    pub(crate) end_time: Option<Timestamp>,
     #[serde(default)]
-    pub media: Option<String>,
+    pub(crate) media: Option<String>,
     #[serde(default)]
-    pub media_subtype: Option<String>,
+    pub(crate) media_subtype: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub annotations: Vec<AnnotationWire>,
+    pub(crate) annotations: Vec<AnnotationWire>,
     #[serde(default)]
-    pub file_state: Option<String>,
+    pub(crate) file_state: Option<String>,
     #[serde(default)]
-    pub delete_date: Option<Timestamp>,
+    pub(crate) delete_date: Option<Timestamp>,
     #[serde(default)]
-    pub archive_date: Option<Timestamp>,
+    pub(crate) archive_date: Option<Timestamp>,
     #[serde(default)]
-    pub exported_date: Option<Timestamp>,
+    pub(crate) exported_date: Option<Timestamp>,
     #[serde(default)]
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     #[serde(default)]
-    pub media_uris: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) media_uris: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
-    pub output_duration_ms: Option<i64>,
+    pub(crate) output_duration_ms: Option<i64>,
     #[serde(default)]
-    pub output_size_in_bytes: Option<i64>,
+    pub(crate) output_size_in_bytes: Option<i64>,
     #[serde(default)]
-    pub creation_time: Option<Timestamp>,
+    pub(crate) creation_time: Option<Timestamp>,
     /// `Recording` only: `CUSTOMER_EXPERIENCE` or `ADHOC`.
     #[serde(default)]
-    pub recording_file_role: Option<String>,
+    pub(crate) recording_file_role: Option<String>,
     #[serde(default)]
-    pub self_uri: Option<String>,
+    pub(crate) self_uri: Option<String>,
 }
 
 /// Keys that only a `Recording` has; their presence tells it apart from `RecordingMetadata`.
-pub const RECORDING_ONLY_KEYS: &[&str] = &[
+pub(crate) const RECORDING_ONLY_KEYS: &[&str] = &[
     "mediaUris",
     "outputSizeInBytes",
     "outputDurationMs",
@@ -207,92 +202,90 @@ pub const RECORDING_ONLY_KEYS: &[&str] = &[
 /// recording deliberately holds no audio, so it counts as recorded time.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AnnotationWire {
+pub(crate) struct AnnotationWire {
     #[serde(default)]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     #[serde(default)]
-    pub duration_ms: Option<i64>,
+    pub(crate) duration_ms: Option<i64>,
     #[serde(default)]
-    pub absolute_duration_ms: Option<i64>,
+    pub(crate) absolute_duration_ms: Option<i64>,
 }
 
 /// `RecordingJob`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecordingJobWire {
-    pub id: String,
-    pub state: String,
+pub(crate) struct RecordingJobWire {
+    pub(crate) id: String,
+    pub(crate) state: String,
     #[serde(default)]
-    pub recording_jobs_query: Option<RecordingJobsQueryWire>,
+    pub(crate) recording_jobs_query: Option<RecordingJobsQueryWire>,
     #[serde(default)]
-    pub date_created: Option<Timestamp>,
+    pub(crate) date_created: Option<Timestamp>,
     #[serde(default)]
-    pub total_conversations: Option<i64>,
+    pub(crate) total_conversations: Option<i64>,
     #[serde(default)]
-    pub total_recordings: Option<i64>,
+    pub(crate) total_recordings: Option<i64>,
     #[serde(default)]
-    pub total_skipped_recordings: Option<i64>,
+    pub(crate) total_skipped_recordings: Option<i64>,
     #[serde(default)]
-    pub total_failed_recordings: Option<i64>,
+    pub(crate) total_failed_recordings: Option<i64>,
     #[serde(default)]
-    pub total_processed_recordings: Option<i64>,
+    pub(crate) total_processed_recordings: Option<i64>,
     #[serde(default)]
-    pub error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
 }
 
 /// The part of `RecordingJobsQuery` worth keeping.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecordingJobsQueryWire {
+pub(crate) struct RecordingJobsQueryWire {
     #[serde(default)]
-    pub action: Option<String>,
+    pub(crate) action: Option<String>,
 }
 
 /// `AddressableEntityRef`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EntityRef {
-    pub id: String,
+pub(crate) struct EntityRef {
+    pub(crate) id: String,
 }
 
 /// `RecordingJobFailedRecording`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FailedRecordingWire {
-    pub conversation: EntityRef,
-    pub recording: EntityRef,
+pub(crate) struct FailedRecordingWire {
+    pub(crate) conversation: EntityRef,
+    pub(crate) recording: EntityRef,
 }
 
 /// The standard paging envelope (`FailedRecordingEntityListing`, `OrphanRecordingListing`,
 /// `RecordingJobEntityListing`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
-pub struct Listing<T> {
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
-    pub entities: Vec<T>,
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Listing {
     #[serde(default)]
-    pub self_uri: Option<String>,
+    pub(crate) self_uri: Option<String>,
     #[serde(default)]
-    pub first_uri: Option<String>,
+    pub(crate) first_uri: Option<String>,
 }
 
 /// `OrphanRecording`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OrphanRecordingWire {
-    pub id: String,
+pub(crate) struct OrphanRecordingWire {
+    pub(crate) id: String,
     #[serde(default)]
-    pub created_time: Option<Timestamp>,
+    pub(crate) created_time: Option<Timestamp>,
     #[serde(default)]
-    pub media_type: Option<String>,
+    pub(crate) media_type: Option<String>,
     #[serde(default)]
-    pub file_state: Option<String>,
+    pub(crate) file_state: Option<String>,
     #[serde(default)]
-    pub orphan_status: Option<String>,
+    pub(crate) orphan_status: Option<String>,
     #[serde(default)]
-    pub media_size_bytes: Option<i64>,
+    pub(crate) media_size_bytes: Option<i64>,
     #[serde(default)]
-    pub recording: Option<RecordingWire>,
+    pub(crate) recording: Option<RecordingWire>,
 }
 
 /// The `{recordingId}.{ext}_metadata.json` sidecar of the S3 bulk export. Only four properties
@@ -300,25 +293,21 @@ pub struct OrphanRecordingWire {
 /// were seen in real exports, and every one is optional here.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExportMetadataWire {
+pub(crate) struct ExportMetadataWire {
     #[serde(default)]
-    pub media_type: Option<String>,
+    pub(crate) media_type: Option<String>,
     #[serde(default)]
-    pub media_subtype: Option<String>,
+    pub(crate) media_subtype: Option<String>,
     #[serde(default)]
-    pub provider: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub user_ids: Vec<String>,
+    pub(crate) conversation_id: Option<String>,
     #[serde(default)]
-    pub conversation_id: Option<String>,
+    pub(crate) recording_id: Option<String>,
     #[serde(default)]
-    pub recording_id: Option<String>,
+    pub(crate) start_time: Option<Timestamp>,
     #[serde(default)]
-    pub start_time: Option<Timestamp>,
+    pub(crate) end_time: Option<Timestamp>,
     #[serde(default)]
-    pub end_time: Option<Timestamp>,
-    #[serde(default)]
-    pub duration_ms: Option<i64>,
+    pub(crate) duration_ms: Option<i64>,
 }
 
 /// Maps the media names of the different payloads onto the analytics `mediaType` vocabulary
@@ -331,7 +320,7 @@ pub struct ExportMetadataWire {
 ///
 /// A `Callback` recording is the audio of the call placed for the callback, so it is `voice`:
 /// under a voice scope it is judged, never dropped as another medium (docs/RULES.md).
-pub fn normalize_media(raw: &str) -> String {
+pub(crate) fn normalize_media(raw: &str) -> String {
     match raw.to_ascii_lowercase().as_str() {
         "audio" | "call" | "voice" | "callback" => "voice".to_string(),
         "messaging" | "message" => "message".to_string(),
@@ -342,7 +331,7 @@ pub fn normalize_media(raw: &str) -> String {
 
 /// The `Annotation.reason` values that mark a pause in the recording ("Valid values: Hold,
 /// SecurePause, FlowOrQueue, Pause", models/annotation.py).
-pub const PAUSE_REASONS: &[&str] = &["Hold", "SecurePause", "FlowOrQueue", "Pause"];
+pub(crate) const PAUSE_REASONS: &[&str] = &["Hold", "SecurePause", "FlowOrQueue", "Pause"];
 
 /// Where a piece of recording evidence came from; the same recording id can appear in several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -379,12 +368,13 @@ impl RecordingSource {
 /// models/analytics_participant.py): their sessions are the ones that must be recorded. The
 /// audit's rules and the pull's choice of which conversations to ask recording metadata for
 /// both read this list, so they cannot drift apart.
-pub const AGENT_PURPOSES: &[&str] = &["agent", "user"];
+pub(crate) const AGENT_PURPOSES: &[&str] = &["agent", "user"];
 
 /// The segment type of a session whose media was up between the parties
 /// (`AnalyticsConversationSegment.segmentType`, SDK models/analytics_conversation_segment.py).
-pub const INTERACT_SEGMENT: &str = "interact";
+pub(crate) const INTERACT_SEGMENT: &str = "interact";
 
 /// The API path of a conversation's recording metadata, `GET` with `prefix + id + suffix`: also
 /// the `source` its answer is stored under, which is how a later pull knows it was asked.
-pub const RECORDING_METADATA_PATH: (&str, &str) = ("/api/v2/conversations/", "/recordingmetadata");
+pub(crate) const RECORDING_METADATA_PATH: (&str, &str) =
+    ("/api/v2/conversations/", "/recordingmetadata");

@@ -27,7 +27,7 @@
 //! conversation unreadable, never the whole audit.
 
 pub mod evidence;
-pub mod rows;
+pub(crate) mod rows;
 pub mod sqlite;
 
 pub use rows::{
@@ -35,8 +35,3 @@ pub use rows::{
     RunRecord, StoredFinding, StoredInput, Tree,
 };
 pub use sqlite::{RunTransaction, Snapshot, Store, StreamedInput};
-// The rows the sources hand over are theirs; named here too for the store's users.
-pub use crate::source::batch::{
-    FailedRow, ImportBatch, MediaRow, OrphanRow, PullProgress, PullState, RawInput, RecordingRow,
-    WriteSummary,
-};

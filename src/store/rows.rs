@@ -29,35 +29,35 @@ pub struct RunRecord {
 /// The stored code of the audit's `pending` status, which the store's own queries look for
 /// (a pending conversation's recording metadata is asked again); a unit test of the audit
 /// checks that it is `Status::Pending`'s code.
-pub const PENDING_STATUS: &str = "pending";
+pub(crate) const PENDING_STATUS: &str = "pending";
 
 /// A finding as the `findings` table holds it: the status and reasons as their codes (the
 /// audit's `Finding::to_stored` and `Finding::from_stored` translate), lists as values.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredFinding {
-    pub conversation_id: String,
-    pub status: String,
-    pub reasons: Vec<String>,
-    pub recordings: Vec<String>,
-    pub media_sha256: Vec<String>,
-    pub started: String,
-    pub ended: Option<String>,
-    pub direction: String,
-    pub media: String,
-    pub queues: Vec<String>,
-    pub users: Vec<String>,
-    pub detail: String,
+    pub(crate) conversation_id: String,
+    pub(crate) status: String,
+    pub(crate) reasons: Vec<String>,
+    pub(crate) recordings: Vec<String>,
+    pub(crate) media_sha256: Vec<String>,
+    pub(crate) started: String,
+    pub(crate) ended: Option<String>,
+    pub(crate) direction: String,
+    pub(crate) media: String,
+    pub(crate) queues: Vec<String>,
+    pub(crate) users: Vec<String>,
+    pub(crate) detail: String,
 }
 
 /// A raw input a run used, with the columns its input record repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredInput {
-    pub kind: String,
-    pub source: String,
+    pub(crate) kind: String,
+    pub(crate) source: String,
     /// Canonical UTC text, as stored.
-    pub received: String,
-    pub bytes: i64,
-    pub sha256: String,
+    pub(crate) received: String,
+    pub(crate) bytes: i64,
+    pub(crate) sha256: String,
 }
 
 /// The two per-run Merkle trees of the ledger (`ledger_entries.tree`).
@@ -68,10 +68,10 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 2] = [Tree::Inputs, Tree::Findings];
+    pub(crate) const ALL: [Tree; 2] = [Tree::Inputs, Tree::Findings];
 
     /// The name stored in `ledger_entries.tree` (and used in audit packages' file names).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tree::Inputs => "inputs",
             Tree::Findings => "findings",
@@ -87,9 +87,9 @@ impl std::fmt::Display for Tree {
 
 /// One leaf of a run's tree, as stored.
 pub struct EntryRow<'a> {
-    pub seq: u64,
-    pub record: &'a [u8],
-    pub leaf: &'a [u8],
+    pub(crate) seq: u64,
+    pub(crate) record: &'a [u8],
+    pub(crate) leaf: &'a [u8],
 }
 
 /// A stored run record.
@@ -98,44 +98,44 @@ pub struct LedgerRun {
     pub idx: i64,
     pub run_id: String,
     pub record: Vec<u8>,
-    pub leaf_hash: Vec<u8>,
+    pub(crate) leaf_hash: Vec<u8>,
 }
 
 /// A stored anchor.
 #[derive(Debug, Clone)]
 pub struct Anchor {
-    pub size: u64,
+    pub(crate) size: u64,
     pub kind: String,
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// A pull of conversation details that overlaps the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PulledWindow {
-    pub from: Timestamp,
-    pub to: Timestamp,
-    pub api_base: String,
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    pub(crate) api_base: String,
     /// Every step of the pull (details, recording metadata, export job, orphans) finished.
-    pub finished: bool,
+    pub(crate) finished: bool,
 }
 
 /// The evidence the store holds for a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CoverageFacts {
     /// Conversations that started in the window...
-    pub conversations: u64,
+    pub(crate) conversations: u64,
     /// ...of which came from API responses (the rest from imported files).
-    pub pulled_conversations: u64,
+    pub(crate) pulled_conversations: u64,
     /// Pulls overlapping the window.
-    pub pulls: Vec<PulledWindow>,
+    pub(crate) pulls: Vec<PulledWindow>,
     /// The newest details availability horizon known.
-    pub horizon: Option<Timestamp>,
+    pub(crate) horizon: Option<Timestamp>,
     /// Bulk export jobs known (id and state), whose failed recordings were read.
-    pub export_jobs: Vec<(String, String)>,
+    pub(crate) export_jobs: Vec<(String, String)>,
     /// UTC days (`YYYY-MM-DD`) of the export tree's folders holding the window's media files.
-    pub export_days: Vec<String>,
+    pub(crate) export_days: Vec<String>,
     /// Media files of the export tree for the window's conversations.
-    pub export_media_files: u64,
+    pub(crate) export_media_files: u64,
     /// Orphan-recording listings stored.
     pub orphan_listings: u64,
 }
@@ -148,5 +148,5 @@ pub const EVIDENCE_PAGE: usize = 2_000;
 #[derive(Debug, Default)]
 pub struct EvidencePage {
     pub evidence: Vec<Evidence>,
-    pub raw_inputs: BTreeSet<i64>,
+    pub(crate) raw_inputs: BTreeSet<i64>,
 }

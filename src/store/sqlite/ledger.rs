@@ -92,7 +92,7 @@ impl Store {
     /// conversation-id order (the order of its finding records), for the lint that compares the
     /// two. Queues, users and detail are not in the records and come back empty; a row whose
     /// values cannot be read (an edited list) is described instead, so the lint can report it.
-    pub async fn for_each_finding<F>(&self, run_id: &str, mut visit: F) -> Result<()>
+    pub(crate) async fn for_each_finding<F>(&self, run_id: &str, mut visit: F) -> Result<()>
     where
         F: FnMut(std::result::Result<StoredFinding, String>) -> Result<()>,
     {
@@ -128,7 +128,7 @@ impl Store {
     }
 
     /// Stores an anchor received for a checkpoint (once per kind).
-    pub async fn add_anchor(
+    pub(crate) async fn add_anchor(
         &self,
         size: u64,
         kind: &str,

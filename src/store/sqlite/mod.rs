@@ -140,7 +140,7 @@ impl Store {
 
     /// Every (source, sha256) pair already stored: the importer skips those files, which is
     /// what makes re-importing a tree a no-op.
-    pub async fn known_inputs(&self) -> Result<HashSet<(String, String)>> {
+    pub(crate) async fn known_inputs(&self) -> Result<HashSet<(String, String)>> {
         let rows = sqlx::query("SELECT source, sha256 FROM raw_inputs")
             .fetch_all(&self.pool)
             .await
@@ -157,7 +157,7 @@ impl Store {
 
     /// The record rejections of stored inputs, by (source, sha256), so that re-importing an
     /// unchanged file names its rejected records again.
-    pub async fn stored_record_rejections(
+    pub(crate) async fn stored_record_rejections(
         &self,
     ) -> Result<std::collections::HashMap<(String, String), Vec<String>>> {
         let rows = sqlx::query(
@@ -182,7 +182,7 @@ impl Store {
     }
 
     /// The id of the newest raw input (0 when there is none).
-    pub async fn newest_input_id(&self) -> Result<i64> {
+    pub(crate) async fn newest_input_id(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM raw_inputs")
             .fetch_one(&self.pool)
             .await
@@ -191,7 +191,7 @@ impl Store {
 
     /// The conflicts revealed by raw inputs newer than `input`, one sentence each (a recording
     /// claimed by two conversations is said once, not once per conversation).
-    pub async fn conflicts_since(&self, input: i64) -> Result<Vec<String>> {
+    pub(crate) async fn conflicts_since(&self, input: i64) -> Result<Vec<String>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM evidence_conflicts e WHERE e.raw_input_id > ? ORDER BY e.kind, e.conversation_id, e.subject, e.other",
             read::CONFLICT_COLUMNS

@@ -54,7 +54,12 @@ pub(super) async fn write_progress(
 impl Store {
     /// Starts or resumes the pull of `[from, to)` from `api`: an unfinished pull's progress is
     /// returned as it was left; a finished one starts over (a new night's data may have come).
-    pub async fn begin_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<PullState> {
+    pub(crate) async fn begin_pull(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        api: &str,
+    ) -> Result<PullState> {
         let (from, to) = (from.to_string(), to.to_string());
         let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, export_requested, completed FROM pulls WHERE window_start = ? AND window_end = ? AND api_base = ?")
             .bind(&from)
@@ -96,7 +101,12 @@ impl Store {
     }
 
     /// Marks the pull finished: the next pull of the window starts over.
-    pub async fn complete_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<()> {
+    pub(crate) async fn complete_pull(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        api: &str,
+    ) -> Result<()> {
         let (from, to) = (from.to_string(), to.to_string());
         let mut tx = self
             .pool()
@@ -122,7 +132,7 @@ impl Store {
     /// those the unfinished pull of the window from `api` has already received; with
     /// `media_types`, only those where an agent or user session of one of those media reached
     /// `interact` (the ones that must have a recording).
-    pub async fn conversations_needing_metadata(
+    pub(crate) async fn conversations_needing_metadata(
         &self,
         from: Timestamp,
         to: Timestamp,

@@ -39,7 +39,7 @@ impl Snapshot {
     }
 
     /// What evidence the snapshot holds for `[from, to)`.
-    pub async fn coverage_facts(
+    pub(crate) async fn coverage_facts(
         &mut self,
         from: Timestamp,
         to: Timestamp,
@@ -80,17 +80,6 @@ impl Store {
             .await
             .map_err(db("acquiring a connection"))?;
         window_ids(&mut conn, from, to).await
-    }
-
-    /// The evidence of the given conversations (sorted ids, as [`Store::window_ids`] returns
-    /// them), ordered by conversation id.
-    pub async fn load_evidence_for(&self, ids: &[String]) -> Result<EvidencePage> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
-        evidence_for(&mut conn, ids).await
     }
 }
 

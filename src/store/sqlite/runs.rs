@@ -54,7 +54,7 @@ impl RunTransaction {
         Ok((seq, last_completed.and_then(|t| Timestamp::parse(&t).ok())))
     }
 
-    pub async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
+    pub(crate) async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
         sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&run.run_id)
             .bind(run.seq)
@@ -73,7 +73,7 @@ impl RunTransaction {
         Ok(())
     }
 
-    pub async fn insert_findings<I>(&mut self, run_id: &str, findings: I) -> Result<()>
+    pub(crate) async fn insert_findings<I>(&mut self, run_id: &str, findings: I) -> Result<()>
     where
         I: IntoIterator<Item = StoredFinding>,
     {
@@ -103,7 +103,11 @@ impl RunTransaction {
     }
 
     /// Records the raw inputs a run's findings were based on.
-    pub async fn insert_run_inputs(&mut self, run_id: &str, inputs: &BTreeSet<i64>) -> Result<()> {
+    pub(crate) async fn insert_run_inputs(
+        &mut self,
+        run_id: &str,
+        inputs: &BTreeSet<i64>,
+    ) -> Result<()> {
         super::write::insert_rows(
             &mut self.tx,
             "INSERT INTO run_inputs (run_id, raw_input_id) ",
@@ -118,7 +122,7 @@ impl RunTransaction {
     }
 
     /// The run inputs of `run_id` with the columns their input records repeat, by raw input id.
-    pub async fn run_inputs(&mut self, run_id: &str) -> Result<Vec<StoredInput>> {
+    pub(crate) async fn run_inputs(&mut self, run_id: &str) -> Result<Vec<StoredInput>> {
         let rows = sqlx::query(
             "SELECT r.kind, r.source, r.received, r.bytes, r.sha256 FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id WHERE i.run_id = ? ORDER BY r.id",
         )
@@ -140,7 +144,7 @@ impl RunTransaction {
     }
 
     /// Every run record of the log as (index, record bytes), in index order.
-    pub async fn ledger_log(&mut self) -> Result<Vec<(i64, Vec<u8>)>> {
+    pub(crate) async fn ledger_log(&mut self) -> Result<Vec<(i64, Vec<u8>)>> {
         sqlx::query_as("SELECT idx, record FROM ledger_runs ORDER BY idx")
             .fetch_all(&mut *self.tx)
             .await
@@ -148,7 +152,7 @@ impl RunTransaction {
     }
 
     /// The newest checkpoint as (size, note bytes).
-    pub async fn newest_checkpoint(&mut self) -> Result<Option<(i64, Vec<u8>)>> {
+    pub(crate) async fn newest_checkpoint(&mut self) -> Result<Option<(i64, Vec<u8>)>> {
         sqlx::query_as("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
             .fetch_optional(&mut *self.tx)
             .await
@@ -156,7 +160,7 @@ impl RunTransaction {
     }
 
     /// The newest sealed run over the same window as `run`, other than `run` itself.
-    pub async fn newest_run_over(&mut self, run: &RunRecord) -> Result<Option<String>> {
+    pub(crate) async fn newest_run_over(&mut self, run: &RunRecord) -> Result<Option<String>> {
         sqlx::query_scalar(
             "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? AND r.run_id <> ? ORDER BY l.idx DESC LIMIT 1",
         )
@@ -168,7 +172,7 @@ impl RunTransaction {
         .map_err(db("looking for the run this one supersedes"))
     }
 
-    pub async fn insert_ledger_entries<'a, I>(
+    pub(crate) async fn insert_ledger_entries<'a, I>(
         &mut self,
         run_id: &str,
         tree: Tree,
@@ -194,7 +198,7 @@ impl RunTransaction {
         .await
     }
 
-    pub async fn insert_run_record(
+    pub(crate) async fn insert_run_record(
         &mut self,
         index: u64,
         run_id: &str,
@@ -212,7 +216,7 @@ impl RunTransaction {
         Ok(())
     }
 
-    pub async fn insert_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<()> {
+    pub(crate) async fn insert_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<()> {
         sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)")
             .bind(size as i64)
             .bind(note)
@@ -252,7 +256,7 @@ impl Store {
 
     /// Every run id of the typed `runs` table, oldest first (sealed or not: the ledger's
     /// `sealed` module decides which exist).
-    pub async fn all_run_ids(&self) -> Result<Vec<String>> {
+    pub(crate) async fn all_run_ids(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq")
             .fetch_all(&self.pool)
             .await
@@ -260,7 +264,7 @@ impl Store {
     }
 
     /// The run record stored in the ledger log for `run_id`, if there is one.
-    pub async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = ? ORDER BY idx LIMIT 1")
             .bind(run_id)
             .fetch_optional(&self.pool)
@@ -269,7 +273,7 @@ impl Store {
     }
 
     /// Run ids that have typed findings but no row in `runs`.
-    pub async fn findings_without_run(&self) -> Result<Vec<String>> {
+    pub(crate) async fn findings_without_run(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT DISTINCT run_id FROM findings WHERE run_id NOT IN (SELECT run_id FROM runs) ORDER BY run_id")
             .fetch_all(&self.pool)
             .await
@@ -277,7 +281,7 @@ impl Store {
     }
 
     /// The newest run in the ledger log with a finding for `conversation_id`.
-    pub async fn newest_run_with(&self, conversation_id: &str) -> Result<Option<String>> {
+    pub(crate) async fn newest_run_with(&self, conversation_id: &str) -> Result<Option<String>> {
         sqlx::query_scalar(
             "SELECT f.run_id FROM findings f JOIN ledger_runs l ON l.run_id = f.run_id WHERE f.conversation_id = ? ORDER BY l.idx DESC LIMIT 1",
         )
@@ -289,7 +293,7 @@ impl Store {
 
     /// Up to `limit` findings of a run whose conversation ids sort after `after`, in
     /// conversation-id order.
-    pub async fn load_findings_page(
+    pub(crate) async fn load_findings_page(
         &self,
         run_id: &str,
         after: &str,

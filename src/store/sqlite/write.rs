@@ -32,11 +32,8 @@ impl Store {
     /// sessions and segments), except that a copy without `conversationEnd` never replaces one
     /// that has it: Genesys details only grow, and a page fetched while a call was still up must
     /// not undo a later, complete one. Other rows are upserted by their natural keys.
-    pub async fn write_batch(&self, batch: &ImportBatch) -> Result<WriteSummary> {
-        let mut summary = WriteSummary {
-            inputs: batch.inputs.len(),
-            ..Default::default()
-        };
+    pub(crate) async fn write_batch(&self, batch: &ImportBatch) -> Result<WriteSummary> {
+        let mut summary = WriteSummary::default();
         if batch.is_empty() {
             return Ok(summary);
         }
@@ -64,7 +61,7 @@ impl Store {
     /// Starts storing one raw input whose bytes and rows arrive in parts (a file parsed as a
     /// stream): one `BEGIN IMMEDIATE` transaction, held until [`StreamedInput::commit`], so the
     /// file is stored whole or not at all. `input.body` is ignored: the bytes come with the parts.
-    pub async fn begin_streamed_input(&self, input: &RawInput) -> Result<StreamedInput> {
+    pub(crate) async fn begin_streamed_input(&self, input: &RawInput) -> Result<StreamedInput> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -79,10 +76,7 @@ impl Store {
             tx,
             id: ids[0],
             next_chunk: 0,
-            summary: WriteSummary {
-                inputs: 1,
-                ..Default::default()
-            },
+            summary: WriteSummary::default(),
         })
     }
 }
@@ -99,7 +93,7 @@ pub struct StreamedInput {
 impl StreamedInput {
     /// Stores the next piece of the input's bytes (`raw_input_chunks`) and the rows parsed
     /// from it. `rows.inputs` must be empty; every row's input index is 0, this input.
-    pub async fn write_part(&mut self, chunk: Vec<u8>, rows: &ImportBatch) -> Result<()> {
+    pub(crate) async fn write_part(&mut self, chunk: Vec<u8>, rows: &ImportBatch) -> Result<()> {
         if !chunk.is_empty() {
             sqlx::query(
                 "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES (?, ?, ?)",
@@ -119,7 +113,7 @@ impl StreamedInput {
     }
 
     /// Commits the input and everything written with it.
-    pub async fn commit(self) -> Result<WriteSummary> {
+    pub(crate) async fn commit(self) -> Result<WriteSummary> {
         self.tx
             .commit()
             .await
@@ -128,7 +122,7 @@ impl StreamedInput {
     }
 
     /// Undoes everything written for this input.
-    pub async fn rollback(self) -> Result<()> {
+    pub(crate) async fn rollback(self) -> Result<()> {
         self.tx
             .rollback()
             .await
