@@ -12,14 +12,20 @@
 //!
 //! - [`source`]: Genesys Cloud payloads in, recognised by shape ([`source::import`]) and
 //!   parsed through serde mirrors of the API models ([`source::model`]);
-//! - [`store`]: SQLite through sqlx; raw inputs verbatim plus the typed tables the audit reads;
+//! - [`store`]: persistence (SQLite today, in `store::sqlite`): raw inputs verbatim plus the
+//!   typed tables the audit reads, runs, findings and the ledger's rows;
 //! - [`audit`]: the pure decision, one [`audit::Finding`] per conversation;
 //! - [`ledger`]: the chain-of-custody ledger: RFC 6962 Merkle log of runs, signed C2SP
 //!   checkpoints, offline verification, audit packages and proofs;
 //! - [`report`]: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`;
 //! - [`pipeline`]: one audit run end to end (store -> audit -> store + ledger -> report);
 //! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
-//!   timestamp format), [`error`], and `simulator` (a Genesys Cloud API over a synthetic org; the cargo feature `simulator`, on by default).
+//!   timestamp format), [`error`], and `simulator` (a Genesys Cloud API over a synthetic org;
+//!   the cargo feature `simulator`, on by default).
+//!
+//! Each layer uses only those below it (docs/ARCHITECTURE.md, "Dependency rule"; a test
+//! enforces it): the sources write through the [`source::sink::EvidenceStore`] trait the store
+//! implements, and only `store::sqlite` speaks SQL.
 //!
 //! docs/ARCHITECTURE.md draws the flow and lists the invariants; docs/RULES.md explains every
 //! status and reason to reviewers.

@@ -85,7 +85,7 @@ pub struct PreparedAudit {
 }
 
 /// Reads the window's evidence in one snapshot, states its coverage and evaluates every
-/// conversation. A window the evidence does not cover (see [`crate::audit::coverage`]) is
+/// conversation. A window the evidence does not cover (see `crate::audit::coverage`) is
 /// refused with [`Error::EvidenceGap`] unless `allow_partial`, which marks the run partial.
 pub async fn prepare_audit(
     store: &Store,

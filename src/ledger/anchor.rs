@@ -9,7 +9,7 @@
 //!   `<database stem>.checkpoints/` beside the database, and an append-only mount, a mailbox
 //!   drop or an object-lock bucket is better. `ledger verify` treats those copies as
 //!   checkpoints the auditor holds, and an audit refuses to append to a database whose log is
-//!   shorter than, or inconsistent with, any of them ([`known_checkpoints`]).
+//!   shorter than, or inconsistent with, any of them (`known_checkpoints`).
 //!
 //! Anchoring happens after the run is committed (it needs the network or another file
 //! system); a failure is reported and can be retried with `recaudit ledger anchor`.

@@ -3,7 +3,7 @@
 //! The typed `runs` table is a convenience copy that anybody with write access to the database
 //! can extend. A row there that has no run record in the ledger log, or whose columns disagree
 //! with its run record, was not written by an audit (a forged run, or an edited one), so every
-//! command that reads a run goes through [`sealed_run`]: reports are rendered, and runs listed,
+//! command that reads a run goes through `sealed_run`: reports are rendered, and runs listed,
 //! only for runs the signed log commits to. `ledger verify` reports the others (check V5).
 
 use super::record::{self, RUN};

@@ -5,7 +5,7 @@
 //! importer and the API client build them, and a backend of [`EvidenceStore`](super::sink::EvidenceStore) writes them. The
 //! rows are already checked (ids non-empty and fit for a ledger field, times plausible), so a
 //! backend stores them as they are. Every typed row of an [`ImportBatch`] names the index of its
-//! raw input in [`ImportBatch::inputs`]; the backend gives each input its id.
+//! raw input in `ImportBatch::inputs`; the backend gives each input its id.
 
 use super::model::{AnalyticsConversation, RecordingJobWire, RecordingSource};
 use crate::time::Timestamp;

@@ -720,7 +720,7 @@ fn api_error(
 /// Pulls the window `[from, to)` into the store. Returns what was stored and the client's
 /// counters; rejected (malformed) responses are in the outcome.
 ///
-/// Progress is committed with what it describes ([`PullProgress`], tables `pulls` and
+/// Progress is committed with what it describes (`PullProgress`, tables `pulls` and
 /// `pull_metadata`): after an interruption of any kind, SIGKILL included, the same pull run
 /// again continues with the same details job from the page after the last stored one, asks for
 /// recording metadata only where this pull has no answer yet, and reads the same bulk export

@@ -368,7 +368,7 @@ async fn read_off_the_runtime(
     .map_err(|e| Error::io("cannot read", file)(std::io::Error::other(e)))
 }
 
-/// The advisory lock that makes imports into one database run one at a time: a [`FileLock`]
+/// The advisory lock that makes imports into one database run one at a time: a `FileLock`
 /// on `<database>.import-lock`.
 ///
 /// Without it, two imports read the same stored inputs, parse the same new files and race to

@@ -11,8 +11,8 @@
 //! - [`genesys`]: the Genesys Cloud API client (OAuth, pacing, retries) and `recaudit pull`,
 //!   which stores every response as a raw input and imports it exactly as files are.
 
-pub(crate) mod batch;
+pub mod batch;
 pub mod genesys;
 pub mod import;
 pub mod model;
-pub(crate) mod sink;
+pub mod sink;

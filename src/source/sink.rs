@@ -22,7 +22,7 @@ use crate::time::Timestamp;
 /// - **Each batch is one transaction.** [`EvidenceStore::write_batch`] stores all of a batch
 ///   (its raw inputs, their typed rows, its pull progress) or none of it, even when the process
 ///   is killed mid-write.
-/// - **Progress rides with its pages.** The [`PullProgress`](super::batch::PullProgress) of a
+/// - **Progress rides with its pages.** The `PullProgress` of a
 ///   batch is written in that batch's transaction, never on its own: after any kill a pull
 ///   finds either a page, its rows and the cursor past it, or none of them.
 /// - **A streamed input is whole or nothing.** Everything written through one

@@ -16,7 +16,7 @@
 //!   and the ledger's reads of the head and inserts of the new records), all or nothing;
 //! - [`StreamedInput`]: one raw input written part by part, whole or not at all.
 //!
-//! They take and return only the backend-neutral types of [`rows`], [`evidence`] and
+//! They take and return only the backend-neutral types of `rows`, [`evidence`] and
 //! `source::batch`. SQLite is the one backend today, and its dialect is confined to
 //! [`sqlite`]; a second backend is a sibling module with the same methods and its own
 //! `migrations/<backend>` (docs/ARCHITECTURE.md, "Recipes").

@@ -81,8 +81,8 @@ impl Store {
     }
 }
 
-/// A raw input being stored part by part (see [`Store::begin_streamed_input`]). Dropped
-/// without [`StreamedInput::commit`], nothing of it is stored.
+/// A raw input being stored part by part (see `Store::begin_streamed_input`). Dropped
+/// without `StreamedInput::commit`, nothing of it is stored.
 pub struct StreamedInput {
     tx: sqlx::Transaction<'static, Sqlite>,
     id: i64,
