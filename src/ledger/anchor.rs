@@ -21,7 +21,7 @@ use tokio::process::Command;
 
 use super::LedgerSettings;
 use super::note::Checkpoint;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -68,7 +68,12 @@ pub(crate) async fn anchor_checkpoint(
 ) -> AnchorOutcome {
     let mut outcome = AnchorOutcome::default();
     if let Some(dir) = &settings.anchor_dir_for(store.path().map(PathBuf::as_path)) {
-        match copy_to_dir(dir, checkpoint.size, note) {
+        let (copy_dir, size, copy_note) = (dir.clone(), checkpoint.size, note.to_string());
+        let copied = in_blocking_pool(dir, move || copy_to_dir(&copy_dir, size, &copy_note))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|copied| copied);
+        match copied {
             Ok(path) => {
                 outcome.done.push(format!(
                     "copied checkpoint {} to {}",
@@ -122,6 +127,33 @@ pub(crate) async fn anchor_checkpoint(
         }
     }
     outcome
+}
+
+/// Runs file work on tokio's blocking threads (an anchor directory may be a slow network
+/// mount): the async workers keep serving while it waits.
+pub(crate) async fn in_blocking_pool<T: Send + 'static>(
+    dir: &Path,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::io("cannot use the anchor directory", dir)(std::io::Error::other(e)))
+}
+
+/// [`known_checkpoints`] on tokio's blocking threads.
+pub(crate) async fn known_checkpoints_off_runtime(
+    dir: Option<PathBuf>,
+    verifier: super::note::NoteVerifier,
+    origin: String,
+) -> Result<Vec<(String, Checkpoint)>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let listed = dir.clone();
+    in_blocking_pool(&listed, move || {
+        known_checkpoints(Some(&dir), &verifier, &origin)
+    })
+    .await?
 }
 
 /// The checkpoints kept outside the database (the anchor directory's copies), each verified

@@ -550,7 +550,10 @@ async fn presented_checkpoints(
     let Some(dir) = &options.anchor_dir else {
         return Ok(presented);
     };
-    match super::anchor::read_dir_notes(dir) {
+    let listed = dir.clone();
+    let notes =
+        super::anchor::in_blocking_pool(dir, move || super::anchor::read_dir_notes(&listed));
+    match notes.await? {
         Ok(notes) => presented.extend(notes),
         Err(e) => {
             let anchored = store
