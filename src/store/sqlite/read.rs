@@ -386,7 +386,7 @@ async fn fetch(
         .map_err(db("loading evidence"))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
+pub(super) fn get<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -404,7 +404,7 @@ fn time(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>> {
         .transpose()
 }
 
-fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
+pub(super) fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
     let text: String = get(row, index)?;
     serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("bad list `{text}`: {e}")))
 }

@@ -13,8 +13,8 @@
 use std::collections::BTreeSet;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::read::{get, list};
 use super::write::json_list;
 use super::{Store, db};
 use crate::error::{Error, Result};
@@ -336,16 +336,4 @@ impl Store {
         .await
         .map_err(db("reading run inputs"))
     }
-}
-
-fn get<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(index).map_err(db("decoding a row"))
-}
-
-fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
-    let text: String = get(row, index)?;
-    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("bad list `{text}`: {e}")))
 }
