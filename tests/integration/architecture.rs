@@ -54,35 +54,71 @@ fn module_of(src: &Path, file: &Path) -> String {
     first.to_string_lossy().trim_end_matches(".rs").to_string()
 }
 
-/// The code of a file without comments: line comments and doc comments are dropped, which is
+/// The code of a file without comments: line comments and doc comments are blanked, which is
 /// enough for this codebase (no `/* */` blocks; a `//` inside a string only hides code after it
-/// on that line, never adds a path).
-fn code_lines(text: &str) -> Vec<(usize, &str)> {
+/// on that line, never adds a path). Line breaks are kept, so offsets give line numbers.
+fn code_of(text: &str) -> String {
     text.lines()
-        .enumerate()
-        .map(|(n, line)| (n + 1, line.split("//").next().unwrap_or("")))
-        .collect()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-/// The modules a line names through `prefix` (`crate::`, or `recaudit::` in main.rs).
-fn named_modules<'a>(line: &'a str, prefix: &str) -> Vec<&'a str> {
-    line.match_indices(prefix)
-        .filter(|(at, _)| {
-            // `recaudit::` must not be the tail of another path (e.g. `my_recaudit::`).
-            line[..*at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_')
-        })
-        .map(|(at, _)| {
-            let rest = &line[at + prefix.len()..];
-            let end = rest
-                .find(|c: char| !c.is_alphanumeric() && c != '_')
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .filter(|name| !name.is_empty())
-        .collect()
+fn line_at(code: &str, offset: usize) -> usize {
+    code[..offset].matches('\n').count() + 1
+}
+
+/// The modules a piece of code names through `prefix` (`crate::`, or `recaudit::` in
+/// main.rs), with the byte offset of each: `crate::store::X` names `store`, and a group
+/// `crate::{audit::Finding, store}` names each of its members.
+fn named_modules<'a>(code: &'a str, prefix: &str) -> Vec<(usize, &'a str)> {
+    let ident_end = |text: &str| {
+        text.find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(text.len())
+    };
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices(prefix) {
+        // `recaudit::` must not be the tail of another path (e.g. `my_recaudit::`).
+        if code[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let rest = &code[at + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0usize;
+            let mut member_start = Some(0usize);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => member_start = Some(i + 1),
+                    _ => {}
+                }
+                if let Some(start) = member_start
+                    && !c.is_whitespace()
+                    && c != ','
+                {
+                    let member = &group[start..];
+                    let member = member.trim_start();
+                    let name = &member[..ident_end(member)];
+                    if !name.is_empty() {
+                        found.push((at, name));
+                    }
+                    member_start = None;
+                }
+            }
+        } else {
+            let name = &rest[..ident_end(rest)];
+            if !name.is_empty() {
+                found.push((at, name));
+            }
+        }
+    }
+    found
 }
 
 fn violations() -> Vec<String> {
@@ -108,30 +144,33 @@ fn violations() -> Vec<String> {
         } else {
             "crate::"
         };
-        for (number, line) in code_lines(&text) {
-            for used in named_modules(line, prefix) {
-                if used == module || used == "Error" || used == "Result" {
-                    continue;
-                }
-                match layer(used) {
-                    Some(rank) if rank < own => {}
-                    Some(_) => found.push(format!(
-                        "{}:{number}: `{module}` uses `{used}`, which is not below it",
-                        file.display()
-                    )),
-                    None => found.push(format!(
-                        "{}:{number}: `{used}` has no layer in tests/integration/architecture.rs",
-                        file.display()
-                    )),
-                }
+        let code = code_of(&text);
+        for (at, used) in named_modules(&code, prefix) {
+            if used == module || used == "Error" || used == "Result" {
+                continue;
             }
-            // SQL is the backend's: sqlx appears only in `store::sqlite` (and in the error type
-            // that wraps its errors), so a second backend is a sibling module, not an edit of
-            // every layer.
-            if line.contains("sqlx") && !file.starts_with(&backend) && module != "error" {
-                found.push(format!(
-                    "{}:{number}: `{module}` uses sqlx; SQL belongs in the store's backend module (src/store/sqlite)",
+            let number = line_at(&code, at);
+            match layer(used) {
+                Some(rank) if rank < own => {}
+                Some(_) => found.push(format!(
+                    "{}:{number}: `{module}` uses `{used}`, which is not below it",
                     file.display()
+                )),
+                None => found.push(format!(
+                    "{}:{number}: `{used}` has no layer in tests/integration/architecture.rs",
+                    file.display()
+                )),
+            }
+        }
+        // SQL is the backend's: sqlx appears only in `store::sqlite` (and in the error type
+        // that wraps its errors), so a second backend is a sibling module, not an edit of
+        // every layer.
+        if !file.starts_with(&backend) && module != "error" {
+            for (at, _) in code.match_indices("sqlx") {
+                found.push(format!(
+                    "{}:{}: `{module}` uses sqlx; SQL belongs in the store's backend module (src/store/sqlite)",
+                    file.display(),
+                    line_at(&code, at)
                 ));
             }
         }
@@ -151,24 +190,32 @@ fn every_module_uses_only_the_layers_below_it() {
 
 #[test]
 fn the_rule_check_sees_a_violation() {
-    // The parser itself: a use against the rule is found, a comment is not.
+    let names = |code: &str, prefix: &str| -> Vec<String> {
+        named_modules(code, prefix)
+            .into_iter()
+            .map(|(_, name)| name.to_string())
+            .collect()
+    };
+    assert_eq!(names("use crate::ledger::Ledger;", "crate::"), ["ledger"]);
     assert_eq!(
-        named_modules("use crate::ledger::Ledger;", "crate::"),
-        ["ledger"]
-    );
-    assert_eq!(
-        named_modules(
+        names(
             "let x = crate::store::db(\"x\"); crate::time::now()",
             "crate::"
         ),
         ["store", "time"]
     );
-    assert!(
-        code_lines("/// see crate::pipeline")
-            .iter()
-            .all(|(_, l)| named_modules(l, "crate::").is_empty())
+    // A group names every member, over several lines too.
+    assert_eq!(
+        names(
+            "use crate::{\n    audit::{Finding, Status},\n    store,\n};",
+            "crate::"
+        ),
+        ["audit", "store"]
     );
-    assert!(named_modules("my_recaudit::x", "recaudit::").is_empty());
+    // Comments are not code.
+    assert!(names(&code_of("/// see crate::pipeline\nfn f() {}"), "crate::").is_empty());
+    assert!(names("my_recaudit::x", "recaudit::").is_empty());
+    assert_eq!(line_at("a\nb\ncrate::x", 4), 3);
     assert!(layer("store").unwrap() < layer("audit").unwrap());
     assert!(layer("source").unwrap() < layer("store").unwrap());
 }
