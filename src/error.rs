@@ -111,6 +111,8 @@ pub enum Error {
     )]
     NoDatabase(PathBuf),
 
+    /// The embedded migrations cannot be applied (a database changed by hand, or by a newer
+    /// recaudit whose migrations this build does not have).
     #[error("cannot migrate the database: {source}")]
     Migration {
         #[source]
