@@ -35,6 +35,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod audit;
+mod blocking;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -188,12 +188,9 @@ pub async fn seal_audit(
     let anchor_dir = ledger
         .settings
         .anchor_dir_for(store.path().map(PathBuf::as_path));
-    let known = anchor::known_checkpoints_off_runtime(
-        anchor_dir,
-        ledger.signer.verifier(),
-        ledger.origin.clone(),
-    )
-    .await?;
+    let known =
+        anchor::known_checkpoints(anchor_dir, ledger.signer.verifier(), ledger.origin.clone())
+            .await?;
 
     // The run number and completed time are taken under the write lock the transaction holds,
     // and the completed time is never before the previous run's.

@@ -21,6 +21,7 @@ use tokio::process::Command;
 
 use super::LedgerSettings;
 use super::note::Checkpoint;
+use crate::blocking::on_blocking_thread;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -69,10 +70,12 @@ pub(crate) async fn anchor_checkpoint(
     let mut outcome = AnchorOutcome::default();
     if let Some(dir) = &settings.anchor_dir_for(store.path().map(PathBuf::as_path)) {
         let (copy_dir, size, copy_note) = (dir.clone(), checkpoint.size, note.to_string());
-        let copied = in_blocking_pool(dir, move || copy_to_dir(&copy_dir, size, &copy_note))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|copied| copied);
+        let copied = on_blocking_thread(DIRECTORY_FAILED, dir, move || {
+            copy_to_dir(&copy_dir, size, &copy_note)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|copied| copied);
         match copied {
             Ok(path) => {
                 outcome.done.push(format!(
@@ -129,19 +132,11 @@ pub(crate) async fn anchor_checkpoint(
     outcome
 }
 
-/// Runs file work on tokio's blocking threads (an anchor directory may be a slow network
-/// mount): the async workers keep serving while it waits.
-pub(crate) async fn in_blocking_pool<T: Send + 'static>(
-    dir: &Path,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::io("cannot use the anchor directory", dir)(std::io::Error::other(e)))
-}
-
-/// [`known_checkpoints`] on tokio's blocking threads.
-pub(crate) async fn known_checkpoints_off_runtime(
+/// The checkpoints kept outside the database (the anchor directory's copies), each verified
+/// with the ledger's key: what an append must extend. A copy that does not verify is an error:
+/// it is another ledger's directory or a forgery, and either way the head cannot be checked.
+/// The directory (perhaps a slow mount) is read on tokio's blocking threads.
+pub(crate) async fn known_checkpoints(
     dir: Option<PathBuf>,
     verifier: super::note::NoteVerifier,
     origin: String,
@@ -150,37 +145,25 @@ pub(crate) async fn known_checkpoints_off_runtime(
         return Ok(Vec::new());
     };
     let listed = dir.clone();
-    in_blocking_pool(&listed, move || {
-        known_checkpoints(Some(&dir), &verifier, &origin)
-    })
-    .await?
-}
-
-/// The checkpoints kept outside the database (the anchor directory's copies), each verified
-/// with the ledger's key: what an append must extend. A copy that does not verify is an error:
-/// it is another ledger's directory or a forgery, and either way the head cannot be checked.
-pub(crate) fn known_checkpoints(
-    dir: Option<&Path>,
-    verifier: &super::note::NoteVerifier,
-    origin: &str,
-) -> Result<Vec<(String, Checkpoint)>> {
-    let Some(dir) = dir else {
-        return Ok(Vec::new());
-    };
-    read_dir_notes(dir)?
+    let notes =
+        on_blocking_thread(DIRECTORY_FAILED, &listed, move || read_dir_notes(&dir)).await??;
+    notes
         .into_iter()
         .map(|(name, note)| {
             verifier
-                .verify_checkpoint(&note, origin)
+                .verify_checkpoint(&note, &origin)
                 .map(|checkpoint| (name.clone(), checkpoint))
                 .map_err(|e| {
-                    crate::error::Error::Usage(format!(
+                    Error::Usage(format!(
                         "the anchor directory holds {name}, which is not a checkpoint of this ledger ({e}); an audit cannot check the database's head against it. Point [ledger] anchor_dir at this ledger's own directory"
                     ))
                 })
         })
         .collect()
 }
+
+/// What a failed blocking thread working in the anchor directory is reported as.
+pub(crate) const DIRECTORY_FAILED: &str = "cannot use the anchor directory";
 
 /// Creates `path` (never overwriting) holding `note`, synced.
 fn write_new(path: &Path, note: &str) -> std::io::Result<()> {

@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::anchor::AnchorKind;
+use super::anchor::{self, AnchorKind};
 use super::append;
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteVerifier};
 use super::record::{self, FINDING, INPUT, Layout, RUN};
 use crate::audit::Finding;
+use crate::blocking::on_blocking_thread;
 use crate::error::Result;
 use crate::store::{Store, Tree};
 
@@ -551,8 +552,9 @@ async fn presented_checkpoints(
         return Ok(presented);
     };
     let listed = dir.clone();
-    let notes =
-        super::anchor::in_blocking_pool(dir, move || super::anchor::read_dir_notes(&listed));
+    let notes = on_blocking_thread(anchor::DIRECTORY_FAILED, dir, move || {
+        anchor::read_dir_notes(&listed)
+    });
     match notes.await? {
         Ok(notes) => presented.extend(notes),
         Err(e) => {

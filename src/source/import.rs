@@ -56,6 +56,7 @@ use super::model::{
     RECORDING_ONLY_KEYS, RecordingJobWire, RecordingSource, RecordingWire, normalize_media,
 };
 use super::sink::{EvidenceStore, StreamedWrite};
+use crate::blocking::on_blocking_thread;
 use crate::error::{Error, Result};
 use crate::lock::FileLock;
 use crate::time::Timestamp;
@@ -251,11 +252,13 @@ pub async fn import_paths_with(
     let mut batch = Batcher::default();
 
     for arg in paths {
+        let owned = arg.clone();
+        let listed = on_blocking_thread("cannot read", arg, move || list_files(&owned)).await?;
         let FileListing {
             root,
             files,
             skipped,
-        } = match off_the_runtime(arg, list_files).await? {
+        } = match listed {
             Ok(found) => found,
             Err(message) => {
                 outcome.rejected.push(Rejection {
@@ -340,17 +343,7 @@ pub async fn import_paths_with(
     Ok(outcome)
 }
 
-/// Runs `work` on `path` on tokio's blocking threads: listing a tree, reading, hashing and
-/// parsing files block, and would otherwise hold up an async worker (and every task queued on
-/// it, such as the store's) for as long as a large file takes.
-async fn off_the_runtime<T: Send + 'static>(path: &Path, work: fn(&Path) -> T) -> Result<T> {
-    let owned = path.to_path_buf();
-    tokio::task::spawn_blocking(move || work(&owned))
-        .await
-        .map_err(|e| Error::io("cannot read", path)(std::io::Error::other(e)))
-}
-
-/// [`read_input`] on tokio's blocking threads (see [`off_the_runtime`]). The set of known
+/// [`read_input`] on tokio's blocking threads (see [`crate::blocking`]). The set of known
 /// inputs goes to the blocking thread and comes back with the answer: it is moved, never
 /// copied, and the import adds to it between files.
 async fn read_off_the_runtime(
@@ -360,12 +353,11 @@ async fn read_off_the_runtime(
     settings: &ImportSettings,
 ) -> Result<(Result<FileRead, Rejected>, HashSet<(String, String)>)> {
     let (owned, source, settings) = (file.to_path_buf(), source.to_string(), settings.clone());
-    tokio::task::spawn_blocking(move || {
+    on_blocking_thread("cannot read", file, move || {
         let read = read_input(&owned, &source, &known, &settings);
         (read, known)
     })
     .await
-    .map_err(|e| Error::io("cannot read", file)(std::io::Error::other(e)))
 }
 
 /// The advisory lock that makes imports into one database run one at a time: a `FileLock`

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 /// Layers, lowest first. A module may use modules of strictly lower layers.
 const LAYERS: &[(&str, u8)] = &[
-    // Foundations: the timestamp, percent-encoding, the error type, file locks.
+    // Foundations: the timestamp, percent-encoding, the error type, file locks, blocking work.
     ("time", 0),
     ("pct", 0),
     ("error", 1),
     ("lock", 2),
+    ("blocking", 2),
     // The data flow.
     ("source", 3),
     ("store", 4),
