@@ -127,10 +127,18 @@ pub enum Command {
     ///
     /// Exit status: 0 all files imported or already stored, 1 some files rejected (each is
     /// named with the reason), 2 error.
+    ///
+    /// An `s3://BUCKET/PREFIX` path reads the export tree in a bucket: every sidecar is read,
+    /// media objects are known from the listing (size, ETag, version) and never downloaded.
+    /// Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`, web identity, container or instance credentials); `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL` and the options below say where the bucket is.
     Import {
-        /// Files or directories to import.
+        /// Files or directories to import, or `s3://BUCKET/PREFIX`.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        s3: S3Args,
     },
     /// Audit the conversations that started in [--from, --to) and write a report.
     ///
@@ -354,4 +362,19 @@ pub struct ServeArgs {
     /// Share of requests that hang for two minutes (a dropped connection), in thousandths.
     #[arg(long, default_value_t = 0)]
     pub hang_permille: u64,
+}
+
+/// Where an `s3://` path's bucket is (`import`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct S3Args {
+    /// S3 API endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 (default: AWS, or
+    /// `AWS_ENDPOINT_URL`).
+    #[arg(long, env = "RECAUDIT_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region (default: `AWS_REGION`, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Address the bucket as https://BUCKET.endpoint/ rather than https://endpoint/BUCKET/.
+    #[arg(long)]
+    pub s3_virtual_hosted: bool,
 }

@@ -11,6 +11,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An S3 bucket that cannot be used (missing, access denied, unreachable). The message is
+    /// built from the bucket, the key and the service's answer, never from a credential.
+    #[error("{url}: {message}")]
+    S3 { url: String, message: String },
+
     /// A command-line argument or setting is unusable.
     #[error("{0}")]
     Usage(String),

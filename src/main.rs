@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs};
+use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs, S3Args};
 #[cfg(feature = "simulator")]
 use recaudit::cli::{ServeArgs, SimCommand};
 use recaudit::config::Settings;
@@ -119,7 +119,7 @@ async fn run(cli: Cli) -> Result<u8> {
     };
     let workspace = Workspace::open(&cli.command, settings, locations).await?;
     let code = match cli.command {
-        Command::Import { paths } => import_command(&workspace, &paths).await?,
+        Command::Import { paths, s3 } => import_command(&workspace, &paths, &s3).await?,
         Command::Audit { allow_partial, .. } => {
             audit_command(&workspace, audit_window, allow_partial).await?
         }
@@ -232,9 +232,20 @@ fn audit_window(from: &str, to: &str, as_of: Option<&str>) -> Result<AuditWindow
 }
 
 /// `recaudit import`.
-async fn import_command(workspace: &Workspace, paths: &[PathBuf]) -> Result<u8> {
-    let outcome =
-        import::import_paths_with(&workspace.store, paths, &workspace.settings.import).await?;
+async fn import_command(workspace: &Workspace, paths: &[PathBuf], s3: &S3Args) -> Result<u8> {
+    let (buckets, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+        .iter()
+        .partition(|path| path.to_str().is_some_and(|p| p.starts_with("s3://")));
+    let files: Vec<PathBuf> = files.into_iter().cloned().collect();
+    let mut outcome = if files.is_empty() {
+        import::ImportOutcome::default()
+    } else {
+        import::import_paths_with(&workspace.store, &files, &workspace.settings.import).await?
+    };
+    for bucket in buckets {
+        let url = bucket.to_str().unwrap_or_default();
+        outcome.absorb(import_bucket(workspace, url, s3).await?);
+    }
     for rejection in &outcome.rejected {
         eprintln!("recaudit: rejected {rejection}");
     }
@@ -271,6 +282,33 @@ async fn import_command(workspace: &Workspace, paths: &[PathBuf]) -> Result<u8> 
         );
         Ok(1)
     }
+}
+
+/// Imports the export tree under the `s3://` URL `url`.
+#[cfg(feature = "s3")]
+async fn import_bucket(
+    workspace: &Workspace,
+    url: &str,
+    args: &S3Args,
+) -> Result<import::ImportOutcome> {
+    use recaudit::source::s3;
+    let url = s3::S3Url::parse(url)?;
+    let settings = s3::S3Settings {
+        endpoint: args.s3_endpoint.clone(),
+        region: args.s3_region.clone(),
+        virtual_hosted: args.s3_virtual_hosted,
+    };
+    let bucket = std::sync::Arc::new(s3::open_bucket(&url, &settings)?);
+    Ok(s3::import_bucket(&workspace.store, bucket, &url, &workspace.settings.import).await?)
+}
+
+#[cfg(not(feature = "s3"))]
+async fn import_bucket(
+    _workspace: &Workspace,
+    url: &str,
+    _args: &S3Args,
+) -> Result<import::ImportOutcome> {
+    bail!("{url}: this recaudit was built without S3 support (cargo feature `s3`)")
 }
 
 /// `recaudit audit`: the window [`run`] checked, cut at the details horizon when

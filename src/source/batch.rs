@@ -35,6 +35,11 @@ pub(crate) enum InputKind {
     DetailsAvailability,
     /// A recording's media file in an export tree (only its hash and size are kept).
     ExportMedia,
+    /// A recording's media object in an export bucket, known from the listing only (key,
+    /// size, ETag, version), never downloaded: its `sha256` is not the media's hash but that
+    /// of the listing's identity of the object (see `source::s3::object_identity`).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    ExportMediaObject,
     /// A recording's `_metadata.json` sidecar in an export tree.
     ExportMetadata,
     /// A conversation's `_call_metadata.json` in an export tree (kept, not read).
@@ -46,7 +51,7 @@ pub(crate) enum InputKind {
 impl InputKind {
     /// Every kind, for the test that each stored text reads back to its kind.
     #[cfg(test)]
-    pub(crate) const ALL: [InputKind; 16] = [
+    pub(crate) const ALL: [InputKind; 17] = [
         InputKind::DetailsPage,
         InputKind::Conversation,
         InputKind::Conversations,
@@ -60,6 +65,7 @@ impl InputKind {
         InputKind::OrphanRecording,
         InputKind::DetailsAvailability,
         InputKind::ExportMedia,
+        InputKind::ExportMediaObject,
         InputKind::ExportMetadata,
         InputKind::ExportCallMetadata,
         InputKind::ExportTranscript,
@@ -81,6 +87,7 @@ impl InputKind {
             InputKind::OrphanRecording => "orphan-recording",
             InputKind::DetailsAvailability => "details-availability",
             InputKind::ExportMedia => "export-media",
+            InputKind::ExportMediaObject => "export-media-object",
             InputKind::ExportMetadata => "export-metadata",
             InputKind::ExportCallMetadata => "export-call-metadata",
             InputKind::ExportTranscript => "export-transcript",

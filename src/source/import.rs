@@ -133,11 +133,36 @@ pub struct ImportOutcome {
     pub conflicts: Vec<String>,
 }
 
+impl ImportOutcome {
+    /// Adds what another import (of other paths, or a bucket) did.
+    pub fn absorb(&mut self, other: ImportOutcome) {
+        self.files += other.files;
+        self.imported += other.imported;
+        self.unchanged += other.unchanged;
+        for (kind, count) in other.by_kind {
+            *self.by_kind.entry(kind).or_default() += count;
+        }
+        self.rejected.extend(other.rejected);
+        self.ignored.extend(other.ignored);
+        self.conversations += other.conversations;
+        for conflict in other.conflicts {
+            if !self.conflicts.contains(&conflict) {
+                self.conflicts.push(conflict);
+            }
+        }
+    }
+}
+
 /// Why an input (a file, a response body) is not used, or, for the variants a record can
 /// have, one of its records. The text is what the operator reads after the file's name, so each
 /// says what is wrong and where; the variants keep the facts apart for code that reacts to them.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Rejected {
+    /// An object of a bucket that could not be read (the reason says which permission, or
+    /// that it vanished between the listing and the read).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    #[error("{0}")]
+    Object(String),
     #[error("cannot read: {0}")]
     Unreadable(#[source] std::io::Error),
     #[error("cannot list {}: {source}", .dir.display())]
@@ -245,12 +270,7 @@ pub async fn import_paths_with(
     paths: &[PathBuf],
     settings: &ImportSettings,
 ) -> Result<ImportOutcome> {
-    let mut known = store.known_inputs().await?;
-    let stored = store.stored_record_rejections().await?;
-    let newest_before = store.newest_input_id().await?;
-    let mut outcome = ImportOutcome::default();
-    let mut batch = Batcher::default();
-
+    let mut import = Importer::begin(store).await?;
     for arg in paths {
         let owned = arg.clone();
         let listed = on_blocking_thread("cannot read", arg, move || list_files(&owned)).await?;
@@ -261,74 +281,46 @@ pub async fn import_paths_with(
         } = match listed {
             Ok(found) => found,
             Err(message) => {
-                outcome.rejected.push(Rejection {
+                import.outcome.rejected.push(Rejection {
                     path: arg.clone(),
                     message: message.to_string(),
                 });
                 continue;
             }
         };
-        outcome.ignored.extend(skipped);
+        import.outcome.ignored.extend(skipped);
         for file in files {
-            outcome.files += 1;
             let source = relative_source(&root, &file);
-            let read;
-            (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
-            match read {
-                Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
-                    path: file.clone(),
-                    message: reason,
-                }),
-                Ok(FileRead::Unchanged(sha256)) => {
-                    outcome.unchanged += 1;
-                    report_stored_rejections(&mut outcome, &stored, &file, &source, sha256);
-                }
-                Ok(FileRead::Parsed(parsed)) => {
-                    let parsed = *parsed;
-                    report_record_rejections(&mut outcome, &file, &parsed);
-                    known.insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
-                    *outcome
-                        .by_kind
-                        .entry(parsed.input.kind.to_string())
-                        .or_default() += 1;
+            let known = std::mem::take(&mut import.known);
+            let (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
+            import.known = known;
+            let Some(input) = import.take(store, &file, &source, read).await? else {
+                continue;
+            };
+            // An NDJSON file not stored yet: written in file order, what is batched first.
+            import.flush(store).await?;
+            let key = (input.source.clone(), input.sha256.clone());
+            let outcome = &mut import.outcome;
+            match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
+                Ok(streamed) => {
+                    import.known.insert(key);
+                    *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
                     outcome.imported += 1;
-                    batch.add(parsed, &file);
-                    if batch.is_full() {
-                        batch.flush_files(store, &mut outcome, &mut known).await?;
-                    }
-                }
-                Ok(FileRead::Stream(input)) => {
-                    // Written in file order: what is batched goes first.
-                    batch.flush_files(store, &mut outcome, &mut known).await?;
-                    let key = (input.source.clone(), input.sha256.clone());
-                    match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
-                        Ok(streamed) => {
-                            known.insert(key);
-                            *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
-                            outcome.imported += 1;
-                            outcome.conversations += streamed.conversations;
-                            for message in streamed.rejected_records {
-                                outcome.rejected.push(Rejection {
-                                    path: file.clone(),
-                                    message: format!(
-                                        "{message} (the file's other records were imported)"
-                                    ),
-                                });
-                            }
-                            if streamed.unlisted_rejections > 0 {
-                                outcome.rejected.push(Rejection {
-                                    path: file.clone(),
-                                    message: format!(
-                                        "{} more records were rejected (each is stored with its reason and named again when the file is imported again)",
-                                        streamed.unlisted_rejections
-                                    ),
-                                });
-                            }
-                        }
-                        Err(message) => outcome.rejected.push(Rejection {
+                    outcome.conversations += streamed.conversations;
+                    for message in streamed.rejected_records {
+                        outcome.rejected.push(Rejection {
                             path: file.clone(),
-                            message: message.to_string(),
-                        }),
+                            message: format!("{message} (the file's other records were imported)"),
+                        });
+                    }
+                    if streamed.unlisted_rejections > 0 {
+                        outcome.rejected.push(Rejection {
+                            path: file.clone(),
+                            message: format!(
+                                "{} more records were rejected (each is stored with its reason and named again when the file is imported again)",
+                                streamed.unlisted_rejections
+                            ),
+                        });
                     }
                 }
                 Err(message) => outcome.rejected.push(Rejection {
@@ -338,9 +330,90 @@ pub async fn import_paths_with(
             }
         }
     }
-    batch.flush_files(store, &mut outcome, &mut known).await?;
-    outcome.conflicts = store.conflicts_since(newest_before).await?;
-    Ok(outcome)
+    import.finish(store).await
+}
+
+/// One import of files or objects in progress: what is stored already, what is batched, and
+/// what the import did so far. A local file and an S3 object go through the same
+/// [`Importer::take`], so both are skipped, counted, rejected and batched alike.
+pub(super) struct Importer {
+    /// (source, SHA-256) of every stored input, and of every input of this import.
+    pub(super) known: HashSet<(String, String)>,
+    stored: HashMap<(String, String), Vec<String>>,
+    newest_before: i64,
+    pub(super) outcome: ImportOutcome,
+    batch: Batcher,
+}
+
+impl Importer {
+    pub(super) async fn begin(store: &impl EvidenceStore) -> Result<Importer> {
+        Ok(Importer {
+            known: store.known_inputs().await?,
+            stored: store.stored_record_rejections().await?,
+            newest_before: store.newest_input_id().await?,
+            outcome: ImportOutcome::default(),
+            batch: Batcher::default(),
+        })
+    }
+
+    /// Takes what reading one input (`path`, stored as `source`) gave: counts it, batches it
+    /// (writing the batch when it is full) or names why it is not used. An NDJSON file to
+    /// stream is handed back to the caller, which streams it.
+    pub(super) async fn take(
+        &mut self,
+        store: &impl EvidenceStore,
+        path: &Path,
+        source: &str,
+        read: Result<FileRead, Rejected>,
+    ) -> Result<Option<RawInput>> {
+        let outcome = &mut self.outcome;
+        outcome.files += 1;
+        match read {
+            Ok(FileRead::Ignored(reason)) => outcome.ignored.push(Rejection {
+                path: path.to_path_buf(),
+                message: reason,
+            }),
+            Ok(FileRead::Unchanged(sha256)) => {
+                outcome.unchanged += 1;
+                report_stored_rejections(outcome, &self.stored, path, source, sha256);
+            }
+            Ok(FileRead::Parsed(parsed)) => {
+                let parsed = *parsed;
+                report_record_rejections(outcome, path, &parsed);
+                self.known
+                    .insert((parsed.input.source.clone(), parsed.input.sha256.clone()));
+                *outcome
+                    .by_kind
+                    .entry(parsed.input.kind.to_string())
+                    .or_default() += 1;
+                outcome.imported += 1;
+                self.batch.add(parsed, path);
+                if self.batch.is_full() {
+                    self.flush(store).await?;
+                }
+            }
+            Ok(FileRead::Stream(input)) => return Ok(Some(input)),
+            Err(message) => outcome.rejected.push(Rejection {
+                path: path.to_path_buf(),
+                message: message.to_string(),
+            }),
+        }
+        Ok(None)
+    }
+
+    /// Writes what is batched (see [`Batcher::flush_files`]).
+    pub(super) async fn flush(&mut self, store: &impl EvidenceStore) -> Result<()> {
+        self.batch
+            .flush_files(store, &mut self.outcome, &mut self.known)
+            .await
+    }
+
+    /// Writes what is left and names the conflicts this import's inputs brought.
+    pub(super) async fn finish(mut self, store: &impl EvidenceStore) -> Result<ImportOutcome> {
+        self.flush(store).await?;
+        self.outcome.conflicts = store.conflicts_since(self.newest_before).await?;
+        Ok(self.outcome)
+    }
 }
 
 /// [`read_input`] on tokio's blocking threads (see [`crate::blocking`]). The set of known
@@ -518,9 +591,17 @@ impl PayloadSink {
 }
 
 /// One file, parsed and ready to store.
-struct Parsed {
+pub(super) struct Parsed {
     input: RawInput,
     rows: Rows,
+}
+
+impl Parsed {
+    /// (source, SHA-256): what the store knows the input by.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(super) fn stored_as(&self) -> (String, String) {
+        (self.input.source.clone(), self.input.sha256.clone())
+    }
 }
 
 #[derive(Default)]
@@ -1059,7 +1140,7 @@ fn escape_bytes(bytes: &[u8]) -> String {
 }
 
 /// What reading one file gave.
-enum FileRead {
+pub(super) enum FileRead {
     Parsed(Box<Parsed>),
     /// An NDJSON file not stored yet, hashed and sized (the input to store): it is read again
     /// as a stream and stored while it is parsed.
@@ -1167,7 +1248,7 @@ fn hash_file(path: &Path) -> Result<(String, i64), Rejected> {
 }
 
 /// A payload hashed and sized, before its shape says what kind of input it is.
-struct Hashed {
+pub(super) struct Hashed {
     source: String,
     received: Timestamp,
     bytes: i64,
@@ -1176,7 +1257,7 @@ struct Hashed {
 }
 
 impl Hashed {
-    fn of(body: &[u8], source: &str) -> Hashed {
+    pub(super) fn of(body: &[u8], source: &str) -> Hashed {
         Hashed {
             source: source.to_string(),
             received: Timestamp::now(),
@@ -1202,10 +1283,21 @@ impl Hashed {
 
 /// The `conversation_id=` folder an export file sits in, if any.
 fn export_conversation(path: &Path) -> Option<String> {
-    path.parent()?.components().rev().find_map(|c| {
-        c.as_os_str()
-            .to_str()
-            .and_then(|s| s.strip_prefix("conversation_id="))
+    export_conversation_in(
+        path.parent()?
+            .components()
+            .filter_map(|c| c.as_os_str().to_str()),
+    )
+}
+
+/// The innermost `conversation_id=` folder among `folders` (outermost first): of a local path's
+/// parent, or of an object key's `/`-separated prefix.
+pub(super) fn export_conversation_in<'a>(
+    folders: impl DoubleEndedIterator<Item = &'a str>,
+) -> Option<String> {
+    folders.rev().find_map(|folder| {
+        folder
+            .strip_prefix("conversation_id=")
             .filter(|id| !id.is_empty())
             .map(str::to_string)
     })
@@ -1219,7 +1311,7 @@ const MEDIA_EXTENSIONS: &[&str] = &[
 ];
 
 /// What a file inside a `conversation_id=` folder is.
-enum ExportFile {
+pub(super) enum ExportFile {
     /// A recording: `{recordingId}` or `{recordingId}.{media extension}`.
     Media,
     /// A JSON document: a sidecar, call metadata or a transcript (parsed, rejected if neither).
@@ -1238,6 +1330,12 @@ fn export_file_kind(path: &Path, name: &str) -> ExportFile {
             "a symbolic link, not a file the export wrote; not evidence".to_string(),
         );
     }
+    export_name_kind(name)
+}
+
+/// What a file (or object) named `name` inside a `conversation_id=` folder is, by its name
+/// alone (see [`export_file_kind`]).
+pub(super) fn export_name_kind(name: &str) -> ExportFile {
     if name.ends_with(".json") {
         return ExportFile::Json;
     }
@@ -1289,13 +1387,34 @@ fn read_export_media(
     if known.contains(&(source.to_string(), sha256.clone())) {
         return Ok(FileRead::Unchanged(sha256));
     }
+    Ok(export_media(
+        InputKind::ExportMedia,
+        source,
+        name,
+        conversation_id,
+        sha256,
+        bytes,
+    ))
+}
+
+/// The input and row of an export media file (or object) named `name` in the folder of
+/// `conversation_id`: stored as `source`, of `bytes` bytes, identified by `sha256` (the SHA-256
+/// of its bytes for [`InputKind::ExportMedia`]).
+pub(super) fn export_media(
+    kind: InputKind,
+    source: &str,
+    name: &str,
+    conversation_id: &str,
+    sha256: String,
+    bytes: i64,
+) -> FileRead {
     let recording_id = name
         .split_once('.')
         .map_or(name, |(stem, _)| stem)
         .to_string();
-    Ok(FileRead::Parsed(Box::new(Parsed {
+    FileRead::Parsed(Box::new(Parsed {
         input: RawInput {
-            kind: InputKind::ExportMedia,
+            kind,
             source: source.to_string(),
             received: Timestamp::now(),
             bytes,
@@ -1314,10 +1433,10 @@ fn read_export_media(
             }],
             ..Rows::default()
         },
-    })))
+    }))
 }
 
-fn parse_export_json(
+pub(super) fn parse_export_json(
     input: Hashed,
     body: Vec<u8>,
     name: &str,

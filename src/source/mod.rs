@@ -4,6 +4,8 @@
 //!   authority);
 //! - [`import`]: files and directories (API payloads saved to disk, and S3 bulk-export trees),
 //!   recognised by shape, hashed, parsed and written to the store;
+//! - `s3` (cargo feature `s3`): the same export tree read from an S3 bucket, sidecars read,
+//!   media known from the listing;
 //! - [`batch`]: what they produce for the store (raw inputs, typed rows, pull progress);
 //! - [`sink`]: [`sink::EvidenceStore`], the store operations they need, implemented by the
 //!   store (the source layer never names the store module: the store depends on it, not the
@@ -15,4 +17,6 @@ pub mod batch;
 pub mod genesys;
 pub mod import;
 pub mod model;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sink;

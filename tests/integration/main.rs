@@ -12,6 +12,8 @@ mod platform;
 mod pull;
 mod pull_faults;
 mod rules;
+#[cfg(feature = "s3")]
+mod s3;
 mod support;
 mod trust;
 mod tsa;

@@ -1,0 +1,309 @@
+//! `recaudit import s3://BUCKET/PREFIX` against a real S3 API server on loopback (moto's
+//! server, started by .ci/run), whose URL is in `RECAUDIT_TEST_S3_ENDPOINT`.
+//!
+//! The example night's export tree is uploaded to a bucket; importing it from there must give
+//! exactly the findings of importing it from disk, except that media objects are not hashed
+//! (their `media_sha256` is the listing's identity of the object, one per media file as from
+//! disk).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde_json::Value;
+
+use crate::support::*;
+
+const ENDPOINT_VARIABLE: &str = "RECAUDIT_TEST_S3_ENDPOINT";
+/// Credentials moto accepts; distinctive, so that a test can look for them where they must not be.
+const ACCESS_KEY: &str = "AKIARECAUDITTESTKEY01";
+const SECRET_KEY: &str = "recaudit-test-secret-never-shown-9f7e";
+
+/// The loopback S3 server's URL. Missing, the tests fail and say how to start one: they never
+/// pass without having run.
+fn endpoint() -> String {
+    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "{ENDPOINT_VARIABLE} is not set: the S3 tests need an S3 API server on loopback. Start \
+             one as .ci/run does: `python3 -m venv target/ci-moto-venv && \
+             target/ci-moto-venv/bin/pip install 'moto[server]==5.2.5' && \
+             target/ci-moto-venv/bin/moto_server -H 127.0.0.1 -p 5055 &`, then \
+             `export {ENDPOINT_VARIABLE}=http://127.0.0.1:5055`"
+        )
+    })
+}
+
+/// A bucket of its own for each test (the server is shared by tests running in parallel).
+fn bucket_name(test: &str) -> String {
+    format!("recaudit-{test}-{}", std::process::id())
+}
+
+async fn create_bucket(bucket: &str) -> AmazonS3 {
+    let endpoint = endpoint();
+    // object_store has no call to create a bucket; moto creates one on an unsigned PUT.
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the S3 server at {endpoint} does not answer: {e}"));
+    assert!(
+        created.status().is_success(),
+        "creating bucket {bucket}: {}",
+        created.status()
+    );
+    AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id(ACCESS_KEY)
+        .with_secret_access_key(SECRET_KEY)
+        .with_bucket_name(bucket)
+        .build()
+        .unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Uploads every file under `dir` to `prefix/` + its relative path; returns how many.
+async fn upload(bucket: &AmazonS3, dir: &Path, prefix: &str) -> usize {
+    let files = files_under(dir);
+    for file in &files {
+        let relative = file.strip_prefix(dir).unwrap().to_str().unwrap();
+        let key = ObjectPath::from(format!("{prefix}/{relative}"));
+        let bytes = std::fs::read(file).unwrap();
+        bucket.put(&key, PutPayload::from(bytes)).await.unwrap();
+    }
+    files.len()
+}
+
+/// The binary with the test credentials and the server's endpoint, nothing from the machine's
+/// own AWS configuration (so that it never asks an instance-metadata service).
+fn recaudit(dir: &Path, args: &[&str]) -> Output {
+    binary(dir)
+        .arg("--db")
+        .arg(TestEnv::url_in(dir))
+        .arg("--reports-dir")
+        .arg(dir.join("reports"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("RECAUDIT_S3_ENDPOINT", endpoint())
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run recaudit")
+}
+
+fn run(dir: &Path, args: &[&str], expected: i32) -> Output {
+    let output = recaudit(dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "recaudit {args:?}: stdout {} stderr {}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(
+            !text(stream).contains(SECRET_KEY),
+            "a credential was printed"
+        );
+    }
+    output
+}
+
+/// Imports the example night's API payloads from disk, then its export tree from `export`
+/// (a local folder or an `s3://` URL), audits it as the README does, and returns the import of
+/// the export and the report's findings.json.
+fn import_and_audit(dir: &Path, export: &str) -> (String, Value) {
+    let night = repo("examples/night");
+    for part in ["details", "jobs", "recordings"] {
+        run(dir, &["import", night.join(part).to_str().unwrap()], 0);
+    }
+    let import = text(&run(dir, &["import", export], 0).stdout);
+    let config = repo("examples/recaudit.toml");
+    let mut audit = vec!["--config", config.to_str().unwrap()];
+    audit.extend(EXAMPLE_AUDIT);
+    let audited = run(dir, &audit, 1);
+    let stdout = text(&audited.stdout);
+    let reports = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Reports: "))
+        .expect("reports line");
+    let findings =
+        serde_json::from_slice(&std::fs::read(Path::new(reports).join("findings.json")).unwrap())
+            .unwrap();
+    (import, findings)
+}
+
+/// The number after `label` in an import's summary line ("... 3 unchanged, 0 rejected, ...").
+fn count(summary: &str, label: &str) -> usize {
+    let words: Vec<&str> = summary.split([' ', ',', '(', ')']).collect();
+    let at = words
+        .iter()
+        .position(|w| *w == label)
+        .unwrap_or_else(|| panic!("no `{label}` in {summary}"));
+    words[at - 1].parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_export_tree_in_a_bucket_gives_the_findings_of_the_same_tree_on_disk() {
+    let name = bucket_name("night");
+    let bucket = create_bucket(&name).await;
+    let export = repo("examples/night/export");
+    let uploaded = upload(&bucket, &export, "exports").await;
+
+    let local = tempfile::tempdir().unwrap();
+    let (local_import, local_findings) = import_and_audit(local.path(), export.to_str().unwrap());
+    let remote = tempfile::tempdir().unwrap();
+    let url = format!("s3://{name}/exports");
+    let (remote_import, remote_findings) = import_and_audit(remote.path(), &url);
+
+    // The same objects used, rejected and ignored; media known from the listing, not hashed.
+    let media = count(&local_import, "export-media");
+    assert!(media > 0, "{local_import}");
+    assert_eq!(
+        count(&remote_import, "export-media-object"),
+        media,
+        "{remote_import}"
+    );
+    assert_eq!(
+        count(&remote_import, "export-metadata"),
+        count(&local_import, "export-metadata"),
+        "{remote_import} / {local_import}"
+    );
+    for label in ["rejected", "ignored", "conversations"] {
+        assert_eq!(
+            count(&remote_import, label),
+            count(&local_import, label),
+            "{label}: {remote_import} / {local_import}"
+        );
+    }
+    assert_eq!(
+        count(&remote_import, "new") + count(&remote_import, "ignored"),
+        uploaded,
+        "{remote_import}"
+    );
+
+    // The same findings, but for the media hashes: one per media file on both sides.
+    let strip = |document: &Value| -> (Vec<Value>, Vec<usize>) {
+        let mut hashes = Vec::new();
+        let findings = document["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| {
+                let mut finding = finding.clone();
+                let sha = finding
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("media_sha256")
+                    .unwrap();
+                hashes.push(sha.as_array().unwrap().len());
+                finding
+            })
+            .collect();
+        (findings, hashes)
+    };
+    let (local_rows, local_media) = strip(&local_findings);
+    let (remote_rows, remote_media) = strip(&remote_findings);
+    assert!(!local_rows.is_empty());
+    assert_eq!(remote_rows, local_rows);
+    assert_eq!(remote_media, local_media);
+    assert_eq!(remote_findings["coverage"], local_findings["coverage"]);
+
+    // A second import of the bucket stores nothing new.
+    let again = text(&run(remote.path(), &["import", &url], 0).stdout);
+    assert_eq!(count(&again, "new"), 0, "{again}");
+    assert_eq!(
+        count(&again, "unchanged"),
+        count(&remote_import, "new"),
+        "{again}"
+    );
+
+    // No credential in the database.
+    for entry in std::fs::read_dir(remote.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes
+                    .windows(SECRET_KEY.len())
+                    .any(|w| w == SECRET_KEY.as_bytes()),
+                "the secret key is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_clear_error() {
+    // The server answers, but has no such bucket.
+    let _ = create_bucket(&bucket_name("present")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = bucket_name("missing");
+    let output = run(
+        dir.path(),
+        &["import", &format!("s3://{missing}/exports")],
+        2,
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("bucket `{missing}` does not exist")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_object_that_is_not_evidence_is_ignored_with_the_reason() {
+    let name = bucket_name("stray");
+    let bucket = create_bucket(&name).await;
+    let folder = format!(
+        "org/year=2026/month=7/day=14/hour=7/conversation_id={}",
+        "c0ffee00-0000-4000-8000-000000000001"
+    );
+    for (key, bytes) in [
+        (format!("{folder}/notes.txt"), b"not a recording".to_vec()),
+        ("org/README.json".to_string(), b"{}".to_vec()),
+    ] {
+        bucket
+            .put(&ObjectPath::from(key), PutPayload::from(bytes))
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["import", &format!("s3://{name}/org")], 0);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "ignored s3://{name}/{folder}/notes.txt: extension `.txt`"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "ignored s3://{name}/org/README.json: not in an export"
+        )),
+        "{stderr}"
+    );
+}
