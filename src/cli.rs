@@ -377,4 +377,14 @@ pub struct S3Args {
     /// Address the bucket as https://BUCKET.endpoint/ rather than https://endpoint/BUCKET/.
     #[arg(long)]
     pub s3_virtual_hosted: bool,
+    /// With --to: list only the `year=/month=/day=` folders of the window's days (UTC), padded
+    /// or not, widened by --margin-days (default: every key under the prefix).
+    #[arg(long, requires = "to", value_name = "UTC")]
+    pub from: Option<String>,
+    /// Window end, UTC, exclusive (with --from).
+    #[arg(long, requires = "from", value_name = "UTC")]
+    pub to: Option<String>,
+    /// Days of date folders listed before and after the window's, for late exports.
+    #[arg(long, default_value_t = 2, value_name = "DAYS")]
+    pub margin_days: u32,
 }

@@ -298,8 +298,23 @@ async fn import_bucket(
         region: args.s3_region.clone(),
         virtual_hosted: args.s3_virtual_hosted,
     };
+    let days = match (&args.from, &args.to) {
+        (Some(from), Some(to)) => Some(s3::ExportDays::of_window(
+            cli_time("--from", from)?,
+            cli_time("--to", to)?,
+            args.margin_days,
+        )),
+        _ => None,
+    };
     let bucket = std::sync::Arc::new(s3::open_bucket(&url, &settings)?);
-    Ok(s3::import_bucket(&workspace.store, bucket, &url, &workspace.settings.import).await?)
+    Ok(s3::import_bucket(
+        &workspace.store,
+        bucket,
+        &url,
+        days,
+        &workspace.settings.import,
+    )
+    .await?)
 }
 
 #[cfg(not(feature = "s3"))]

@@ -307,3 +307,61 @@ async fn an_object_that_is_not_evidence_is_ignored_with_the_reason() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_window_lists_only_its_days_date_folders_padded_or_not() {
+    let name = bucket_name("window");
+    let bucket = create_bucket(&name).await;
+    let folders = [
+        ("year=2026/month=7/day=14", true),
+        // Padded, the day after the window: inside the margin of one day.
+        ("year=2026/month=07/day=15", true),
+        ("year=2026/month=7/day=20", false),
+        ("year=2025/month=7/day=14", false),
+        ("year=2026/month=08/day=01", false),
+    ];
+    for (index, (folder, _)) in folders.iter().enumerate() {
+        let conversation = format!("c0ffee00-0000-4000-8000-00000000000{index}");
+        let recording = format!("5ec0f1e0-0000-4000-8000-00000000000{index}");
+        let dir = format!("exports/{ORG}/{folder}/hour=10/conversation_id={conversation}");
+        let sidecar = serde_json::to_vec(&sidecar(&conversation, &recording)).unwrap();
+        for (key, bytes) in [
+            (format!("{dir}/{recording}.opus_metadata.json"), sidecar),
+            (format!("{dir}/{recording}.opus"), AUDIO.to_vec()),
+        ] {
+            bucket
+                .put(&ObjectPath::from(key), PutPayload::from(bytes))
+                .await
+                .unwrap();
+        }
+    }
+    let in_window = folders.iter().filter(|(_, listed)| *listed).count();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{name}/exports");
+    let window = [
+        "--from",
+        "2026-07-14",
+        "--to",
+        "2026-07-15",
+        "--margin-days",
+        "1",
+    ];
+    let mut args = vec!["import", url.as_str()];
+    args.extend(window);
+    let windowed = text(&run(dir.path(), &args, 0).stdout);
+    assert_eq!(count(&windowed, "new"), 2 * in_window, "{windowed}");
+    assert_eq!(
+        count(&windowed, "export-media-object"),
+        in_window,
+        "{windowed}"
+    );
+
+    // Without a window, every key under the prefix is listed; the window's are stored already.
+    let whole = text(&run(dir.path(), &["import", &url], 0).stdout);
+    assert_eq!(count(&whole, "unchanged"), 2 * in_window, "{whole}");
+    assert_eq!(
+        count(&whole, "new"),
+        2 * (folders.len() - in_window),
+        "{whole}"
+    );
+}
