@@ -307,14 +307,19 @@ async fn import_bucket(
         _ => None,
     };
     let bucket = std::sync::Arc::new(s3::open_bucket(&url, &settings)?);
-    Ok(s3::import_bucket(
+    let outcome = s3::import_bucket(
         &workspace.store,
         bucket,
         &url,
         days,
         &workspace.settings.import,
     )
-    .await?)
+    .await?;
+    eprintln!(
+        "recaudit: {url}: {} objects listed, {} read (media objects are not downloaded)",
+        outcome.files, outcome.objects_read
+    );
+    Ok(outcome)
 }
 
 #[cfg(not(feature = "s3"))]

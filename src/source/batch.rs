@@ -184,6 +184,8 @@ pub struct ImportBatch {
     pub(crate) conversations: Vec<(usize, AnalyticsConversation)>,
     pub(crate) recordings: Vec<(usize, RecordingRow)>,
     pub(crate) media: Vec<(usize, MediaRow)>,
+    /// The ETag an input read from an object store was listed with.
+    pub(crate) etags: Vec<(usize, String)>,
     pub(crate) jobs: Vec<(usize, RecordingJobWire)>,
     pub(crate) failed: Vec<(usize, FailedRow)>,
     pub(crate) orphans: Vec<(usize, OrphanRow)>,
@@ -227,6 +229,7 @@ impl ImportBatch {
         give(&mut singles, self.conversations, |b| &mut b.conversations);
         give(&mut singles, self.recordings, |b| &mut b.recordings);
         give(&mut singles, self.media, |b| &mut b.media);
+        give(&mut singles, self.etags, |b| &mut b.etags);
         give(&mut singles, self.jobs, |b| &mut b.jobs);
         give(&mut singles, self.failed, |b| &mut b.failed);
         give(&mut singles, self.orphans, |b| &mut b.orphans);

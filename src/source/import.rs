@@ -128,6 +128,9 @@ pub struct ImportOutcome {
     pub ignored: Vec<Rejection>,
     /// Conversations written (new or replaced).
     pub conversations: usize,
+    /// Objects read from an object store (S3 sidecars; media objects are only listed): a
+    /// re-import of an unchanged bucket reads none.
+    pub objects_read: usize,
     /// Where this import's inputs disagree with each other or with what was stored: differing
     /// copies of a conversation's details, a recording id claimed by two conversations.
     pub conflicts: Vec<String>,
@@ -145,6 +148,7 @@ impl ImportOutcome {
         self.rejected.extend(other.rejected);
         self.ignored.extend(other.ignored);
         self.conversations += other.conversations;
+        self.objects_read += other.objects_read;
         for conflict in other.conflicts {
             if !self.conflicts.contains(&conflict) {
                 self.conflicts.push(conflict);
@@ -602,6 +606,12 @@ impl Parsed {
     pub(super) fn stored_as(&self) -> (String, String) {
         (self.input.source.clone(), self.input.sha256.clone())
     }
+
+    /// Notes the ETag of the object the input was read from, stored with it.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(super) fn listed_with(&mut self, etag: String) {
+        self.rows.etag = Some(etag);
+    }
 }
 
 #[derive(Default)]
@@ -617,6 +627,8 @@ struct Rows {
     rejected_records: Vec<(i64, String)>,
     /// The details' availability horizon the file states.
     horizon: Option<Timestamp>,
+    /// The ETag of the object it was read from (an S3 sidecar).
+    etag: Option<String>,
 }
 
 /// Reads each element of a page or array on its own, so that one record with a missing or bad
@@ -907,6 +919,7 @@ impl Batcher {
         self.batch
             .horizons
             .extend(rows.horizon.map(|horizon| (index, horizon)));
+        self.batch.etags.extend(rows.etag.map(|etag| (index, etag)));
         self.batch.record_rejections.extend(
             rows.rejected_records
                 .into_iter()

@@ -14,14 +14,16 @@
 //! Every input's source is the object's URL, `s3://BUCKET/KEY`, so that an object is never
 //! mistaken for a local file of the same relative path. An object already stored with the same
 //! source and SHA-256 is skipped, as a local file is: a media object whose key, size, ETag and
-//! version are unchanged is not stored again, and a sidecar whose bytes are unchanged neither
-//! (it is read again to know that; skipping the read by ETag needs the ETag stored, a later step).
+//! version are unchanged is not stored again. A sidecar's ETag is stored with it
+//! (`EvidenceStore::known_objects`), so one listed again with the same key and ETag is not even
+//! read; one whose ETag changed is read, and stored again only if its bytes did change.
 //!
 //! Credentials come from `object_store`'s AWS chain (environment variables, web identity,
 //! ECS/EKS container credentials, instance metadata); endpoint, region and path-style addressing
 //! from [`S3Settings`] or the standard `AWS_*` variables. No credential is ever logged, put in
 //! an error or stored: errors are built from the bucket, the key and the service's error text.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -281,32 +283,50 @@ pub async fn import_bucket(
     tracing::info!("{url}: {} objects listed", objects.len());
 
     let mut import = Importer::begin(store).await?;
+    let known_objects = store.known_objects().await?;
     // Sidecars are read CONCURRENT_READS at a time, and taken in key order.
     let reads = futures_util::stream::iter(objects)
         .map(|meta| {
             let bucket = Arc::clone(&bucket);
             let known = &import.known;
-            let read = classify(url, &meta, known);
+            let read = classify(url, &meta, known, &known_objects);
             async move {
                 let key = meta.location.to_string();
                 let source = url.object(&key);
+                let fetched = matches!(read, Step::Sidecar { .. });
                 let read = match read {
                     Step::Done(read) => read,
                     Step::Sidecar {
                         name,
                         conversation_id,
                     } => {
-                        read_sidecar(&*bucket, &meta, &source, &name, &conversation_id, settings)
-                            .await
+                        let read = read_sidecar(
+                            &*bucket,
+                            &meta,
+                            &source,
+                            &name,
+                            &conversation_id,
+                            settings,
+                        )
+                        .await;
+                        match (read, &meta.e_tag) {
+                            (Ok(FileRead::Parsed(mut parsed)), Some(etag)) => {
+                                parsed.listed_with(etag.clone());
+                                Ok(FileRead::Parsed(parsed))
+                            }
+                            (read, _) => read,
+                        }
                     }
                 };
-                (source, read)
+                (source, read, fetched)
             }
         })
         .buffered(CONCURRENT_READS)
         .collect::<Vec<_>>()
         .await;
-    for (source, read) in reads {
+    let mut objects_read = 0;
+    for (source, read, fetched) in reads {
+        objects_read += usize::from(fetched);
         let read = match read {
             // A sidecar is known by its bytes' hash, so it is read before it can be skipped.
             Ok(FileRead::Parsed(parsed)) if import.known.contains(&parsed.stored_as()) => {
@@ -323,7 +343,9 @@ pub async fn import_bucket(
             });
         }
     }
-    import.finish(store).await
+    let mut outcome = import.finish(store).await?;
+    outcome.objects_read = objects_read;
+    Ok(outcome)
 }
 
 /// What an object is, from its key and the listing alone.
@@ -336,10 +358,14 @@ enum Step {
     },
 }
 
+/// What an object is. `known` holds the (source, SHA-256) of stored inputs, `known_objects`
+/// the SHA-256 of stored inputs by (source, ETag): a sidecar listed with a stored ETag is
+/// unchanged without being read.
 fn classify(
     url: &S3Url,
     meta: &ObjectMeta,
-    known: &std::collections::HashSet<(String, String)>,
+    known: &HashSet<(String, String)>,
+    known_objects: &HashMap<(String, String), String>,
 ) -> Step {
     let key = meta.location.as_ref();
     let relative = key
@@ -365,10 +391,19 @@ fn classify(
         )));
     };
     match export_name_kind(&name) {
-        ExportFile::Json => Step::Sidecar {
-            name,
-            conversation_id,
-        },
+        ExportFile::Json => {
+            let stored = meta
+                .e_tag
+                .as_ref()
+                .and_then(|etag| known_objects.get(&(url.object(key), etag.clone())));
+            match stored {
+                Some(sha256) => Step::Done(Ok(FileRead::Unchanged(sha256.clone()))),
+                None => Step::Sidecar {
+                    name,
+                    conversation_id,
+                },
+            }
+        }
         ExportFile::Other(reason) => Step::Done(Ok(FileRead::Ignored(reason))),
         ExportFile::Media => {
             let source = url.object(key);

@@ -231,8 +231,16 @@ async fn an_export_tree_in_a_bucket_gives_the_findings_of_the_same_tree_on_disk(
     assert_eq!(remote_media, local_media);
     assert_eq!(remote_findings["coverage"], local_findings["coverage"]);
 
-    // A second import of the bucket stores nothing new.
-    let again = text(&run(remote.path(), &["import", &url], 0).stdout);
+    // A second import of the bucket stores nothing new, and reads no object again: every
+    // sidecar is known by its key and ETag.
+    let again = run(remote.path(), &["import", &url], 0);
+    let listed = format!("{url}: {uploaded} objects listed, 0 read");
+    assert!(
+        text(&again.stderr).contains(&listed),
+        "{}",
+        text(&again.stderr)
+    );
+    let again = text(&again.stdout);
     assert_eq!(count(&again, "new"), 0, "{again}");
     assert_eq!(
         count(&again, "unchanged"),
@@ -364,4 +372,45 @@ async fn a_window_lists_only_its_days_date_folders_padded_or_not() {
         2 * (folders.len() - in_window),
         "{whole}"
     );
+}
+
+#[tokio::test]
+async fn a_rewritten_object_is_read_and_stored_again_an_unchanged_one_is_not() {
+    let name = bucket_name("rewrite");
+    let bucket = create_bucket(&name).await;
+    let conversation = "c0ffee00-0000-4000-8000-0000000000aa";
+    let recording = "5ec0f1e0-0000-4000-8000-0000000000aa";
+    let dir = format!("org/year=2026/month=7/day=14/hour=10/conversation_id={conversation}");
+    let sidecar_key = ObjectPath::from(format!("{dir}/{recording}.opus_metadata.json"));
+    let media_key = ObjectPath::from(format!("{dir}/{recording}.opus"));
+    let put = |key: &ObjectPath, bytes: Vec<u8>| {
+        let (bucket, key) = (&bucket, key.clone());
+        async move { bucket.put(&key, PutPayload::from(bytes)).await.unwrap() }
+    };
+    let first = sidecar(conversation, recording);
+    put(&sidecar_key, serde_json::to_vec(&first).unwrap()).await;
+    put(&media_key, AUDIO.to_vec()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{name}/org");
+    let imported = run(dir.path(), &["import", &url], 0);
+    assert!(
+        text(&imported.stderr).contains(&format!("{url}: 2 objects listed, 1 read")),
+        "{}",
+        text(&imported.stderr)
+    );
+
+    // The sidecar written again with other bytes (so another ETag): read and stored again; the
+    // media object, untouched, is unchanged by its listing.
+    let second = with(first, "durationMs", serde_json::json!(240_000));
+    put(&sidecar_key, serde_json::to_vec(&second).unwrap()).await;
+    let again = run(dir.path(), &["import", &url], 0);
+    let stdout = text(&again.stdout);
+    assert!(
+        text(&again.stderr).contains(&format!("{url}: 2 objects listed, 1 read")),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(count(&stdout, "new"), 1, "{stdout}");
+    assert_eq!(count(&stdout, "export-metadata"), 1, "{stdout}");
+    assert_eq!(count(&stdout, "unchanged"), 1, "{stdout}");
 }

@@ -155,6 +155,25 @@ impl Store {
             .collect()
     }
 
+    /// The inputs read from an object store: (source, ETag) -> SHA-256.
+    pub(crate) async fn known_objects(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String), String>> {
+        let rows = sqlx::query(
+            "SELECT r.source, o.etag, r.sha256 FROM object_etags o JOIN raw_inputs r ON r.id = o.raw_input_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading known objects"))?;
+        rows.iter()
+            .map(|row| {
+                let get =
+                    |i| -> Result<String> { row.try_get(i).map_err(db("reading a known object")) };
+                Ok(((get(0)?, get(1)?), get(2)?))
+            })
+            .collect()
+    }
+
     /// The record rejections of stored inputs, by (source, sha256), so that re-importing an
     /// unchanged file names its rejected records again.
     pub(crate) async fn stored_record_rejections(

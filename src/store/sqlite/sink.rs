@@ -17,6 +17,10 @@ impl EvidenceStore for Store {
         Store::known_inputs(self).await
     }
 
+    async fn known_objects(&self) -> Result<HashMap<(String, String), String>> {
+        Store::known_objects(self).await
+    }
+
     async fn stored_record_rejections(&self) -> Result<HashMap<(String, String), Vec<String>>> {
         Store::stored_record_rejections(self).await
     }

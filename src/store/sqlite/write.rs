@@ -199,6 +199,18 @@ async fn write_input_notes(
 
     insert_rows(
         &mut *tx,
+        "INSERT INTO object_etags (raw_input_id, etag) ",
+        "",
+        2,
+        batch.etags.iter(),
+        |b, (input, etag)| {
+            b.push_bind(ids[*input]).push_bind(etag.clone());
+        },
+    )
+    .await?;
+
+    insert_rows(
+        &mut *tx,
         "INSERT INTO details_horizons (raw_input_id, horizon) ",
         "",
         2,
