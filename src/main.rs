@@ -236,6 +236,11 @@ async fn import_command(workspace: &Workspace, paths: &[PathBuf], s3: &S3Args) -
     let (buckets, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
         .iter()
         .partition(|path| path.to_str().is_some_and(|p| p.starts_with("s3://")));
+    if buckets.is_empty() && s3.from.is_some() {
+        bail!(
+            "--from and --to choose the date folders of an s3:// path; a local folder is read whole"
+        );
+    }
     let files: Vec<PathBuf> = files.into_iter().cloned().collect();
     let mut outcome = if files.is_empty() {
         import::ImportOutcome::default()
