@@ -27,12 +27,17 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
+
+mod errors;
+mod listing;
+
+use errors::{describe, read_error};
+pub use listing::ExportDays;
+use listing::list_objects;
 
 use super::batch::InputKind;
 use super::import::{
@@ -41,7 +46,6 @@ use super::import::{
 };
 use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
-use crate::time::Timestamp;
 
 /// Sidecars read at once: each is a few kilobytes, so the time is the round trips.
 const CONCURRENT_READS: usize = 16;
@@ -144,127 +148,6 @@ pub fn object_identity(
         version.unwrap_or("none")
     );
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// The export days an import lists: the days of a window, widened by a margin on both sides
-/// for exports written into a neighbouring day's folder. Inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExportDays {
-    pub first: NaiveDate,
-    pub last: NaiveDate,
-}
-
-impl ExportDays {
-    /// The days of [`from`, `to`) (UTC), `margin_days` more on either side.
-    pub fn of_window(from: Timestamp, to: Timestamp, margin_days: u32) -> ExportDays {
-        let day = |ts: Timestamp| {
-            DateTime::from_timestamp_millis(ts.millis())
-                .map_or(NaiveDate::MIN, |time| time.date_naive())
-        };
-        let margin = Days::new(u64::from(margin_days));
-        let first = day(from);
-        // `to` is excluded: a window ending at midnight does not reach into that day.
-        let last = day(to.plus_millis(-1)).max(first);
-        ExportDays {
-            first: first.checked_sub_days(margin).unwrap_or(NaiveDate::MIN),
-            last: last.checked_add_days(margin).unwrap_or(NaiveDate::MAX),
-        }
-    }
-
-    /// Whether the folder `segment` (`year=2026`, `month=07`, `day=4`, ...), inside the date
-    /// folders `above` (`(year, month)` so far), can hold a day of the range. `None`: not a
-    /// date folder.
-    fn admits(&self, segment: &str, above: (Option<i32>, Option<u32>)) -> Option<bool> {
-        let number = |key: &str| segment.strip_prefix(key).map(|n| n.parse::<u32>().ok());
-        if let Some(year) = number("year=") {
-            let year = year.and_then(|y| i32::try_from(y).ok());
-            return Some(year.is_some_and(|y| (self.first.year()..=self.last.year()).contains(&y)));
-        }
-        if let Some(month) = number("month=") {
-            let Some(year) = above.0 else {
-                return Some(false);
-            };
-            return Some(month.is_some_and(|m| {
-                (self.first.year(), self.first.month()) <= (year, m)
-                    && (year, m) <= (self.last.year(), self.last.month())
-            }));
-        }
-        if let Some(day) = number("day=") {
-            let (Some(year), Some(month)) = above else {
-                return Some(false);
-            };
-            return Some(
-                day.and_then(|d| NaiveDate::from_ymd_opt(year, month, d))
-                    .is_some_and(|date| self.first <= date && date <= self.last),
-            );
-        }
-        None
-    }
-}
-
-/// Folders above the date folders (`{org}/`, or a prefix of the user's) descended into to find
-/// `year=`: a bucket laid out otherwise is not walked folder by folder for ever.
-const FOLDERS_ABOVE_YEARS: usize = 4;
-
-/// Lists the objects under `url`: all of them, or (`days`) only those in the date folders of
-/// those days, found with delimiter listings so that no other day's keys are listed. Both the
-/// padded and unpadded spellings (`month=07`, `month=7`) are read, as found.
-async fn list_objects(
-    bucket: &dyn ObjectStore,
-    url: &S3Url,
-    days: Option<ExportDays>,
-) -> Result<Vec<ObjectMeta>> {
-    let prefix = (!url.prefix.is_empty()).then(|| ObjectPath::from(url.prefix.as_str()));
-    let Some(days) = days else {
-        return bucket
-            .list(prefix.as_ref())
-            .try_collect()
-            .await
-            .map_err(|e| listing_error(url, &e));
-    };
-    // (folder, date folders above it, folders above the years).
-    let mut pending = vec![(prefix, (None, None), 0usize)];
-    let mut selected = Vec::new();
-    while let Some((folder, above, depth)) = pending.pop() {
-        let listing = bucket
-            .list_with_delimiter(folder.as_ref())
-            .await
-            .map_err(|e| listing_error(url, &e))?;
-        for child in listing.common_prefixes {
-            let segment = child.filename().unwrap_or_default().to_string();
-            let number = |key: &str| -> Option<u32> {
-                segment.strip_prefix(key).and_then(|n| n.parse().ok())
-            };
-            match days.admits(&segment, above) {
-                Some(false) => {}
-                Some(true) if segment.starts_with("day=") => selected.push(child),
-                Some(true) if segment.starts_with("year=") => {
-                    let year = number("year=").and_then(|y| i32::try_from(y).ok());
-                    pending.push((Some(child), (year, None), depth));
-                }
-                Some(true) => {
-                    let month = number("month=");
-                    pending.push((Some(child), (above.0, month), depth));
-                }
-                // A conversation folder outside any date folder is read whole.
-                None if segment.starts_with("conversation_id=") => selected.push(child),
-                None if above == (None, None) && depth < FOLDERS_ABOVE_YEARS => {
-                    pending.push((Some(child), above, depth + 1));
-                }
-                None => {}
-            }
-        }
-    }
-    let mut objects = Vec::new();
-    for folder in selected {
-        let mut found: Vec<ObjectMeta> = bucket
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .map_err(|e| listing_error(url, &e))?;
-        objects.append(&mut found);
-    }
-    Ok(objects)
 }
 
 /// Imports the export tree under `url` (only the date folders of `days`, when given). Fails
@@ -464,64 +347,6 @@ async fn read_sidecar(
     parse_export_json(input, body, name, conversation_id).map(|p| FileRead::Parsed(Box::new(p)))
 }
 
-/// The error of a listing that failed, saying what to check.
-fn listing_error(url: &S3Url, e: &object_store::Error) -> Error {
-    let text = describe(e);
-    let message = if text.contains("NoSuchBucket")
-        || matches!(e, object_store::Error::NotFound { .. })
-    {
-        format!(
-            "bucket `{}` does not exist (or not in this region or at this endpoint)",
-            url.bucket
-        )
-    } else if matches!(
-        e,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
-    ) || text.contains("AccessDenied")
-    {
-        format!(
-            "access denied listing bucket `{}`: the credentials need `s3:ListBucket` on it ({text})",
-            url.bucket
-        )
-    } else {
-        format!("cannot list the objects: {text}")
-    };
-    Error::S3 {
-        url: url.to_string(),
-        message,
-    }
-}
-
-/// Why one object could not be read.
-fn read_error(e: &object_store::Error) -> String {
-    match e {
-        object_store::Error::NotFound { .. } => {
-            "the object was listed but is gone (deleted between the listing and the read); import again".to_string()
-        }
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            format!("access denied reading the object: the credentials need `s3:GetObject` ({})", describe(e))
-        }
-        _ => format!("cannot read the object: {}", describe(e)),
-    }
-}
-
-/// An object_store error's text with its causes. object_store's errors name the store, the
-/// path and the service's answer; the request's signature and credentials are in headers,
-/// never in these texts.
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,35 +360,6 @@ mod tests {
         assert!(S3Url::parse("s3://My_Bucket/x").is_err());
         assert!(S3Url::parse("/tmp/x").is_err());
         assert!(S3Url::is_s3("s3://b/x") && !S3Url::is_s3("./s3:/x"));
-    }
-
-    #[test]
-    fn export_days_admit_padded_and_unpadded_folders_of_the_window_and_margin() {
-        let ts = |text| Timestamp::parse_cli(text).unwrap();
-        let days = ExportDays::of_window(ts("2026-07-14"), ts("2026-07-15"), 1);
-        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert_eq!(
-            (days.first, days.last),
-            (date(2026, 7, 13), date(2026, 7, 15))
-        );
-        let none = (None, None);
-        assert_eq!(days.admits("year=2026", none), Some(true));
-        assert_eq!(days.admits("year=2025", none), Some(false));
-        assert_eq!(days.admits("month=07", (Some(2026), None)), Some(true));
-        assert_eq!(days.admits("month=7", (Some(2026), None)), Some(true));
-        assert_eq!(days.admits("month=8", (Some(2026), None)), Some(false));
-        assert_eq!(days.admits("day=15", (Some(2026), Some(7))), Some(true));
-        assert_eq!(days.admits("day=09", (Some(2026), Some(7))), Some(false));
-        assert_eq!(days.admits("day=x", (Some(2026), Some(7))), Some(false));
-        assert_eq!(days.admits("8f3c1d2e", none), None);
-        // Across a year's end.
-        let days = ExportDays::of_window(ts("2026-12-31"), ts("2027-01-01"), 2);
-        assert_eq!(
-            (days.first, days.last),
-            (date(2026, 12, 29), date(2027, 1, 2))
-        );
-        assert_eq!(days.admits("month=1", (Some(2027), None)), Some(true));
-        assert_eq!(days.admits("month=2", (Some(2027), None)), Some(false));
     }
 
     #[test]
