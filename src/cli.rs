@@ -128,8 +128,10 @@ pub enum Command {
     /// Exit status: 0 all files imported or already stored, 1 some files rejected (each is
     /// named with the reason), 2 error.
     ///
-    /// An `s3://BUCKET/PREFIX` path reads the export tree in a bucket: every sidecar is read,
-    /// media objects are known from the listing (size, ETag, version) and never downloaded.
+    /// An `s3://BUCKET/PREFIX` path reads the export tree in a bucket: every sidecar is read;
+    /// media objects are known from the listing (size, ETag, version), or downloaded and
+    /// hashed with --hash-media. An object already stored with the same key and ETag is not
+    /// read again, so an interrupted import continues where it stopped.
     /// Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID` and
     /// `AWS_SECRET_ACCESS_KEY`, web identity, container or instance credentials); `AWS_REGION`,
     /// `AWS_ENDPOINT_URL` and the options below say where the bucket is.
@@ -384,7 +386,17 @@ pub struct S3Args {
     /// Window end, UTC, exclusive (with --from).
     #[arg(long, requires = "from", value_name = "UTC")]
     pub to: Option<String>,
-    /// Days of date folders listed before and after the window's, for late exports.
-    #[arg(long, default_value_t = 2, value_name = "DAYS")]
-    pub margin_days: u32,
+    /// Days of date folders listed before and after the window's, for late exports (default:
+    /// `[s3] margin_days`, else 2).
+    #[arg(long, value_name = "DAYS")]
+    pub margin_days: Option<u32>,
+    /// Download every media object (streamed, never held whole) and record the SHA-256 of its
+    /// bytes, as for a local file. Without it a media object is known from the listing only
+    /// (size, ETag, version, last-modified), and its ledger input record says so.
+    #[arg(long)]
+    pub hash_media: bool,
+    /// Media objects downloaded and hashed at once with --hash-media (default: `[s3]
+    /// hash_concurrency`, else 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub hash_concurrency: Option<u16>,
 }

@@ -2,7 +2,8 @@
 //!
 //! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`), the ledger
 //! settings (`[ledger]`: origin, key file, time-stamping authority, anchor directory) and the
-//! import's limits (`[import]`: the largest JSON file read whole). Secrets never go here (the
+//! import's limits (`[import]`: the largest JSON file read whole) and how export buckets are
+//! reached (`[s3]`: endpoint, region, addressing, media hashing). Secrets never go here (the
 //! ledger key lives in its own 0600 file). A missing `--config` means every default; a file that
 //! names an unknown key is an error, so a typo cannot silently change verdicts.
 
@@ -30,6 +31,49 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     #[serde(default)]
     pub import: ImportSettings,
+    #[serde(default)]
+    pub s3: S3Config,
+}
+
+/// `[s3]`: how export buckets are reached and read. Command-line options override each key.
+/// No credential: those come from the AWS chain (environment, profile, web identity, instance
+/// metadata), so that this file can be shown to anyone.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// The S3 API's URL, for an S3-compatible store.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub virtual_hosted: bool,
+    /// Days of date folders listed on either side of the window's.
+    pub margin_days: Option<u32>,
+    /// Hash every media object's bytes (`--hash-media`).
+    #[serde(default)]
+    pub hash_media: bool,
+    pub hash_concurrency: Option<u16>,
+}
+
+impl S3Config {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            return Err(format!(
+                "[s3] endpoint = \"{endpoint}\": must be an http:// or https:// URL"
+            ));
+        }
+        if self
+            .hash_concurrency
+            .is_some_and(|n| !(1..=64).contains(&n))
+        {
+            return Err("[s3] hash_concurrency must be between 1 and 64".to_string());
+        }
+        if self.margin_days.is_some_and(|d| d > 31) {
+            return Err("[s3] margin_days must be at most 31".to_string());
+        }
+        Ok(())
+    }
 }
 
 impl Settings {
@@ -52,6 +96,7 @@ impl Settings {
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         settings.policy().validate()?;
         settings.import.validate()?;
+        settings.s3.validate()?;
         Ok(settings)
     }
 
@@ -114,6 +159,27 @@ mod tests {
         assert!(err.contains("1000000000"), "{err}");
         let err = Settings::parse("[import]\nmax_bytes = 1\n").unwrap_err();
         assert!(err.contains("max_bytes"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_s3_section() {
+        let settings = Settings::parse(
+            "[s3]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\nhash_media = true\nhash_concurrency = 8\n",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.s3.endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(settings.s3.region.as_deref(), Some("eu-west-1"));
+        assert!(settings.s3.hash_media && !settings.s3.virtual_hosted);
+        assert_eq!(settings.s3.hash_concurrency, Some(8));
+        let err = Settings::parse("[s3]\nhash_concurrency = 0\n").unwrap_err();
+        assert!(err.contains("hash_concurrency"), "{err}");
+        let err = Settings::parse("[s3]\nendpoint = \"127.0.0.1:9000\"\n").unwrap_err();
+        assert!(err.contains("endpoint"), "{err}");
+        let err = Settings::parse("[s3]\nsecret_access_key = \"x\"\n").unwrap_err();
+        assert!(err.contains("secret_access_key"), "{err}");
     }
 
     #[test]

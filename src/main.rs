@@ -289,7 +289,7 @@ async fn import_command(workspace: &Workspace, paths: &[PathBuf], s3: &S3Args) -
     }
 }
 
-/// Imports the export tree under the `s3://` URL `url`.
+/// Imports the export tree under the `s3://` URL `url`, showing progress on a terminal.
 #[cfg(feature = "s3")]
 async fn import_bucket(
     workspace: &Workspace,
@@ -298,33 +298,112 @@ async fn import_bucket(
 ) -> Result<import::ImportOutcome> {
     use recaudit::source::s3;
     let url = s3::S3Url::parse(url)?;
+    let config = &workspace.settings.s3;
     let settings = s3::S3Settings {
-        endpoint: args.s3_endpoint.clone(),
-        region: args.s3_region.clone(),
-        virtual_hosted: args.s3_virtual_hosted,
+        endpoint: args.s3_endpoint.clone().or_else(|| config.endpoint.clone()),
+        region: args.s3_region.clone().or_else(|| config.region.clone()),
+        virtual_hosted: args.s3_virtual_hosted || config.virtual_hosted,
     };
+    let margin_days = args.margin_days.or(config.margin_days).unwrap_or(2);
     let days = match (&args.from, &args.to) {
         (Some(from), Some(to)) => Some(s3::ExportDays::of_window(
             cli_time("--from", from)?,
             cli_time("--to", to)?,
-            args.margin_days,
+            margin_days,
         )),
         _ => None,
     };
-    let bucket = std::sync::Arc::new(s3::open_bucket(&url, &settings)?);
-    let outcome = s3::import_bucket(
-        &workspace.store,
-        bucket,
-        &url,
+    let how = s3::BucketImport {
         days,
-        &workspace.settings.import,
-    )
-    .await?;
+        hash_media: args.hash_media || config.hash_media,
+        hash_concurrency: args
+            .hash_concurrency
+            .or(config.hash_concurrency)
+            .map_or(s3::HASH_CONCURRENCY, usize::from),
+    };
+    let bucket = std::sync::Arc::new(s3::open_bucket(&url, &settings)?);
+    let progress = s3::BucketProgress::default();
+    let shown = show_bucket_progress(&url, &progress);
+    let outcome = tokio::select! {
+        outcome = s3::import_bucket(
+            &workspace.store,
+            bucket,
+            &url,
+            &how,
+            &workspace.settings.import,
+            &progress,
+        ) => outcome,
+        () = shown.run() => unreachable!("the progress display runs until the import ends"),
+    };
+    shown.finish();
+    let outcome = outcome?;
+    let hashed = if how.hash_media {
+        format!(
+            "{} media objects hashed ({} bytes)",
+            progress.media_hashed.load(Ordering::Relaxed),
+            progress.bytes_hashed.load(Ordering::Relaxed)
+        )
+    } else {
+        "media objects listed, not downloaded (--hash-media hashes them)".to_string()
+    };
     eprintln!(
-        "recaudit: {url}: {} objects listed, {} read (media objects are not downloaded)",
+        "recaudit: {url}: {} objects listed, {} read; {hashed}",
         outcome.files, outcome.objects_read
     );
     Ok(outcome)
+}
+
+/// A progress line on stderr while a bucket is imported (nothing when stderr is not a
+/// terminal): objects listed, then sidecars read and bytes hashed.
+#[cfg(feature = "s3")]
+struct BucketProgressLine<'a> {
+    bar: indicatif::ProgressBar,
+    progress: &'a recaudit::source::s3::BucketProgress,
+}
+
+#[cfg(feature = "s3")]
+fn show_bucket_progress<'a>(
+    url: &recaudit::source::s3::S3Url,
+    progress: &'a recaudit::source::s3::BucketProgress,
+) -> BucketProgressLine<'a> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_prefix(url.to_string());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    BucketProgressLine { bar, progress }
+}
+
+#[cfg(feature = "s3")]
+impl BucketProgressLine<'_> {
+    /// Redraws the line until dropped by the caller's `select!`.
+    async fn run(&self) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+            let p = self.progress;
+            let to_read = get(&p.to_read);
+            let message = if to_read == 0 {
+                format!("{} objects listed", get(&p.listed))
+            } else {
+                format!(
+                    "{}/{to_read} objects done, {} sidecars read, {} media objects hashed ({})",
+                    get(&p.done),
+                    get(&p.sidecars_read),
+                    get(&p.media_hashed),
+                    indicatif::HumanBytes(get(&p.bytes_hashed))
+                )
+            };
+            self.bar.set_message(message);
+            self.bar.tick();
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 #[cfg(not(feature = "s3"))]

@@ -830,7 +830,8 @@ impl<'a> Facts<'a> {
             .filter(|f| !facts.out_of_scope.contains(&f.recording_id))
         {
             facts.recording_ids.insert(file.recording_id.clone());
-            facts.media_sha256.insert(file.sha256.clone());
+            // Only bytes that were hashed: a listed object's hash is unknown, not empty.
+            facts.media_sha256.extend(file.sha256.iter().cloned());
             if file.bytes > 0 {
                 facts.with_media.insert(file.recording_id.clone());
             }

@@ -6,7 +6,7 @@
 
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner};
-use super::record::{self, FINDING, INPUT, RUN, RecordError};
+use super::record::{self, FINDING, INPUT, LISTED_INPUT, RUN, RecordError};
 use crate::audit::Finding;
 use crate::store::RunRecord;
 /// A raw input as the ledger records it: the store's columns of it.
@@ -124,12 +124,32 @@ fn entry(seq: usize, record: Result<Vec<u8>, RecordError>) -> Result<Entry, Reco
     })
 }
 
-/// The input record of one raw input.
+/// The input record of one raw input: a listed input record for an object that was listed,
+/// not read, so that no record claims a hash of bytes nobody read.
 pub(crate) fn input_record(
     run_id: &str,
     seq: usize,
     input: &InputFacts,
 ) -> Result<Vec<u8>, RecordError> {
+    if let Some(listed) = &input.listed {
+        return record::encode(
+            &LISTED_INPUT,
+            &[
+                run_id.to_string(),
+                seq.to_string(),
+                record::tokenize(&input.kind),
+                record::source_pct(&input.source),
+                input.received.clone(),
+                input.bytes.max(0).to_string(),
+                record::pct_encode(&listed.etag),
+                listed
+                    .version
+                    .as_deref()
+                    .map_or_else(|| "none".to_string(), record::pct_encode),
+                listed.modified.clone(),
+            ],
+        );
+    }
     record::encode(
         &INPUT,
         &[

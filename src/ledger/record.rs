@@ -25,6 +25,7 @@ pub enum Kind {
     UtcOrNone,
     Hex64OrNone,
     TokenOrNone,
+    PctOrNone,
     TokenList,
     PctList,
     Hex64List,
@@ -59,6 +60,38 @@ pub const INPUT: Layout = Layout {
         ("sha256", Kind::Hex64),
     ],
 };
+
+/// The kind of every listed input, and of no hashed one: an object known from its listing
+/// cannot pass as one whose bytes were hashed.
+pub const LISTED_KIND: &str = "export-media-object";
+
+/// An object of an object store that was listed, not read (a media object of an S3 export
+/// bucket imported without `--hash-media`): it commits to what the bucket said of the object,
+/// not to its bytes. It shares the inputs tree, and its seq, with [`INPUT`] records.
+pub const LISTED_INPUT: Layout = Layout {
+    header: "recaudit-input-listed v1",
+    fields: &[
+        ("run", Kind::Token),
+        ("seq", Kind::Uint),
+        ("kind", Kind::OneOf(&[LISTED_KIND])),
+        ("source", Kind::Pct),
+        ("received", Kind::Utc),
+        ("bytes", Kind::Uint),
+        ("etag", Kind::Pct),
+        ("version", Kind::PctOrNone),
+        ("modified", Kind::Utc),
+    ],
+};
+
+/// The layout of a record of the inputs tree, from its first line.
+pub(crate) fn input_layout(bytes: &[u8]) -> &'static Layout {
+    let listed = LISTED_INPUT.header.as_bytes();
+    if bytes.starts_with(listed) && bytes.get(listed.len()) == Some(&b'\n') {
+        &LISTED_INPUT
+    } else {
+        &INPUT
+    }
+}
 
 pub const FINDING: Layout = Layout {
     header: "recaudit-finding v1",
@@ -236,6 +269,7 @@ fn check(kind: Kind, value: &str) -> Result<(), String> {
         Kind::UtcOrNone => value == "none" || is_utc(value),
         Kind::Hex64OrNone => value == "none" || is_hex64(value),
         Kind::TokenOrNone => value == "none" || is_token(value),
+        Kind::PctOrNone => value == "none" || is_pct(value),
         Kind::TokenList => is_list(value, is_token),
         Kind::PctList => is_list(value, is_pct),
         Kind::Hex64List => is_list(value, is_hex64),

@@ -14,7 +14,7 @@ use super::anchor::{self, AnchorKind};
 use super::append;
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteVerifier};
-use super::record::{self, FINDING, INPUT, Layout, RUN};
+use super::record::{self, FINDING, INPUT, RUN};
 use crate::audit::Finding;
 use crate::blocking::on_blocking_thread;
 use crate::error::Result;
@@ -581,7 +581,6 @@ async fn presented_checkpoints(
 pub struct TreeCheck<'a> {
     run: &'a str,
     tree: Tree,
-    layout: &'static Layout,
     pub leaves: Vec<Hash>,
     interactions: HashSet<String>,
     pub failures: Vec<Failure>,
@@ -589,14 +588,9 @@ pub struct TreeCheck<'a> {
 
 impl<'a> TreeCheck<'a> {
     pub fn new(run: &'a str, tree: Tree) -> TreeCheck<'a> {
-        let layout = match tree {
-            Tree::Findings => &FINDING,
-            Tree::Inputs => &INPUT,
-        };
         TreeCheck {
             run,
             tree,
-            layout,
             leaves: Vec::new(),
             interactions: HashSet::new(),
             failures: Vec::new(),
@@ -622,9 +616,22 @@ impl<'a> TreeCheck<'a> {
                 "{tree} record stored at position {position} has seq {seq}"
             ));
         }
-        match record::fields(self.layout, bytes) {
+        // The inputs tree holds two layouts; the first line says which (docs/ledger-format.md).
+        let layout = match tree {
+            Tree::Inputs => record::input_layout(bytes),
+            Tree::Findings => &FINDING,
+        };
+        match record::fields(layout, bytes) {
             Err(e) => fail(format!("{tree} record does not parse: {e}")),
             Ok(values) => {
+                if std::ptr::eq(layout, &INPUT) && values[2] == record::LISTED_KIND {
+                    fail(format!(
+                        "an `{}` record has kind {}, which only `{}` records may have: an object that was listed, not hashed, is recorded as hashed",
+                        INPUT.header,
+                        record::LISTED_KIND,
+                        record::LISTED_INPUT.header
+                    ));
+                }
                 if values[1].parse::<i64>().ok() != Some(position) {
                     fail(format!(
                         "{tree} record says seq {} at position {position}",

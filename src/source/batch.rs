@@ -36,8 +36,10 @@ pub(crate) enum InputKind {
     /// A recording's media file in an export tree (only its hash and size are kept).
     ExportMedia,
     /// A recording's media object in an export bucket, known from the listing only (key,
-    /// size, ETag, version), never downloaded: its `sha256` is not the media's hash but that
-    /// of the listing's identity of the object (see `source::s3::object_identity`).
+    /// size, ETag, version, last-modified), never downloaded: its `sha256` is not the media's
+    /// hash but that of the listing's identity of the object (`source::s3::object_identity`),
+    /// and its ledger record is `recaudit-input-listed v1`. A media object read with
+    /// `--hash-media` is an `ExportMedia` input, as a local file is.
     #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     ExportMediaObject,
     /// A recording's `_metadata.json` sidecar in an export tree.
@@ -154,7 +156,30 @@ pub(crate) struct MediaRow {
     pub(crate) recording_id: String,
     pub(crate) path: String,
     pub(crate) bytes: i64,
+    /// `None` for a media object that was listed, not downloaded: no hash of its bytes exists.
+    pub(crate) sha256: Option<String>,
+}
+
+/// What an object store's listing said of the object an input was read from. It is what a
+/// later import compares (source and ETag) to skip an unchanged object unread, and, for a
+/// media object that was not downloaded, everything its ledger input record commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObjectListing {
+    /// Without the surrounding double quotes.
+    pub(crate) etag: String,
+    pub(crate) version: Option<String>,
+    pub(crate) modified: Timestamp,
+    /// Whether the input's `sha256` is of the object's bytes (a sidecar, a media object read
+    /// with `--hash-media`); if not, it is the SHA-256 of the listing's identity of the object.
+    pub(crate) content_hashed: bool,
+}
+
+/// An input read from an object store, as stored: what a later listing of the same key and
+/// ETag is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownObject {
     pub(crate) sha256: String,
+    pub(crate) content_hashed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,8 +209,8 @@ pub struct ImportBatch {
     pub(crate) conversations: Vec<(usize, AnalyticsConversation)>,
     pub(crate) recordings: Vec<(usize, RecordingRow)>,
     pub(crate) media: Vec<(usize, MediaRow)>,
-    /// The ETag an input read from an object store was listed with.
-    pub(crate) etags: Vec<(usize, String)>,
+    /// What the listing said of the object an input was read from (an S3 import's inputs).
+    pub(crate) listings: Vec<(usize, ObjectListing)>,
     pub(crate) jobs: Vec<(usize, RecordingJobWire)>,
     pub(crate) failed: Vec<(usize, FailedRow)>,
     pub(crate) orphans: Vec<(usize, OrphanRow)>,
@@ -229,7 +254,7 @@ impl ImportBatch {
         give(&mut singles, self.conversations, |b| &mut b.conversations);
         give(&mut singles, self.recordings, |b| &mut b.recordings);
         give(&mut singles, self.media, |b| &mut b.media);
-        give(&mut singles, self.etags, |b| &mut b.etags);
+        give(&mut singles, self.listings, |b| &mut b.listings);
         give(&mut singles, self.jobs, |b| &mut b.jobs);
         give(&mut singles, self.failed, |b| &mut b.failed);
         give(&mut singles, self.orphans, |b| &mut b.orphans);

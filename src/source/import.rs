@@ -48,7 +48,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::batch::{
-    FailedRow, ImportBatch, InputKind, MediaRow, OrphanRow, PullProgress, RawInput, RecordingRow,
+    FailedRow, ImportBatch, InputKind, MediaRow, ObjectListing, OrphanRow, PullProgress, RawInput,
+    RecordingRow,
 };
 use super::model::{
     AnalyticsConversation, AnalyticsSegment, ConversationPage, DataAvailabilityWire,
@@ -607,10 +608,10 @@ impl Parsed {
         (self.input.source.clone(), self.input.sha256.clone())
     }
 
-    /// Notes the ETag of the object the input was read from, stored with it.
+    /// Notes what the listing said of the object the input was read from, stored with it.
     #[cfg_attr(not(feature = "s3"), allow(dead_code))]
-    pub(super) fn listed_with(&mut self, etag: String) {
-        self.rows.etag = Some(etag);
+    pub(super) fn listed_with(&mut self, listing: ObjectListing) {
+        self.rows.listing = Some(listing);
     }
 }
 
@@ -627,8 +628,8 @@ struct Rows {
     rejected_records: Vec<(i64, String)>,
     /// The details' availability horizon the file states.
     horizon: Option<Timestamp>,
-    /// The ETag of the object it was read from (an S3 sidecar).
-    etag: Option<String>,
+    /// What the listing said of the object it was read from (an S3 import).
+    listing: Option<ObjectListing>,
 }
 
 /// Reads each element of a page or array on its own, so that one record with a missing or bad
@@ -919,7 +920,9 @@ impl Batcher {
         self.batch
             .horizons
             .extend(rows.horizon.map(|horizon| (index, horizon)));
-        self.batch.etags.extend(rows.etag.map(|etag| (index, etag)));
+        self.batch
+            .listings
+            .extend(rows.listing.map(|listing| (index, listing)));
         self.batch.record_rejections.extend(
             rows.rejected_records
                 .into_iter()
@@ -1401,30 +1404,38 @@ fn read_export_media(
         return Ok(FileRead::Unchanged(sha256));
     }
     Ok(export_media(
-        InputKind::ExportMedia,
         source,
         name,
         conversation_id,
         sha256,
         bytes,
+        None,
     ))
 }
 
 /// The input and row of an export media file (or object) named `name` in the folder of
-/// `conversation_id`: stored as `source`, of `bytes` bytes, identified by `sha256` (the SHA-256
-/// of its bytes for [`InputKind::ExportMedia`]).
+/// `conversation_id`: stored as `source`, of `bytes` bytes, identified by `sha256`. That is the
+/// SHA-256 of its bytes, except for an object `listing` says was not hashed: then the input is
+/// an [`InputKind::ExportMediaObject`], `sha256` the listing's identity of the object, and the
+/// media row has no hash.
 pub(super) fn export_media(
-    kind: InputKind,
     source: &str,
     name: &str,
     conversation_id: &str,
     sha256: String,
     bytes: i64,
+    listing: Option<ObjectListing>,
 ) -> FileRead {
     let recording_id = name
         .split_once('.')
         .map_or(name, |(stem, _)| stem)
         .to_string();
+    let hashed = listing.as_ref().is_none_or(|l| l.content_hashed);
+    let kind = if hashed {
+        InputKind::ExportMedia
+    } else {
+        InputKind::ExportMediaObject
+    };
     FileRead::Parsed(Box::new(Parsed {
         input: RawInput {
             kind,
@@ -1442,8 +1453,9 @@ pub(super) fn export_media(
                 recording_id,
                 path: source.to_string(),
                 bytes,
-                sha256,
+                sha256: hashed.then_some(sha256),
             }],
+            listing,
             ..Rows::default()
         },
     }))

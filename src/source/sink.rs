@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-use super::batch::{ImportBatch, PullState, RawInput, WriteSummary};
+use super::batch::{ImportBatch, KnownObject, PullState, RawInput, WriteSummary};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -40,11 +40,12 @@ pub trait EvidenceStore: Sync {
     /// what makes importing the same tree again a no-op.
     fn known_inputs(&self) -> impl Future<Output = Result<HashSet<(String, String)>>> + Send;
 
-    /// The inputs read from an object store, by (source, ETag), with the SHA-256 of each:
-    /// an S3 import skips an object listed with a stored source and ETag without reading it.
+    /// The inputs read from an object store, by (source, ETag): an S3 import skips an object
+    /// listed with a stored source and ETag without reading it (unless it must now hash a
+    /// media object that was only listed before).
     fn known_objects(
         &self,
-    ) -> impl Future<Output = Result<HashMap<(String, String), String>>> + Send;
+    ) -> impl Future<Output = Result<HashMap<(String, String), KnownObject>>> + Send;
 
     /// The record rejections stored with each input, by (source, SHA-256), in record order, so
     /// that importing an unchanged file names its rejected records again.

@@ -116,7 +116,8 @@ pub struct MediaFile {
     pub recording_id: String,
     pub file_name: String,
     pub bytes: i64,
-    pub sha256: String,
+    /// `None` for a media object of an export bucket that was listed, not hashed.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -31,7 +31,7 @@ pub(crate) mod rows;
 pub mod sqlite;
 
 pub use rows::{
-    Anchor, CoverageFacts, EVIDENCE_PAGE, EntryRow, EvidencePage, LedgerRun, PulledWindow,
-    RunRecord, StoredFinding, StoredInput, Tree,
+    Anchor, CoverageFacts, EVIDENCE_PAGE, EntryRow, EvidencePage, LedgerRun, ListedObject,
+    PulledWindow, RunRecord, StoredFinding, StoredInput, Tree,
 };
 pub use sqlite::{RunTransaction, Snapshot, Store, StreamedInput};

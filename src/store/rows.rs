@@ -58,6 +58,18 @@ pub struct StoredInput {
     pub(crate) received: String,
     pub(crate) bytes: i64,
     pub(crate) sha256: String,
+    /// For an object that was listed, not read: what the listing said of it, all its ledger
+    /// record commits to (its `sha256` is then only the listing's identity, never recorded).
+    pub(crate) listed: Option<ListedObject>,
+}
+
+/// What a listing said of an object that was not read (`object_listings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub(crate) etag: String,
+    pub(crate) version: Option<String>,
+    /// Canonical UTC text, as stored.
+    pub(crate) modified: String,
 }
 
 /// The two per-run Merkle trees of the ledger (`ledger_entries.tree`).

@@ -3,8 +3,8 @@
 //!
 //! The example night's export tree is uploaded to a bucket; importing it from there must give
 //! exactly the findings of importing it from disk, except that media objects are not hashed
-//! (their `media_sha256` is the listing's identity of the object, one per media file as from
-//! disk).
+//! (no `media_sha256`, and listed input records in the ledger); with `--hash-media` the hashes
+//! are those of the local import too.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -165,6 +165,24 @@ fn count(summary: &str, label: &str) -> usize {
     words[at - 1].parse().unwrap()
 }
 
+/// The findings of a findings.json without their `media_sha256`, and those apart.
+fn without_media_hashes(document: &Value) -> (Vec<Value>, Vec<Vec<Value>>) {
+    document["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            let mut finding = finding.clone();
+            let hashes = finding
+                .as_object_mut()
+                .unwrap()
+                .remove("media_sha256")
+                .unwrap();
+            (finding, hashes.as_array().unwrap().clone())
+        })
+        .unzip()
+}
+
 #[tokio::test]
 async fn an_export_tree_in_a_bucket_gives_the_findings_of_the_same_tree_on_disk() {
     let name = bucket_name("night");
@@ -204,32 +222,51 @@ async fn an_export_tree_in_a_bucket_gives_the_findings_of_the_same_tree_on_disk(
         "{remote_import}"
     );
 
-    // The same findings, but for the media hashes: one per media file on both sides.
-    let strip = |document: &Value| -> (Vec<Value>, Vec<usize>) {
-        let mut hashes = Vec::new();
-        let findings = document["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|finding| {
-                let mut finding = finding.clone();
-                let sha = finding
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("media_sha256")
-                    .unwrap();
-                hashes.push(sha.as_array().unwrap().len());
-                finding
-            })
-            .collect();
-        (findings, hashes)
-    };
-    let (local_rows, local_media) = strip(&local_findings);
-    let (remote_rows, remote_media) = strip(&remote_findings);
+    // The same findings, but for the media hashes: none from a listing, which hashes nothing.
+    let (local_rows, local_media) = without_media_hashes(&local_findings);
+    let (remote_rows, remote_media) = without_media_hashes(&remote_findings);
     assert!(!local_rows.is_empty());
     assert_eq!(remote_rows, local_rows);
-    assert_eq!(remote_media, local_media);
     assert_eq!(remote_findings["coverage"], local_findings["coverage"]);
+    assert!(local_media.iter().any(|hashes| !hashes.is_empty()));
+    assert!(
+        remote_media.iter().all(Vec::is_empty),
+        "a listed object has no hash: {remote_media:?}"
+    );
+
+    // The ledger says which inputs were listed, not hashed, and verifies with the shipped
+    // verifier as well as our own.
+    let verified = run(remote.path(), &["ledger", "verify"], 0);
+    assert!(
+        text(&verified.stdout).contains("OK"),
+        "{}",
+        text(&verified.stdout)
+    );
+    let package = remote.path().join("package");
+    run(
+        remote.path(),
+        &["ledger", "export", "--out", package.to_str().unwrap()],
+        0,
+    );
+    let inputs = std::fs::read_to_string(package.join("runs/0.inputs")).unwrap();
+    assert_eq!(
+        inputs.matches("recaudit-input-listed v1\nrun ").count(),
+        media,
+        "{inputs}"
+    );
+    assert!(!inputs.contains("kind export-media\n"), "{inputs}");
+    assert!(inputs.contains("\netag "), "{inputs}");
+    let python = std::process::Command::new("python3")
+        .arg(package.join("verify.py"))
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "verify.py: {}{}",
+        text(&python.stdout),
+        text(&python.stderr)
+    );
 
     // A second import of the bucket stores nothing new, and reads no object again: every
     // sidecar is known by its key and ETag.
@@ -413,4 +450,61 @@ async fn a_rewritten_object_is_read_and_stored_again_an_unchanged_one_is_not() {
     assert_eq!(count(&stdout, "new"), 1, "{stdout}");
     assert_eq!(count(&stdout, "export-metadata"), 1, "{stdout}");
     assert_eq!(count(&stdout, "unchanged"), 1, "{stdout}");
+}
+
+#[tokio::test]
+async fn hashing_the_media_of_a_bucket_gives_the_hashes_of_the_same_files_on_disk() {
+    let name = bucket_name("hashed");
+    let bucket = create_bucket(&name).await;
+    let export = repo("examples/night/export");
+    let uploaded = upload(&bucket, &export, "exports").await;
+    let url = format!("s3://{name}/exports");
+
+    let local = tempfile::tempdir().unwrap();
+    let (_, local_findings) = import_and_audit(local.path(), export.to_str().unwrap());
+
+    // Listed first, then hashed: the second import reads only the media objects, which it had
+    // only listed, and stores them as local media files are (kind export-media).
+    let remote = tempfile::tempdir().unwrap();
+    let (listed, _) = import_and_audit(remote.path(), &url);
+    let media = count(&listed, "export-media-object");
+    let hashed = run(
+        remote.path(),
+        &["import", "--hash-media", "--hash-concurrency", "3", &url],
+        0,
+    );
+    let stderr = text(&hashed.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{uploaded} objects listed, {media} read; {media} media objects hashed"
+        )),
+        "{stderr}"
+    );
+    let summary = text(&hashed.stdout);
+    assert_eq!(count(&summary, "new"), media, "{summary}");
+    assert_eq!(count(&summary, "export-media"), media, "{summary}");
+
+    let config = repo("examples/recaudit.toml");
+    let mut audit = vec!["--config", config.to_str().unwrap()];
+    audit.extend(EXAMPLE_AUDIT);
+    let audited = run(remote.path(), &audit, 1);
+    let reports = text(&audited.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Reports: ").map(PathBuf::from))
+        .expect("reports line");
+    let remote_findings: Value =
+        serde_json::from_slice(&std::fs::read(reports.join("findings.json")).unwrap()).unwrap();
+    // Exactly the local findings, media hashes included.
+    assert_eq!(remote_findings["findings"], local_findings["findings"]);
+
+    // Hashed now, the objects are not read again, with or without --hash-media.
+    for args in [vec!["import", "--hash-media", &url], vec!["import", &url]] {
+        let again = run(remote.path(), &args, 0);
+        assert!(
+            text(&again.stderr).contains(&format!("{uploaded} objects listed, 0 read")),
+            "{}",
+            text(&again.stderr)
+        );
+        assert_eq!(count(&text(&again.stdout), "new"), 0);
+    }
 }

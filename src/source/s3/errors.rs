@@ -62,4 +62,3 @@ pub(super) fn describe(e: &dyn std::error::Error) -> String {
     }
     text
 }
-

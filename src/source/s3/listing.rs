@@ -1,8 +1,10 @@
 //! Which objects of a bucket an import lists: with a window, only the `year=/month=/day=` folders
 //! of its days (and a margin), found by delimiter listings.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Datelike, Days, NaiveDate};
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -78,14 +80,13 @@ pub(super) async fn list_objects(
     bucket: &dyn ObjectStore,
     url: &S3Url,
     days: Option<ExportDays>,
+    listed: &AtomicU64,
 ) -> Result<Vec<ObjectMeta>> {
     let prefix = (!url.prefix.is_empty()).then(|| ObjectPath::from(url.prefix.as_str()));
+    let mut objects = Vec::new();
     let Some(days) = days else {
-        return bucket
-            .list(prefix.as_ref())
-            .try_collect()
-            .await
-            .map_err(|e| listing_error(url, &e));
+        collect(bucket, url, prefix.as_ref(), listed, &mut objects).await?;
+        return Ok(objects);
     };
     // (folder, date folders above it, folders above the years).
     let mut pending = vec![(prefix, (None, None), 0usize)];
@@ -120,18 +121,27 @@ pub(super) async fn list_objects(
             }
         }
     }
-    let mut objects = Vec::new();
     for folder in selected {
-        let mut found: Vec<ObjectMeta> = bucket
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .map_err(|e| listing_error(url, &e))?;
-        objects.append(&mut found);
+        collect(bucket, url, Some(&folder), listed, &mut objects).await?;
     }
     Ok(objects)
 }
 
+/// Lists every object under `folder` into `objects`, counting them in `listed` as pages come.
+async fn collect(
+    bucket: &dyn ObjectStore,
+    url: &S3Url,
+    folder: Option<&ObjectPath>,
+    listed: &AtomicU64,
+    objects: &mut Vec<ObjectMeta>,
+) -> Result<()> {
+    let mut listing = bucket.list(folder);
+    while let Some(meta) = listing.next().await {
+        objects.push(meta.map_err(|e| listing_error(url, &e))?);
+        listed.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -27,10 +27,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 mod errors;
 mod listing;
@@ -39,13 +42,14 @@ use errors::{describe, read_error};
 pub use listing::ExportDays;
 use listing::list_objects;
 
-use super::batch::InputKind;
+use super::batch::{KnownObject, ObjectListing};
 use super::import::{
     ExportFile, FileRead, Hashed, ImportOutcome, ImportSettings, Importer, Rejected, Rejection,
     export_conversation_in, export_media, export_name_kind, parse_export_json,
 };
 use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
+use crate::time::Timestamp;
 
 /// Sidecars read at once: each is a few kilobytes, so the time is the round trips.
 const CONCURRENT_READS: usize = 16;
@@ -136,48 +140,84 @@ pub fn open_bucket(url: &S3Url, settings: &S3Settings) -> Result<AmazonS3> {
 /// `recaudit-s3-object v1\nsource {url}\nbytes {size}\netag {etag or none}\nversion {version or
 /// none}\n`. It identifies what the listing said of the object (so an unchanged object is
 /// skipped, a rewritten one stored again) and is never the hash of the media's bytes.
-pub fn object_identity(
+pub(crate) fn object_identity(
     source: &str,
     bytes: u64,
-    e_tag: Option<&str>,
+    etag: &str,
     version: Option<&str>,
 ) -> String {
     let text = format!(
-        "recaudit-s3-object v1\nsource {source}\nbytes {bytes}\netag {}\nversion {}\n",
-        e_tag.unwrap_or("none"),
+        "recaudit-s3-object v1\nsource {source}\nbytes {bytes}\netag {etag}\nversion {}\n",
         version.unwrap_or("none")
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Imports the export tree under `url` (only the date folders of `days`, when given). Fails
-/// when the bucket cannot be listed (missing, access denied, unreachable) or the store fails;
-/// an object that cannot be used is in [`ImportOutcome::rejected`], one that is not evidence in
-/// [`ImportOutcome::ignored`].
+/// How a bucket is imported.
+#[derive(Debug, Clone, Default)]
+pub struct BucketImport {
+    /// Only the date folders of these days; all keys under the prefix when `None`.
+    pub days: Option<ExportDays>,
+    /// Download every media object (streamed, never held whole) and record the SHA-256 of its
+    /// bytes, as for a local file, instead of only what the listing says of it.
+    pub hash_media: bool,
+    /// Media objects downloaded and hashed at once with `hash_media` (at least 1).
+    pub hash_concurrency: usize,
+}
+
+/// Media objects hashed at once by default: each is a stream of a few megabytes, so two or
+/// four keep a link busy without many open downloads.
+pub const HASH_CONCURRENCY: usize = 4;
+
+/// What an import has done so far, for a progress display: counters the import raises and a
+/// terminal reads while it runs.
+#[derive(Debug, Default)]
+pub struct BucketProgress {
+    pub listed: AtomicU64,
+    /// Objects the listing found that are to be looked at (known once the listing is done).
+    pub to_read: AtomicU64,
+    pub sidecars_read: AtomicU64,
+    pub media_hashed: AtomicU64,
+    pub bytes_hashed: AtomicU64,
+    /// Objects done: read, hashed, skipped as unchanged, ignored or rejected.
+    pub done: AtomicU64,
+}
+
+/// Imports the export tree under `url`. Fails when the bucket cannot be listed (missing,
+/// access denied, unreachable) or the store fails, with nothing stored changed but the batches
+/// already committed (a rerun continues from them); an object that cannot be used is in
+/// [`ImportOutcome::rejected`], one that is not evidence in [`ImportOutcome::ignored`].
 pub async fn import_bucket(
     store: &impl EvidenceStore,
     bucket: Arc<dyn ObjectStore>,
     url: &S3Url,
-    days: Option<ExportDays>,
+    how: &BucketImport,
     settings: &ImportSettings,
+    progress: &BucketProgress,
 ) -> Result<ImportOutcome> {
-    let mut objects = list_objects(&*bucket, url, days).await?;
+    let mut objects = list_objects(&*bucket, url, how.days, &progress.listed).await?;
     objects.sort_by(|a, b| a.location.cmp(&b.location));
+    progress
+        .to_read
+        .store(objects.len() as u64, Ordering::Relaxed);
     tracing::info!("{url}: {} objects listed", objects.len());
 
     let mut import = Importer::begin(store).await?;
+    // What was stored before this import: an object that is stored already is skipped by it.
+    let known = import.known.clone();
     let known_objects = store.known_objects().await?;
-    // Sidecars are read CONCURRENT_READS at a time, and taken in key order.
-    let reads = futures_util::stream::iter(objects)
+    let hashing = Semaphore::new(how.hash_concurrency.max(1));
+    let received = Timestamp::now();
+    // Objects are read CONCURRENT_READS at a time (hashed ones fewer, `hashing`) and taken in
+    // key order, one at a time, so that no more than that many are held at once.
+    let mut reads = futures_util::stream::iter(objects)
         .map(|meta| {
-            let bucket = Arc::clone(&bucket);
-            let known = &import.known;
-            let read = classify(url, &meta, known, &known_objects);
+            let step = classify(url, &meta, how.hash_media, &known, &known_objects);
+            let (bucket, hashing) = (Arc::clone(&bucket), &hashing);
             async move {
-                let key = meta.location.to_string();
-                let source = url.object(&key);
-                let fetched = matches!(read, Step::Sidecar { .. });
-                let read = match read {
+                let source = url.object(meta.location.as_ref());
+                let fetched = matches!(step, Step::Sidecar { .. } | Step::Hash { .. });
+                let read = match step {
                     Step::Done(read) => read,
                     Step::Sidecar {
                         name,
@@ -192,23 +232,43 @@ pub async fn import_bucket(
                             settings,
                         )
                         .await;
-                        match (read, &meta.e_tag) {
-                            (Ok(FileRead::Parsed(mut parsed)), Some(etag)) => {
-                                parsed.listed_with(etag.clone());
-                                Ok(FileRead::Parsed(parsed))
+                        progress.sidecars_read.fetch_add(1, Ordering::Relaxed);
+                        read.map(|read| match read {
+                            FileRead::Parsed(mut parsed) => {
+                                if let Some(listing) = listing(&meta, true, received) {
+                                    parsed.listed_with(listing);
+                                }
+                                FileRead::Parsed(parsed)
                             }
-                            (read, _) => read,
-                        }
+                            read => read,
+                        })
+                    }
+                    Step::Hash {
+                        name,
+                        conversation_id,
+                    } => {
+                        let permit = hashing.acquire().await;
+                        let hashed = hash_object(&*bucket, &meta, progress).await;
+                        drop(permit);
+                        progress.media_hashed.fetch_add(1, Ordering::Relaxed);
+                        hashed.map(|(sha256, bytes)| {
+                            export_media(
+                                &source,
+                                &name,
+                                &conversation_id,
+                                sha256,
+                                bytes,
+                                listing(&meta, true, received),
+                            )
+                        })
                     }
                 };
                 (source, read, fetched)
             }
         })
-        .buffered(CONCURRENT_READS)
-        .collect::<Vec<_>>()
-        .await;
+        .buffered(CONCURRENT_READS);
     let mut objects_read = 0;
-    for (source, read, fetched) in reads {
+    while let Some((source, read, fetched)) = reads.next().await {
         objects_read += usize::from(fetched);
         let read = match read {
             // A sidecar is known by its bytes' hash, so it is read before it can be skipped.
@@ -225,13 +285,39 @@ pub async fn import_bucket(
                 message: format!("not read: a stream of kind {}", input.kind),
             });
         }
+        progress.done.fetch_add(1, Ordering::Relaxed);
     }
     let mut outcome = import.finish(store).await?;
     outcome.objects_read = objects_read;
     Ok(outcome)
 }
 
-/// What an object is, from its key and the listing alone.
+/// What the listing says of `meta`, to store with its input; `None` when it gave no ETag.
+fn listing(meta: &ObjectMeta, content_hashed: bool, received: Timestamp) -> Option<ObjectListing> {
+    let etag = meta.e_tag.as_deref()?;
+    let modified = meta.last_modified.timestamp_millis();
+    Some(ObjectListing {
+        etag: unquoted(etag).to_string(),
+        version: meta.version.clone(),
+        // A store that gives no time (0) would make a record that lies about it: the listing's
+        // own time is the closest honest one.
+        modified: if modified > 0 {
+            Timestamp::from_millis(modified)
+        } else {
+            received
+        },
+        content_hashed,
+    })
+}
+
+/// An ETag without the double quotes S3 puts around it.
+fn unquoted(etag: &str) -> &str {
+    etag.strip_prefix('"')
+        .and_then(|e| e.strip_suffix('"'))
+        .unwrap_or(etag)
+}
+
+/// What to do with an object, from its key and the listing alone.
 enum Step {
     Done(std::result::Result<FileRead, Rejected>),
     /// A JSON object in a `conversation_id=` folder: to be read.
@@ -239,16 +325,22 @@ enum Step {
         name: String,
         conversation_id: String,
     },
+    /// A media object to download and hash.
+    Hash {
+        name: String,
+        conversation_id: String,
+    },
 }
 
-/// What an object is. `known` holds the (source, SHA-256) of stored inputs, `known_objects`
-/// the SHA-256 of stored inputs by (source, ETag): a sidecar listed with a stored ETag is
-/// unchanged without being read.
+/// What to do with an object. `known` holds the (source, SHA-256) of stored inputs,
+/// `known_objects` the stored inputs by (source, ETag): an object listed with a stored ETag is
+/// unchanged without being read, unless it is a media object to hash that was only listed.
 fn classify(
     url: &S3Url,
     meta: &ObjectMeta,
+    hash_media: bool,
     known: &HashSet<(String, String)>,
-    known_objects: &HashMap<(String, String), String>,
+    known_objects: &HashMap<(String, String), KnownObject>,
 ) -> Step {
     let key = meta.location.as_ref();
     let relative = key
@@ -273,45 +365,92 @@ fn classify(
                 .to_string(),
         )));
     };
+    let source = url.object(key);
+    let stored = meta
+        .e_tag
+        .as_deref()
+        .and_then(|etag| known_objects.get(&(source.clone(), unquoted(etag).to_string())));
     match export_name_kind(&name) {
-        ExportFile::Json => {
-            let stored = meta
-                .e_tag
-                .as_ref()
-                .and_then(|etag| known_objects.get(&(url.object(key), etag.clone())));
-            match stored {
-                Some(sha256) => Step::Done(Ok(FileRead::Unchanged(sha256.clone()))),
-                None => Step::Sidecar {
-                    name,
-                    conversation_id,
-                },
-            }
-        }
+        ExportFile::Json => match stored {
+            Some(stored) => Step::Done(Ok(FileRead::Unchanged(stored.sha256.clone()))),
+            None => Step::Sidecar {
+                name,
+                conversation_id,
+            },
+        },
         ExportFile::Other(reason) => Step::Done(Ok(FileRead::Ignored(reason))),
         ExportFile::Media => {
-            let source = url.object(key);
+            match stored {
+                Some(stored) if stored.content_hashed || !hash_media => {
+                    return Step::Done(Ok(FileRead::Unchanged(stored.sha256.clone())));
+                }
+                _ => {}
+            }
             let Ok(bytes) = i64::try_from(meta.size) else {
                 return Step::Done(Err(Rejected::Huge));
             };
-            let sha256 = object_identity(
-                &source,
-                meta.size,
-                meta.e_tag.as_deref(),
-                meta.version.as_deref(),
-            );
+            // Without an ETag the listing identifies nothing a record could commit to, so the
+            // object's bytes are hashed whatever was asked.
+            let Some(listed) = listing(meta, false, Timestamp::now()).filter(|_| !hash_media)
+            else {
+                return Step::Hash {
+                    name,
+                    conversation_id,
+                };
+            };
+            let sha256 =
+                object_identity(&source, meta.size, &listed.etag, listed.version.as_deref());
             if known.contains(&(source.clone(), sha256.clone())) {
                 return Step::Done(Ok(FileRead::Unchanged(sha256)));
             }
             Step::Done(Ok(export_media(
-                InputKind::ExportMediaObject,
                 &source,
                 &name,
                 &conversation_id,
                 sha256,
                 bytes,
+                Some(listed),
             )))
         }
     }
+}
+
+/// Downloads `meta`'s object as a stream (never held whole) and hashes it: (SHA-256, bytes).
+/// The read asks for the listed version and ETag, so that the bytes hashed are those of the
+/// object listed: one rewritten or deleted since is rejected, to be imported again.
+async fn hash_object(
+    bucket: &dyn ObjectStore,
+    meta: &ObjectMeta,
+    progress: &BucketProgress,
+) -> std::result::Result<(String, i64), Rejected> {
+    let options = GetOptions {
+        if_match: meta.e_tag.clone(),
+        version: meta.version.clone(),
+        ..GetOptions::default()
+    };
+    let found = bucket
+        .get_opts(&meta.location, options)
+        .await
+        .map_err(|e| Rejected::Object(read_error(&e)))?;
+    let mut body = found.into_stream();
+    let mut hasher = Sha256::new();
+    let mut bytes: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Rejected::Object(read_error(&e)))?;
+        hasher.update(&chunk);
+        bytes += chunk.len() as u64;
+        progress
+            .bytes_hashed
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    if bytes != meta.size {
+        return Err(Rejected::Object(format!(
+            "the object was listed with {} bytes but {bytes} were read; import again",
+            meta.size
+        )));
+    }
+    let bytes = i64::try_from(bytes).map_err(|_| Rejected::Huge)?;
+    Ok((hex::encode(hasher.finalize()), bytes))
 }
 
 /// Reads and parses one sidecar (or other JSON object of an export folder), refused unread
@@ -364,14 +503,11 @@ mod tests {
 
     #[test]
     fn object_identity_changes_with_every_listed_fact() {
-        let base = object_identity("s3://b/k", 10, Some("\"e\""), None);
+        let base = object_identity("s3://b/k", 10, "e", None);
         assert_eq!(base.len(), 64);
-        assert_ne!(base, object_identity("s3://b/k2", 10, Some("\"e\""), None));
-        assert_ne!(base, object_identity("s3://b/k", 11, Some("\"e\""), None));
-        assert_ne!(base, object_identity("s3://b/k", 10, Some("\"f\""), None));
-        assert_ne!(
-            base,
-            object_identity("s3://b/k", 10, Some("\"e\""), Some("v1"))
-        );
+        assert_ne!(base, object_identity("s3://b/k2", 10, "e", None));
+        assert_ne!(base, object_identity("s3://b/k", 11, "e", None));
+        assert_ne!(base, object_identity("s3://b/k", 10, "f", None));
+        assert_ne!(base, object_identity("s3://b/k", 10, "e", Some("v1")));
     }
 }

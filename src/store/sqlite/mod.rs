@@ -34,6 +34,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::error::{Error, Result};
 use crate::lock::FileLock;
+use crate::source::batch::KnownObject;
 use crate::time::Timestamp;
 
 /// Handle on the recaudit database.
@@ -155,12 +156,13 @@ impl Store {
             .collect()
     }
 
-    /// The inputs read from an object store: (source, ETag) -> SHA-256.
+    /// The inputs read from an object store, by (source, ETag). An object listed first and
+    /// hashed later has both rows: they are read hashed last, so the map keeps the hashed one.
     pub(crate) async fn known_objects(
         &self,
-    ) -> Result<std::collections::HashMap<(String, String), String>> {
+    ) -> Result<std::collections::HashMap<(String, String), KnownObject>> {
         let rows = sqlx::query(
-            "SELECT r.source, o.etag, r.sha256 FROM object_etags o JOIN raw_inputs r ON r.id = o.raw_input_id",
+            "SELECT r.source, o.etag, r.sha256, o.content_hashed FROM object_listings o JOIN raw_inputs r ON r.id = o.raw_input_id ORDER BY o.content_hashed, r.id",
         )
         .fetch_all(&self.pool)
         .await
@@ -169,7 +171,14 @@ impl Store {
             .map(|row| {
                 let get =
                     |i| -> Result<String> { row.try_get(i).map_err(db("reading a known object")) };
-                Ok(((get(0)?, get(1)?), get(2)?))
+                let content_hashed: bool = row.try_get(3).map_err(db("reading a known object"))?;
+                Ok((
+                    (get(0)?, get(1)?),
+                    KnownObject {
+                        sha256: get(2)?,
+                        content_hashed,
+                    },
+                ))
             })
             .collect()
     }

@@ -18,7 +18,7 @@ use super::read::{get, list};
 use super::write::json_list;
 use super::{Store, db};
 use crate::error::{Error, Result};
-use crate::store::{EntryRow, RunRecord, StoredFinding, StoredInput, Tree};
+use crate::store::{EntryRow, ListedObject, RunRecord, StoredFinding, StoredInput, Tree};
 use crate::time::Timestamp;
 
 /// The write transaction of one run; see the module documentation.
@@ -124,7 +124,7 @@ impl RunTransaction {
     /// The run inputs of `run_id` with the columns their input records repeat, by raw input id.
     pub(crate) async fn run_inputs(&mut self, run_id: &str) -> Result<Vec<StoredInput>> {
         let rows = sqlx::query(
-            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256 FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id WHERE i.run_id = ? ORDER BY r.id",
+            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256, o.etag, o.version, o.modified FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id LEFT JOIN object_listings o ON o.raw_input_id = r.id AND o.content_hashed = 0 WHERE i.run_id = ? ORDER BY r.id",
         )
         .bind(run_id)
         .fetch_all(&mut *self.tx)
@@ -138,6 +138,15 @@ impl RunTransaction {
                     received: row.try_get(2).map_err(db("decoding an input"))?,
                     bytes: row.try_get(3).map_err(db("decoding an input"))?,
                     sha256: row.try_get(4).map_err(db("decoding an input"))?,
+                    listed: match row.try_get::<Option<String>, _>(5) {
+                        Ok(Some(etag)) => Some(ListedObject {
+                            etag,
+                            version: row.try_get(6).map_err(db("decoding an input"))?,
+                            modified: row.try_get(7).map_err(db("decoding an input"))?,
+                        }),
+                        Ok(None) => None,
+                        Err(e) => return Err(db("decoding an input")(e)),
+                    },
                 })
             })
             .collect()

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Store, StreamedInput};
 use crate::error::{Error, Result};
-use crate::source::batch::{ImportBatch, PullState, RawInput, WriteSummary};
+use crate::source::batch::{ImportBatch, KnownObject, PullState, RawInput, WriteSummary};
 use crate::source::sink::{EvidenceStore, StreamedWrite};
 use crate::time::Timestamp;
 
@@ -17,7 +17,7 @@ impl EvidenceStore for Store {
         Store::known_inputs(self).await
     }
 
-    async fn known_objects(&self) -> Result<HashMap<(String, String), String>> {
+    async fn known_objects(&self) -> Result<HashMap<(String, String), KnownObject>> {
         Store::known_objects(self).await
     }
 

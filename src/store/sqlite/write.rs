@@ -199,12 +199,16 @@ async fn write_input_notes(
 
     insert_rows(
         &mut *tx,
-        "INSERT INTO object_etags (raw_input_id, etag) ",
+        "INSERT INTO object_listings (raw_input_id, etag, version, modified, content_hashed) ",
         "",
-        2,
-        batch.etags.iter(),
-        |b, (input, etag)| {
-            b.push_bind(ids[*input]).push_bind(etag.clone());
+        5,
+        batch.listings.iter(),
+        |b, (input, listing)| {
+            b.push_bind(ids[*input])
+                .push_bind(listing.etag.clone())
+                .push_bind(listing.version.clone())
+                .push_bind(listing.modified.to_string())
+                .push_bind(listing.content_hashed);
         },
     )
     .await?;
