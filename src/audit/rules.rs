@@ -83,6 +83,18 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
     let mut verdict = Verdict::default();
 
     let status = decide(evidence, policy, as_of, &facts, &mut verdict);
+    if !facts.media_unhashed.is_empty() {
+        // The reviewer must know which media is proven by its bytes and which by a listing.
+        verdict.note(format!(
+            "the media of {} is known from the export bucket's listing (size, ETag), not hashed",
+            facts
+                .media_unhashed
+                .iter()
+                .map(|id| format!("recording {id}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
 
     let mut detail = verdict.clauses.join("; ");
     if detail.is_empty() {
@@ -753,6 +765,8 @@ struct Facts<'a> {
     users: BTreeSet<String>,
     recording_ids: BTreeSet<String>,
     media_sha256: BTreeSet<String>,
+    /// Recordings whose media object was listed in an export bucket, not downloaded and hashed.
+    media_unhashed: BTreeSet<String>,
     /// Recording ids with media: a non-empty export file, a playable `Recording`, or metadata
     /// in a state where Genesys holds the media.
     with_media: BTreeSet<String>,
@@ -777,6 +791,7 @@ impl<'a> Facts<'a> {
             users: BTreeSet::new(),
             recording_ids: BTreeSet::new(),
             media_sha256: BTreeSet::new(),
+            media_unhashed: BTreeSet::new(),
             with_media: BTreeSet::new(),
             interact_ms: 0,
             covered_ms: None,
@@ -831,7 +846,10 @@ impl<'a> Facts<'a> {
         {
             facts.recording_ids.insert(file.recording_id.clone());
             // Only bytes that were hashed: a listed object's hash is unknown, not empty.
-            facts.media_sha256.extend(file.sha256.iter().cloned());
+            match &file.sha256 {
+                Some(sha256) => facts.media_sha256.insert(sha256.clone()),
+                None => facts.media_unhashed.insert(file.recording_id.clone()),
+            };
             if file.bytes > 0 {
                 facts.with_media.insert(file.recording_id.clone());
             }

@@ -485,6 +485,53 @@ mod tests {
         }
     }
 
+    fn listed_values() -> Vec<String> {
+        [
+            "20260715-020304-1",
+            "3",
+            "export-media-object",
+            "s3%3A%2F%2Fexports%2Forg%2Fconversation_id%3Dc1%2Fr1.opus",
+            "2026-07-15T02:03:04.005Z",
+            "16384",
+            "9b2cf535f27731c974343645a3985328",
+            "none",
+            "2026-07-14T23:59:58.000Z",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn listed_inputs_round_trip_and_are_told_apart_by_their_first_line() {
+        let bytes = encode(&LISTED_INPUT, &listed_values()).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("recaudit-input-listed v1\nrun "), "{text}");
+        assert!(text.contains("\netag 9b2cf535f27731c974343645a3985328\nversion none\nmodified "));
+        assert_eq!(
+            parse(&LISTED_INPUT, &bytes).unwrap().values,
+            listed_values()
+        );
+        let header = |bytes: &[u8]| input_layout(bytes).header;
+        assert_eq!(header(&bytes), LISTED_INPUT.header);
+        assert_eq!(header(b"recaudit-input v1\nrun x\n"), INPUT.header);
+        assert_eq!(header(b"recaudit-input-listed v10\n"), INPUT.header);
+
+        let mut versioned = listed_values();
+        versioned[7] = "3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY".to_string();
+        assert!(encode(&LISTED_INPUT, &versioned).is_ok());
+        let mangled = [
+            text.replace("kind export-media-object", "kind export-media"),
+            text.replace("version none", "version "),
+            text.replace("etag 9b2c", "etag \"9b2c"),
+            text.replace("\nmodified 2026-07-14T23:59:58.000Z", ""),
+            text.replace("recaudit-input-listed v1", "recaudit-input v1"),
+        ];
+        for bad in mangled {
+            assert!(parse(&LISTED_INPUT, bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn utc_is_a_calendar_time() {
         assert!(is_utc("2024-02-29T23:59:59.999Z"));

@@ -624,7 +624,7 @@ impl<'a> TreeCheck<'a> {
         match record::fields(layout, bytes) {
             Err(e) => fail(format!("{tree} record does not parse: {e}")),
             Ok(values) => {
-                if std::ptr::eq(layout, &INPUT) && values[2] == record::LISTED_KIND {
+                if layout.header == INPUT.header && values[2] == record::LISTED_KIND {
                     fail(format!(
                         "an `{}` record has kind {}, which only `{}` records may have: an object that was listed, not hashed, is recorded as hashed",
                         INPUT.header,
@@ -967,4 +967,48 @@ pub fn read_presented(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(header: &str, kind: &str, tail: &str) -> Vec<u8> {
+        format!(
+            "{header}\nrun r1\nseq 0\nkind {kind}\nsource s3%3A%2F%2Fb%2Fk.opus\nreceived 2026-07-15T02:03:04.005Z\nbytes 10\n{tail}"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_inputs_tree_takes_both_layouts_but_no_unhashed_object_recorded_as_hashed() {
+        let listed = input(
+            "recaudit-input-listed v1",
+            "export-media-object",
+            "etag 0123\nversion none\nmodified 2026-07-14T23:59:58.000Z\n",
+        );
+        let hashed = input(
+            "recaudit-input v1",
+            "export-media",
+            &format!("sha256 {}\n", "a".repeat(64)),
+        );
+        for record in [&listed, &hashed] {
+            let mut check = TreeCheck::new("r1", Tree::Inputs);
+            check.record(0, record);
+            assert!(check.failures.is_empty(), "{:?}", check.failures);
+        }
+        let disguised = input(
+            "recaudit-input v1",
+            "export-media-object",
+            &format!("sha256 {}\n", "a".repeat(64)),
+        );
+        let mut check = TreeCheck::new("r1", Tree::Inputs);
+        check.record(0, &disguised);
+        assert_eq!(check.failures.len(), 1, "{:?}", check.failures);
+        assert!(check.failures[0].message.contains("listed, not hashed"));
+        // A findings tree has one layout only.
+        let mut check = TreeCheck::new("r1", Tree::Findings);
+        check.record(0, &listed);
+        assert!(!check.failures.is_empty());
+    }
 }
