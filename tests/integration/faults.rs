@@ -580,7 +580,7 @@ fn example_audit(dir: &Path) -> std::process::Command {
 
 /// A night big enough that import and audit take a while: `n` answered calls in one NDJSON
 /// file, every other one with its recording in the export tree.
-fn big_night(dir: &Path, n: usize) -> PathBuf {
+pub(crate) fn big_night(dir: &Path, n: usize) -> PathBuf {
     let input = dir.join("input");
     std::fs::create_dir_all(&input).unwrap();
     let mut lines = String::new();

@@ -81,22 +81,34 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Uploads every file under `dir` to `prefix/` + its relative path; returns how many.
+/// Uploads every file under `dir` to `prefix/` + its relative path, 16 at a time; returns how
+/// many.
 async fn upload(bucket: &AmazonS3, dir: &Path, prefix: &str) -> usize {
+    use futures_util::StreamExt;
     let files = files_under(dir);
-    for file in &files {
-        let relative = file.strip_prefix(dir).unwrap().to_str().unwrap();
-        let key = ObjectPath::from(format!("{prefix}/{relative}"));
-        let bytes = std::fs::read(file).unwrap();
-        bucket.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
+    futures_util::stream::iter(&files)
+        .map(|file| async move {
+            let relative = file.strip_prefix(dir).unwrap().to_str().unwrap();
+            let key = ObjectPath::from(format!("{prefix}/{relative}"));
+            let bytes = std::fs::read(file).unwrap();
+            bucket.put(&key, PutPayload::from(bytes)).await.unwrap();
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
     files.len()
 }
 
 /// The binary with the test credentials and the server's endpoint, nothing from the machine's
 /// own AWS configuration (so that it never asks an instance-metadata service).
 fn recaudit(dir: &Path, args: &[&str]) -> Output {
-    binary(dir)
+    recaudit_command(dir, args).output().expect("run recaudit")
+}
+
+/// [`recaudit`], not started.
+fn recaudit_command(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = binary(dir);
+    command
         .arg("--db")
         .arg(TestEnv::url_in(dir))
         .arg("--reports-dir")
@@ -108,9 +120,8 @@ fn recaudit(dir: &Path, args: &[&str]) -> Output {
         .env("RECAUDIT_S3_ENDPOINT", endpoint())
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("run recaudit")
+        .env_remove("AWS_ENDPOINT_URL");
+    command
 }
 
 fn run(dir: &Path, args: &[&str], expected: i32) -> Output {
@@ -530,4 +541,57 @@ async fn hashing_the_media_of_a_bucket_gives_the_hashes_of_the_same_files_on_dis
         );
         assert_eq!(count(&text(&again.stdout), "new"), 0);
     }
+}
+
+/// kill -9 of an S3 import at several points: the rerun leaves exactly what an uninterrupted
+/// import leaves, and reads only what the killed ones had not stored. The points are fractions
+/// of how long the uninterrupted import took, so they fall before, during and after its writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_at_any_point_continues_to_what_an_uninterrupted_one_leaves() {
+    let name = bucket_name("killed");
+    let bucket = create_bucket(&name).await;
+    let source = tempfile::tempdir().unwrap();
+    let night = crate::faults::big_night(source.path(), 2_000);
+    let uploaded = upload(&bucket, &night.join("export"), "exports").await;
+    let url = format!("s3://{name}/exports");
+    let import = ["import", url.as_str()];
+
+    let reference = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    run(reference.path(), &import, 0);
+    let import_time = started.elapsed();
+    let tables = [
+        "raw_inputs",
+        "recordings",
+        "export_media",
+        "object_listings",
+    ];
+    let varying = ["id", "raw_input_id", "received", "body"];
+    let expected = table_content(&reference.path().join("recaudit.db"), &tables, &varying).await;
+
+    let killed = tempfile::tempdir().unwrap();
+    // Each import continues the last one's work, so the points add up: these fall inside it.
+    for fraction in [0.2, 0.45] {
+        let mut child = recaudit_command(killed.path(), &import)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(import_time.mul_f64(fraction));
+        // SIGKILL, or nothing if the import already finished: both are points to survive.
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    let last = run(killed.path(), &import, 0);
+    let got = table_content(&killed.path().join("recaudit.db"), &tables, &varying).await;
+    assert_same_tables(&got, &expected);
+    // The last import read only sidecars not stored yet (it lists media objects, reads none).
+    let stderr = text(&last.stderr);
+    let read: usize = stderr
+        .split(" objects listed, ")
+        .nth(1)
+        .and_then(|rest| rest.split(" read").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(read <= uploaded / 2, "{stderr}");
 }
