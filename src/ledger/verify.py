@@ -29,7 +29,12 @@ What it checks (ids as in the specification; each failure names its check):
     V5   each run record parses strictly; index = file name = position; origin; prev-root is the
          MTH of the run records before it
     V6   each run's .inputs and .findings files: strict records, each followed by one empty line;
-         seq = position; run = the run's id; interaction ids unique; counts and roots match
+         seq = position; run = the run's id; interaction ids unique; counts and roots match.
+         An .inputs file mixes two layouts, told apart by their first line: `recaudit-input v1`
+         (a payload that was read, with its SHA-256; never of kind export-media-object) and
+         `recaudit-input-listed v1` (an S3 object that was only listed, not downloaded: what
+         the bucket said of it, no hash; always of kind export-media-object).  Listed inputs
+         are counted in NOTE lines: they are to be checked against the bucket (VERIFY.md)
     V7   window-start <= window-end <= completed; completed never decreases; supersedes names an
          earlier run (and run ids are unique)
     V8   each --checkpoint note (an older checkpoint the auditor kept) is valid and consistent
@@ -497,6 +502,7 @@ def parse_checkpoint(data, vkey, check_signature=True):
 #   hex64  64 lowercase hex digits
 #   uint   0 or [1-9][0-9]*, at most 2^64-1
 #   list   `none`, or items joined by ',' in strictly ascending byte order (no duplicates)
+#   X or none   the literal `none`, or a value of type X (`none` always means none)
 #   origin 1-255 printable ASCII characters except space and '+'
 #
 # parse_record() is the definition: it parses every value, re-serializes the record from the
@@ -647,26 +653,72 @@ def list_of(field_type):
                      lambda xs: ",".join(field_type.format(x) for x in xs) if xs else "none", extra)
 
 
+def token_except(forbidden, why):
+    """A token other than `forbidden`; `why` ends the error message for it."""
+    def extra(v):
+        if v == forbidden:
+            raise RecordError("%r %s" % (v, why))
+
+    def parse(v):
+        _check_pattern(TOKEN, v)
+        extra(v)
+        return v
+    return FieldType(TOKEN.name, TOKEN.pattern, parse, str, extra)
+
+
+def exactly(value, why):
+    """The one text `value`; `why` ends the error message for any other."""
+    def parse(v):
+        if v != value:
+            raise RecordError("%r is not %s: %s" % (v, value, why))
+        return v
+    return FieldType(value, re.escape(value), parse, str)
+
+
 class Layout:
     """A record type: its first line and its (key, FieldType) lines, in order."""
 
     def __init__(self, header, fields):
         self.header, self.fields = header, fields
+        self.first_line = header.encode("ascii")
         self.keys = [key for key, _ in fields]
         self.regex = re.compile("".join([re.escape(header) + "\n"] + [
             "%s (%s)\n" % (re.escape(key), field_type.pattern) for key, field_type in fields]))
         self.extras = [(i, t.extra) for i, (_, t) in enumerate(fields) if t.extra]
 
 
+LISTED_KIND = "export-media-object"
+
 INPUT_RECORD = Layout("recaudit-input v1", (
     ("run", TOKEN),
     ("seq", UINT),
-    ("kind", TOKEN),
+    ("kind", token_except(LISTED_KIND, "is the kind of an object that was only listed, not read: "
+                          "it needs the layout 'recaudit-input-listed v1' (a 'recaudit-input v1' "
+                          "record hashes bytes that were read)")),
     ("source", PCT),
     ("received", UTC),
     ("bytes", UINT),
     ("sha256", HEX64),
 ))
+
+# An S3 object that was listed, not downloaded: the record commits to what the bucket said of
+# it (size, ETag without its double quotes, version id, Last-Modified), not to its bytes.
+LISTED_INPUT_RECORD = Layout("recaudit-input-listed v1", (
+    ("run", TOKEN),
+    ("seq", UINT),
+    ("kind", exactly(LISTED_KIND, "a 'recaudit-input-listed v1' record is always an export media "
+                     "object listed in a bucket")),
+    ("source", PCT),
+    ("received", UTC),
+    ("bytes", UINT),
+    ("etag", PCT),
+    ("version", or_none(PCT)),
+    ("modified", UTC),
+))
+
+# The layouts a run's .inputs file may hold, told apart by their first line; seq, leaf hash and
+# root are the same whatever the layout.
+INPUT_LAYOUTS = (INPUT_RECORD, LISTED_INPUT_RECORD)
 
 FINDING_RECORD = Layout("recaudit-finding v1", (
     ("run", TOKEN),
@@ -741,6 +793,20 @@ def parse_record(layout, data):
     if serialize_record(layout, values) != data:
         raise RecordError("record does not re-serialize to the same bytes")
     return values
+
+
+def select_layout(layouts, data):
+    """The one of `layouts` whose first line the record has.  With one layout, that layout (its
+    parser names a wrong first line); with several, RecordError naming the first line found."""
+    if len(layouts) == 1:
+        return layouts[0]
+    end = data.find(b"\n")
+    first = data if end < 0 else data[:end]
+    for layout in layouts:
+        if first == layout.first_line:
+            return layout
+    raise RecordError("first line is %r, expected %s" % (
+        first[:60].decode("ascii", "backslashreplace"), " or ".join(repr(l.header) for l in layouts)))
 
 
 def check_record(layout, data):
@@ -1072,24 +1138,36 @@ def check_run_records(package, vkey, report):
 def check_run_contents(package, report):
     """V6: each run's .inputs and .findings files against its run record."""
     failures = report.count("V6")
+    listed = listed_runs = 0
     for run in package.runs:
-        for kind, layout in (("inputs", INPUT_RECORD), ("findings", FINDING_RECORD)):
-            check_record_file(package, run, kind, layout, report)
+        for kind, layouts in (("inputs", INPUT_LAYOUTS), ("findings", (FINDING_RECORD,))):
+            n = check_record_file(package, run, kind, layouts, report)
+            listed += n
+            listed_runs += n > 0
     if report.count("V6") == failures:
         total = sum(r.values["findings"] for r in package.runs if r.values)
         report.ok("V6", "inputs and findings of %d runs (%d findings) match their run records"
                   % (len(package.runs), total))
+    if listed:
+        report.note("%d %s in %d %s listed, not hashed (recaudit-input-listed v1): the ledger commits "
+                    "to what the bucket listed of each object (size, ETag, version, Last-Modified), "
+                    "not to its bytes; check them against the bucket as VERIFY.md says (\"Listed "
+                    "inputs\")" % (listed, "input" if listed == 1 else "inputs", listed_runs,
+                                   "run" if listed_runs == 1 else "runs"))
 
 
-def check_record_file(package, run, kind, layout, report):
+def check_record_file(package, run, kind, layouts, report):
+    """V6 for one .inputs or .findings file; returns the number of listed input records in it
+    (recaudit-input-listed v1)."""
     rel = "runs/%d.%s" % (run.index, kind)
     path = package.path(rel)
     label = run.label
     if not os.path.isfile(path):
         report.fail("V6", "%s is missing" % rel, run=label)
-        return
+        return 0
     tree = StreamingTree()
     interactions = set()
+    listed = 0
     expected_run = run.values["run"] if run.values else None
     singular = "input" if kind == "inputs" else "finding"
     for position, data in enumerate(iter_record_file(path)):
@@ -1103,6 +1181,7 @@ def check_record_file(package, run, kind, layout, report):
             break
         tree.add(leaf_hash(data))
         try:
+            layout = select_layout(layouts, data)
             values = check_record(layout, data)
         except RecordError as e:
             report.fail("V6", "%s: %s record %d: %s" % (rel, singular, position, e),
@@ -1120,18 +1199,24 @@ def check_record_file(package, run, kind, layout, report):
                 report.fail("V6", "%s: interaction %s appears more than once in the run"
                             % (rel, interaction), run=label, seq=position, group=rel)
             interactions.add(interaction)
+        elif layout is LISTED_INPUT_RECORD:
+            listed += 1
     report.end_group("V6", rel, run=label)
     if run.values is None:
         report.fail("V6", "%s: cannot compare with runs/%d.run, which does not parse (see V5)"
                     % (rel, run.index))
-        return
-    if tree.size != run.values[kind]:
-        report.fail("V6", "%s has %d records but runs/%d.run says %s %d"
-                    % (rel, tree.size, run.index, kind, run.values[kind]), run=label)
-    if tree.root() != run.values[kind + "-root"]:
-        report.fail("V6", "%s: MTH of its records %s != %s-root %s in runs/%d.run"
-                    % (rel, tree.root().hex(), kind, run.values[kind + "-root"].hex(), run.index),
-                    run=label)
+    else:
+        if tree.size != run.values[kind]:
+            report.fail("V6", "%s has %d records but runs/%d.run says %s %d"
+                        % (rel, tree.size, run.index, kind, run.values[kind]), run=label)
+        if tree.root() != run.values[kind + "-root"]:
+            report.fail("V6", "%s: MTH of its records %s != %s-root %s in runs/%d.run"
+                        % (rel, tree.root().hex(), kind, run.values[kind + "-root"].hex(), run.index),
+                        run=label)
+    if listed:
+        report.note("%s%s: %d of its %d inputs listed, not hashed"
+                    % (rel, "" if label is None else " (run %s)" % label, listed, tree.size))
+    return listed
 
 
 def check_run_times(package, report):

@@ -5,9 +5,11 @@ It shares no code with src/ledger/verify.py on purpose: the Merkle tree, the rec
 signed notes and the Ed25519 signer below are written again from the specification, so that
 the tests compare two independent implementations.  Everything is deterministic from a seed.
 
-    python3 tests/ledger_py/make_package.py OUT_DIR [--runs N] [--seed S] [--tsa]
+    python3 tests/ledger_py/make_package.py OUT_DIR [--runs N] [--seed S] [--tsa] [--no-listed]
 
-writes a package into OUT_DIR (which must not exist) and prints its vkey.
+writes a package into OUT_DIR (which must not exist) and prints its vkey.  By default some runs
+(chosen from the seed) have listed input records (`recaudit-input-listed v1`, S3 objects that
+were listed, not downloaded) mixed with the ordinary ones; --no-listed writes only ordinary ones.
 """
 
 import argparse
@@ -240,6 +242,36 @@ def make_input(rng, run_id, seq, received):
         ("received", utc(received)), ("bytes", rng.randrange(0, 10 ** 7)), ("sha256", hexdigest(rng))])
 
 
+# pct: every byte outside A-Z a-z 0-9 - . _ ~ as %XX with uppercase hex, nothing else encoded.
+PCT_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def pct(text):
+    raw = text.encode("utf-8")
+    return "".join(chr(b) if b in PCT_UNRESERVED else "%%%02X" % b for b in raw)
+
+
+def make_listed_input(rng, run_id, seq, received):
+    """A `recaudit-input-listed v1` record: an S3 bulk-export media object as a bucket listing
+    describes it (key, size, ETag without its double quotes, version id or none, Last-Modified),
+    written straight from the record definition."""
+    when = received - datetime.timedelta(hours=rng.randrange(1, 48), seconds=rng.randrange(3600))
+    conversation, recording = uuid(rng), uuid(rng)
+    name = recording + rng.choice([".opus", ".ogg", ".wav", " (1).opus", "-\u00e4.opus"])
+    key = "org-1/year=%d/month=%d/day=%d/conversation_id=%s/%s" % (
+        when.year, when.month, when.day, conversation, name)
+    etag = "%032x" % rng.getrandbits(128)
+    if rng.random() < 0.4:
+        etag += "-%d" % rng.randrange(2, 100)  # a multipart upload: not the MD5 of the bytes
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+/"
+    version = "none" if rng.random() < 0.3 else pct("".join(rng.choice(alphabet) for _ in range(32)))
+    return record("recaudit-input-listed v1", [
+        ("run", run_id), ("seq", seq), ("kind", "export-media-object"),
+        ("source", pct("s3://recaudit-export-bucket/" + key)), ("received", utc(received)),
+        ("bytes", rng.randrange(0, 10 ** 8)), ("etag", pct(etag)), ("version", version),
+        ("modified", utc(when.replace(microsecond=0)))])
+
+
 def write_records(path, records):
     with open(path, "wb") as f:
         for r in records:
@@ -262,6 +294,7 @@ class Package:
         self.run_records = []  # bytes of each run record
         self.findings = []  # per run: list of finding record bytes
         self.inputs = []  # per run: list of input record bytes
+        self.listed = []  # per run: the seqs of its listed input records (recaudit-input-listed v1)
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -311,12 +344,20 @@ class Package:
 
 def build_package(directory, runs=None, seed=1, finding_counts=None, origin="audit.example.com/recaudit/org-1",
                   key_seed=1, base=datetime.datetime(2025, 3, 1), tsa=None, copy_tools=True,
-                  input_counts=None, overrides=None):
+                  input_counts=None, overrides=None, listed=None, edit_input=None):
     """Writes a package with `runs` runs (default: len(finding_counts)) into `directory` and
     returns a Package.  finding_counts[i] findings in run i (random 0-12 past the list).
     `tsa` (a Tsa) adds an RFC 3161 token for every checkpoint.  overrides = {run index: {key:
-    value}} replaces run record values (before hashing and signing: an insider's rewrite)."""
+    value}} replaces run record values (before hashing and signing: an insider's rewrite).
+
+    listed: which input records are listed ones (recaudit-input-listed v1) instead of ordinary
+    ones.  None (default): chosen from the seed, in about half of the runs a quarter to all of
+    their inputs; False: none; {run index: seqs}: exactly those.  Listed records come from
+    their own random stream, so everything else in the package is what it is with listed=False.
+    edit_input(run index, seq, record bytes) -> bytes, if given, rewrites input records before
+    they are hashed and signed (an insider's consistent rewrite)."""
     rng = random.Random(seed)
+    listed_rng = random.Random("recaudit listed inputs %d" % seed)
     counts = list(DEFAULT_FINDING_COUNTS if finding_counts is None else finding_counts)
     runs = len(counts) if runs is None else runs
     while len(counts) < runs:
@@ -338,6 +379,15 @@ def build_package(directory, runs=None, seed=1, finding_counts=None, origin="aud
         completed = end + datetime.timedelta(hours=6, milliseconds=rng.randrange(3600000))
         n_inputs = input_counts[i] if input_counts and i < len(input_counts) else rng.randrange(0, 7)
         inputs = [make_input(rng, run_id, s, end + datetime.timedelta(minutes=s)) for s in range(n_inputs)]
+        if listed is None:
+            share = listed_rng.choice([0.25, 0.5, 0.75, 1]) if listed_rng.random() < 0.5 else 0
+            listed_seqs = [s for s in range(n_inputs) if listed_rng.random() < share]
+        else:
+            listed_seqs = sorted(s for s in (listed or {}).get(i, ()) if s < n_inputs)
+        for s in listed_seqs:
+            inputs[s] = make_listed_input(listed_rng, run_id, s, end + datetime.timedelta(minutes=s))
+        if edit_input is not None:
+            inputs = [edit_input(i, s, r) for s, r in enumerate(inputs)]
         if counts[i] > 50000:  # large runs: cheap, still unique and valid
             findings = [big_finding(run_id, s) for s in range(counts[i])]
         else:
@@ -355,6 +405,7 @@ def build_package(directory, runs=None, seed=1, finding_counts=None, origin="aud
         pkg.run_records.append(run)
         pkg.findings.append(findings)
         pkg.inputs.append(inputs)
+        pkg.listed.append(listed_seqs)
         with open(pkg.path("runs", "%d.run" % i), "wb") as f:
             f.write(run)
         write_records(pkg.path("runs", "%d.inputs" % i), inputs)
@@ -460,10 +511,13 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--findings", type=int, default=None, help="findings in every run")
     p.add_argument("--tsa", action="store_true", help="add RFC 3161 tokens (needs openssl)")
+    p.add_argument("--no-listed", action="store_true",
+                   help="no listed input records (recaudit-input-listed v1), only ordinary ones")
     a = p.parse_args()
     counts = None if a.findings is None else [a.findings] * (a.runs or 1)
     tsa = Tsa(tempfile.mkdtemp(prefix="tsa-")) if a.tsa else None
-    pkg = build_package(a.out, runs=a.runs, seed=a.seed, finding_counts=counts, tsa=tsa)
+    pkg = build_package(a.out, runs=a.runs, seed=a.seed, finding_counts=counts, tsa=tsa,
+                        listed=False if a.no_listed else None)
     print(pkg.key.vkey)
 
 

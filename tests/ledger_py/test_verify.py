@@ -86,11 +86,13 @@ def run_md(directory, run=0, **env):
 
 
 def run_md_many(jobs):
-    """Runs several (directory, run) VERIFY.md checks at once; returns [(rc, output)]."""
+    """Runs several (directory, run) or (directory, run, {variable: value}) VERIFY.md checks at
+    once; returns [(rc, output)]."""
     procs = []
-    for directory, run in jobs:
+    for directory, run, *env in jobs:
+        variables = dict(os.environ, RUN=str(run), **(env[0] if env else {}))
         procs.append(subprocess.Popen(["bash", VERIFY_MD_SH, directory], stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, env=dict(os.environ, RUN=str(run))))
+                                      stderr=subprocess.STDOUT, env=variables))
     outputs = [p.communicate()[0].decode("utf-8", "replace") for p in procs]
     return [(p.returncode, out) for p, out in zip(procs, outputs)]
 
@@ -327,6 +329,125 @@ class RecordTest(unittest.TestCase):
             self.accepted(verify.FINDING_RECORD, bytes(data))
 
 
+def good_listed_input():
+    return (b"recaudit-input-listed v1\nrun r-1\nseq 2\nkind export-media-object\n"
+            b"source s3%3A%2F%2Fexport-bucket%2Forg%2Fconversation_id%3Dc-1%2Frec%201.opus\n"
+            b"received 2025-03-02T06:00:00.123Z\nbytes 4180212\netag 9b2cf535f27731c974343645a3985328\n"
+            b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY\nmodified 2025-03-01T23:59:59.000Z\n")
+
+
+def good_input():
+    return (b"recaudit-input v1\nrun r-1\nseq 1\nkind export-media\nsource org%2Fconversation_id%3Dc-1%2Fr.opus\n"
+            b"received 2025-03-02T06:00:00.123Z\nbytes 4180212\nsha256 " + b"ab" * 32 + b"\n")
+
+
+class ListedRecordTest(unittest.TestCase):
+    """The second input layout, recaudit-input-listed v1, and the rules that keep the two apart."""
+
+    accepted = RecordTest.accepted
+
+    def layout_of(self, data):
+        return verify.select_layout(verify.INPUT_LAYOUTS, data)
+
+    def test_valid_listed_records(self):
+        for data in (good_listed_input(), good_listed_input().replace(b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY",
+                                                                      b"version none"),
+                     good_listed_input().replace(b"9b2cf535f27731c974343645a3985328", b"d41d8cd98f00b204e9800998ecf8427e-12")):
+            self.assertIs(self.layout_of(data), verify.LISTED_INPUT_RECORD)
+            self.assertTrue(self.accepted(verify.LISTED_INPUT_RECORD, data), data)
+        values = verify.parse_record(verify.LISTED_INPUT_RECORD, good_listed_input())
+        self.assertEqual(values["source"], b"s3://export-bucket/org/conversation_id=c-1/rec 1.opus")
+        self.assertEqual(values["version"], b"3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
+        none = verify.parse_record(verify.LISTED_INPUT_RECORD, good_listed_input().replace(
+            b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY", b"version none"))
+        self.assertIsNone(none["version"])
+        rng = random.Random(5)
+        for seq in range(60):
+            data = mp.make_listed_input(rng, "r-1", seq, datetime.datetime(2025, 1, 1))
+            self.assertIs(self.layout_of(data), verify.LISTED_INPUT_RECORD)
+            self.assertTrue(self.accepted(verify.LISTED_INPUT_RECORD, data), data)
+        self.assertIs(self.layout_of(good_input()), verify.INPUT_RECORD)
+        self.assertTrue(self.accepted(verify.INPUT_RECORD, good_input()))
+
+    def test_invalid_listed_records_are_rejected(self):
+        f = good_listed_input()
+        bad = [
+            f.replace(b"kind export-media-object", b"kind export-media"),
+            f.replace(b"kind export-media-object", b"kind recording-metadata"),
+            f.replace(b"kind export-media-object", b"kind export-media-object2"),
+            f.replace(b"etag 9b2cf535f27731c974343645a3985328\n", b""),  # missing key
+            f.replace(b"modified ", b"sha256 " + b"0" * 64 + b"\nmodified "),  # extra key inside
+            f + b"sha256 " + b"0" * 64 + b"\n",  # extra key at the end
+            f.replace(b"etag 9b2cf535f27731c974343645a3985328\nversion 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY\n",
+                      b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY\netag 9b2cf535f27731c974343645a3985328\n"),
+            f.replace(b"etag 9b2cf535f27731c974343645a3985328", b'etag "9b2cf535f27731c974343645a3985328"'),
+            f.replace(b"etag 9b2cf535f27731c974343645a3985328", b"etag "),
+            f.replace(b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY", b"version "),
+            f.replace(b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY", b"version 3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"),
+            f.replace(b"version 3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY", b"version 3HL4kqtJlcpXroDTDmJ%2brmSpXd3dIbrHY"),
+            f.replace(b"modified 2025-03-01T23:59:59.000Z", b"modified 2025-03-01T23:59:59Z"),
+            f.replace(b"modified 2025-03-01T23:59:59.000Z", b"modified Sat, 01 Mar 2025 23:59:59 GMT"),
+            f.replace(b"modified 2025-03-01T23:59:59.000Z", b"modified none"),
+            f.replace(b"bytes 4180212", b"bytes 04180212"),
+            f.replace(b"source s3%3A", b"source s3:"),
+            f.replace(b"\n", b"\r\n"), f[:-1], f + b"\n",
+            f.replace(b"recaudit-input-listed v1", b"recaudit-input-listed v2"),
+        ]
+        for data in bad:
+            self.assertFalse(self.accepted(verify.LISTED_INPUT_RECORD, data), data)
+
+    def test_listed_kind_is_always_export_media_object(self):
+        data = good_listed_input().replace(b"kind export-media-object", b"kind export-media")
+        for parse in (verify.parse_record, verify.check_record):
+            with self.assertRaises(verify.RecordError) as e:
+                parse(verify.LISTED_INPUT_RECORD, data)
+            self.assertIn("line 4 (kind): 'export-media' is not export-media-object", str(e.exception))
+
+    def test_a_hashed_input_never_has_kind_export_media_object(self):
+        data = good_input().replace(b"kind export-media\n", b"kind export-media-object\n")
+        self.assertIs(self.layout_of(data), verify.INPUT_RECORD)
+        for parse in (verify.parse_record, verify.check_record):
+            with self.assertRaises(verify.RecordError) as e:
+                parse(verify.INPUT_RECORD, data)
+            self.assertIn("line 4 (kind): 'export-media-object' is the kind of an object that was only listed",
+                          str(e.exception))
+        for kind in (b"export-media", b"export-media-objects", b"export-metadata"):
+            self.assertTrue(self.accepted(verify.INPUT_RECORD, data.replace(b"kind export-media-object", b"kind " + kind)))
+
+    def test_first_line_selects_the_layout(self):
+        listed_with_hash = good_input().replace(b"recaudit-input v1", b"recaudit-input-listed v1")
+        self.assertIs(self.layout_of(listed_with_hash), verify.LISTED_INPUT_RECORD)
+        self.assertFalse(self.accepted(verify.LISTED_INPUT_RECORD, listed_with_hash))
+        hashed_without_hash = good_listed_input().replace(b"recaudit-input-listed v1", b"recaudit-input v1")
+        self.assertIs(self.layout_of(hashed_without_hash), verify.INPUT_RECORD)
+        self.assertFalse(self.accepted(verify.INPUT_RECORD, hashed_without_hash))
+        for first in (b"recaudit-input-listed v2", b"recaudit-input v2", b"recaudit-input-listed v1 ",
+                      b"recaudit-input-listed v1\r", b"recaudit-finding v1", b"", b"recaudit-input-h\xc3\xa4shed v1"):
+            data = first + good_listed_input()[len(b"recaudit-input-listed v1"):]
+            with self.assertRaises(verify.RecordError) as e:
+                self.layout_of(data)
+            self.assertIn("first line is %r" % first.decode("ascii", "backslashreplace"), str(e.exception))
+            self.assertIn("expected 'recaudit-input v1' or 'recaudit-input-listed v1'", str(e.exception))
+
+    def test_fast_and_strict_parsers_agree_on_random_mutations_of_listed_records(self):
+        rng = random.Random(12)
+        base = [good_listed_input()] + [mp.make_listed_input(rng, "r.1", s, datetime.datetime(2025, 1, 1))
+                                        for s in range(20)]
+        alphabet = b"0aAzZ9fF%,- \n\r.~_:+Tnoe"
+        for _ in range(4000):
+            data = bytearray(rng.choice(base))
+            for _ in range(rng.randrange(1, 3)):
+                op, i = rng.randrange(3), rng.randrange(len(data))
+                if op == 0:
+                    data[i] = rng.choice(alphabet)
+                elif op == 1:
+                    del data[i]
+                else:
+                    data.insert(i, rng.choice(alphabet))
+            self.accepted(verify.LISTED_INPUT_RECORD, bytes(data))
+            self.accepted(verify.INPUT_RECORD, bytes(data).replace(b"recaudit-input-listed v1", b"recaudit-input v1"))
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -337,6 +458,10 @@ class PackageTestCase(unittest.TestCase):
     seed = 7
     tsa = False
     finding_counts = None  # make_package's default: 17 runs
+    # Only ordinary input records, so that these packages are byte for byte the ones the tests
+    # were written on (a checkpoint's signature, and so which of its base64 characters a test
+    # flips, depends on every record).  ListedInputPackageTest uses make_package's default.
+    listed = False
 
     @classmethod
     def setUpClass(cls):
@@ -344,7 +469,7 @@ class PackageTestCase(unittest.TestCase):
         tsa = mp.Tsa(os.path.join(cls.tmp, "tsa")) if cls.tsa else None
         cls.tsa_obj = tsa
         cls.base = mp.build_package(os.path.join(cls.tmp, "base"), seed=cls.seed, tsa=tsa,
-                                    finding_counts=cls.finding_counts)
+                                    finding_counts=cls.finding_counts, listed=cls.listed)
         cls.counter = 0
 
     @classmethod
@@ -846,6 +971,270 @@ class RunOrderTest(unittest.TestCase):
         pkg = self.build({})
         self.assertIn(b"supersedes 20", pkg.run_records[4])
         self.assertEqual(run_verify(pkg.dir).rc, 0)
+
+
+def bucket_commands(path):
+    """The argument lists of the `aws` commands in a LISTED file written by the VERIFY.md steps,
+    as bash parses them (each a list of bytes)."""
+    proc = subprocess.run(["bash", "-c", 'aws() { printf "%s\\0" "$#" "$@"; }; . "$1"', "-", path],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True)
+    items, commands = proc.stdout.split(b"\0")[:-1], []
+    while items:
+        n = int(items.pop(0))
+        commands.append(items[:n])
+        del items[:n]
+    return commands
+
+
+class ListedInputPackageTest(PackageTestCase):
+    """The default package (seed 7) has listed inputs (recaudit-input-listed v1): runs with only
+    listed inputs and runs that mix both layouts."""
+
+    listed = None  # make_package's default: chosen from the seed
+
+    def runs_with_listed(self):
+        return [i for i, seqs in enumerate(self.base.listed) if seqs]
+
+    def mixed_run(self):
+        return next(i for i, seqs in enumerate(self.base.listed) if 0 < len(seqs) < len(self.base.inputs[i]))
+
+    def inputs_path(self, d, run):
+        return os.path.join(d, "runs", "%d.inputs" % run)
+
+    def test_the_package_has_both_layouts(self):
+        self.assertTrue(any(0 < len(seqs) < len(self.base.inputs[i]) for i, seqs in enumerate(self.base.listed)))
+        self.assertTrue(any(seqs and len(seqs) == len(self.base.inputs[i]) for i, seqs in enumerate(self.base.listed)))
+        self.assertTrue(any(not seqs and self.base.inputs[i] for i, seqs in enumerate(self.base.listed)))
+        for inputs, seqs in zip(self.base.inputs, self.base.listed):
+            for seq, data in enumerate(inputs):
+                self.assertEqual(data.startswith(b"recaudit-input-listed v1\n"), seq in seqs)
+
+    def test_listed_inputs_come_from_their_own_random_stream(self):
+        plain = mp.build_package(os.path.join(self.tmp, "plain"), seed=self.seed, listed=False, copy_tools=False)
+        self.assertEqual(plain.findings, self.base.findings)
+        for run, seqs in enumerate(self.base.listed):
+            self.assertEqual(len(plain.inputs[run]), len(self.base.inputs[run]))
+            for seq, data in enumerate(self.base.inputs[run]):
+                if seq not in seqs:
+                    self.assertEqual(data, plain.inputs[run][seq])
+        self.assertEqual(plain.listed, [[]] * plain.size)
+
+    def test_package_with_listed_inputs_verifies(self):
+        r = run_verify_cli(self.base.dir, "--vkey", self.base.key.vkey)
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertEqual(r.failed, set())
+        runs = self.runs_with_listed()
+        for run in runs:
+            self.assertRegex(r.out, r"(?m)^NOTE: runs/%d\.inputs \(run \S+\): %d of its %d inputs listed, not "
+                             r"hashed$" % (run, len(self.base.listed[run]), len(self.base.inputs[run])))
+        self.assertEqual(len(re.findall(r"(?m)^NOTE: runs/\d+\.inputs ", r.out)), len(runs))
+        total = sum(len(seqs) for seqs in self.base.listed)
+        self.assertRegex(r.out, r"(?m)^NOTE: %d inputs in %d runs listed, not hashed \(recaudit-input-listed v1\)"
+                         % (total, len(runs)))
+        plain = mp.build_package(os.path.join(self.tmp, "plain-notes"), seed=self.seed, listed=False)
+        self.assertNotIn("listed", run_verify(plain.dir).out)
+
+    def test_verify_md_steps_pass_count_listed_inputs_and_write_the_bucket_commands(self):
+        runs = self.runs_with_listed()
+        plain_runs = [i for i, seqs in enumerate(self.base.listed) if not seqs and self.base.inputs[i]][:2]
+        paths = {run: os.path.join(self.tmp, "listed-%d.sh" % run) for run in runs}
+        results = run_md_many([(self.base.dir, run) for run in plain_runs] +
+                              [(self.base.dir, run, {"LISTED": paths[run]}) for run in runs])
+        keys = set()
+        for run, (rc, out) in zip(plain_runs + runs, results):
+            self.assertEqual(rc, 0, out)
+            self.assertIn("OK all by-hand checks passed", out)
+            listed = len(self.base.listed[run])
+            self.assertIn("OK runs/%d.inputs: %d inputs hashed (recaudit-input v1), %d listed, not hashed"
+                          % (run, len(self.base.inputs[run]) - listed, listed), out)
+            if run not in paths:
+                continue
+            path = paths[run]
+            self.assertIn("OK %s: a head-object command for each listed input of run %d" % (path, run), out)
+            text = read(path).decode("utf-8")
+            expected = []
+            for seq in self.base.listed[run]:
+                values = verify.parse_record(verify.LISTED_INPUT_RECORD, self.base.inputs[run][seq])
+                bucket, key = values["source"][len(b"s3://"):].split(b"/", 1)
+                keys.add(key)
+                args = [b"s3api", b"head-object", b"--bucket", bucket, b"--key", key]
+                if values["version"] is not None:
+                    args += [b"--version-id", values["version"]]
+                expected.append(args)
+                self.assertIn('# seq %d: expect ContentLength %d, ETag "%s", LastModified %s (to the second)\n'
+                              % (seq, values["bytes"], values["etag"].decode(),
+                                 verify.format_utc(values["modified"])[:19]), text)
+                multipart = b"-" in values["etag"]
+                self.assertEqual("md5sum of the object is %s:" % values["etag"].decode() in text, not multipart)
+            self.assertEqual(bucket_commands(path), expected)  # bash reads back the exact key and version
+        self.assertTrue(any(b" " in k for k in keys) and any(b"\xc3\xa4" in k for k in keys), keys)
+
+    def test_a_changed_field_of_a_listed_record_is_a_root_mismatch(self):
+        run = self.mixed_run()
+        seq = self.base.listed[run][0]
+        record = self.base.inputs[run][seq]
+        values = verify.parse_record(verify.LISTED_INPUT_RECORD, record)
+        etag = values["etag"].decode()
+        changes = [
+            ("bytes", str(values["bytes"] + 1)),
+            ("etag", etag[:-1] + ("0" if etag[-1] != "0" else "1")),
+            ("etag", etag + "-2" if "-" not in etag else etag.split("-")[0]),
+            ("version", "none" if values["version"] is not None else "3HL4kqtJlcpXroDTDmJ"),
+            ("version", "Ko3Qz.x_Hk2%2BT9fG"),
+            ("modified", verify.format_utc(values["modified"] + datetime.timedelta(seconds=1))),
+            ("source", verify.format_pct(values["source"].replace(b"/org-1/", b"/org-2/"))),
+            ("received", verify.format_utc(values["received"] + datetime.timedelta(milliseconds=1))),
+        ]
+        jobs = []
+        for key, value in changes:
+            with self.subTest(key=key, value=value):
+                d = self.copy()
+                recs = split_records(read(self.inputs_path(d, run)))
+                self.assertEqual(recs[seq], record)
+                recs[seq] = set_field(record, key, value)
+                self.assertNotEqual(recs[seq], record)
+                verify.parse_record(verify.LISTED_INPUT_RECORD, recs[seq])  # still a valid record
+                write(self.inputs_path(d, run), join_records(recs))
+                r = self.assertFails(d, "V6", integrity="FAILED", completeness="OK")
+                self.assertEqual(r.failed, {"V6"}, r.out)
+                self.assertRegex(r.out, r"(?m)^FAIL V6 run \S+: runs/%d\.inputs: MTH of its records [0-9a-f]{64} != "
+                                 r"inputs-root [0-9a-f]{64} in runs/%d\.run$" % (run, run))
+                jobs.append((d, run))
+        self.assertMdFailsAll(jobs)
+
+    def test_one_byte_changed_in_a_listed_record(self):
+        run = self.mixed_run()
+        original = read(self.inputs_path(self.base.dir, run))
+        seq = self.base.listed[run][0]
+        start = original.index(self.base.inputs[run][seq])
+        length = len(self.base.inputs[run][seq])
+        jobs = []
+        for offset in (0, 30, length // 2, length - 40, length - 5, length - 1):
+            d = self.copy()
+            data = bytearray(original)
+            pos = start + offset
+            data[pos] = data[pos] ^ 0x01 if data[pos] != ord("\n") else ord("x")
+            write(self.inputs_path(d, run), bytes(data))
+            r = self.assertFails(d, "V6", integrity="FAILED")
+            self.assertRegex(r.out, r"(?m)^FAIL V6 run \S+")
+            jobs.append((d, run))
+        self.assertMdFailsAll(jobs)
+
+    def test_a_record_relabelled_to_the_other_layout(self):
+        run = self.mixed_run()
+        seqs = self.base.listed[run]
+        hashed = next(s for s in range(len(self.base.inputs[run])) if s not in seqs)
+        jobs = []
+        for seq, old, new in ((seqs[0], b"recaudit-input-listed v1\n", b"recaudit-input v1\n"),
+                              (hashed, b"recaudit-input v1\n", b"recaudit-input-listed v1\n")):
+            d = self.copy()
+            recs = split_records(read(self.inputs_path(d, run)))
+            recs[seq] = recs[seq].replace(old, new, 1)
+            write(self.inputs_path(d, run), join_records(recs))
+            r = self.assertFails(d, "V6")
+            self.assertRegex(r.out, r"(?m)^FAIL V6 run \S+ seq %d: runs/%d\.inputs: input record %d: line " % (seq, run, seq))
+            jobs.append((d, run))
+        self.assertMdFailsAll(jobs)
+
+
+class ListedInputRewriteTest(unittest.TestCase):
+    """Input records written wrongly before they were hashed and signed (by the key holder, or a
+    bug in the writer): every root and signature is right, so only the record rules catch them,
+    in verify.py (V6, naming run, seq and field) and in the VERIFY.md steps."""
+
+    RUN = 1
+    LISTED = {1: [1, 2], 2: [0]}  # run 1: hashed, listed, listed, hashed
+
+    def build(self, seq=None, edit=None):
+        tmp = tempfile.mkdtemp(prefix="recaudit-listed-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+
+        def edit_input(run, s, data):
+            return edit(data) if (run, s) == (self.RUN, seq) else data
+        return mp.build_package(os.path.join(tmp, "p"), runs=3, seed=21, finding_counts=[1, 2, 1],
+                                input_counts=[2, 4, 1], listed=self.LISTED, edit_input=edit_input)
+
+    def assertRejected(self, seq, edit, message, md_message):
+        pkg = self.build(seq, edit)
+        run_id = re.search(rb"(?m)^run (\S+)$", pkg.run_records[self.RUN]).group(1).decode()
+        r = run_verify(pkg.dir)
+        self.assertEqual(r.rc, 1, r.out)
+        self.assertEqual(r.failed, {"V6"}, r.out)
+        self.assertNotIn("inputs-root", r.out)  # the roots match: the record itself is refused
+        self.assertRegex(r.out, r"(?m)^FAIL V6 run %s seq %d: runs/%d\.inputs: input record %d: %s"
+                         % (re.escape(run_id), seq, self.RUN, seq, message))
+        self.assertRegex(r.out, r"(?m)^integrity: FAILED$")
+        rc, out = run_md(pkg.dir, self.RUN)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("FAIL: input record %d %s" % (seq, md_message), out)
+        return r
+
+    def test_consistent_package_with_both_layouts_verifies(self):
+        pkg = self.build()
+        self.assertEqual(pkg.listed, [[], [1, 2], [0]])
+        r = run_verify(pkg.dir)
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertIn("NOTE: 3 inputs in 2 runs listed, not hashed", r.out)
+        rc, out = run_md(pkg.dir, self.RUN)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("OK runs/1.inputs: 2 inputs hashed (recaudit-input v1), 2 listed, not hashed", out)
+
+    def test_listed_record_with_another_kind(self):
+        for kind in ("export-media", "recording-metadata"):
+            with self.subTest(kind):
+                self.assertRejected(2, lambda r: set_field(r, "kind", kind),
+                                    r"line 4 \(kind\): '%s' is not export-media-object: a 'recaudit-input-listed v1' "
+                                    r"record is always an export media object" % kind,
+                                    "(recaudit-input-listed v1) has kind %s: a listed input is always kind "
+                                    "export-media-object" % kind)
+
+    def test_hashed_record_with_kind_export_media_object(self):
+        self.assertRejected(3, lambda r: set_field(r, "kind", "export-media-object"),
+                            r"line 4 \(kind\): 'export-media-object' is the kind of an object that was only "
+                            r"listed, not read: it needs the layout 'recaudit-input-listed v1'",
+                            "(recaudit-input v1) has kind export-media-object: an object that was only listed "
+                            "must be a recaudit-input-listed v1 record")
+
+    def test_listed_record_with_a_missing_key(self):
+        self.assertRejected(1, lambda r: re.sub(rb"(?m)^etag .*\n", b"", r),
+                            r"line 8: expected key 'etag', found 'version ",
+                            "(recaudit-input-listed v1) line 8 has key version, expected etag")
+        self.assertRejected(2, lambda r: re.sub(rb"(?m)^modified .*\n", b"", r),
+                            r"line 10 \(modified\) is missing|line 10: key 'modified' is missing",
+                            "(recaudit-input-listed v1) has 8 of its 9 keys, key modified is missing")
+
+    def test_listed_record_with_an_extra_key(self):
+        sha = b"sha256 " + b"0" * 64 + b"\n"
+        self.assertRejected(1, lambda r: r + sha, r"line 11: unexpected extra line 'sha256 0",
+                            "(recaudit-input-listed v1) line 11 has key sha256, expected no more lines")
+        self.assertRejected(2, lambda r: r.replace(b"\netag ", b"\n" + sha + b"etag "),
+                            r"line 8: expected key 'etag', found 'sha256 0",
+                            "(recaudit-input-listed v1) line 8 has key sha256, expected etag")
+
+    def test_listed_record_with_keys_reordered(self):
+        def swap(r):
+            lines = r.split(b"\n")
+            lines[7], lines[8] = lines[8], lines[7]  # etag, version
+            return b"\n".join(lines)
+        self.assertRejected(2, swap, r"line 8: expected key 'etag', found 'version ",
+                            "(recaudit-input-listed v1) line 8 has key version, expected etag")
+
+    def test_listed_record_relabelled_as_hashed(self):
+        # The kind gives it away first (line 4), before the missing sha256 (line 8).
+        self.assertRejected(1, lambda r: r.replace(b"recaudit-input-listed v1\n", b"recaudit-input v1\n"),
+                            r"line 4 \(kind\): 'export-media-object' is the kind of an object that was only listed",
+                            "(recaudit-input v1) has kind export-media-object")
+        out = run_md(self.build(1, lambda r: r.replace(b"recaudit-input-listed v1\n", b"recaudit-input v1\n")).dir,
+                     self.RUN)[1]
+        self.assertIn("FAIL: input record 1 (recaudit-input v1) line 8 has key etag, expected sha256", out)
+
+    def test_unknown_first_line(self):
+        for first in ("recaudit-input-listed v2", "recaudit-input-hashless v1", "recaudit-finding v1"):
+            with self.subTest(first):
+                self.assertRejected(2, lambda r: first.encode() + r[r.index(b"\n"):],
+                                    r"first line is '%s', expected 'recaudit-input v1' or "
+                                    r"'recaudit-input-listed v1'$" % re.escape(first),
+                                    'starts with "%s", expected recaudit-input v1 or recaudit-input-listed v1' % first)
 
 
 @unittest.skipUnless(HAVE_OPENSSL, "openssl is not installed")
