@@ -337,14 +337,16 @@ async fn import_bucket(
     };
     shown.finish();
     let outcome = outcome?;
-    let hashed = if how.hash_media {
-        format!(
-            "{} media objects hashed ({} bytes)",
-            progress.media_hashed.load(Ordering::Relaxed),
-            progress.bytes_hashed.load(Ordering::Relaxed)
-        )
-    } else {
-        "media objects listed, not downloaded (--hash-media hashes them)".to_string()
+    let (media_hashed, bytes_hashed) = (
+        progress.media_hashed.load(Ordering::Relaxed),
+        progress.bytes_hashed.load(Ordering::Relaxed),
+    );
+    let hashed = match (how.hash_media, media_hashed) {
+        (true, _) => format!("{media_hashed} media objects hashed ({bytes_hashed} bytes)"),
+        (false, 0) => "media objects listed, not downloaded (--hash-media hashes them)".to_string(),
+        (false, _) => format!(
+            "{media_hashed} media objects hashed ({bytes_hashed} bytes) because their listing could not be recorded (no ETag, or a key too long), the others listed, not downloaded"
+        ),
     };
     eprintln!(
         "recaudit: {url}: {} objects listed, {} read; {hashed}",

@@ -301,6 +301,17 @@ async fn an_export_tree_in_a_bucket_gives_the_findings_of_the_same_tree_on_disk(
         text(&python.stdout),
         text(&python.stderr)
     );
+    let by_hand = std::process::Command::new("bash")
+        .arg(repo(".ci/verify-md.sh"))
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(
+        by_hand.status.success(),
+        "VERIFY.md steps: {}{}",
+        text(&by_hand.stdout),
+        text(&by_hand.stderr)
+    );
 
     // A second import of the bucket stores nothing new, and reads no object again: every
     // sidecar is known by its key and ETag.
@@ -594,4 +605,24 @@ async fn an_import_killed_at_any_point_continues_to_what_an_uninterrupted_one_le
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(read <= uploaded / 2, "{stderr}");
+}
+
+/// A key so long that a ledger record would have to cut its source cannot be located by a
+/// listed record: such media objects are hashed even without --hash-media.
+#[tokio::test]
+async fn media_under_a_key_too_long_to_record_uncut_is_hashed() {
+    let name = bucket_name("long-keys");
+    let bucket = create_bucket(&name).await;
+    let prefix = format!("exports/{}", "p".repeat(120));
+    upload(&bucket, &repo("examples/night/export"), &prefix).await;
+    let dir = tempfile::tempdir().unwrap();
+    let imported = run(dir.path(), &["import", &format!("s3://{name}/{prefix}")], 0);
+    let summary = text(&imported.stdout);
+    assert!(count(&summary, "export-media") > 0, "{summary}");
+    assert!(!summary.contains("export-media-object"), "{summary}");
+    let stderr = text(&imported.stderr);
+    assert!(
+        stderr.contains("media objects hashed") && !stderr.contains(" 0 media objects hashed"),
+        "{stderr}"
+    );
 }

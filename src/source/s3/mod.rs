@@ -49,7 +49,11 @@ use super::import::{
 };
 use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
+use crate::pct::pct_encode;
 use crate::time::Timestamp;
+
+/// The longest `source` a ledger record holds uncut (a `pct` value, docs/ledger-format.md).
+const MAX_RECORD_SOURCE: usize = 256;
 
 /// Sidecars read at once: each is a few kilobytes, so the time is the round trips.
 const CONCURRENT_READS: usize = 16;
@@ -389,9 +393,12 @@ fn classify(
             let Ok(bytes) = i64::try_from(meta.size) else {
                 return Step::Done(Err(Rejected::Huge));
             };
-            // Without an ETag the listing identifies nothing a record could commit to, so the
-            // object's bytes are hashed whatever was asked.
-            let Some(listed) = listing(meta, false, Timestamp::now()).filter(|_| !hash_media)
+            // Without an ETag the listing identifies nothing a record could commit to, and a
+            // source the ledger must cut (docs/LEDGER.md, "Long sources") would no longer
+            // locate the object: then its bytes are hashed whatever was asked.
+            let locatable = pct_encode(&source).len() <= MAX_RECORD_SOURCE;
+            let Some(listed) =
+                listing(meta, false, Timestamp::now()).filter(|_| !hash_media && locatable)
             else {
                 return Step::Hash {
                     name,
