@@ -210,65 +210,19 @@ pub async fn import_bucket(
     // What was stored before this import: an object that is stored already is skipped by it.
     let known = import.known.clone();
     let known_objects = store.known_objects().await?;
-    let hashing = Semaphore::new(how.hash_concurrency.max(1));
-    let received = Timestamp::now();
+    let reader = ObjectReader {
+        bucket: &*bucket,
+        settings,
+        progress,
+        hashing: Semaphore::new(how.hash_concurrency.max(1)),
+        received: Timestamp::now(),
+    };
     // Objects are read CONCURRENT_READS at a time (hashed ones fewer, `hashing`) and taken in
     // key order, one at a time, so that no more than that many are held at once.
     let mut reads = futures_util::stream::iter(objects)
         .map(|meta| {
             let step = classify(url, &meta, how.hash_media, &known, &known_objects);
-            let (bucket, hashing) = (Arc::clone(&bucket), &hashing);
-            async move {
-                let source = url.object(meta.location.as_ref());
-                let fetched = matches!(step, Step::Sidecar { .. } | Step::Hash { .. });
-                let read = match step {
-                    Step::Done(read) => read,
-                    Step::Sidecar {
-                        name,
-                        conversation_id,
-                    } => {
-                        let read = read_sidecar(
-                            &*bucket,
-                            &meta,
-                            &source,
-                            &name,
-                            &conversation_id,
-                            settings,
-                        )
-                        .await;
-                        progress.sidecars_read.fetch_add(1, Ordering::Relaxed);
-                        read.map(|read| match read {
-                            FileRead::Parsed(mut parsed) => {
-                                if let Some(listing) = listing(&meta, true, received) {
-                                    parsed.listed_with(listing);
-                                }
-                                FileRead::Parsed(parsed)
-                            }
-                            read => read,
-                        })
-                    }
-                    Step::Hash {
-                        name,
-                        conversation_id,
-                    } => {
-                        let permit = hashing.acquire().await;
-                        let hashed = hash_object(&*bucket, &meta, progress).await;
-                        drop(permit);
-                        progress.media_hashed.fetch_add(1, Ordering::Relaxed);
-                        hashed.map(|(sha256, bytes)| {
-                            export_media(
-                                &source,
-                                &name,
-                                &conversation_id,
-                                sha256,
-                                bytes,
-                                listing(&meta, true, received),
-                            )
-                        })
-                    }
-                };
-                (source, read, fetched)
-            }
+            reader.read(url, meta, step)
         })
         .buffered(CONCURRENT_READS);
     let mut objects_read = 0;
@@ -294,6 +248,76 @@ pub async fn import_bucket(
     let mut outcome = import.finish(store).await?;
     outcome.objects_read = objects_read;
     Ok(outcome)
+}
+
+/// Reads the objects an import must read, sharing one bucket client, a bound on the objects
+/// hashed at once, and the progress counters.
+struct ObjectReader<'a> {
+    bucket: &'a dyn ObjectStore,
+    settings: &'a ImportSettings,
+    progress: &'a BucketProgress,
+    hashing: Semaphore,
+    /// When the listing was taken, for an object whose store gives no Last-Modified.
+    received: Timestamp,
+}
+
+impl ObjectReader<'_> {
+    /// Does `step` for `meta`: (the object's source, what it gave, whether it was read).
+    async fn read(
+        &self,
+        url: &S3Url,
+        meta: ObjectMeta,
+        step: Step,
+    ) -> (String, std::result::Result<FileRead, Rejected>, bool) {
+        let source = url.object(meta.location.as_ref());
+        let read = match step {
+            Step::Done(read) => return (source, read, false),
+            Step::Sidecar {
+                name,
+                conversation_id,
+            } => {
+                let read = read_sidecar(
+                    self.bucket,
+                    &meta,
+                    &source,
+                    &name,
+                    &conversation_id,
+                    self.settings,
+                )
+                .await;
+                self.progress.sidecars_read.fetch_add(1, Ordering::Relaxed);
+                read.map(|read| match read {
+                    FileRead::Parsed(mut parsed) => {
+                        if let Some(listing) = listing(&meta, true, self.received) {
+                            parsed.listed_with(listing);
+                        }
+                        FileRead::Parsed(parsed)
+                    }
+                    read => read,
+                })
+            }
+            Step::Hash {
+                name,
+                conversation_id,
+            } => {
+                let permit = self.hashing.acquire().await;
+                let hashed = hash_object(self.bucket, &meta, self.progress).await;
+                drop(permit);
+                self.progress.media_hashed.fetch_add(1, Ordering::Relaxed);
+                hashed.map(|(sha256, bytes)| {
+                    export_media(
+                        &source,
+                        &name,
+                        &conversation_id,
+                        sha256,
+                        bytes,
+                        listing(&meta, true, self.received),
+                    )
+                })
+            }
+        };
+        (source, read, true)
+    }
 }
 
 /// What the listing says of `meta`, to store with its input; `None` when it gave no ETag.
