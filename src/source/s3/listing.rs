@@ -132,7 +132,6 @@ pub(super) async fn list_objects(
     Ok(objects)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
