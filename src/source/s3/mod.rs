@@ -134,6 +134,8 @@ pub fn open_bucket(url: &S3Url, settings: &S3Settings) -> Result<AmazonS3> {
     if settings.virtual_hosted {
         builder = builder.with_virtual_hosted_style_request(true);
     }
+    // Throttling and server errors retried with backoff, a bucket in another region named.
+    builder = errors::handle_faults(builder)?;
     builder.build().map_err(|e| Error::S3 {
         url: url.to_string(),
         message: format!("cannot set up the S3 client: {}", describe(&e)),
