@@ -282,7 +282,7 @@ async fn import_command(workspace: &Workspace, paths: &[PathBuf], s3: &S3Args) -
         Ok(0)
     } else {
         eprintln!(
-            "recaudit: {} file(s) were rejected and not imported; everything else was. Fix or remove them and import again.",
+            "recaudit: {} file(s) were rejected and not imported; everything else was. Fix or remove them (for an object of a bucket, do what its line says) and import again.",
             outcome.rejected.len()
         );
         Ok(1)
