@@ -804,73 +804,101 @@ fn digital_conversation(call: &Call) -> Built {
 }
 
 impl Org {
-    /// Writes the night's S3 bulk export tree under `dir`:
+    /// The night's S3 bulk export tree, one file at a time:
     /// `{org}/year=/month=/day=/hour=/conversation_id={id}/{recordingId}.opus` and its
     /// `_metadata.json` sidecar (timestamps in the `+0000` form, date parts unpadded), for every
     /// available recording; failed exports and recordings in error have no files, and the
-    /// `export-media-missing` scenario has the sidecar without the audio. Returns the number of
-    /// files written.
-    pub fn write_export(&self, dir: &std::path::Path) -> std::io::Result<usize> {
+    /// `export-media-missing` scenario has the sidecar without the audio. Each item is the
+    /// file's path relative to the tree's root (`/` between folders, so also the key under a
+    /// bucket's prefix) and its bytes. Lazy: a conversation's files are built when the iterator
+    /// reaches it, so a writer holds only the files it is writing, whatever the night's size.
+    /// [`Org::write_export`] writes it into a folder, `simulator::export::upload_export` into a
+    /// bucket.
+    pub fn export_files(&self) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+        self.conversations
+            .iter()
+            .flat_map(|conversation| self.conversation_export(conversation))
+    }
+
+    /// The export files of one conversation, sidecar then audio for each recording.
+    fn conversation_export(&self, conversation: &SimConversation) -> Vec<(String, Vec<u8>)> {
         use chrono::{Datelike, TimeZone, Timelike};
+        if matches!(
+            conversation.scenario,
+            Scenario::ExportFailed | Scenario::RecordingError
+        ) {
+            return Vec::new();
+        }
+        let Some(start) = chrono::Utc
+            .timestamp_millis_opt(conversation.start.millis())
+            .single()
+        else {
+            return Vec::new();
+        };
+        let folder = format!(
+            "{}/year={}/month={}/day={}/hour={}/conversation_id={}",
+            self.id,
+            start.year(),
+            start.month(),
+            start.day(),
+            start.hour(),
+            conversation.id
+        );
+        let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
+        let medium = if conversation.scenario == Scenario::Callback {
+            "Callback"
+        } else {
+            "Call"
+        };
+        let mut files = Vec::with_capacity(2 * conversation.audio_spans.len());
+        for span in &conversation.audio_spans {
+            let (id, begin, end) = (&span.recording_id, span.start, span.end);
+            let subtype = conversation
+                .recording_metadata
+                .iter()
+                .find(|m| m["id"].as_str() == Some(id.as_str()))
+                .and_then(|m| m["mediaSubtype"].as_str())
+                .unwrap_or("Trunk");
+            let sidecar = json!({
+                "mediaType": medium,
+                "mediaSubtype": subtype,
+                "provider": "edge",
+                "userIds": [],
+                "conversationId": conversation.id,
+                "recordingId": id,
+                "startTime": export_form(begin),
+                "endTime": export_form(end),
+                "durationMs": end.millis() - begin.millis(),
+                "initialDirection": "inbound"
+            });
+            // A `Value` with string keys always serialises.
+            let bytes = serde_json::to_vec_pretty(&sidecar).unwrap_or_default();
+            files.push((format!("{folder}/{id}.opus_metadata.json"), bytes));
+            if conversation.scenario != Scenario::ExportMediaMissing {
+                let mut audio = b"OggS\x00\x02".to_vec();
+                audio.extend_from_slice(id.as_bytes());
+                files.push((format!("{folder}/{id}.opus"), audio));
+            }
+        }
+        files
+    }
+
+    /// Writes the night's S3 bulk export tree ([`Org::export_files`]) under `dir`. Returns the
+    /// number of files written.
+    pub fn write_export(&self, dir: &std::path::Path) -> std::io::Result<usize> {
         let mut files = 0;
-        for conversation in &self.conversations {
-            if matches!(
-                conversation.scenario,
-                Scenario::ExportFailed | Scenario::RecordingError
-            ) {
-                continue;
+        let mut made: Option<std::path::PathBuf> = None;
+        for (path, bytes) in self.export_files() {
+            let file = dir.join(&path);
+            // A conversation's files are consecutive: its folder is made once.
+            if let Some(folder) = file.parent()
+                && made.as_deref() != Some(folder)
+            {
+                std::fs::create_dir_all(folder)?;
+                made = Some(folder.to_path_buf());
             }
-            let Some(start) = chrono::Utc
-                .timestamp_millis_opt(conversation.start.millis())
-                .single()
-            else {
-                continue;
-            };
-            let folder = dir.join(&self.id).join(format!(
-                "year={}/month={}/day={}/hour={}/conversation_id={}",
-                start.year(),
-                start.month(),
-                start.day(),
-                start.hour(),
-                conversation.id
-            ));
-            for span in &conversation.audio_spans {
-                let (id, begin, end) = (&span.recording_id, span.start, span.end);
-                let subtype = conversation
-                    .recording_metadata
-                    .iter()
-                    .find(|m| m["id"].as_str() == Some(id.as_str()))
-                    .and_then(|m| m["mediaSubtype"].as_str())
-                    .unwrap_or("Trunk");
-                std::fs::create_dir_all(&folder)?;
-                let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
-                let medium = if conversation.scenario == Scenario::Callback {
-                    "Callback"
-                } else {
-                    "Call"
-                };
-                let sidecar = json!({
-                    "mediaType": medium,
-                    "mediaSubtype": subtype,
-                    "provider": "edge",
-                    "userIds": [],
-                    "conversationId": conversation.id,
-                    "recordingId": id,
-                    "startTime": export_form(begin),
-                    "endTime": export_form(end),
-                    "durationMs": end.millis() - begin.millis(),
-                    "initialDirection": "inbound"
-                });
-                let bytes = serde_json::to_vec_pretty(&sidecar).map_err(std::io::Error::other)?;
-                std::fs::write(folder.join(format!("{id}.opus_metadata.json")), bytes)?;
-                files += 1;
-                if conversation.scenario != Scenario::ExportMediaMissing {
-                    let mut audio = b"OggS\x00\x02".to_vec();
-                    audio.extend_from_slice(id.as_bytes());
-                    std::fs::write(folder.join(format!("{id}.opus")), audio)?;
-                    files += 1;
-                }
-            }
+            std::fs::write(&file, bytes)?;
+            files += 1;
         }
         Ok(files)
     }

@@ -14,6 +14,8 @@ mod pull_faults;
 mod rules;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "s3")]
+mod s3_sim;
 mod support;
 mod trust;
 mod tsa;
