@@ -932,12 +932,13 @@ async fn sim_export(
     conversations: usize,
     date: Option<&str>,
 ) -> Result<u8> {
+    use recaudit::simulator::export;
     let day = night(date)?;
-    let org = Org::generate(seed, conversations, day, &Mix::default());
+    // Built as it is written: a night of any size is never held whole.
+    let files = export::night_files(seed, conversations, day, &Mix::default());
     let files = match out.to_str().filter(|out| out.starts_with("s3://")) {
-        Some(url) => sim_upload(&org, url, s3).await?,
-        None => org
-            .write_export(out)
+        Some(url) => sim_upload(files, url, s3).await?,
+        None => export::write_folder(out, files)
             .with_context(|| format!("cannot write the export tree into {}", out.display()))?,
     };
     println!(
@@ -948,17 +949,25 @@ async fn sim_export(
     Ok(0)
 }
 
-/// Writes `org`'s export tree into the bucket of the `s3://` URL `url`.
+/// Writes the export tree `files` into the bucket of the `s3://` URL `url`.
 #[cfg(all(feature = "simulator", feature = "s3"))]
-async fn sim_upload(org: &Org, url: &str, location: &recaudit::cli::S3Location) -> Result<usize> {
+async fn sim_upload(
+    files: impl Iterator<Item = recaudit::simulator::export::ExportFile>,
+    url: &str,
+    location: &recaudit::cli::S3Location,
+) -> Result<usize> {
     use recaudit::source::s3;
     let url = s3::S3Url::parse(url)?;
     let bucket = Arc::new(s3::open_bucket(&url, &location.settings())?);
-    Ok(recaudit::simulator::export::upload_export(org, bucket, &url).await?)
+    Ok(recaudit::simulator::export::upload(files, bucket, &url).await?)
 }
 
 #[cfg(all(feature = "simulator", not(feature = "s3")))]
-async fn sim_upload(_org: &Org, url: &str, _location: &recaudit::cli::S3Location) -> Result<usize> {
+async fn sim_upload(
+    _files: impl Iterator<Item = recaudit::simulator::export::ExportFile>,
+    url: &str,
+    _location: &recaudit::cli::S3Location,
+) -> Result<usize> {
     bail!("{url}: this recaudit was built without S3 support (cargo feature `s3`)")
 }
 
