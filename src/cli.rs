@@ -319,10 +319,16 @@ pub enum LedgerCommand {
 #[cfg(feature = "simulator")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
-    /// Write the synthetic org's S3 bulk-export tree (sidecars and media) into a directory.
+    /// Write the synthetic org's S3 bulk-export tree (sidecars and media) into a directory, or
+    /// into a bucket: `--out s3://BUCKET/PREFIX` (the bucket must exist) writes the same tree as
+    /// objects `PREFIX/{org}/year=/...`, 16 at a time, with credentials from the AWS chain as
+    /// `import` reads them.
     Export {
+        /// A directory, or `s3://BUCKET/PREFIX`.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        s3: S3Location,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, default_value_t = 500)]
@@ -366,9 +372,9 @@ pub struct ServeArgs {
     pub hang_permille: u64,
 }
 
-/// Where an `s3://` path's bucket is (`import`).
+/// Where an `s3://` URL's bucket is (`import`, `sim export`).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct S3Args {
+pub struct S3Location {
     /// S3 API endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 (default: AWS, or
     /// `AWS_ENDPOINT_URL`).
     #[arg(long, env = "RECAUDIT_S3_ENDPOINT", value_name = "URL")]
@@ -379,6 +385,25 @@ pub struct S3Args {
     /// Address the bucket as https://BUCKET.endpoint/ rather than https://endpoint/BUCKET/.
     #[arg(long)]
     pub s3_virtual_hosted: bool,
+}
+
+#[cfg(feature = "s3")]
+impl S3Location {
+    /// The client settings these options give (what they leave unset comes from `AWS_*`).
+    pub fn settings(&self) -> crate::source::s3::S3Settings {
+        crate::source::s3::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            virtual_hosted: self.s3_virtual_hosted,
+        }
+    }
+}
+
+/// Where an `s3://` path's bucket is, and which of its date folders to list (`import`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct S3Args {
+    #[command(flatten)]
+    pub location: S3Location,
     /// With --to: list only the `year=/month=/day=` folders of the window's days (UTC), padded
     /// or not, widened by --margin-days (default: every key under the prefix).
     #[arg(long, requires = "to", value_name = "UTC")]

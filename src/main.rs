@@ -299,11 +299,10 @@ async fn import_bucket(
     use recaudit::source::s3;
     let url = s3::S3Url::parse(url)?;
     let config = &workspace.settings.s3;
-    let settings = s3::S3Settings {
-        endpoint: args.s3_endpoint.clone().or_else(|| config.endpoint.clone()),
-        region: args.s3_region.clone().or_else(|| config.region.clone()),
-        virtual_hosted: args.s3_virtual_hosted || config.virtual_hosted,
-    };
+    let mut settings = args.location.settings();
+    settings.endpoint = settings.endpoint.or_else(|| config.endpoint.clone());
+    settings.region = settings.region.or_else(|| config.region.clone());
+    settings.virtual_hosted |= config.virtual_hosted;
     let margin_days = args.margin_days.or(config.margin_days).unwrap_or(2);
     let days = match (&args.from, &args.to) {
         (Some(from), Some(to)) => Some(s3::ExportDays::of_window(
@@ -999,28 +998,61 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
     match command {
         SimCommand::Export {
             out,
+            s3,
             seed,
             conversations,
             date,
-        } => sim_export(out, *seed, *conversations, date.as_deref()),
+        } => sim_export(out, s3, *seed, *conversations, date.as_deref()).await,
         SimCommand::Serve(args) => sim_serve(args).await,
     }
 }
 
 #[cfg(feature = "simulator")]
-/// `recaudit sim export`.
-fn sim_export(out: &Path, seed: u64, conversations: usize, date: Option<&str>) -> Result<u8> {
+/// `recaudit sim export`: into a folder, or a bucket for an `s3://` `--out`.
+async fn sim_export(
+    out: &Path,
+    s3: &recaudit::cli::S3Location,
+    seed: u64,
+    conversations: usize,
+    date: Option<&str>,
+) -> Result<u8> {
+    use recaudit::simulator::export;
     let day = night(date)?;
-    let org = Org::generate(seed, conversations, day, &Mix::default());
-    let files = org
-        .write_export(out)
-        .with_context(|| format!("cannot write the export tree into {}", out.display()))?;
+    // Built as it is written: a night of any size is never held whole.
+    let files = export::night_files(seed, conversations, day, &Mix::default());
+    let files = match out.to_str().filter(|out| out.starts_with("s3://")) {
+        Some(url) => sim_upload(files, url, s3).await?,
+        None => export::write_folder(out, files)
+            .with_context(|| format!("cannot write the export tree into {}", out.display()))?,
+    };
     println!(
         "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",
         &day.to_string()[..10],
         out.display()
     );
     Ok(0)
+}
+
+/// Writes the export tree `files` into the bucket of the `s3://` URL `url`.
+#[cfg(all(feature = "simulator", feature = "s3"))]
+async fn sim_upload(
+    files: impl Iterator<Item = recaudit::simulator::export::ExportFile>,
+    url: &str,
+    location: &recaudit::cli::S3Location,
+) -> Result<usize> {
+    use recaudit::source::s3;
+    let url = s3::S3Url::parse(url)?;
+    let bucket = Arc::new(s3::open_bucket(&url, &location.settings())?);
+    Ok(recaudit::simulator::export::upload(files, bucket, &url).await?)
+}
+
+#[cfg(all(feature = "simulator", not(feature = "s3")))]
+async fn sim_upload(
+    _files: impl Iterator<Item = recaudit::simulator::export::ExportFile>,
+    url: &str,
+    _location: &recaudit::cli::S3Location,
+) -> Result<usize> {
+    bail!("{url}: this recaudit was built without S3 support (cargo feature `s3`)")
 }
 
 #[cfg(feature = "simulator")]

@@ -308,15 +308,23 @@ impl Rng {
     }
 }
 
-const QUEUES: [&str; 2] = [
-    "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
-    "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b",
-];
-const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+/// The conversations of [`Org::generate`]'s night, built one at a time in the order their
+/// random draws come (not sorted by start), so that a night of any size can be written out
+/// without being held: the conversations are those of the org of the same arguments.
+pub struct Night {
+    rng: Rng,
+    weighted: Vec<(Scenario, u32)>,
+    total: u64,
+    agents: Vec<String>,
+    day: Timestamp,
+    count: usize,
+    built: usize,
+    /// The org's identity, failed recordings and orphans so far; no conversations.
+    org: Org,
+}
 
-impl Org {
-    /// Builds `count` conversations starting during the UTC day that begins at `day`.
-    pub fn generate(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Org {
+impl Night {
+    pub fn new(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Night {
         let mut rng = Rng::new(seed);
         let weighted: Vec<(Scenario, u32)> =
             Scenario::ALL.iter().map(|s| (*s, mix.weight(*s))).collect();
@@ -327,7 +335,7 @@ impl Org {
             .max(1);
         let mut org = Org {
             id: rng.uuid(),
-            conversations: Vec::with_capacity(count),
+            conversations: Vec::new(),
             failed_recordings: Vec::new(),
             orphans: Vec::new(),
             export_job: String::new(),
@@ -335,34 +343,82 @@ impl Org {
         };
         org.export_job = rng.uuid();
         let agents: Vec<String> = (0..40).map(|_| rng.uuid()).collect();
-        for i in 0..count {
-            // Scenarios cycle through the weights deterministically, then the start is random.
-            let mut pick = rng.below(total);
-            let scenario = weighted
-                .iter()
-                .find(|(_, w)| {
-                    let hit = pick < u64::from(*w);
-                    pick = pick.saturating_sub(u64::from(*w));
-                    hit
-                })
-                .map_or(Scenario::Recorded, |(s, _)| *s);
-            // Every scenario appears at least once in a night big enough to hold them all.
-            let scenario = if i < weighted.len() && count >= weighted.len() * 4 {
-                weighted[i].0
-            } else {
-                scenario
-            };
-            let start = day.plus_millis(rng.below(23 * HOUR_MS as u64) as i64);
-            let agent = agents[rng.below(agents.len() as u64) as usize].clone();
-            let second = agents[rng.below(agents.len() as u64) as usize].clone();
-            let queue = QUEUES[rng.below(2) as usize];
-            org.build(&mut rng, scenario, start, &agent, &second, queue);
+        Night {
+            rng,
+            weighted,
+            total,
+            agents,
+            day,
+            count,
+            built: 0,
+            org,
         }
+    }
+
+    /// The org's id (the export tree's top folder).
+    pub fn org_id(&self) -> &str {
+        &self.org.id
+    }
+}
+
+impl Iterator for Night {
+    type Item = SimConversation;
+
+    fn next(&mut self) -> Option<SimConversation> {
+        if self.built >= self.count {
+            return None;
+        }
+        let (i, rng) = (self.built, &mut self.rng);
+        self.built += 1;
+        // Scenarios cycle through the weights deterministically, then the start is random.
+        let mut pick = rng.below(self.total);
+        let scenario = self
+            .weighted
+            .iter()
+            .find(|(_, w)| {
+                let hit = pick < u64::from(*w);
+                pick = pick.saturating_sub(u64::from(*w));
+                hit
+            })
+            .map_or(Scenario::Recorded, |(s, _)| *s);
+        // Every scenario appears at least once in a night big enough to hold them all.
+        let scenario = if i < self.weighted.len() && self.count >= self.weighted.len() * 4 {
+            self.weighted[i].0
+        } else {
+            scenario
+        };
+        let start = self.day.plus_millis(rng.below(23 * HOUR_MS as u64) as i64);
+        let agent = &self.agents[rng.below(self.agents.len() as u64) as usize];
+        let second = &self.agents[rng.below(self.agents.len() as u64) as usize];
+        let queue = QUEUES[rng.below(2) as usize];
+        self.org.build(rng, scenario, start, agent, second, queue);
+        self.org.conversations.pop()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.count - self.built;
+        (left, Some(left))
+    }
+}
+
+const QUEUES: [&str; 2] = [
+    "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+    "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b",
+];
+const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+
+impl Org {
+    /// Builds `count` conversations starting during the UTC day that begins at `day`.
+    pub fn generate(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Org {
+        let mut night = Night::new(seed, count, day, mix);
+        let mut conversations = Vec::with_capacity(count);
+        conversations.extend(&mut night);
+        let mut org = night.org;
+        org.conversations = conversations;
         org.conversations
             .sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
         org
     }
-
     /// Builds one conversation of `scenario` and adds it (and, for some scenarios, a failed
     /// export or an orphan recording) to the org. The random draws happen in a fixed order
     /// (the conversation id, the talk time, the first recording's id, then the scenario's
@@ -801,79 +857,6 @@ fn digital_conversation(call: &Call) -> Built {
         ),
     ];
     Built::unrecorded(parts, done)
-}
-
-impl Org {
-    /// Writes the night's S3 bulk export tree under `dir`:
-    /// `{org}/year=/month=/day=/hour=/conversation_id={id}/{recordingId}.opus` and its
-    /// `_metadata.json` sidecar (timestamps in the `+0000` form, date parts unpadded), for every
-    /// available recording; failed exports and recordings in error have no files, and the
-    /// `export-media-missing` scenario has the sidecar without the audio. Returns the number of
-    /// files written.
-    pub fn write_export(&self, dir: &std::path::Path) -> std::io::Result<usize> {
-        use chrono::{Datelike, TimeZone, Timelike};
-        let mut files = 0;
-        for conversation in &self.conversations {
-            if matches!(
-                conversation.scenario,
-                Scenario::ExportFailed | Scenario::RecordingError
-            ) {
-                continue;
-            }
-            let Some(start) = chrono::Utc
-                .timestamp_millis_opt(conversation.start.millis())
-                .single()
-            else {
-                continue;
-            };
-            let folder = dir.join(&self.id).join(format!(
-                "year={}/month={}/day={}/hour={}/conversation_id={}",
-                start.year(),
-                start.month(),
-                start.day(),
-                start.hour(),
-                conversation.id
-            ));
-            for span in &conversation.audio_spans {
-                let (id, begin, end) = (&span.recording_id, span.start, span.end);
-                let subtype = conversation
-                    .recording_metadata
-                    .iter()
-                    .find(|m| m["id"].as_str() == Some(id.as_str()))
-                    .and_then(|m| m["mediaSubtype"].as_str())
-                    .unwrap_or("Trunk");
-                std::fs::create_dir_all(&folder)?;
-                let export_form = |t: Timestamp| t.to_string().replace('Z', "+0000");
-                let medium = if conversation.scenario == Scenario::Callback {
-                    "Callback"
-                } else {
-                    "Call"
-                };
-                let sidecar = json!({
-                    "mediaType": medium,
-                    "mediaSubtype": subtype,
-                    "provider": "edge",
-                    "userIds": [],
-                    "conversationId": conversation.id,
-                    "recordingId": id,
-                    "startTime": export_form(begin),
-                    "endTime": export_form(end),
-                    "durationMs": end.millis() - begin.millis(),
-                    "initialDirection": "inbound"
-                });
-                let bytes = serde_json::to_vec_pretty(&sidecar).map_err(std::io::Error::other)?;
-                std::fs::write(folder.join(format!("{id}.opus_metadata.json")), bytes)?;
-                files += 1;
-                if conversation.scenario != Scenario::ExportMediaMissing {
-                    let mut audio = b"OggS\x00\x02".to_vec();
-                    audio.extend_from_slice(id.as_bytes());
-                    std::fs::write(folder.join(format!("{id}.opus")), audio)?;
-                    files += 1;
-                }
-            }
-        }
-        Ok(files)
-    }
 }
 
 fn segment(

@@ -16,6 +16,8 @@ mod rules;
 mod s3;
 #[cfg(feature = "s3")]
 mod s3_faults;
+#[cfg(feature = "s3")]
+mod s3_sim;
 mod support;
 mod trust;
 mod tsa;
