@@ -149,8 +149,8 @@ mod bucket {
     use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
     use super::ExportFile;
-    use crate::error::{Error, Result};
-    use crate::source::s3::S3Url;
+    use crate::error::Result;
+    use crate::source::s3::{S3Url, write_error};
 
     /// Objects written at once. Each is small (a sidecar or the simulator's token audio), so
     /// the time is the round trips; the files in flight are all that is held in memory.
@@ -180,48 +180,12 @@ mod bucket {
                         .put(&location, PutPayload::from(bytes))
                         .await
                         .map(|_| 1)
-                        .map_err(|e| put_error(url, &key, &e))
+                        .map_err(|e| write_error(url, &key, &e))
                 }
             })
             .buffer_unordered(CONCURRENT_PUTS)
             .try_fold(0, |written, one| async move { Ok(written + one) })
             .await
-    }
-
-    /// Why writing the object `key` failed, saying what to check.
-    fn put_error(url: &S3Url, key: &str, e: &object_store::Error) -> Error {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            let more = cause.to_string();
-            if !text.contains(&more) {
-                text.push_str(": ");
-                text.push_str(&more);
-            }
-            source = cause.source();
-        }
-        let message = if text.contains("NoSuchBucket")
-            || matches!(e, object_store::Error::NotFound { .. })
-        {
-            format!(
-                "bucket `{}` does not exist (or not in this region or at this endpoint): create it first",
-                url.bucket
-            )
-        } else if text.contains("AccessDenied")
-            || matches!(
-                e,
-                object_store::Error::PermissionDenied { .. }
-                    | object_store::Error::Unauthenticated { .. }
-            )
-        {
-            format!("access denied writing `{key}`: the credentials need `s3:PutObject` ({text})")
-        } else {
-            format!("cannot write `{key}`: {text}")
-        };
-        Error::S3 {
-            url: url.to_string(),
-            message,
-        }
     }
 }
 

@@ -386,6 +386,38 @@ pub(super) fn listing_error(url: &S3Url, e: &object_store::Error) -> Error {
     }
 }
 
+/// Why writing the object `key` failed (`sim export` into a bucket), saying what to check.
+pub fn write_error(url: &S3Url, key: &str, e: &object_store::Error) -> Error {
+    let answer = Answered::of(e);
+    let message = if answer.wrong_region() {
+        answer.region_advice(Some(&url.bucket))
+    } else if answer.code_is(&["NoSuchBucket"]) || matches!(e, object_store::Error::NotFound { .. })
+    {
+        format!(
+            "bucket `{}` does not exist (or not in this region or at this endpoint): create it first",
+            url.bucket
+        )
+    } else if answer.access_denied()
+        || answer.credentials_refused()
+        || matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        )
+    {
+        format!(
+            "access denied writing `{key}`: the credentials need `s3:PutObject` ({})",
+            answer.summary()
+        )
+    } else {
+        format!("cannot write `{key}`: {}", answer.text)
+    };
+    Error::S3 {
+        url: url.to_string(),
+        message,
+    }
+}
+
 /// Why one object could not be read; it is rejected alone (nothing of it stored) and the rest
 /// of the bucket is imported.
 pub(super) fn read_error(e: &object_store::Error) -> String {

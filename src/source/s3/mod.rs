@@ -38,6 +38,7 @@ use tokio::sync::Semaphore;
 mod errors;
 mod listing;
 
+pub use errors::write_error;
 use errors::{describe, read_error};
 pub use listing::ExportDays;
 use listing::list_objects;
