@@ -18,6 +18,8 @@ mod s3;
 mod s3_faults;
 #[cfg(feature = "s3")]
 mod s3_sim;
+#[cfg(feature = "s3")]
+mod s3_support;
 mod support;
 mod trust;
 mod tsa;

@@ -9,31 +9,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
 
+use crate::s3_support::{count, endpoint, files_under};
 use crate::support::*;
 
-const ENDPOINT_VARIABLE: &str = "RECAUDIT_TEST_S3_ENDPOINT";
 /// Credentials moto accepts; distinctive, so that a test can look for them where they must not be.
 const ACCESS_KEY: &str = "AKIARECAUDITTESTKEY01";
 const SECRET_KEY: &str = "recaudit-test-secret-never-shown-9f7e";
-
-/// The loopback S3 server's URL. Missing, the tests fail and say how to start one: they never
-/// pass without having run.
-fn endpoint() -> String {
-    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
-        panic!(
-            "{ENDPOINT_VARIABLE} is not set: the S3 tests need an S3 API server on loopback. Start \
-             one as .ci/run does: `python3 -m venv target/ci-moto-venv && \
-             target/ci-moto-venv/bin/pip install 'moto[server]==5.2.5' && \
-             target/ci-moto-venv/bin/moto_server -H 127.0.0.1 -p 5055 &`, then \
-             `export {ENDPOINT_VARIABLE}=http://127.0.0.1:5055`"
-        )
-    })
-}
 
 /// A bucket of its own for each test (the server is shared by tests running in parallel).
 fn bucket_name(test: &str) -> String {
@@ -41,44 +27,7 @@ fn bucket_name(test: &str) -> String {
 }
 
 async fn create_bucket(bucket: &str) -> AmazonS3 {
-    let endpoint = endpoint();
-    // object_store has no call to create a bucket; moto creates one on an unsigned PUT.
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the S3 server at {endpoint} does not answer: {e}"));
-    assert!(
-        created.status().is_success(),
-        "creating bucket {bucket}: {}",
-        created.status()
-    );
-    AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .with_bucket_name(bucket)
-        .build()
-        .unwrap()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    crate::s3_support::create_bucket(bucket, ACCESS_KEY, SECRET_KEY).await
 }
 
 /// Uploads every file under `dir` to `prefix/` + its relative path, 16 at a time; returns how
@@ -164,16 +113,6 @@ fn import_and_audit(dir: &Path, export: &str) -> (String, Value) {
         serde_json::from_slice(&std::fs::read(Path::new(reports).join("findings.json")).unwrap())
             .unwrap();
     (import, findings)
-}
-
-/// The number after `label` in an import's summary line ("... 3 unchanged, 0 rejected, ...").
-fn count(summary: &str, label: &str) -> usize {
-    let words: Vec<&str> = summary.split([' ', ',', '(', ')']).collect();
-    let at = words
-        .iter()
-        .position(|w| *w == label)
-        .unwrap_or_else(|| panic!("no `{label}` in {summary}"));
-    words[at - 1].parse().unwrap()
 }
 
 /// The findings of a findings.json without their `media_sha256`, and those apart.

@@ -12,38 +12,24 @@ mod proxy;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 
+use crate::s3_support::{count, endpoint, files_under};
 use crate::support::*;
 use iam::Keys;
 use proxy::{Fault, FaultProxy, RegionAnswer, Seen};
 
-const ENDPOINT_VARIABLE: &str = "RECAUDIT_TEST_S3_ENDPOINT";
 /// Keys for the server that checks none (distinctive, to be looked for where they must not be).
 const ACCESS_KEY: &str = "AKIARECAUDITFAULTS01";
 const SECRET_KEY: &str = "recaudit-faults-secret-never-shown-4c1d";
 /// No run may take longer: a fault must end in an answer, never in a hang.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
-
-/// The shared S3 API server's URL (it checks no signature). Missing, the tests fail and say
-/// how to start one.
-fn endpoint() -> String {
-    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
-        panic!(
-            "{ENDPOINT_VARIABLE} is not set: the S3 tests need an S3 API server on loopback. Start \
-             one as .ci/run does: `python3 -m venv target/ci-moto-venv && \
-             target/ci-moto-venv/bin/pip install 'moto[server]==5.2.5' && \
-             target/ci-moto-venv/bin/moto_server -H 127.0.0.1 -p 5055 &`, then \
-             `export {ENDPOINT_VARIABLE}=http://127.0.0.1:5055`"
-        )
-    })
-}
 
 /// A bucket name of its own for each test (servers are shared by tests running in parallel).
 fn bucket_name(test: &str) -> String {
@@ -59,22 +45,7 @@ fn plain_keys() -> Keys {
 
 /// Creates `bucket` on the shared server (moto creates one on an unsigned PUT).
 async fn create_bucket(bucket: &str) -> AmazonS3 {
-    let endpoint = endpoint();
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the S3 server at {endpoint} does not answer: {e}"));
-    assert!(created.status().is_success(), "creating bucket {bucket}");
-    AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .with_bucket_name(bucket)
-        .build()
-        .unwrap()
+    crate::s3_support::create_bucket(bucket, ACCESS_KEY, SECRET_KEY).await
 }
 
 /// The export folder of `conversation` under `prefix`.
@@ -229,22 +200,6 @@ fn output_within(mut command: std::process::Command, limit: Duration) -> Output 
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
 /// Every row of every table of the database in `dir`, each as the SQL literals of its
 /// columns, sorted.
 async fn rows(dir: &Path) -> BTreeMap<String, Vec<String>> {
@@ -310,16 +265,6 @@ fn kept(before: &BTreeMap<String, Vec<String>>, after: &BTreeMap<String, Vec<Str
             assert!(after[table].contains(row), "{table}: lost {row}");
         }
     }
-}
-
-/// The number after `label` in an import's summary line ("... 3 unchanged, 0 rejected, ...").
-fn count(summary: &str, label: &str) -> usize {
-    let words: Vec<&str> = summary.split([' ', ',', '(', ')']).collect();
-    let at = words
-        .iter()
-        .position(|w| *w == label)
-        .unwrap_or_else(|| panic!("no `{label}` in {summary}"));
-    words[at - 1].parse().unwrap()
 }
 
 /// The lines of `stderr` that reject an object.

@@ -9,19 +9,19 @@
 //! media file from disk).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use serde_json::Value;
 
+use crate::s3_support::{count, endpoint, files_under};
 use crate::support::*;
 
-const ENDPOINT_VARIABLE: &str = "RECAUDIT_TEST_S3_ENDPOINT";
 /// Credentials moto accepts; distinctive, so that a test can look for them where they must not be.
 const ACCESS_KEY: &str = "AKIARECAUDITSIMKEY01";
 const SECRET_KEY: &str = "recaudit-sim-test-secret-never-shown-4b1d";
@@ -40,43 +40,10 @@ const AUDIT: [&str; 7] = [
     "2026-07-16T12:00:00Z",
 ];
 
-/// The loopback S3 server's URL. Missing, the test fails and says how to start one.
-fn endpoint() -> String {
-    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
-        panic!(
-            "{ENDPOINT_VARIABLE} is not set: the S3 tests need an S3 API server on loopback. Start \
-             one as .ci/run does: `python3 -m venv target/ci-moto-venv && \
-             target/ci-moto-venv/bin/pip install 'moto[server]==5.2.5' && \
-             target/ci-moto-venv/bin/moto_server -H 127.0.0.1 -p 5055 &`, then \
-             `export {ENDPOINT_VARIABLE}=http://127.0.0.1:5055`"
-        )
-    })
-}
-
 /// A bucket of its own (the server is shared by tests running in parallel).
 async fn create_bucket(test: &str) -> (String, AmazonS3) {
     let bucket = format!("recaudit-sim-{test}-{}", std::process::id());
-    let endpoint = endpoint();
-    // object_store has no call to create a bucket; moto creates one on an unsigned PUT.
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the S3 server at {endpoint} does not answer: {e}"));
-    assert!(
-        created.status().is_success(),
-        "creating bucket {bucket}: {}",
-        created.status()
-    );
-    let client = AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .with_bucket_name(&bucket)
-        .build()
-        .unwrap();
+    let client = crate::s3_support::create_bucket(&bucket, ACCESS_KEY, SECRET_KEY).await;
     (bucket, client)
 }
 
@@ -173,23 +140,6 @@ async fn pull_import_audit(dir: &Path, server: &SimServer, export: &str) -> (Str
     (import, findings)
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// Every object under `prefix/`, by its key relative to the prefix, with its bytes.
 async fn objects_under(bucket: &AmazonS3, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     let listed: Vec<_> = bucket
@@ -207,16 +157,6 @@ async fn objects_under(bucket: &AmazonS3, prefix: &str) -> BTreeMap<String, Vec<
         .buffer_unordered(16)
         .collect()
         .await
-}
-
-/// The number after `label` in an import's summary line ("... 3 unchanged, 0 rejected, ...").
-fn count(summary: &str, label: &str) -> usize {
-    let words: Vec<&str> = summary.split([' ', ',', '(', ')']).collect();
-    let at = words
-        .iter()
-        .position(|w| *w == label)
-        .unwrap_or_else(|| panic!("no `{label}` in {summary}"));
-    words[at - 1].parse().unwrap()
 }
 
 /// The findings without their media hashes, and how many media hashes each has.
