@@ -131,37 +131,32 @@ pub(crate) fn input_record(
     seq: usize,
     input: &InputFacts,
 ) -> Result<Vec<u8>, RecordError> {
-    if let Some(listed) = &input.listed {
-        return record::encode(
-            &LISTED_INPUT,
-            &[
-                run_id.to_string(),
-                seq.to_string(),
-                record::tokenize(&input.kind),
-                record::source_pct(&input.source),
-                input.received.clone(),
-                input.bytes.max(0).to_string(),
-                record::pct_encode(&listed.etag),
+    // Both layouts open with the same six fields.
+    let mut values = vec![
+        run_id.to_string(),
+        seq.to_string(),
+        record::tokenize(&input.kind),
+        record::source_pct(&input.source),
+        input.received.clone(),
+        input.bytes.max(0).to_string(),
+    ];
+    match &input.listed {
+        Some(listed) => {
+            values.push(record::pct_encode(&listed.etag));
+            values.push(
                 listed
                     .version
                     .as_deref()
                     .map_or_else(|| "none".to_string(), record::pct_encode),
-                listed.modified.clone(),
-            ],
-        );
+            );
+            values.push(listed.modified.clone());
+            record::encode(&LISTED_INPUT, &values)
+        }
+        None => {
+            values.push(input.sha256.clone());
+            record::encode(&INPUT, &values)
+        }
     }
-    record::encode(
-        &INPUT,
-        &[
-            run_id.to_string(),
-            seq.to_string(),
-            record::tokenize(&input.kind),
-            record::source_pct(&input.source),
-            input.received.clone(),
-            input.bytes.max(0).to_string(),
-            input.sha256.clone(),
-        ],
-    )
 }
 
 /// The finding record of one interaction.
