@@ -44,6 +44,7 @@ pub mod lock;
 pub mod pct;
 pub mod pipeline;
 pub mod report;
+pub mod secret;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod source;

@@ -100,22 +100,7 @@ impl Credentials {
     /// lines with `client_id` and `client_secret` that only its owner may read.
     pub fn load(secrets_file: Option<&std::path::Path>) -> Result<Credentials> {
         if let Some(path) = secrets_file {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path)
-                    .map_err(Error::io("cannot read secrets file", path))?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    return Err(Error::Usage(format!(
-                        "secrets file {} is readable by others; chmod 600 it",
-                        path.display()
-                    )));
-                }
-            }
-            let text = std::fs::read_to_string(path)
-                .map_err(Error::io("cannot read secrets file", path))?;
+            let text = crate::secret::read_private_file(path, "secrets file")?;
             let value = |key: &str| {
                 text.lines()
                     .filter_map(|l| l.split_once('='))

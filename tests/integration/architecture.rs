@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 1),
     ("lock", 2),
     ("blocking", 2),
+    ("secret", 2),
     // The data flow.
     ("source", 3),
     ("store", 4),
