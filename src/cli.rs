@@ -180,6 +180,22 @@ pub enum Command {
     /// Exit status: 0 pulled, 1 some responses could not be read (named), 2 error, 143 or 130
     /// stopped by SIGTERM or SIGINT (progress saved: run it again to continue).
     Pull(PullArgs),
+    /// The nightly job: fetch the night's evidence, re-check earlier windows still pending,
+    /// audit, seal, report, anchor and notify, as one run (docs/OPERATIONS.md).
+    ///
+    /// Windows are the contact center's days in --tz (DST-correct), stored in UTC. Earlier
+    /// windows whose newest run has pending interactions, or whose run never finished, are
+    /// fetched and audited again; a window whose verdicts changed gets a new ledger run that
+    /// supersedes the earlier one, one whose verdicts stand gets none. Rerunning is safe: a
+    /// run killed at any point is completed by the next. One run at a time per database.
+    ///
+    /// Exit status: 0 ran, no exceptions; 1 ran, with exceptions (or completeness below
+    /// --min-completeness); 2 usage or configuration error; 3 a source unreachable or refused
+    /// (credentials, permissions, rate limit exhausted); 4 evidence incomplete (a window the
+    /// evidence does not cover, rejected inputs); 5 ledger verification failed (nothing
+    /// appended); 6 another run holds the database's lock; 7 any other failure (database,
+    /// disk); 130 or 143 stopped by SIGINT or SIGTERM.
+    Run(RunArgs),
     /// The Genesys Cloud simulator.
     #[cfg(feature = "simulator")]
     Sim {
@@ -226,6 +242,17 @@ pub struct PullArgs {
     /// Window end, UTC, exclusive.
     #[arg(long)]
     pub to: String,
+    /// Read this recording bulk export job (waiting for it to finish) instead of the org's
+    /// export jobs that cover the window.
+    #[arg(long)]
+    pub recording_job: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// How the Genesys Cloud API is reached and paced (`pull`, and `run --source api`).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
     /// Region code (eu-west-1) or domain (mypurecloud.ie).
     #[arg(long, env = "GENESYS_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -245,10 +272,6 @@ pub struct PullArgs {
     /// an in-scope medium), `all`, or `none` (rely on the export tree and the bulk job).
     #[arg(long, default_value = "needed")]
     pub metadata: String,
-    /// Read this recording bulk export job (waiting for it to finish) instead of the org's
-    /// export jobs that cover the window.
-    #[arg(long)]
-    pub recording_job: Option<String>,
     /// Create a bulk EXPORT job for the window through this "AWS S3 recording bulk
     /// actions" integration. Without it the pull is read-only: it only reads the org's
     /// existing export jobs. Needs recording:job:add, recording:job:edit and the
@@ -262,6 +285,46 @@ pub struct PullArgs {
     /// windows of an hour or less).
     #[arg(long, default_value = "auto")]
     pub details: String,
+}
+
+// The arguments of `run` (its help is the doc comment of `Command::Run`).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// `last-night` (the contact center's previous day in --tz), a date `2026-11-01`, a range
+    /// of dates `2026-11-01/2026-11-08` (each day its own window, the end excluded), or two UTC
+    /// instants `FROM/TO`.
+    #[arg(long, default_value = "last-night")]
+    pub window: String,
+    /// Where the evidence comes from, repeatable: `api` (Genesys Cloud, credentials as for
+    /// `pull`), `sim` (a built-in simulator: a synthetic org, nothing leaves the machine), a
+    /// folder (an export tree or API payloads), or `s3://BUCKET/PREFIX` (default: `[run]
+    /// sources`).
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// The contact center's IANA time zone, e.g. Europe/London (default: `[run] time_zone`,
+    /// else UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Judge as of this instant, UTC (default: now); `last-night` is the day before it.
+    #[arg(long, value_name = "UTC")]
+    pub as_of: Option<String>,
+    /// Completeness in percent below which the run exits 1 and alerts (default: `[run]
+    /// min_completeness`).
+    #[arg(long, value_name = "PERCENT")]
+    pub min_completeness: Option<f64>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub s3: S3Location,
+    /// With an s3:// source: download and hash every media object (see `import`).
+    #[arg(long)]
+    pub hash_media: bool,
+    /// With `--source sim`: conversations per night in the synthetic org.
+    #[arg(long, default_value_t = 200)]
+    pub sim_conversations: usize,
+    /// With `--source sim`: the synthetic org's seed.
+    #[arg(long, default_value_t = 1)]
+    pub sim_seed: u64,
 }
 
 #[derive(Debug, Subcommand)]

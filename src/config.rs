@@ -33,6 +33,9 @@ pub struct Settings {
     pub import: ImportSettings,
     #[serde(default)]
     pub s3: S3Config,
+    /// `[run]`: the nightly job (`recaudit run`).
+    #[serde(default)]
+    pub run: crate::pipeline::night::RunSettings,
 }
 
 /// `[s3]`: how export buckets are reached and read. Command-line options override each key.
@@ -97,6 +100,7 @@ impl Settings {
         settings.policy().validate()?;
         settings.import.validate()?;
         settings.s3.validate()?;
+        settings.run.validate()?;
         Ok(settings)
     }
 

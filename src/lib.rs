@@ -39,6 +39,7 @@ mod blocking;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod failpoint;
 pub mod ledger;
 pub mod lock;
 pub mod pct;

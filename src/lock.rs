@@ -71,3 +71,73 @@ impl FileLock {
         })
     }
 }
+
+/// Who holds a run lock, as its holder wrote it into the lock file: "host H, pid P, since T".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder(pub String);
+
+impl FileLock {
+    /// Takes the exclusive lock of `path` at once or not at all. Taken, the lock file is
+    /// rewritten to say who holds it (`holder`), so that a process refused
+    /// ([`Err`] of the inner result) can name the holder. The operating system drops the lock
+    /// when its holder ends, however it ends, so a crashed holder never blocks a later one;
+    /// the words it left in the file are then overwritten by the next holder.
+    pub(crate) fn try_acquire_as(
+        path: &Path,
+        holder: &str,
+    ) -> Result<std::result::Result<FileLock, Holder>> {
+        use std::io::{Read, Seek, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(Error::io("cannot open the lock file", path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may be rewriting it this instant: an empty answer is still a refusal.
+                let _ = file.read_to_string(&mut text);
+                let text = text.trim();
+                return Ok(Err(Holder(if text.is_empty() {
+                    "a process that has not said who it is yet".to_string()
+                } else {
+                    text.to_string()
+                })));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("cannot take the lock", path)(e));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(format!("{holder}\n").as_bytes()))
+            .and_then(|()| file.flush())
+            .map_err(Error::io("cannot write the lock file", path))?;
+        Ok(Ok(FileLock { _file: Some(file) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_taker_is_refused_with_the_holders_words_until_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.run-lock");
+        let first = FileLock::try_acquire_as(&path, "host a, pid 1")
+            .unwrap()
+            .unwrap();
+        let refused = FileLock::try_acquire_as(&path, "host b, pid 2")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused, Holder("host a, pid 1".to_string()));
+        drop(first);
+        let second = FileLock::try_acquire_as(&path, "host b, pid 2").unwrap();
+        assert!(second.is_ok());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "host b, pid 2\n");
+    }
+}

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{Cli, Command, LedgerCommand, Locations, PullArgs, S3Args};
+use recaudit::cli::{ApiArgs, Cli, Command, LedgerCommand, Locations, PullArgs, S3Args};
 #[cfg(feature = "simulator")]
 use recaudit::cli::{ServeArgs, SimCommand};
 use recaudit::config::Settings;
@@ -34,6 +34,9 @@ use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
 use recaudit::source::import;
 use recaudit::store::Store;
 use recaudit::time::Timestamp;
+
+#[path = "cmd/run.rs"]
+mod nightly;
 
 fn main() -> ExitCode {
     #[cfg(unix)]
@@ -117,7 +120,23 @@ async fn run(cli: Cli) -> Result<u8> {
         } => Some(audit_window(from, to, as_of.as_deref())?),
         _ => None,
     };
-    let workspace = Workspace::open(&cli.command, settings, locations).await?;
+    // One run at a time per database: the lock is taken before the store is opened, and a
+    // second run exits at once naming the holder.
+    let _run_lock = match &cli.command {
+        Command::Run(_) => match nightly::run_lock(&locations.db)? {
+            Ok(lock) => Some(lock),
+            Err(code) => return Ok(code),
+        },
+        _ => None,
+    };
+    let workspace = match Workspace::open(&cli.command, settings, locations).await {
+        Ok(workspace) => workspace,
+        // The nightly job's statuses tell a usage error (2) from any other failure (7).
+        Err(e) if matches!(cli.command, Command::Run(_)) => {
+            return Ok(nightly::failed(&e));
+        }
+        Err(e) => return Err(e),
+    };
     let code = match cli.command {
         Command::Import { paths, s3 } => import_command(&workspace, &paths, &s3).await?,
         Command::Audit { allow_partial, .. } => {
@@ -126,6 +145,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Report { run } => report_command(&workspace, &run).await?,
         Command::Runs { limit } => runs_command(&workspace, limit).await?,
         Command::Pull(args) => pull_command(&workspace, args).await?,
+        Command::Run(args) => nightly::run_command(&workspace, &args).await,
         #[cfg(feature = "simulator")]
         Command::Demo {
             conversations,
@@ -468,7 +488,8 @@ async fn runs_command(workspace: &Workspace, limit: i64) -> Result<u8> {
 
 /// `recaudit pull`.
 async fn pull_command(workspace: &Workspace, args: PullArgs) -> Result<u8> {
-    let config = pull_config(&workspace.settings, &args)?;
+    let mut config = pull_config(&workspace.settings, &args.api)?;
+    config.recording_job = args.recording_job.clone();
     let (from, to) = (cli_time("--from", &args.from)?, cli_time("--to", &args.to)?);
     let signal = stop_on_signals(&config.stop)?;
     match genesys::pull(&workspace.store, config, from, to).await {
@@ -487,7 +508,7 @@ async fn pull_command(workspace: &Workspace, args: PullArgs) -> Result<u8> {
 }
 
 /// The pull's configuration from its arguments and the settings' scope.
-fn pull_config(settings: &Settings, args: &PullArgs) -> Result<PullConfig> {
+fn pull_config(settings: &Settings, args: &ApiArgs) -> Result<PullConfig> {
     let (default_api, default_login) = genesys::region_bases(&args.region)?;
     let api_given = args.api_base.is_some();
     let api = args.api_base.clone().unwrap_or(default_api);
@@ -509,7 +530,6 @@ fn pull_config(settings: &Settings, args: &PullArgs) -> Result<PullConfig> {
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--metadata: {e}"))?;
     config.media_types = settings.scope.media_types.clone();
-    config.recording_job = args.recording_job.clone();
     config.integration_id = args.integration_id.clone();
     config.max_requests = args.max_requests;
     config.details = args

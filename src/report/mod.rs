@@ -54,6 +54,27 @@ impl Tally {
         self.statuses.get(&status).copied().unwrap_or(0)
     }
 
+    /// complete / (complete + exception) in percent, `None` when nothing was judged.
+    pub fn completeness_percent(&self) -> Option<f64> {
+        let complete = self.count(Status::Complete);
+        let judged = complete + self.count(Status::Exception);
+        (judged > 0).then(|| complete as f64 * 100.0 / judged as f64)
+    }
+
+    /// Interactions per status, by status code.
+    pub fn by_status(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.statuses.iter().map(|(s, n)| (s.as_str(), *n))
+    }
+
+    /// Reasons given, by reason code.
+    pub fn by_reason(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.reasons.iter().map(|(r, n)| (*r, *n))
+    }
+
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
     /// complete / (complete + exception), as a percentage with two decimals, or `n/a`.
     pub(crate) fn completeness(&self) -> String {
         let complete = self.count(Status::Complete);
@@ -192,6 +213,7 @@ impl ReportSet {
                 .map_err(Error::io("cannot write report file", &temporary))?;
             std::fs::rename(&temporary, &target)
                 .map_err(Error::io("cannot write report file", &target))?;
+            crate::failpoint::hit("mid-report");
         }
         Ok(())
     }

@@ -46,7 +46,17 @@ pub struct Mix {
     pub export_retried: u32,
     /// A callback: the export sidecar says `mediaType: Callback`.
     pub callback: u32,
+    /// The recording reaches the platform [`LATE_ARRIVAL_HOURS`] after the call ends (an Edge
+    /// that uploads late, a recording held back by a network outage): its metadata answers
+    /// `[]` until then. Not in the default mix, so that the nights tests know are unchanged;
+    /// the nightly job's built-in simulator ([`Mix::nightly`]) has it.
+    pub late_recording: u32,
 }
+
+/// How long after its call a `late_recording` conversation's recording appears: inside the
+/// default 48-hour grace period, so the first night's audit says pending and a later one
+/// complete.
+pub const LATE_ARRIVAL_HOURS: i64 = 20;
 
 impl Default for Mix {
     fn default() -> Self {
@@ -71,6 +81,19 @@ impl Default for Mix {
             deleted_by_policy: 1,
             export_retried: 1,
             callback: 2,
+            late_recording: 0,
+        }
+    }
+}
+
+impl Mix {
+    /// The default mix and two late recordings per hundred conversations: what
+    /// `recaudit run --source sim` serves, so that the nightly job's re-check of pending
+    /// interactions has something to find.
+    pub fn nightly() -> Mix {
+        Mix {
+            late_recording: 2,
+            ..Mix::default()
         }
     }
 }
@@ -99,6 +122,7 @@ impl Mix {
             Scenario::DeletedByPolicy => self.deleted_by_policy,
             Scenario::ExportRetried => self.export_retried,
             Scenario::Callback => self.callback,
+            Scenario::LateRecording => self.late_recording,
         }
     }
 }
@@ -126,6 +150,8 @@ pub enum Scenario {
     DeletedByPolicy,
     ExportRetried,
     Callback,
+    /// See [`Mix::late_recording`]; not in [`Scenario::ALL`] (its weight is 0 by default).
+    LateRecording,
 }
 
 impl Scenario {
@@ -176,6 +202,7 @@ impl Scenario {
             Scenario::DeletedByPolicy => "deleted-by-policy",
             Scenario::ExportRetried => "export-failed-then-delivered",
             Scenario::Callback => "callback-recorded",
+            Scenario::LateRecording => "recording-arrives-late",
         }
     }
 
@@ -205,6 +232,10 @@ impl Scenario {
             | Scenario::FlowOrQueuePause
             | Scenario::Callback => (Status::Complete, vec![]),
             Scenario::NoPackets => (Status::Exception, vec![Reason::NoMediaReceived]),
+            Scenario::LateRecording if as_of < end.plus_millis(LATE_ARRIVAL_HOURS * HOUR_MS) => {
+                (Status::Pending, vec![Reason::RecordingMissing])
+            }
+            Scenario::LateRecording => (Status::Complete, vec![]),
             // Deleted on its deleteDate (a day after the call): by policy, once that day came.
             Scenario::DeletedByPolicy if as_of >= end.plus_millis(24 * HOUR_MS) => {
                 (Status::Complete, vec![])
@@ -247,6 +278,8 @@ pub struct SimConversation {
     /// carries no times for audio ("The start time of the recording for screen recordings. Null
     /// for other types.", models/recording_metadata.py).
     pub(crate) audio_spans: Vec<AudioSpan>,
+    /// Before this instant the platform has no recording for it yet (`late_recording`).
+    pub recording_arrives: Option<Timestamp>,
 }
 
 /// What one recording's audio covers.
@@ -326,8 +359,12 @@ pub struct Night {
 impl Night {
     pub fn new(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Night {
         let mut rng = Rng::new(seed);
-        let weighted: Vec<(Scenario, u32)> =
+        let mut weighted: Vec<(Scenario, u32)> =
             Scenario::ALL.iter().map(|s| (*s, mix.weight(*s))).collect();
+        // Only when asked for, so that the nights of the default mix stay what they were.
+        if mix.late_recording > 0 {
+            weighted.push((Scenario::LateRecording, mix.late_recording));
+        }
         let total: u64 = weighted
             .iter()
             .map(|(_, w)| u64::from(*w))
@@ -419,6 +456,32 @@ impl Org {
             .sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
         org
     }
+
+    /// One org over several nights, each built as [`Org::generate`] builds a day (its own
+    /// seed, derived from `seed` and the night's start, `count` conversations starting in its
+    /// first 23 hours), with one export job covering them all: the built-in simulator of
+    /// `recaudit run`, which may pull tonight and re-pull earlier nights in one process.
+    pub fn nights(seed: u64, count: usize, nights: &[(Timestamp, Timestamp)], mix: &Mix) -> Org {
+        let mut parts = nights.iter().map(|(from, _)| {
+            let night_seed = seed ^ (from.millis() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            Org::generate(night_seed, count, *from, mix)
+        });
+        let Some(mut org) = parts.next() else {
+            return Org::generate(seed, 0, Timestamp::now(), mix);
+        };
+        for part in parts {
+            org.conversations.extend(part.conversations);
+            org.failed_recordings.extend(part.failed_recordings);
+            org.orphans.extend(part.orphans);
+        }
+        let from = nights.iter().map(|n| n.0).min().unwrap_or(org.night.0);
+        let to = nights.iter().map(|n| n.1).max().unwrap_or(org.night.1);
+        org.night = (from, to);
+        org.conversations
+            .sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        org
+    }
+
     /// Builds one conversation of `scenario` and adds it (and, for some scenarios, a failed
     /// export or an orphan recording) to the org. The random draws happen in a fixed order
     /// (the conversation id, the talk time, the first recording's id, then the scenario's
@@ -464,7 +527,8 @@ impl Org {
             | Scenario::NoPackets
             | Scenario::DeletedByPolicy
             | Scenario::ExportRetried
-            | Scenario::Callback => self.answered_call(rng, &call),
+            | Scenario::Callback
+            | Scenario::LateRecording => self.answered_call(rng, &call),
             Scenario::TransferRecorded => transferred_call(rng, &call),
             Scenario::WebrtcIceFailure => webrtc_ice_failure(rng, &call),
             Scenario::Abandoned => abandoned_call(rng, &call),
@@ -489,6 +553,8 @@ impl Org {
             details,
             recording_metadata: built.metadata,
             audio_spans: built.spans,
+            recording_arrives: (scenario == Scenario::LateRecording)
+                .then(|| built.end.plus_millis(LATE_ARRIVAL_HOURS * HOUR_MS)),
         });
     }
 

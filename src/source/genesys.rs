@@ -1101,6 +1101,7 @@ impl<S: EvidenceStore> Pull<'_, S> {
             }
             if !settled.is_empty() {
                 self.commit(settled).await?;
+                crate::failpoint::hit("mid-pull");
             }
         }
         drop(answers);

@@ -509,6 +509,7 @@ async fn every_orphan_is_read_past_the_unfiltered_cap() {
         deleted_by_policy: 0,
         export_retried: 0,
         callback: 0,
+        late_recording: 0,
     };
     let org = Org::generate(5, 560, ts(NIGHT), &only_orphans);
     assert!(org.orphans.len() > recaudit::simulator::ORPHAN_CAP);

@@ -20,6 +20,14 @@ impl Store {
         Ok(count.max(0) as u64)
     }
 
+    /// The newest signed checkpoint note, if the ledger has one.
+    pub async fn newest_checkpoint_note(&self) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the newest checkpoint"))
+    }
+
     /// Every signed checkpoint, by size.
     pub async fn ledger_checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")

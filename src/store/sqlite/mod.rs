@@ -14,6 +14,7 @@
 
 mod coverage;
 mod ledger;
+mod nights;
 mod pulls;
 mod read;
 mod runs;

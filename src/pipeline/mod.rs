@@ -6,6 +6,9 @@
 //! crash in between leaves a stored run without files on disk, which
 //! `recaudit report --run ID` regenerates byte for byte.
 
+pub mod night;
+pub mod window;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -82,6 +85,13 @@ pub struct PreparedAudit {
     pub coverage: Coverage,
     /// Held until the run is committed (see [`prepare_audit`]).
     _import_lock: ImportLock,
+}
+
+impl PreparedAudit {
+    /// The verdicts, in the order the evidence was read (conversation id).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
 }
 
 /// Reads the window's evidence in one snapshot, states its coverage and evaluates every
@@ -213,6 +223,7 @@ pub async fn seal_audit(
     let reports = report::render(&run, &findings)?;
     run.manifest_sha256 = reports.manifest_sha256();
     let appended = store_run(&mut tx, ledger, &known, &run, &raw_inputs, &findings).await?;
+    crate::failpoint::hit("before-commit");
     tx.commit().await?;
     drop(_import_lock);
     let report_dir = reports_dir.join(&run.run_id);
