@@ -97,12 +97,20 @@ impl FileLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder writes its words right after taking the lock: a refusal in that
+                // instant waits a moment for them rather than naming nobody.
                 let mut text = String::new();
-                // The holder may be rewriting it this instant: an empty answer is still a refusal.
-                let _ = file.read_to_string(&mut text);
+                for _ in 0..40 {
+                    text.clear();
+                    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+                    if !text.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
                 let text = text.trim();
                 return Ok(Err(Holder(if text.is_empty() {
-                    "a process that has not said who it is yet".to_string()
+                    "a process that has not said who it is".to_string()
                 } else {
                     text.to_string()
                 })));

@@ -26,6 +26,7 @@ pub(crate) fn run_lock(db: &str) -> Result<Result<night::RunLock, u8>> {
                 database.map_or_else(|| db.to_string(), |p| p.display().to_string()),
                 holder.0
             );
+            final_line(NightStatus::Locked, "another run holds the lock");
             Err(NightStatus::Locked.code())
         }
     })

@@ -12,6 +12,7 @@ mod platform;
 mod pull;
 mod pull_faults;
 mod rules;
+mod run;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "s3")]
