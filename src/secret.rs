@@ -88,7 +88,9 @@ mod tests {
         let path = dir.path().join("s");
         std::fs::write(&path, "x\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = read_private_file(&path, "secrets file").unwrap_err().to_string();
+        let err = read_private_file(&path, "secrets file")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("chmod 600") && err.contains("644"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_private_file(&path, "secrets file").unwrap(), "x\n");
