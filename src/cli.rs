@@ -56,6 +56,12 @@ impl Cli {
     /// Resolves the locations from the command line, then (except for `demo`) the
     /// environment, then the defaults.
     pub fn locations(&self) -> Locations {
+        self.locations_with_origins().0
+    }
+
+    /// The locations and where each came from (`flag --db`, `env RECAUDIT_DB`, `default`;
+    /// the ledger key's is `None` when neither gave one), for `config check`.
+    pub fn locations_with_origins(&self) -> (Locations, LocationOrigins) {
         let demo = self.is_demo();
         let env = |name: &str| {
             if demo {
@@ -64,38 +70,64 @@ impl Cli {
                 std::env::var_os(name).filter(|v| !v.is_empty())
             }
         };
-        let db = self
-            .db
-            .clone()
-            .or_else(|| env("RECAUDIT_DB").map(|v| v.to_string_lossy().into_owned()))
+        let pick = |flag: Option<std::ffi::OsString>, option: &str, variable: &str| match (
+            flag,
+            env(variable),
+        ) {
+            (Some(value), _) => Some((value, format!("flag --{option}"))),
+            (None, Some(value)) => Some((value, format!("env {variable}"))),
+            (None, None) => None,
+        };
+        let default = || "default".to_string();
+        let (db, db_from) = pick(self.db.clone().map(Into::into), "db", "RECAUDIT_DB")
+            .map(|(v, from)| (v.to_string_lossy().into_owned(), from))
             .unwrap_or_else(|| {
-                if demo {
-                    DEMO_DB.to_string()
-                } else {
-                    DEFAULT_DB.to_string()
-                }
+                (
+                    if demo { DEMO_DB } else { DEFAULT_DB }.to_string(),
+                    default(),
+                )
             });
-        let reports_dir = self
-            .reports_dir
-            .clone()
-            .or_else(|| env("RECAUDIT_REPORTS_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| {
-                PathBuf::from(if demo {
-                    DEMO_REPORTS_DIR
-                } else {
-                    DEFAULT_REPORTS_DIR
-                })
-            });
-        let ledger_key = self
-            .ledger_key
-            .clone()
-            .or_else(|| env("RECAUDIT_LEDGER_KEY").map(PathBuf::from));
-        Locations {
+        let (reports_dir, reports_dir_from) = pick(
+            self.reports_dir.clone().map(Into::into),
+            "reports-dir",
+            "RECAUDIT_REPORTS_DIR",
+        )
+        .map(|(v, from)| (PathBuf::from(v), from))
+        .unwrap_or_else(|| {
+            let dir = if demo {
+                DEMO_REPORTS_DIR
+            } else {
+                DEFAULT_REPORTS_DIR
+            };
+            (PathBuf::from(dir), default())
+        });
+        let key = pick(
+            self.ledger_key.clone().map(Into::into),
+            "ledger-key",
+            "RECAUDIT_LEDGER_KEY",
+        );
+        let ledger_key_from = key.as_ref().map(|(_, from)| from.clone());
+        let locations = Locations {
             db,
             reports_dir,
-            ledger_key,
-        }
+            ledger_key: key.map(|(v, _)| PathBuf::from(v)),
+        };
+        let origins = LocationOrigins {
+            db: db_from,
+            reports_dir: reports_dir_from,
+            ledger_key: ledger_key_from,
+        };
+        (locations, origins)
     }
+}
+
+/// Where each of the [`Locations`] came from: `flag --db`, `env RECAUDIT_DB` or `default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationOrigins {
+    pub db: String,
+    pub reports_dir: String,
+    /// `None`: no key file given (the settings or the default name it).
+    pub ledger_key: Option<String>,
 }
 
 impl Cli {
@@ -225,6 +257,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// The configuration: `check` it and show what is in effect.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// List the most recent runs.
     Runs {
         /// How many runs to list.
@@ -325,6 +362,17 @@ pub struct RunArgs {
     /// With `--source sim`: the synthetic org's seed.
     #[arg(long, default_value_t = 1)]
     pub sim_seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (--config, then the `RECAUDIT_<SECTION>__<KEY>` variables
+    /// over it) and print every setting in effect with where it came from (default, file,
+    /// variable), and the locations (database, reports, ledger key); secrets masked. Opens no
+    /// database.
+    ///
+    /// Exit status: 0 valid, 2 invalid (the file, key or variable named).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]

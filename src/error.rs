@@ -102,6 +102,11 @@ pub enum Error {
     #[error("configuration file {path}: {message}")]
     Config { path: PathBuf, message: String },
 
+    /// A `RECAUDIT_*` environment variable that is no setting, or whose value the setting it
+    /// names does not take.
+    #[error("environment variable {variable}: {message}")]
+    ConfigVariable { variable: String, message: String },
+
     #[error("{context}: {source}")]
     Database {
         context: String,

@@ -19,10 +19,13 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
-use recaudit::cli::{ApiArgs, Cli, Command, LedgerCommand, Locations, PullArgs, S3Args};
+use recaudit::cli::{
+    ApiArgs, Cli, Command, ConfigCommand, LedgerCommand, Locations, PullArgs, S3Args,
+};
 #[cfg(feature = "simulator")]
 use recaudit::cli::{ServeArgs, SimCommand};
-use recaudit::config::Settings;
+use recaudit::config::effective::{self, Given, Places};
+use recaudit::config::{Effective, Settings};
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
@@ -96,7 +99,19 @@ fn init_logging(verbose: u8) {
 /// Runs one command: those that need no database at once, the others on the database
 /// [`Workspace::open`] opens for them.
 async fn run(cli: Cli) -> Result<u8> {
-    let mut settings = Settings::load(cli.config.as_deref())?;
+    // Checking the configuration needs no database, and reports its own errors.
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = &cli.command
+    {
+        return config_check(&cli);
+    }
+    let mut settings = if cli.is_demo() {
+        // The simulated night takes no setting from the RECAUDIT_* environment either.
+        Effective::load_from(cli.config.as_deref(), std::iter::empty())?.settings
+    } else {
+        Settings::load(cli.config.as_deref())?
+    };
     let locations = cli.locations();
     if cli.is_demo() {
         // The simulated night keeps the policy of --config but never the production ledger's
@@ -154,10 +169,34 @@ async fn run(cli: Cli) -> Result<u8> {
         } => demo_command(&workspace, conversations, seed, date.as_deref()).await?,
         #[cfg(feature = "simulator")]
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
+        Command::Config { .. } => unreachable!("handled before the settings are loaded"),
         Command::Ledger { command } => ledger_command(&workspace, command).await?,
     };
     workspace.store.close().await;
     Ok(code)
+}
+
+/// `config check`: the settings in effect, with where each came from, secrets masked; an
+/// invalid configuration is an error (exit 2) naming the file, key or variable.
+fn config_check(cli: &Cli) -> Result<u8> {
+    let effective = Effective::load(cli.config.as_deref())?;
+    let (locations, origins) = cli.locations_with_origins();
+    let places = Places {
+        db: Given {
+            value: locations.db,
+            from: origins.db,
+        },
+        reports_dir: Given {
+            value: locations.reports_dir,
+            from: origins.reports_dir,
+        },
+        ledger_key: locations
+            .ledger_key
+            .zip(origins.ledger_key)
+            .map(|(value, from)| Given { value, from }),
+    };
+    print!("{}", effective::render(&effective, &places)?);
+    Ok(0)
 }
 
 /// What a command that works on the database gets: the open store, the settings, where the

@@ -29,7 +29,7 @@ pub mod verify;
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use note::NoteSigner;
@@ -43,7 +43,7 @@ pub(crate) const KEY_FILE_SUFFIX: &str = ".ledger.key";
 pub(crate) const LEGACY_KEY_FILE: &str = "recaudit-ledger.key";
 
 /// `[ledger]` settings of the configuration file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerSettings {
     /// The ledger's origin (checkpoint first line, key name). Default
@@ -65,7 +65,7 @@ pub struct LedgerSettings {
 pub(crate) const ANCHOR_DIR_SUFFIX: &str = ".checkpoints";
 
 /// `[ledger] anchor_dir`: a directory, or a switch for the default one.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(
     untagged,
     expecting = "a directory path, or false to turn the copies off (true: the default directory)"

@@ -42,8 +42,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -84,7 +84,7 @@ pub(crate) const DEFAULT_MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
 pub(crate) const MAX_STORABLE_BYTES: u64 = 1_000_000_000;
 
 /// The `[import]` section of the configuration file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImportSettings {
     /// A JSON file larger than this (or an NDJSON line longer than this) is rejected by name

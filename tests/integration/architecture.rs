@@ -25,7 +25,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("report", 7),
     // On top.
     ("pipeline", 8),
-    ("config", 8),
+    // config embeds sections owned by layer-8 modules (`[run]`: pipeline).
+    ("config", 9),
     ("cli", 9),
     ("simulator", 9),
     ("main", 10),

@@ -3,6 +3,7 @@
 mod architecture;
 mod bounds;
 mod cli;
+mod config;
 mod faults;
 mod fuzz;
 mod import;

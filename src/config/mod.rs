@@ -1,47 +1,60 @@
-//! Settings: defaults, then an optional TOML file (`--config`).
+//! Settings: defaults, then an optional TOML file (`--config`), then `RECAUDIT_*` environment
+//! variables, one per setting.
 //!
 //! The file holds the audit [`Policy`] (`[scope]`, `[rules]`, `[[retention]]`), the ledger
 //! settings (`[ledger]`: origin, key file, time-stamping authority, anchor directory) and the
 //! import's limits (`[import]`: the largest JSON file read whole) and how export buckets are
-//! reached (`[s3]`: endpoint, region, addressing, media hashing). Secrets never go here (the
-//! ledger key lives in its own 0600 file). A missing `--config` means every default; a file that
-//! names an unknown key is an error, so a typo cannot silently change verdicts.
+//! reached (`[s3]`: endpoint, region, addressing, media hashing). A missing `--config` means
+//! every default; a file that names an unknown key is an error, so a typo cannot silently
+//! change verdicts.
+//!
+//! Every setting is overridden by `RECAUDIT_<SECTION>__<KEY>` (see [`env`] for the rule and
+//! the reserved single-underscore variables); [`Effective`] keeps where each value came from,
+//! and [`effective::render`] prints it all, secrets masked (`recaudit config check`).
+//!
+//! Secrets never go in the file: a key whose name says it holds one (`password`, `secret`,
+//! `token`...) is refused with what to do instead; a section that needs a secret takes the name
+//! of the variable (`*_env`) or of a 0600 file (`*_file`) holding it, read with
+//! [`crate::secret`].
+//!
+//! Adding a section is one field of [`Settings`] (its type `Default`, `Serialize`,
+//! `Deserialize` with `deny_unknown_fields`, and a line in [`Settings::validate`] if it has
+//! rules of its own): its variables, provenance, masking and `config check` follow.
+
+pub mod effective;
+pub mod env;
+mod load;
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::Policy;
 use crate::audit::policy::{RetentionRule, Scope, Thresholds};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ledger::LedgerSettings;
 use crate::source::import::ImportSettings;
 
-/// Everything the configuration file can set.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+pub use load::{Effective, Origin};
+
+/// Everything the configuration file can set, one field per section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    #[serde(default)]
     pub scope: Scope,
-    #[serde(default)]
     pub(crate) rules: Thresholds,
-    #[serde(default)]
     pub(crate) retention: Vec<RetentionRule>,
-    #[serde(default)]
     pub ledger: LedgerSettings,
-    #[serde(default)]
     pub import: ImportSettings,
-    #[serde(default)]
     pub s3: S3Config,
     /// `[run]`: the nightly job (`recaudit run`).
-    #[serde(default)]
     pub run: crate::pipeline::night::RunSettings,
 }
 
 /// `[s3]`: how export buckets are reached and read. Command-line options override each key.
 /// No credential: those come from the AWS chain (environment, profile, web identity, instance
 /// metadata), so that this file can be shown to anyone.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// The S3 API's URL, for an S3-compatible store.
@@ -80,28 +93,29 @@ impl S3Config {
 }
 
 impl Settings {
-    /// Reads and validates a configuration file; `None` gives the defaults.
+    /// Reads and validates a configuration file (`None`: the defaults) with the process's
+    /// `RECAUDIT_*` variables over it.
     pub fn load(path: Option<&Path>) -> Result<Settings> {
-        let Some(path) = path else {
-            return Ok(Settings::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(Error::io("cannot read configuration file", path))?;
-        Settings::parse(&text).map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        Ok(Effective::load(path)?.settings)
     }
 
-    /// Parses configuration text; the error names the key and line.
+    /// Parses configuration text alone (no environment); the error names the key and line.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str) -> Result<Settings, String> {
-        let settings: Settings =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-        settings.policy().validate()?;
-        settings.import.validate()?;
-        settings.s3.validate()?;
-        settings.run.validate()?;
-        Ok(settings)
+        match Effective::resolve(Some((Path::new("test.toml"), text)), Vec::new()) {
+            Ok(effective) => Ok(effective.settings),
+            Err(load::Failure::File(message)) => Err(message),
+            Err(load::Failure::Variable(bad)) => Err(bad.message),
+        }
+    }
+
+    /// The rules of each section beyond their types.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        self.policy().validate()?;
+        self.import.validate()?;
+        self.s3.validate()?;
+        self.run.validate()?;
+        Ok(())
     }
 
     /// The audit policy these settings describe.
@@ -192,5 +206,43 @@ mod tests {
         assert!(err.contains("grace_hour"), "{err}");
         let err = Settings::parse("[rules]\nduration_coverage = 1.5\n").unwrap_err();
         assert!(err.contains("duration_coverage"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_parses_and_shows_every_key() {
+        let text = include_str!("../../examples/recaudit.toml");
+        let settings = Settings::parse(text).unwrap();
+        assert_eq!(settings.scope.min_duration_seconds, 5);
+        assert_eq!(settings.retention[0].name, "mifid-ii");
+        let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(Settings::default())
+        else {
+            panic!("settings serialize to a table");
+        };
+        for (section, value) in &sections {
+            let mut keys: Vec<String> = match value {
+                serde_json::Value::Object(keys) => keys.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
+            if section == "retention" {
+                keys = vec![
+                    "name".into(),
+                    "days".into(),
+                    "divisions".into(),
+                    "queues".into(),
+                ];
+            }
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "examples/recaudit.toml has no [{section}]"
+            );
+            for key in keys {
+                assert!(
+                    text.lines().any(|l| l
+                        .trim_start_matches(['#', ' '])
+                        .starts_with(&format!("{key} = "))),
+                    "examples/recaudit.toml does not show [{section}] {key}"
+                );
+            }
+        }
     }
 }
