@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 5),
     ("ledger", 6),
     ("report", 7),
+    ("notify", 7),
     // On top.
     ("pipeline", 8),
     ("config", 8),
