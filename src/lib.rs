@@ -18,6 +18,8 @@
 //! - [`ledger`]: the chain-of-custody ledger: RFC 6962 Merkle log of runs, signed C2SP
 //!   checkpoints, offline verification, audit packages and proofs;
 //! - [`report`]: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`;
+//! - [`notify`]: the nightly job's webhooks (JSON, Slack, Teams), e-mail, dead-man's switch
+//!   and Prometheus textfile;
 //! - [`pipeline`]: one audit run end to end (store -> audit -> store + ledger -> report);
 //! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
 //!   timestamp format), [`error`], and `simulator` (a Genesys Cloud API over a synthetic org;
@@ -42,6 +44,7 @@ pub mod error;
 pub mod failpoint;
 pub mod ledger;
 pub mod lock;
+pub mod notify;
 pub mod pct;
 pub mod pipeline;
 pub mod report;

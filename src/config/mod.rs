@@ -47,6 +47,8 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     pub import: ImportSettings,
     pub s3: S3Config,
+    /// `[notify]`: webhooks, dead-man's switch, e-mail and the metrics file of `recaudit run`.
+    pub notify: crate::notify::NotifySettings,
     /// `[run]`: the nightly job (`recaudit run`).
     pub run: crate::pipeline::night::RunSettings,
 }
@@ -115,6 +117,7 @@ impl Settings {
         self.import.validate()?;
         self.s3.validate()?;
         self.run.validate()?;
+        self.notify.validate()?;
         Ok(())
     }
 

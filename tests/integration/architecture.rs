@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 5),
     ("ledger", 6),
     ("report", 7),
+    ("notify", 7),
     // On top.
     ("pipeline", 8),
     // config embeds sections owned by layer-8 modules (`[run]`: pipeline).
