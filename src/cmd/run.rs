@@ -2,10 +2,14 @@
 //! (starting the built-in simulator for `--source sim`), `pipeline::night`, and what the
 //! operator sees: one line per window, one final summary line, and the exit status.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use recaudit::audit::Status;
 use recaudit::cli::RunArgs;
+use recaudit::ledger::note::Checkpoint;
+use recaudit::notify::{self, Outcome, RunSummary};
 use recaudit::pipeline::night::{self, NightContext, NightOutcome, NightSource, NightStatus};
 use recaudit::pipeline::window::{self, Window};
 use recaudit::source::genesys::Stop;
@@ -43,15 +47,168 @@ pub(crate) fn failed(error: &anyhow::Error) -> u8 {
 }
 
 /// `recaudit run`: returns the exit status; errors are printed here, so that each maps to its
-/// documented status.
+/// documented status. The dead-man's switch hears of the start and the end, and the webhooks,
+/// e-mail and metrics file of the outcome, whatever it is; none of them can fail the run.
 pub(crate) async fn run_command(workspace: &Workspace, args: &RunArgs) -> u8 {
-    match night_run(workspace, args).await {
-        Ok(code) => code,
-        Err(e) => failed(&e),
+    let settings = &workspace.settings.notify;
+    let started = Timestamp::now();
+    if let Some(receipt) = notify::ping_start(settings).await
+        && receipt.error.is_some()
+    {
+        tracing::warn!("dead-man's switch: {receipt}");
+    }
+    let (code, summary) = match night_run(workspace, args, started).await {
+        Ok((code, summary)) => (code, summary),
+        Err(e) => {
+            let code = failed(&e);
+            (code, failure_summary(started, code, &describe(&e)))
+        }
+    };
+    let delivery = notify::notify(settings, &summary).await;
+    for receipt in delivery.failed() {
+        eprintln!("recaudit: notification not delivered: {receipt}");
+    }
+    recaudit::failpoint::hit("mid-notification");
+    if let Some(receipt) = notify::ping_finish(settings, &summary).await
+        && receipt.error.is_some()
+    {
+        eprintln!("recaudit: dead-man's switch not reached: {receipt}");
+    }
+    if let Some(path) = &settings.metrics_file
+        && let Err(e) = notify::write_metrics(path, &notify::Metrics::from(&summary))
+    {
+        eprintln!("recaudit: metrics file not written: {e}");
+    }
+    code
+}
+
+/// What the notifications say of a run that ended in an error.
+fn failure_summary(started: Timestamp, code: u8, message: &str) -> RunSummary {
+    let finished = Timestamp::now();
+    RunSummary {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        host: night::host_name(),
+        outcome: Outcome::Failure,
+        exit_status: code,
+        message: message.to_string(),
+        window_from: started,
+        window_to: started,
+        time_zone: String::new(),
+        runs: Vec::new(),
+        supersedes: Vec::new(),
+        started,
+        finished,
+        duration_seconds: seconds_between(started, finished),
+        conversations: 0,
+        statuses: BTreeMap::new(),
+        reasons: BTreeMap::new(),
+        completeness_percent: None,
+        checkpoint: None,
+        report_dir: None,
     }
 }
 
-async fn night_run(workspace: &Workspace, args: &RunArgs) -> Result<u8> {
+fn seconds_between(from: Timestamp, to: Timestamp) -> f64 {
+    (to.millis() - from.millis()) as f64 / 1000.0
+}
+
+/// What the notifications say of a night: tonight's windows' counts, every run sealed, the
+/// newest checkpoint.
+fn night_summary(
+    outcome: &NightOutcome,
+    tonight: &[Window],
+    zone: &str,
+    started: Timestamp,
+    reports_dir: &std::path::Path,
+    min_completeness: Option<f64>,
+) -> RunSummary {
+    let mut statuses = BTreeMap::new();
+    let mut reasons = BTreeMap::new();
+    let (mut complete, mut exceptions) = (0u64, 0u64);
+    for tally in outcome
+        .windows
+        .iter()
+        .filter(|w| !w.revisited)
+        .filter_map(|w| w.tally.as_ref())
+    {
+        for (status, n) in tally.by_status() {
+            *statuses.entry(status.to_string()).or_insert(0) += n as u64;
+        }
+        for (reason, n) in tally.by_reason() {
+            *reasons.entry(reason.to_string()).or_insert(0) += n as u64;
+        }
+        complete += tally.count(Status::Complete) as u64;
+        exceptions += tally.count(Status::Exception) as u64;
+    }
+    let completeness = (complete + exceptions > 0)
+        .then(|| complete as f64 * 100.0 / (complete + exceptions) as f64);
+    let below = matches!((min_completeness, completeness), (Some(min), Some(c)) if c < min);
+    let outcome_word = match outcome.status {
+        NightStatus::Clean => Outcome::Ok,
+        NightStatus::Exceptions if below => Outcome::BelowThreshold,
+        NightStatus::Exceptions => Outcome::Exceptions,
+        NightStatus::EvidenceIncomplete => Outcome::NotCovered,
+        _ => Outcome::Failure,
+    };
+    let mut problems: Vec<String> = outcome
+        .windows
+        .iter()
+        .flat_map(|w| w.problems.iter().map(move |p| format!("{}: {p}", w.window)))
+        .collect();
+    problems.extend(outcome.problems.iter().cloned());
+    let finished = Timestamp::now();
+    RunSummary {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        host: night::host_name(),
+        outcome: outcome_word,
+        exit_status: outcome.status.code(),
+        message: if problems.is_empty() {
+            format!("{}: {} exceptions", outcome.status.word(), exceptions)
+        } else {
+            format!("{}: {}", outcome.status.word(), problems.join("; "))
+        },
+        window_from: tonight.iter().map(|w| w.from).min().unwrap_or(started),
+        window_to: tonight.iter().map(|w| w.to).max().unwrap_or(started),
+        time_zone: zone.to_string(),
+        runs: outcome
+            .windows
+            .iter()
+            .filter_map(|w| w.sealed.clone())
+            .collect(),
+        supersedes: outcome
+            .windows
+            .iter()
+            .filter_map(|w| w.superseded.clone())
+            .collect(),
+        started,
+        finished,
+        duration_seconds: seconds_between(started, finished),
+        conversations: statuses.values().sum(),
+        statuses,
+        reasons,
+        completeness_percent: completeness,
+        checkpoint: outcome.checkpoint.as_deref().and_then(checkpoint_of),
+        report_dir: Some(reports_dir.display().to_string()),
+    }
+}
+
+/// The size and root of a signed checkpoint note, with the note itself.
+fn checkpoint_of(note: &str) -> Option<notify::Checkpoint> {
+    use base64::Engine as _;
+    let (body, _) = note.split_once("\n\n")?;
+    let parsed = Checkpoint::parse_body(&format!("{body}\n")).ok()?;
+    Some(notify::Checkpoint {
+        note: note.to_string(),
+        size: parsed.size,
+        root: base64::engine::general_purpose::STANDARD.encode(parsed.root),
+    })
+}
+
+async fn night_run(
+    workspace: &Workspace,
+    args: &RunArgs,
+    started: Timestamp,
+) -> Result<(u8, RunSummary)> {
     let settings = &workspace.settings.run;
     let zone_name = args
         .tz
@@ -82,7 +239,13 @@ async fn night_run(workspace: &Workspace, args: &RunArgs) -> Result<u8> {
         .into());
     }
     let min_completeness = args.min_completeness.or(settings.min_completeness);
-    let plan = night::plan(&workspace.store, tonight, settings.lookback_days, as_of).await?;
+    let plan = night::plan(
+        &workspace.store,
+        tonight.clone(),
+        settings.lookback_days,
+        as_of,
+    )
+    .await?;
     for w in &plan.revisit {
         println!("revisiting {w}: its verdicts may still change");
     }
@@ -100,7 +263,6 @@ async fn night_run(workspace: &Workspace, args: &RunArgs) -> Result<u8> {
         as_of,
         min_completeness,
     };
-    let started = Timestamp::now();
     let signal = super::stop_on_signals(&sources.stop)?;
     let outcome = tokio::select! {
         outcome = night::run_night(&ctx, &plan) => outcome?,
@@ -109,12 +271,20 @@ async fn night_run(workspace: &Workspace, args: &RunArgs) -> Result<u8> {
             // was committed, and the next run redoes it.
             eprintln!("recaudit: stopped by a signal; the step in progress was abandoned, run again to finish the night");
             final_line(NightStatus::Failed, "stopped by a signal");
-            return Ok(code);
+            return Ok((code, failure_summary(started, code, "stopped by a signal; the next run finishes the night")));
         }
     };
     drop(sources);
     print_outcome(&outcome, &zone_name, started);
-    Ok(outcome.status.code())
+    let summary = night_summary(
+        &outcome,
+        &tonight,
+        &zone_name,
+        started,
+        &workspace.locations.reports_dir,
+        min_completeness,
+    );
+    Ok((outcome.status.code(), summary))
 }
 
 /// Waits until a signal has arrived (the cell `stop_on_signals` fills).
@@ -296,13 +466,13 @@ fn print_outcome(outcome: &NightOutcome, zone: &str, started: Timestamp) {
         .windows
         .iter()
         .filter_map(|w| w.tally.as_ref())
-        .map(|t| t.count(recaudit::audit::Status::Exception))
+        .map(|t| t.count(Status::Exception))
         .sum();
     let pending: usize = outcome
         .windows
         .iter()
         .filter_map(|w| w.tally.as_ref())
-        .map(|t| t.count(recaudit::audit::Status::Pending))
+        .map(|t| t.count(Status::Pending))
         .sum();
     let seconds = (Timestamp::now().millis() - started.millis()) as f64 / 1000.0;
     final_line(

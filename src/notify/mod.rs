@@ -217,6 +217,21 @@ pub struct Receipt {
     pub error: Option<String>,
 }
 
+impl std::fmt::Display for Receipt {
+    /// `webhooks[1] teams https://x.example failed after 4 attempts: HTTP 500 ...`, or
+    /// `... delivered`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            Some(error) => write!(
+                f,
+                "{} failed after {} attempts: {error}",
+                self.receiver, self.attempts
+            ),
+            None => write!(f, "{} delivered", self.receiver),
+        }
+    }
+}
+
 /// What [`notify`] did: one [`Receipt`] per receiver whose `on` matched, in settings order
 /// (webhooks, then e-mail).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -245,13 +260,7 @@ impl std::fmt::Display for Delivery {
             self.receipts.len()
         )?;
         for failed in self.failed() {
-            write!(
-                f,
-                "; {} failed after {} attempts: {}",
-                failed.receiver,
-                failed.attempts,
-                failed.error.as_deref().unwrap_or_default()
-            )?;
+            write!(f, "; {failed}")?;
         }
         Ok(())
     }

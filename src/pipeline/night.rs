@@ -196,6 +196,20 @@ impl RunSettings {
     }
 }
 
+/// This host's name, for the lock file and the notifications.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown host".to_string())
+}
+
 /// Holds the run lock of a database, `<database>.run-lock`, for one run's whole length.
 #[derive(Debug)]
 pub struct RunLock {
@@ -210,15 +224,7 @@ impl RunLock {
                 _lock: FileLock::none(),
             }));
         };
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .or_else(|| {
-                std::fs::read_to_string("/etc/hostname")
-                    .ok()
-                    .map(|h| h.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown host".to_string());
+        let host = host_name();
         let holder = format!(
             "host {host}, pid {}, since {}",
             std::process::id(),

@@ -560,3 +560,147 @@ async fn a_late_recording_turns_pending_into_complete_on_the_next_night() {
     );
     night.verify();
 }
+
+#[tokio::test]
+async fn killed_mid_notification_then_rerun() {
+    killed_then_rerun_equals_uninterrupted("mid-notification").await;
+}
+
+/// A loopback HTTP receiver that keeps every request's path and body, answering `status`.
+struct Receiver {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Receiver {
+    fn start(status: u16) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                keep.lock()
+                    .unwrap()
+                    .push((path, String::from_utf8_lossy(&body).into_owned()));
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { url, seen }
+    }
+
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The night's outcome reaches a webhook (with the signed checkpoint), a failing webhook does
+/// not change the exit status, the dead-man's switch hears the start and the end, and the
+/// metrics file has the run.
+#[tokio::test]
+async fn the_outcome_reaches_webhooks_the_dead_mans_switch_and_the_metrics_file() {
+    let night = Night::new();
+    let (hook, broken, deadman) = (
+        Receiver::start(200),
+        Receiver::start(500),
+        Receiver::start(200),
+    );
+    let metrics = night.path().join("recaudit.prom");
+    let config = night.path().join("recaudit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify]\nmetrics_file = \"{}\"\ntimeout_seconds = 5\nretries = 1\nbackoff_millis = 10\n\
+             [[notify.webhooks]]\nformat = \"json\"\nurl_env = \"HOOK_URL\"\n\
+             [[notify.webhooks]]\nformat = \"slack\"\nurl_env = \"BROKEN_URL\"\n\
+             [notify.deadman]\nurl_env = \"DEADMAN_URL\"\n",
+            metrics.display()
+        ),
+    )
+    .unwrap();
+    let output = night
+        .command(&[
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+            "--source",
+            "sim",
+            "--sim-conversations",
+            SMALL,
+            "--window",
+            "2026-11-01",
+            "--as-of",
+            "2026-11-02T03:00:00Z",
+        ])
+        .env("HOOK_URL", format!("{}/hook", hook.url))
+        .env("BROKEN_URL", format!("{}/broken", broken.url))
+        .env("DEADMAN_URL", format!("{}/ping/abc", deadman.url))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1, "exceptions");
+    assert!(
+        text(&output.stderr).contains("notification not delivered"),
+        "{}",
+        text(&output.stderr)
+    );
+    // A webhook URL's path is its token: only scheme and host are ever printed.
+    assert!(
+        !text(&output.stderr).contains("/broken"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let posted = hook.seen();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let summary: serde_json::Value = serde_json::from_str(&posted[0].1).unwrap();
+    assert_eq!(summary["exit_status"], 1);
+    let run = &night.runs().await[0];
+    assert_eq!(summary["runs"], json!([run]));
+    let note = summary["checkpoint"]["note"].as_str().unwrap();
+    let stored = night
+        .rows("SELECT CAST(note AS TEXT) FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+        .await;
+    assert_eq!(
+        note, stored[0],
+        "the notification carries the signed checkpoint"
+    );
+    assert_eq!(broken.seen().len(), 2, "tried, then retried once");
+
+    let pings: Vec<String> = deadman.seen().into_iter().map(|(path, _)| path).collect();
+    assert_eq!(pings, ["/ping/abc/start", "/ping/abc"], "{pings:?}");
+
+    let metrics = std::fs::read_to_string(&metrics).unwrap();
+    assert!(metrics.contains("recaudit_last_exit_status 1"), "{metrics}");
+    assert!(
+        metrics.contains("recaudit_conversations{status=\"complete\"}"),
+        "{metrics}"
+    );
+}
