@@ -131,10 +131,16 @@ pub struct LocationOrigins {
 }
 
 impl Cli {
-    /// Whether the command is `demo`, whose database, reports and ledger are its own.
+    /// Whether the command works on a simulated org (`demo`, `run --source sim`), whose
+    /// database, reports and ledger are its own: a synthetic night must never become a run of
+    /// the production ledger.
     #[cfg(feature = "simulator")]
     pub fn is_demo(&self) -> bool {
-        matches!(self.command, Command::Demo { .. })
+        match &self.command {
+            Command::Demo { .. } => true,
+            Command::Run(args) => args.sources.iter().any(|s| s == SIM_SOURCE),
+            _ => false,
+        }
     }
 
     /// Whether the command is `demo` (built without the simulator, there is none).
@@ -143,6 +149,9 @@ impl Cli {
         false
     }
 }
+
+/// The `--source` of `run` that starts the built-in simulator.
+pub const SIM_SOURCE: &str = "sim";
 
 pub(crate) const DEFAULT_DB: &str = "sqlite://recaudit.db";
 pub(crate) const DEFAULT_REPORTS_DIR: &str = "reports";

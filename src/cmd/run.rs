@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use recaudit::audit::Status;
-use recaudit::cli::RunArgs;
+use recaudit::cli::{RunArgs, SIM_SOURCE};
 use recaudit::ledger::note::Checkpoint;
 use recaudit::notify::{self, Outcome, RunSummary};
 use recaudit::pipeline::night::{self, NightContext, NightOutcome, NightSource, NightStatus};
@@ -228,10 +228,22 @@ async fn night_run(
         .into());
     }
     let names = if args.sources.is_empty() {
+        if settings.sources.iter().any(|s| s == SIM_SOURCE) {
+            return Err(recaudit::Error::Usage(
+                "[run] sources = [\"sim\"]: the simulator is a --source of the command line only, so that a simulated night never lands in the production database".to_string(),
+            )
+            .into());
+        }
         settings.sources.clone()
     } else {
         args.sources.clone()
     };
+    if names.len() > 1 && names.iter().any(|s| s == SIM_SOURCE) {
+        return Err(recaudit::Error::Usage(
+            "--source sim cannot be combined with other sources: its night is synthetic".to_string(),
+        )
+        .into());
+    }
     if names.is_empty() {
         return Err(recaudit::Error::Usage(
             "no source: pass --source api, sim, a folder or s3://BUCKET/PREFIX (repeatable), or set [run] sources".to_string(),
@@ -328,7 +340,7 @@ impl Sources {
                     config.stop = stop.clone();
                     NightSource::Api(Box::new(config))
                 }
-                "sim" => sources.simulator(args, windows, as_of).await?,
+                SIM_SOURCE => sources.simulator(args, windows, as_of).await?,
                 url if url.starts_with("s3://") => bucket(workspace, args, url)?,
                 folder => {
                     let path = PathBuf::from(folder);
