@@ -9,6 +9,7 @@ mod fuzz;
 mod import;
 mod ledger;
 mod ledger_cli;
+mod logs;
 mod platform;
 mod pull;
 mod pull_faults;
@@ -22,6 +23,7 @@ mod s3_faults;
 mod s3_sim;
 #[cfg(feature = "s3")]
 mod s3_support;
+mod schedule;
 mod support;
 mod trust;
 mod tsa;
