@@ -288,3 +288,37 @@ fn exit_statuses_of_run_are_named() {
         assert!(exit.meaning().starts_with(&format!("exit {code}:")));
     }
 }
+
+/// Without `--exec`, a fire runs this binary's `run` with the global options given to
+/// `schedule` (before `run`) and the arguments after `--`.
+#[test]
+fn a_fire_runs_recaudit_run_with_the_global_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestEnv::url_in(dir.path());
+    let state = dir.path().join("state.json");
+    let (mut child, log) = start(
+        dir.path(),
+        &[
+            "--db",
+            &db,
+            "-v",
+            "schedule",
+            "--cron",
+            EVERY_TWO_SECONDS,
+            "--state",
+            state.to_str().unwrap(),
+            "--",
+            "--help",
+        ],
+    );
+    wait_for_log(&log, "run ended: exit", 20);
+    send(&child, libc::SIGTERM);
+    let status = exit_within(&mut child, 15, &log);
+    let said = read(&log);
+    assert_eq!(status.code(), Some(143), "{said}");
+    let expected = format!(
+        "command={} --db {db} -v run --help",
+        env!("CARGO_BIN_EXE_recaudit")
+    );
+    assert!(said.contains(&expected), "{expected}\n{said}");
+}
