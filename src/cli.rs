@@ -288,7 +288,7 @@ pub enum Command {
     /// 143 or 130. A second signal kills the run and exits.
     ///
     /// Example: recaudit --db sqlite:///var/lib/recaudit/recaudit.db schedule --cron "0 2 * * *"
-    /// --tz Europe/London --catch-up -- --window last-night --source api
+    /// --tz Europe/London --catch-up -- --window last-night --tz Europe/London --source api
     Schedule(ScheduleArgs),
     /// List the most recent runs.
     Runs {
