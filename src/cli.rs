@@ -1,8 +1,9 @@
 //! Command-line arguments (clap derive). Only parsing lives here; `main.rs` runs the commands.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// recaudit: recording-completeness auditor for Genesys Cloud.
 ///
@@ -34,6 +35,11 @@ pub struct Cli {
     /// More log output (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Log lines as human-readable text, or as JSON objects (one a line, for log shippers).
+    /// Colour only on a terminal, and never with NO_COLOR set.
+    #[arg(long, global = true, env = "RECAUDIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
@@ -271,6 +277,28 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run the nightly job on a cron schedule (for hosts without cron, and containers).
+    ///
+    /// At each fire, starts `recaudit run` with the global options given here (--db,
+    /// --config, ...) and the arguments after `--`, as a child process, and logs its exit
+    /// status with its meaning and the next fire time. One run at a time: a fire that comes
+    /// while the previous run still runs is skipped (and logged). The expression is read on
+    /// the wall clock of --tz, daylight saving included: a fire time in the hour skipped in
+    /// spring runs once, just after the gap; one in the hour repeated in autumn runs once, at
+    /// its first occurrence.
+    ///
+    /// Missed fires are not replayed: a fire that passed while the scheduler was not running,
+    /// or the machine slept, starts one run at once with --catch-up (the state file records the
+    /// last fire served), and is otherwise skipped; `run` re-audits earlier windows left
+    /// pending, so one run catches up.
+    ///
+    /// SIGTERM or SIGINT: with no run in progress, exits at once; otherwise forwards the
+    /// signal to the run, waits until it finishes or abandons its current step, then exits
+    /// 143 or 130. A second signal kills the run and exits.
+    ///
+    /// Example: recaudit --db sqlite:///var/lib/recaudit/recaudit.db schedule --cron "0 2 * * *"
+    /// --tz Europe/London --catch-up -- --window last-night --tz Europe/London --source api
+    Schedule(ScheduleArgs),
     /// List the most recent runs.
     Runs {
         /// How many runs to list.
@@ -371,6 +399,72 @@ pub struct RunArgs {
     /// With `--source sim`: the synthetic org's seed.
     #[arg(long, default_value_t = 1)]
     pub sim_seed: u64,
+}
+
+// The arguments of `schedule` (its help is the doc comment of `Command::Schedule`).
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Cron expression: five fields (minute hour day-of-month month day-of-week), or six with
+    /// seconds first. E.g. "0 2 * * *": 02:00 every day.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: String,
+    /// IANA time zone the expression is read in (Europe/London, America/New_York).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// On start, when the last fire before now was missed (the state file says so), run
+    /// once at once instead of waiting for the next fire.
+    #[arg(long)]
+    pub catch_up: bool,
+    /// The state file: the last fire served [default: `<database stem>.schedule.json` beside
+    /// the database].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Start PROGRAM with the arguments after `--` at each fire, instead of `recaudit run`
+    /// (for tests).
+    #[arg(long, value_name = "PROGRAM", hide = true)]
+    pub exec: Option<PathBuf>,
+    /// Arguments of `recaudit run` (after `--`).
+    #[arg(last = true, value_name = "RUN ARGS")]
+    pub run_args: Vec<OsString>,
+}
+
+/// The format of log lines on stderr (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+impl Cli {
+    /// The global options given on this command line, as arguments for a child `recaudit`
+    /// (what `schedule` starts); the environment reaches the child by itself.
+    pub fn global_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut pair = |flag: &str, value: OsString| {
+            args.push(flag.into());
+            args.push(value);
+        };
+        if let Some(db) = &self.db {
+            pair("--db", db.into());
+        }
+        if let Some(config) = &self.config {
+            pair("--config", config.into());
+        }
+        if let Some(dir) = &self.reports_dir {
+            pair("--reports-dir", dir.into());
+        }
+        if let Some(key) = &self.ledger_key {
+            pair("--ledger-key", key.into());
+        }
+        if self.log_format == LogFormat::Json {
+            pair("--log-format", "json".into());
+        }
+        args.extend((0..self.verbose).map(|_| OsString::from("-v")));
+        args
+    }
 }
 
 #[derive(Debug, Subcommand)]

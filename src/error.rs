@@ -137,6 +137,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `schedule` could not start the program of a fire (the run's binary moved, no memory).
+    #[error("cannot start {}: {source}", .program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `schedule` could not listen for the signals it must forward to its run.
+    #[error("cannot listen for SIGTERM and SIGINT: {0}")]
+    Signals(#[source] std::io::Error),
+
     /// Stored data that recaudit itself cannot have written: a damaged or foreign database.
     #[error("the database holds data recaudit cannot read: {0}")]
     Corrupt(String),

@@ -21,6 +21,8 @@
 //! - [`notify`]: the nightly job's webhooks (JSON, Slack, Teams), e-mail, dead-man's switch
 //!   and Prometheus textfile;
 //! - [`pipeline`]: one audit run end to end (store -> audit -> store + ledger -> report);
+//! - [`scheduler`]: `recaudit schedule`, the nightly job as a child process at each fire of a
+//!   cron expression in a time zone;
 //! - at the edges: [`cli`] (arguments), [`config`] (the TOML settings), [`time`] (the one
 //!   timestamp format), [`error`], and `simulator` (a Genesys Cloud API over a synthetic org;
 //!   the cargo feature `simulator`, on by default).
@@ -48,6 +50,7 @@ pub mod notify;
 pub mod pct;
 pub mod pipeline;
 pub mod report;
+pub mod scheduler;
 pub mod secret;
 #[cfg(feature = "simulator")]
 pub mod simulator;

@@ -20,7 +20,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
 use recaudit::cli::{
-    ApiArgs, Cli, Command, ConfigCommand, LedgerCommand, Locations, PullArgs, S3Args,
+    ApiArgs, Cli, Command, ConfigCommand, LedgerCommand, Locations, LogFormat, PullArgs, S3Args,
+    ScheduleArgs,
 };
 #[cfg(feature = "simulator")]
 use recaudit::cli::{ServeArgs, SimCommand};
@@ -31,6 +32,7 @@ use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
 use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
+use recaudit::scheduler;
 #[cfg(feature = "simulator")]
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
@@ -48,7 +50,9 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // A scheduler is a long-running process whose fires and results are its output.
+    let daemon = matches!(cli.command, Command::Schedule(_));
+    init_logging(cli.verbose, cli.log_format, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,10 +63,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cli_format = cli.log_format;
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("recaudit: {}", describe(&e));
+            // In JSON, the error is a log event like every other line, so a shipper sees it.
+            match cli_format {
+                LogFormat::Json => tracing::error!("recaudit: {}", describe(&e)),
+                LogFormat::Text => eprintln!("recaudit: {}", describe(&e)),
+            }
             ExitCode::from(2)
         }
     }
@@ -82,18 +91,28 @@ fn describe(error: &anyhow::Error) -> String {
     text
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// Log lines on stderr: text (coloured only on a terminal without NO_COLOR) or JSON objects;
+/// `-v` raises the level from warn (info for `schedule`, the `daemon`), RUST_LOG overrides.
+fn init_logging(verbose: u8, format: LogFormat, daemon: bool) {
+    use std::io::IsTerminal;
+    let default = match (verbose, daemon) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    // https://no-color.org: NO_COLOR set to anything but the empty string turns colour off.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && !no_color)
+            .init(),
+    }
 }
 
 /// Runs one command: those that need no database at once, the others on the database
@@ -122,6 +141,8 @@ async fn run(cli: Cli) -> Result<u8> {
         // Serving the simulator needs no database.
         #[cfg(feature = "simulator")]
         Command::Sim { command } => return sim_command(command).await,
+        // The scheduler opens no database: each run it starts does.
+        Command::Schedule(args) => return schedule_command(&cli, args).await,
         // Verifying one checkpoint needs no database.
         Command::Ledger {
             command: LedgerCommand::VerifyCheckpoint { vkey, file },
@@ -170,6 +191,7 @@ async fn run(cli: Cli) -> Result<u8> {
         #[cfg(feature = "simulator")]
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Config { .. } => unreachable!("handled before the settings are loaded"),
+        Command::Schedule(_) => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => ledger_command(&workspace, command).await?,
     };
     workspace.store.close().await;
@@ -274,6 +296,33 @@ async fn import_lock(db: &str) -> Result<import::ImportLock> {
         eprintln!("recaudit: another import into {shown} is running; waiting for it");
     })
     .await?)
+}
+
+/// `recaudit schedule`: `recaudit run` (or the hidden `--exec` program) at each fire, until
+/// SIGTERM or SIGINT; the loop is [`scheduler::run`].
+async fn schedule_command(cli: &Cli, args: &ScheduleArgs) -> Result<u8> {
+    let schedule = scheduler::Schedule::parse(&args.cron, &args.tz)?;
+    let job = match &args.exec {
+        Some(program) => scheduler::Job {
+            program: program.clone(),
+            args: args.run_args.clone(),
+        },
+        None => scheduler::Job {
+            program: std::env::current_exe().context("cannot find the recaudit binary")?,
+            args: [cli.global_args(), vec!["run".into()], args.run_args.clone()].concat(),
+        },
+    };
+    let state = match &args.state {
+        Some(path) => Some(path.clone()),
+        None => Store::file_of(&cli.locations().db)?.map(|db| scheduler::state_beside(&db)),
+    };
+    let plan = scheduler::Plan {
+        schedule,
+        job,
+        state,
+        catch_up: args.catch_up,
+    };
+    Ok(scheduler::run(plan).await?.signal.exit_code())
 }
 
 /// The window of `audit`, checked.

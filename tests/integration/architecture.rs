@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 9),
     ("cli", 9),
     ("simulator", 9),
+    ("scheduler", 9),
     ("main", 10),
     // The binary's commands too large for main.rs (`recaudit run`), beside it.
     ("cmd", 10),
