@@ -41,8 +41,9 @@ pub(crate) fn failed(error: &anyhow::Error) -> u8 {
     let status = error
         .downcast_ref::<recaudit::Error>()
         .map_or(NightStatus::Usage, NightStatus::of_error);
-    eprintln!("recaudit: {}", describe(error));
-    final_line(status, "the run did not start");
+    let message = describe(error);
+    eprintln!("recaudit: {message}");
+    final_line(status, &message);
     status.code()
 }
 
@@ -276,15 +277,18 @@ async fn night_run(
         min_completeness,
     };
     let signal = super::stop_on_signals(&sources.stop)?;
-    let outcome = tokio::select! {
-        outcome = night::run_night(&ctx, &plan) => outcome?,
-        code = stopped(&signal) => {
-            // The current step is abandoned: its transaction rolls back, its progress is what
-            // was committed, and the next run redoes it.
-            eprintln!("recaudit: stopped by a signal; the step in progress was abandoned, run again to finish the night");
-            final_line(NightStatus::Failed, "stopped by a signal");
-            return Ok((code, failure_summary(started, code, "stopped by a signal; the next run finishes the night")));
+    let result = tokio::select! {
+        outcome = night::run_night(&ctx, &plan) => outcome,
+        code = stopped(&signal) => return Ok(abandoned(started, code)),
+    };
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        // The pull saw the stop request before the select did.
+        Err(recaudit::Error::Interrupted) => {
+            let code = signal.load(std::sync::atomic::Ordering::SeqCst);
+            return Ok(abandoned(started, if code == 0 { 143 } else { code }));
         }
+        Err(e) => return Err(e.into()),
     };
     drop(sources);
     print_outcome(&outcome, &zone_name, started);
@@ -297,6 +301,17 @@ async fn night_run(
         min_completeness,
     );
     Ok((outcome.status.code(), summary))
+}
+
+/// A run stopped by SIGTERM or SIGINT: the step in progress is abandoned (its transaction rolls
+/// back, the pull keeps what it committed) and the next run redoes it.
+fn abandoned(started: Timestamp, code: u8) -> (u8, RunSummary) {
+    let what = "stopped by a signal; the step in progress was abandoned and the next run finishes the night";
+    eprintln!("recaudit: {what}");
+    let line = format!("recaudit run: stopped (exit {code}): {what}");
+    tracing::info!(exit = code, "{line}");
+    println!("{line}");
+    (code, failure_summary(started, code, what))
 }
 
 /// Waits until a signal has arrived (the cell `stop_on_signals` fills).

@@ -704,3 +704,49 @@ async fn the_outcome_reaches_webhooks_the_dead_mans_switch_and_the_metrics_file(
         "{metrics}"
     );
 }
+
+/// SIGTERM abandons the step in progress cleanly: the run exits 143 with its final line, and
+/// the next run finishes the night.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
+    let night = Night::new();
+    let mut child = night
+        .command(&[
+            "run",
+            "--source",
+            "sim",
+            "--sim-conversations",
+            FULL,
+            "--window",
+            "2026-11-01",
+            "--as-of",
+            "2026-11-02T03:00:00Z",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = PathBuf::from(format!("{}.run-lock", night.db().display()));
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&format!("pid {}", child.id())))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "ended before taking the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) with the pid of our own child and a valid signal.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{}", text(&output.stderr));
+    assert!(
+        last_line(&output).starts_with("recaudit run: stopped (exit 143)"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(night.runs().await.is_empty(), "nothing was sealed");
+    assert_exit(&night.sim_night("2026-11-01", FULL, None), 1, "exceptions");
+    assert_eq!(night.runs().await.len(), 1);
+    night.verify();
+}
