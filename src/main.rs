@@ -51,7 +51,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     // A scheduler is a long-running process whose fires and results are its output.
-    let daemon = matches!(cli.command, Command::Schedule(_));
+    // The scheduled commands log what they do at info by default: their log is the record.
+    let daemon = matches!(cli.command, Command::Schedule(_) | Command::Run(_));
     init_logging(cli.verbose, cli.log_format, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -92,9 +93,24 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 /// Log lines on stderr: text (coloured only on a terminal without NO_COLOR) or JSON objects;
-/// `-v` raises the level from warn (info for `schedule`, the `daemon`), RUST_LOG overrides.
+/// `-v` raises the level from warn (info for `schedule` and `run`, the `daemon`s), RUST_LOG
+/// overrides.
+/// Whether logs are JSON lines (`--log-format json`): then messages to the operator are log
+/// events too, so that a log shipper sees every line as JSON.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A message to the operator on stderr (`recaudit: ...`), or a warning event in JSON mode.
+fn say(text: &str) {
+    if JSON_LOGS.load(Ordering::Relaxed) {
+        tracing::warn!("{text}");
+    } else {
+        eprintln!("recaudit: {text}");
+    }
+}
+
 fn init_logging(verbose: u8, format: LogFormat, daemon: bool) {
     use std::io::IsTerminal;
+    JSON_LOGS.store(matches!(format, LogFormat::Json), Ordering::Relaxed);
     let default = match (verbose, daemon) {
         (0, false) => "warn",
         (0, true) | (1, _) => "info",

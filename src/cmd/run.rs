@@ -16,7 +16,7 @@ use recaudit::source::genesys::Stop;
 use recaudit::store::Store;
 use recaudit::time::Timestamp;
 
-use super::{Workspace, cli_time, describe, pull_config};
+use super::{Workspace, cli_time, describe, pull_config, say};
 
 /// Takes the run lock of the database `db`; `Err` is the exit status of a refused run (the
 /// holder named on stderr).
@@ -25,11 +25,11 @@ pub(crate) fn run_lock(db: &str) -> Result<Result<night::RunLock, u8>> {
     Ok(match night::RunLock::try_acquire(database.as_deref())? {
         Ok(lock) => Ok(lock),
         Err(holder) => {
-            eprintln!(
-                "recaudit: another run holds {} ({}); this one did nothing. It ends by itself; a crashed holder releases the lock when its process ends.",
+            say(&format!(
+                "another run holds {} ({}); this one did nothing. It ends by itself; a crashed holder releases the lock when its process ends.",
                 database.map_or_else(|| db.to_string(), |p| p.display().to_string()),
                 holder.0
-            );
+            ));
             final_line(NightStatus::Locked, "another run holds the lock");
             Err(NightStatus::Locked.code())
         }
@@ -42,7 +42,7 @@ pub(crate) fn failed(error: &anyhow::Error) -> u8 {
         .downcast_ref::<recaudit::Error>()
         .map_or(NightStatus::Usage, NightStatus::of_error);
     let message = describe(error);
-    eprintln!("recaudit: {message}");
+    say(&message);
     final_line(status, &message);
     status.code()
 }
@@ -67,18 +67,18 @@ pub(crate) async fn run_command(workspace: &Workspace, args: &RunArgs) -> u8 {
     };
     let delivery = notify::notify(settings, &summary).await;
     for receipt in delivery.failed() {
-        eprintln!("recaudit: notification not delivered: {receipt}");
+        say(&format!("notification not delivered: {receipt}"));
     }
     recaudit::failpoint::hit("mid-notification");
     if let Some(receipt) = notify::ping_finish(settings, &summary).await
         && receipt.error.is_some()
     {
-        eprintln!("recaudit: dead-man's switch not reached: {receipt}");
+        say(&format!("dead-man's switch not reached: {receipt}"));
     }
     if let Some(path) = &settings.metrics_file
         && let Err(e) = notify::write_metrics(path, &notify::Metrics::from(&summary))
     {
-        eprintln!("recaudit: metrics file not written: {e}");
+        say(&format!("metrics file not written: {e}"));
     }
     code
 }
@@ -241,7 +241,8 @@ async fn night_run(
     };
     if names.len() > 1 && names.iter().any(|s| s == SIM_SOURCE) {
         return Err(recaudit::Error::Usage(
-            "--source sim cannot be combined with other sources: its night is synthetic".to_string(),
+            "--source sim cannot be combined with other sources: its night is synthetic"
+                .to_string(),
         )
         .into());
     }
@@ -307,7 +308,7 @@ async fn night_run(
 /// back, the pull keeps what it committed) and the next run redoes it.
 fn abandoned(started: Timestamp, code: u8) -> (u8, RunSummary) {
     let what = "stopped by a signal; the step in progress was abandoned and the next run finishes the night";
-    eprintln!("recaudit: {what}");
+    say(what);
     let line = format!("recaudit run: stopped (exit {code}): {what}");
     tracing::info!(exit = code, "{line}");
     println!("{line}");
@@ -478,11 +479,11 @@ fn print_outcome(outcome: &NightOutcome, zone: &str, started: Timestamp) {
             if w.revisited { ", revisited" } else { "" }
         );
         for problem in &w.problems {
-            eprintln!("recaudit: {}: {problem}", w.window);
+            say(&format!("{}: {problem}", w.window));
         }
     }
     for problem in &outcome.problems {
-        eprintln!("recaudit: {problem}");
+        say(problem);
     }
     let sealed = outcome
         .windows

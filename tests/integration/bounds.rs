@@ -192,14 +192,36 @@ async fn import_big(bytes: u64) -> (u64, u64) {
     (size, peak)
 }
 
-/// Peak memory stays far below the file's size and does not grow with it.
+/// The same binary's peak RSS importing the good files alone: its fixed cost (the mapped
+/// binary, its relocations, the runtime), which grows with the code and not with any file.
+#[cfg(target_os = "linux")]
+fn import_floor() -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    good_files(&input);
+    let url = TestEnv::url_in(dir.path());
+    let mut command = binary(dir.path());
+    command.args(["--db", &url, "import", input.to_str().unwrap()]);
+    let (code, peak, stdout, stderr) = run_measured(command, dir.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    peak
+}
+
+/// Peak memory stays far below the file's size and does not grow with it. What the file adds
+/// is measured against the same binary's fixed cost in the same run ([`import_floor`]), so the
+/// bound holds the import to account, not the size of the executable: a sixth of the file is
+/// about what the third of the file this test first allowed in all left above the fixed cost
+/// of the binary of then (53 MB less about 26 MB, for 160 MB); the same binary's fixed cost
+/// grew by about 5 MB with the nightly job's code and crates (issue 12).
 #[cfg(target_os = "linux")]
 async fn memory_is_bounded(bytes: u64) {
+    let floor = import_floor();
     let (small, small_peak) = import_big(bytes).await;
     let (large, large_peak) = import_big(bytes * 2).await;
     let mb = |b: u64| b as f64 / 1e6;
     println!(
-        "NDJSON {:.0} MB: peak RSS {:.1} MB; {:.0} MB: peak RSS {:.1} MB (ratio {:.2})",
+        "fixed cost {:.1} MB; NDJSON {:.0} MB: peak RSS {:.1} MB; {:.0} MB: peak RSS {:.1} MB (ratio {:.2})",
+        mb(floor),
         mb(small),
         mb(small_peak),
         mb(large),
@@ -207,8 +229,9 @@ async fn memory_is_bounded(bytes: u64) {
         large_peak as f64 / small_peak as f64
     );
     assert!(
-        large_peak < large / 3,
-        "peak RSS {large_peak} for a file of {large} bytes"
+        large_peak.saturating_sub(floor) < large / 6,
+        "peak RSS {large_peak} ({} above the fixed cost {floor}) for a file of {large} bytes",
+        large_peak.saturating_sub(floor)
     );
     assert!(
         large_peak < small_peak + (large - small) / 10,

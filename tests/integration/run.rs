@@ -730,7 +730,10 @@ async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
     let lock = PathBuf::from(format!("{}.run-lock", night.db().display()));
     while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&format!("pid {}", child.id())))
     {
-        assert!(child.try_wait().unwrap().is_none(), "ended before taking the lock");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before taking the lock"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(1500));
