@@ -65,8 +65,11 @@ fn main() -> ExitCode {
         }
     };
     let cli_format = cli.log_format;
+    let nightly_job = matches!(cli.command, Command::Run(_));
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
+        // `run` ends with its summary line and its own status, whatever stopped it.
+        Err(e) if nightly_job => ExitCode::from(nightly::failed(&e)),
         Err(e) => {
             // In JSON, the error is a log event like every other line, so a shipper sees it.
             match cli_format {
@@ -92,9 +95,6 @@ fn describe(error: &anyhow::Error) -> String {
     text
 }
 
-/// Log lines on stderr: text (coloured only on a terminal without NO_COLOR) or JSON objects;
-/// `-v` raises the level from warn (info for `schedule` and `run`, the `daemon`s), RUST_LOG
-/// overrides.
 /// Whether logs are JSON lines (`--log-format json`): then messages to the operator are log
 /// events too, so that a log shipper sees every line as JSON.
 static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -108,6 +108,9 @@ fn say(text: &str) {
     }
 }
 
+/// Log lines on stderr: text (coloured only on a terminal without NO_COLOR) or JSON objects;
+/// `-v` raises the level from warn (info for `schedule` and `run`, the `daemon`s), RUST_LOG
+/// overrides.
 fn init_logging(verbose: u8, format: LogFormat, daemon: bool) {
     use std::io::IsTerminal;
     JSON_LOGS.store(matches!(format, LogFormat::Json), Ordering::Relaxed);

@@ -36,7 +36,8 @@ pub(crate) fn run_lock(db: &str) -> Result<Result<night::RunLock, u8>> {
     })
 }
 
-/// The exit status of a run that failed before it could start, the error printed.
+/// The exit status of a run ended by an error (before it started, or a failure no window could
+/// absorb: the database, the disk), with the error and the final line printed.
 pub(crate) fn failed(error: &anyhow::Error) -> u8 {
     let status = error
         .downcast_ref::<recaudit::Error>()
@@ -205,29 +206,9 @@ fn checkpoint_of(note: &str) -> Option<notify::Checkpoint> {
     })
 }
 
-async fn night_run(
-    workspace: &Workspace,
-    args: &RunArgs,
-    started: Timestamp,
-) -> Result<(u8, RunSummary)> {
-    let settings = &workspace.settings.run;
-    let zone_name = args
-        .tz
-        .clone()
-        .unwrap_or_else(|| settings.time_zone.clone());
-    let zone = window::zone(&zone_name)?;
-    let as_of = match &args.as_of {
-        Some(text) => cli_time("--as-of", text)?,
-        None => Timestamp::now(),
-    };
-    let tonight = window::parse_windows(&args.window, zone, as_of)?;
-    if let Some(open) = tonight.iter().find(|w| w.to > as_of) {
-        return Err(recaudit::Error::Usage(format!(
-            "--window {}: the window {open} has not ended at {as_of}; run it once it has",
-            args.window
-        ))
-        .into());
-    }
+/// The sources of the run: `--source`, else `[run] sources`; the simulator only alone and only
+/// from the command line, so that a synthetic night never lands beside real ones.
+fn source_names(args: &RunArgs, settings: &night::RunSettings) -> Result<Vec<String>> {
     let names = if args.sources.is_empty() {
         if settings.sources.iter().any(|s| s == SIM_SOURCE) {
             return Err(recaudit::Error::Usage(
@@ -252,6 +233,33 @@ async fn night_run(
         )
         .into());
     }
+    Ok(names)
+}
+
+async fn night_run(
+    workspace: &Workspace,
+    args: &RunArgs,
+    started: Timestamp,
+) -> Result<(u8, RunSummary)> {
+    let settings = &workspace.settings.run;
+    let zone_name = args
+        .tz
+        .clone()
+        .unwrap_or_else(|| settings.time_zone.clone());
+    let zone = window::zone(&zone_name)?;
+    let as_of = match &args.as_of {
+        Some(text) => cli_time("--as-of", text)?,
+        None => Timestamp::now(),
+    };
+    let tonight = window::parse_windows(&args.window, zone, as_of)?;
+    if let Some(open) = tonight.iter().find(|w| w.to > as_of) {
+        return Err(recaudit::Error::Usage(format!(
+            "--window {}: the window {open} has not ended at {as_of}; run it once it has",
+            args.window
+        ))
+        .into());
+    }
+    let names = source_names(args, settings)?;
     let min_completeness = args.min_completeness.or(settings.min_completeness);
     let plan = night::plan(
         &workspace.store,
