@@ -236,8 +236,8 @@ pub enum Command {
     /// supersedes the earlier one, one whose verdicts stand gets none. Rerunning is safe: a
     /// run killed at any point is completed by the next. One run at a time per database.
     ///
-    /// Exit status: 0 ran, no exceptions; 1 ran, with exceptions (or completeness below
-    /// --min-completeness); 2 usage or configuration error; 3 a source unreachable or refused
+    /// Exit status: 0 ran, no exceptions; 1 ran, with exceptions (tonight's, or an earlier
+    /// window's whose verdicts changed); 2 usage or configuration error; 3 a source unreachable or refused
     /// (credentials, permissions, rate limit exhausted); 4 evidence incomplete (a window the
     /// evidence does not cover, rejected inputs); 5 ledger verification failed (nothing
     /// appended); 6 another run holds the database's lock; 7 any other failure (database,
@@ -382,8 +382,8 @@ pub struct RunArgs {
     /// Judge as of this instant, UTC (default: now); `last-night` is the day before it.
     #[arg(long, value_name = "UTC")]
     pub as_of: Option<String>,
-    /// Completeness in percent below which the run exits 1 and alerts (default: `[run]
-    /// min_completeness`).
+    /// Completeness in percent below which the notifications say `below-threshold` (default:
+    /// `[run] min_completeness`); any exception already makes the exit status 1.
     #[arg(long, value_name = "PERCENT")]
     pub min_completeness: Option<f64>,
     #[command(flatten)]

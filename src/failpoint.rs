@@ -13,7 +13,14 @@
 /// The variable that names the point to die at.
 pub const KILL_AT: &str = "RECAUDIT_KILL_AT";
 
-/// Dies here, by SIGKILL, if [`KILL_AT`] names `point`.
+/// Dies here, by SIGKILL, if [`KILL_AT`] names `point`. Only in builds with debug assertions
+/// (the tests' builds): a release binary ignores the variable, so that a stray one can never
+/// kill a production run.
+#[cfg(not(debug_assertions))]
+pub fn hit(_point: &str) {}
+
+/// Dies here, by SIGKILL, if [`KILL_AT`] names `point` (see the release build's `hit`).
+#[cfg(debug_assertions)]
 pub fn hit(point: &str) {
     if std::env::var_os(KILL_AT).is_some_and(|at| at == point) {
         eprintln!("recaudit: {KILL_AT}={point}: killing this process now (a crash test)");

@@ -14,5 +14,9 @@ CREATE TABLE night_windows (
     PRIMARY KEY (window_start, window_end)
 );
 
--- The newest run over a window: what `run` compares a new evaluation with.
+-- The newest run over a window: what `run` compares a new evaluation with; the windows of
+-- the lookback, and the runs among them with a pending finding: what `run` revisits. Without
+-- them each run would read every run and finding ever sealed.
 CREATE INDEX runs_by_window ON runs (window_start, window_end, seq);
+CREATE INDEX runs_by_window_end ON runs (window_end);
+CREATE INDEX findings_pending ON findings (run_id) WHERE status = 'pending';

@@ -39,9 +39,16 @@ pub(crate) fn run_lock(db: &str) -> Result<Result<night::RunLock, u8>> {
 /// The exit status of a run ended by an error (before it started, or a failure no window could
 /// absorb: the database, the disk), with the error and the final line printed.
 pub(crate) fn failed(error: &anyhow::Error) -> u8 {
-    let status = error
-        .downcast_ref::<recaudit::Error>()
-        .map_or(NightStatus::Usage, NightStatus::of_error);
+    // The library's errors say what they are; an operating-system error is the machine's (7);
+    // the binary's own messages are about its arguments (2).
+    let status = match (
+        error.downcast_ref::<recaudit::Error>(),
+        error.downcast_ref::<std::io::Error>(),
+    ) {
+        (Some(e), _) => NightStatus::of_error(e),
+        (None, Some(_)) => NightStatus::Failed,
+        (None, None) => NightStatus::Usage,
+    };
     let message = describe(error);
     say(&message);
     final_line(status, &message);
@@ -114,7 +121,8 @@ fn seconds_between(from: Timestamp, to: Timestamp) -> f64 {
     (to.millis() - from.millis()) as f64 / 1000.0
 }
 
-/// What the notifications say of a night: tonight's windows' counts, every run sealed, the
+/// What the notifications say of a night: the counts of the windows whose verdicts are news
+/// (`WindowOutcome::is_news`), every run sealed, the
 /// newest checkpoint.
 fn night_summary(
     outcome: &NightOutcome,
@@ -124,26 +132,23 @@ fn night_summary(
     reports_dir: &std::path::Path,
     min_completeness: Option<f64>,
 ) -> RunSummary {
-    let mut statuses = BTreeMap::new();
-    let mut reasons = BTreeMap::new();
-    let (mut complete, mut exceptions) = (0u64, 0u64);
-    for tally in outcome
-        .windows
-        .iter()
-        .filter(|w| !w.revisited)
-        .filter_map(|w| w.tally.as_ref())
-    {
-        for (status, n) in tally.by_status() {
-            *statuses.entry(status.to_string()).or_insert(0) += n as u64;
+    let mut tally = recaudit::report::Tally::default();
+    for window in outcome.windows.iter().filter(|w| w.is_news()) {
+        if let Some(t) = &window.tally {
+            tally.absorb(t);
         }
-        for (reason, n) in tally.by_reason() {
-            *reasons.entry(reason.to_string()).or_insert(0) += n as u64;
-        }
-        complete += tally.count(Status::Complete) as u64;
-        exceptions += tally.count(Status::Exception) as u64;
     }
-    let completeness = (complete + exceptions > 0)
-        .then(|| complete as f64 * 100.0 / (complete + exceptions) as f64);
+    let count = |n: usize| n as u64;
+    let statuses: BTreeMap<String, u64> = tally
+        .by_status()
+        .map(|(s, n)| (s.to_string(), count(n)))
+        .collect();
+    let reasons: BTreeMap<String, u64> = tally
+        .by_reason()
+        .map(|(r, n)| (r.to_string(), count(n)))
+        .collect();
+    let exceptions = tally.count(Status::Exception);
+    let completeness = tally.completeness_percent();
     let below = matches!((min_completeness, completeness), (Some(min), Some(c)) if c < min);
     let outcome_word = match outcome.status {
         NightStatus::Clean => Outcome::Ok,
@@ -251,6 +256,12 @@ async fn night_run(
         Some(text) => cli_time("--as-of", text)?,
         None => Timestamp::now(),
     };
+    if as_of > Timestamp::now() {
+        return Err(recaudit::Error::Usage(format!(
+            "--as-of {as_of} is in the future: a night is judged once it has happened"
+        ))
+        .into());
+    }
     let tonight = window::parse_windows(&args.window, zone, as_of)?;
     if let Some(open) = tonight.iter().find(|w| w.to > as_of) {
         return Err(recaudit::Error::Usage(format!(
@@ -283,7 +294,6 @@ async fn night_run(
         sources: sources.list.clone(),
         time_zone: zone_name.clone(),
         as_of,
-        min_completeness,
     };
     let signal = super::stop_on_signals(&sources.stop)?;
     let result = tokio::select! {
@@ -501,6 +511,7 @@ fn print_outcome(outcome: &NightOutcome, zone: &str, started: Timestamp) {
     let exceptions: usize = outcome
         .windows
         .iter()
+        .filter(|w| w.is_news())
         .filter_map(|w| w.tally.as_ref())
         .map(|t| t.count(Status::Exception))
         .sum();
@@ -514,7 +525,7 @@ fn print_outcome(outcome: &NightOutcome, zone: &str, started: Timestamp) {
     final_line(
         outcome.status,
         &format!(
-            "{} windows, {sealed} runs sealed, {exceptions} exceptions, {pending} pending, {seconds:.1} s",
+            "{} windows, {sealed} runs sealed, {exceptions} new exceptions, {pending} pending, {seconds:.1} s",
             outcome.windows.len()
         ),
     );

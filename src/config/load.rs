@@ -66,8 +66,12 @@ impl Effective {
     ) -> Result<Effective> {
         let text = match path {
             Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(Error::io("cannot read configuration file", path))?,
+                // A configuration that cannot be read is a configuration error (exit 2 of
+                // `run`), not a failure of the machine.
+                std::fs::read_to_string(path).map_err(|e| Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("cannot read the configuration file: {e}"),
+                })?,
             ),
             None => None,
         };

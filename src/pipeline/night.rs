@@ -40,7 +40,7 @@ use crate::time::{HOUR_MS, Timestamp};
 pub enum NightStatus {
     /// Every window audited; no exceptions.
     Clean = 0,
-    /// Audited, with exceptions, or completeness below `[run] min_completeness`.
+    /// Audited, with exceptions (tonight's, or an earlier window's whose verdicts changed).
     Exceptions = 1,
     /// A usage or configuration error: nothing was done.
     Usage = 2,
@@ -100,7 +100,9 @@ impl NightStatus {
     /// The status an error that ended a step maps to.
     pub fn of_error(error: &Error) -> NightStatus {
         match error {
-            Error::Usage(_) | Error::Config { .. } => NightStatus::Usage,
+            Error::Usage(_) | Error::Config { .. } | Error::ConfigVariable { .. } => {
+                NightStatus::Usage
+            }
             Error::S3 { .. }
             | Error::Api { .. }
             | Error::Http { .. }
@@ -140,6 +142,12 @@ pub enum NightSource {
 }
 
 impl NightSource {
+    /// Whether the source is read per window (the API, a bucket's date folders) rather than
+    /// once per run (a folder).
+    fn per_window(&self) -> bool {
+        !matches!(self, NightSource::Folder(_))
+    }
+
     /// How the source is named in logs and summaries (never with a credential).
     pub fn describe(&self) -> String {
         match self {
@@ -159,9 +167,10 @@ pub struct RunSettings {
     pub time_zone: String,
     /// Where the evidence comes from: `api`, `sim`, a folder, or `s3://BUCKET/PREFIX`.
     pub sources: Vec<String>,
-    /// Completeness (complete / (complete + exception), in percent) below which a window
-    /// counts as failing its bar: the run exits 1 and the `below-threshold` alert fires. Any
-    /// exception already makes the exit status 1; this is the bar alerts and metrics show.
+    /// Completeness (complete / (complete + exception), in percent) below which the
+    /// notifications say `below-threshold` (and the receivers `on = ["below-threshold"]` hear
+    /// of it). It cannot lower the exit status: completeness under 100 means an exception,
+    /// and any exception already makes it 1.
     pub min_completeness: Option<f64>,
     /// How far back earlier windows are revisited (days before tonight's start).
     pub lookback_days: u32,
@@ -230,7 +239,18 @@ impl RunLock {
             std::process::id(),
             Timestamp::now()
         );
-        let path = FileLock::beside(database, ".run-lock");
+        // One database reached by two spellings (relative and absolute, or a symlink) must
+        // have one lock file.
+        let database = std::fs::canonicalize(database).unwrap_or_else(|_| {
+            let dir = match database.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            std::fs::canonicalize(dir)
+                .map(|dir| dir.join(database.file_name().unwrap_or_default()))
+                .unwrap_or_else(|_| database.to_path_buf())
+        });
+        let path = FileLock::beside(&database, ".run-lock");
         Ok(FileLock::try_acquire_as(&path, &holder)?.map(|lock| RunLock { _lock: lock }))
     }
 }
@@ -247,7 +267,6 @@ pub struct NightContext<'a> {
     pub sources: Vec<NightSource>,
     pub time_zone: String,
     pub as_of: Timestamp,
-    pub min_completeness: Option<f64>,
 }
 
 /// The windows a run visits: tonight's (from `--window`), then the earlier ones still open.
@@ -306,6 +325,28 @@ pub struct WindowOutcome {
     pub problems: Vec<String>,
 }
 
+impl WindowOutcome {
+    /// Whether its verdicts are news: tonight's window, or an earlier one whose verdicts
+    /// changed. An earlier window re-checked without change was reported when it was sealed;
+    /// its exceptions do not count again (in the exit status, the summary, the alerts).
+    pub fn is_news(&self) -> bool {
+        !self.revisited || self.sealed.is_some()
+    }
+
+    fn new(window: Window, revisited: bool) -> WindowOutcome {
+        WindowOutcome {
+            window,
+            revisited,
+            status: NightStatus::Clean,
+            sealed: None,
+            superseded: None,
+            standing: None,
+            tally: None,
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// The whole night.
 #[derive(Debug, Clone)]
 pub struct NightOutcome {
@@ -340,20 +381,69 @@ pub async fn run_night(ctx: &NightContext<'_>, plan: &NightPlan) -> Result<Night
             .night_started(window.from, window.to, &ctx.time_zone, Timestamp::now())
             .await?;
     }
+    // A folder holds what it holds whatever the window: it is read once, before any window,
+    // and a folder that cannot be read leaves every window without its evidence (and open).
+    let mut folders_read = true;
+    for source in ctx.sources.iter().filter(|s| !s.per_window()) {
+        match fetch(ctx, source, None).await {
+            Ok(rejected) => {
+                if !rejected.is_empty() {
+                    outcome.status = outcome.status.worst(NightStatus::EvidenceIncomplete);
+                    outcome.problems.extend(rejected);
+                }
+            }
+            Err(e) if fatal(&e) => return Err(e),
+            Err(e) => {
+                folders_read = false;
+                outcome.status = outcome.status.worst(NightStatus::of_error(&e));
+                outcome.problems.push(format!("{}: {e}", source.describe()));
+            }
+        }
+    }
+    if !folders_read {
+        return finish(ctx, outcome).await;
+    }
     let mut ledger = None;
     for window in plan.windows() {
         let revisited = !plan.tonight.contains(&window);
-        let done = night_window(
+        let done = match night_window(
             ctx,
             window,
             revisited,
             &mut ledger,
             &mut outcome.created_key,
         )
-        .await?;
+        .await
+        {
+            Ok(done) => done,
+            Err(e) if fatal(&e) => return Err(e),
+            // One window's failure (its reports cannot be written, say) is that window's:
+            // it stays open, and the other windows still run.
+            Err(e) => WindowOutcome {
+                status: NightStatus::of_error(&e),
+                problems: vec![e.to_string()],
+                ..WindowOutcome::new(window, revisited)
+            },
+        };
         outcome.status = outcome.status.worst(done.status);
         outcome.windows.push(done);
     }
+    finish(ctx, outcome).await
+}
+
+/// Errors no window can absorb: the database itself, or a stop request.
+fn fatal(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Database { .. }
+            | Error::Migration { .. }
+            | Error::NoDatabase(_)
+            | Error::Interrupted
+    )
+}
+
+/// Anchors what is unanchored and reads the newest checkpoint for the notifications.
+async fn finish(ctx: &NightContext<'_>, mut outcome: NightOutcome) -> Result<NightOutcome> {
     let anchors = anchor::anchor_missing(ctx.store, &ctx.ledger_settings).await?;
     for failed in anchors.failed {
         outcome.problems.push(format!(
@@ -405,25 +495,23 @@ async fn night_window(
     ledger: &mut Option<Ledger>,
     created_key: &mut Option<String>,
 ) -> Result<WindowOutcome> {
-    let mut done = WindowOutcome {
-        window,
-        revisited,
-        status: NightStatus::Clean,
-        sealed: None,
-        superseded: None,
-        standing: None,
-        tally: None,
-        problems: Vec::new(),
-    };
+    let mut done = WindowOutcome::new(window, revisited);
     tracing::info!(window = %window, revisited, "window");
-    for source in &ctx.sources {
-        if let Err(e) = fetch(ctx, source, window, &mut done).await {
-            let status = NightStatus::of_error(&e);
-            if status == NightStatus::Failed {
-                return Err(e);
+    for source in ctx.sources.iter().filter(|s| s.per_window()) {
+        match fetch(ctx, source, Some(window)).await {
+            Ok(rejected) => {
+                if !rejected.is_empty() {
+                    // Evidence that could not be read: the audit still runs on the rest, but
+                    // the run must not pass as clean (issue 8's trust rule).
+                    done.status = done.status.worst(NightStatus::EvidenceIncomplete);
+                    done.problems.extend(rejected);
+                }
             }
-            done.status = done.status.worst(status);
-            done.problems.push(format!("{}: {e}", source.describe()));
+            Err(e) if NightStatus::of_error(&e) == NightStatus::Failed => return Err(e),
+            Err(e) => {
+                done.status = done.status.worst(NightStatus::of_error(&e));
+                done.problems.push(format!("{}: {e}", source.describe()));
+            }
         }
     }
     crate::failpoint::hit("after-pull");
@@ -455,8 +543,13 @@ async fn night_window(
         && same_verdicts(ctx.store, previous, prepared.findings()).await?
     {
         // Nothing changed: the sealed run stands. Its reports are written again (the same
-        // bytes), in case a crash cut them short.
-        pipeline::regenerate_reports(ctx.store, previous, &ctx.reports_dir).await?;
+        // bytes), in case a crash cut them short. A run this recaudit renders differently
+        // (an older release sealed it) keeps the files it has.
+        match pipeline::regenerate_reports(ctx.store, previous, &ctx.reports_dir).await {
+            Ok(_) => {}
+            Err(e @ Error::ReportMismatch(_)) => done.problems.push(e.to_string()),
+            Err(e) => return Err(e),
+        }
         done.tally = Some(Tally::of(prepared.findings()));
         done.standing = Some(previous.clone());
     } else {
@@ -475,25 +568,14 @@ async fn night_window(
     ctx.store
         .night_done(window.from, window.to, Timestamp::now())
         .await?;
-    if let Some(tally) = &done.tally {
-        done.status = done
-            .status
-            .worst(verdict_status(tally, ctx.min_completeness));
+    // Exceptions make the run's status 1 when they are news (see `WindowOutcome::is_news`).
+    if let Some(tally) = &done.tally
+        && done.is_news()
+        && tally.count(Status::Exception) > 0
+    {
+        done.status = done.status.worst(NightStatus::Exceptions);
     }
     Ok(done)
-}
-
-/// Exceptions, or completeness below the bar, make a run's status 1.
-fn verdict_status(tally: &Tally, min_completeness: Option<f64>) -> NightStatus {
-    let below = match (min_completeness, tally.completeness_percent()) {
-        (Some(min), Some(percent)) => percent < min,
-        _ => false,
-    };
-    if tally.count(Status::Exception) > 0 || below {
-        NightStatus::Exceptions
-    } else {
-        NightStatus::Clean
-    }
 }
 
 /// Opens the ledger for sealing, creating its key on a database's first run.
@@ -523,40 +605,37 @@ async fn same_verdicts(store: &Store, run: &str, findings: &[Finding]) -> Result
     Ok(sealed.iter().zip(now).all(|(a, b)| a == b))
 }
 
-/// Brings one source's evidence for `window` into the store.
+/// Brings one source's evidence into the store: for `window` (the API and buckets), or all of
+/// it (`None`, a folder). Returns the inputs it rejected, each named.
 async fn fetch(
     ctx: &NightContext<'_>,
     source: &NightSource,
-    window: Window,
-    done: &mut WindowOutcome,
-) -> Result<()> {
-    let outcome = match source {
-        NightSource::Api(config) => {
+    window: Option<Window>,
+) -> Result<Vec<String>> {
+    let outcome = match (source, window) {
+        (NightSource::Api(config), Some(window)) => {
             genesys::pull(ctx.store, (**config).clone(), window.from, window.to)
                 .await?
                 .0
         }
-        NightSource::Folder(path) => {
-            let _lock = ImportLock::acquire(ctx.store.path().map(PathBuf::as_path), || {
-                tracing::warn!("another import into this database is running; waiting for it");
-            })
-            .await?;
+        (NightSource::Folder(path), _) => {
+            let _lock = import_lock(ctx).await?;
             import::import_paths_with(ctx.store, std::slice::from_ref(path), &ctx.import_settings)
                 .await?
         }
         #[cfg(feature = "s3")]
-        NightSource::Bucket {
-            url,
-            settings,
-            hash_media,
-            hash_concurrency,
-            margin_days,
-        } => {
+        (
+            NightSource::Bucket {
+                url,
+                settings,
+                hash_media,
+                hash_concurrency,
+                margin_days,
+            },
+            Some(window),
+        ) => {
             use crate::source::s3;
-            let _lock = ImportLock::acquire(ctx.store.path().map(PathBuf::as_path), || {
-                tracing::warn!("another import into this database is running; waiting for it");
-            })
-            .await?;
+            let _lock = import_lock(ctx).await?;
             let how = s3::BucketImport {
                 days: Some(s3::ExportDays::of_window(
                     window.from,
@@ -577,6 +656,7 @@ async fn fetch(
             )
             .await?
         }
+        _ => return Ok(Vec::new()),
     };
     tracing::info!(
         source = %source.describe(),
@@ -585,14 +665,17 @@ async fn fetch(
         rejected = outcome.rejected.len(),
         "fetched"
     );
-    if !outcome.rejected.is_empty() {
-        // Evidence that could not be read: the audit still runs on the rest, but the run must
-        // not pass as clean (issue 8's trust rule).
-        done.status = done.status.worst(NightStatus::EvidenceIncomplete);
-        for rejection in &outcome.rejected {
-            done.problems
-                .push(format!("{}: rejected {rejection}", source.describe()));
-        }
-    }
-    Ok(())
+    Ok(outcome
+        .rejected
+        .iter()
+        .map(|rejection| format!("{}: rejected {rejection}", source.describe()))
+        .collect())
+}
+
+/// The import lock, for a source that imports (see `source::import::ImportLock`).
+async fn import_lock(ctx: &NightContext<'_>) -> Result<ImportLock> {
+    ImportLock::acquire(ctx.store.path().map(PathBuf::as_path), || {
+        tracing::warn!("another import into this database is running; waiting for it");
+    })
+    .await
 }

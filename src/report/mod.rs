@@ -50,6 +50,17 @@ impl Tally {
         tally
     }
 
+    /// Adds another tally's counts to this one (several windows' into one night's).
+    pub fn absorb(&mut self, other: &Tally) {
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        for (reason, n) in &other.reasons {
+            *self.reasons.entry(reason).or_default() += n;
+        }
+        self.total += other.total;
+    }
+
     pub fn count(&self, status: Status) -> usize {
         self.statuses.get(&status).copied().unwrap_or(0)
     }

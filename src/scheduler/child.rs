@@ -50,13 +50,14 @@ impl Job {
 pub enum RunExit {
     /// 0: the window was audited and has no exceptions.
     Clean,
-    /// 1: exceptions found, or completeness below the threshold.
+    /// 1: exceptions found.
     Exceptions,
     /// 2: a usage or configuration error.
     Usage,
     /// 3: the source (API, bucket) was unreachable or refused the credentials.
     SourceUnreachable,
-    /// 4: the evidence for the window is incomplete; nothing was sealed.
+    /// 4: the evidence is incomplete: a window it does not cover stays open, or inputs were
+    /// rejected (the rest sealed).
     EvidenceIncomplete,
     /// 5: the ledger failed verification.
     LedgerFailed,
@@ -123,7 +124,7 @@ impl RunExit {
         match self {
             RunExit::Clean => "exit 0: no exceptions".to_string(),
             RunExit::Exceptions => {
-                "exit 1: exceptions found or completeness below the threshold (see the run's reports)"
+                "exit 1: exceptions found (see the run's reports)"
                     .to_string()
             }
             RunExit::Usage => "exit 2: usage or configuration error".to_string(),
@@ -131,7 +132,7 @@ impl RunExit {
                 "exit 3: the source was unreachable or refused the credentials".to_string()
             }
             RunExit::EvidenceIncomplete => {
-                "exit 4: the evidence is incomplete; nothing was sealed".to_string()
+                "exit 4: the evidence is incomplete (an uncovered window stays open, or inputs were rejected)".to_string()
             }
             RunExit::LedgerFailed => "exit 5: ledger verification failed".to_string(),
             RunExit::Locked => "exit 6: another run holds the lock".to_string(),

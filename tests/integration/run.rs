@@ -181,6 +181,51 @@ fn usage_errors_exit_2_before_anything_is_done() {
         );
     }
     assert!(night.runs_empty());
+
+    // A configuration that cannot be used is a usage error too, not a failure to retry. (A
+    // simulated night reads no RECAUDIT_* variable, so this one is a real source's.)
+    let misspelled = night
+        .command(&["run", "--source", "api", "--window", "2026-11-01"])
+        .env(concat!("RECAUDIT_RULES__", "GRACE_HOUR"), "12")
+        .output()
+        .unwrap();
+    assert_exit(&misspelled, 2, "usage-error");
+    let missing = night.run(&["--config", "no-such.toml", "run", "--source", "sim"]);
+    assert_exit(&missing, 2, "usage-error");
+    assert!(
+        text(&missing.stderr).contains("no-such.toml"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let future = night.run(&["run", "--source", "sim", "--as-of", "2099-01-01T00:00:00Z"]);
+    assert_exit(&future, 2, "usage-error");
+}
+
+/// The night the clocks go back in New York has 25 hours, and `run` audits exactly them.
+#[test]
+fn a_25_hour_night_is_one_window_of_25_hours() {
+    let night = Night::new();
+    let output = night.run(&[
+        "run",
+        "--source",
+        "sim",
+        "--sim-conversations",
+        SMALL,
+        "--tz",
+        "America/New_York",
+        "--window",
+        "2026-11-01",
+        "--as-of",
+        "2026-11-02T12:00:00Z",
+    ]);
+    assert_exit(&output, 1, "exceptions");
+    assert!(
+        text(&output.stdout).contains(
+            "window [2026-11-01T04:00:00.000Z, 2026-11-02T05:00:00.000Z) (America/New_York)"
+        ),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 impl Night {
@@ -411,6 +456,20 @@ async fn killed_then_rerun_equals_uninterrupted(point: &str) {
     assert_exit(&whole.sim_night("2026-11-01", SMALL, None), 1, "exceptions");
 
     assert_eq!(killed.runs().await.len(), 1, "{point}");
+    // The ledger holds one run's records and one checkpoint, as after one uninterrupted run.
+    for table in [
+        "ledger_runs",
+        "ledger_entries",
+        "ledger_checkpoints",
+        "run_inputs",
+    ] {
+        let count = format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}");
+        assert_eq!(
+            killed.rows(&count).await,
+            whole.rows(&count).await,
+            "{point}: {table}"
+        );
+    }
     // Run ids, raw input ids and clock times differ between any two runs; the rest is equal.
     let tables = ["findings", "conversations", "night_windows", "recordings"];
     let varying = [
@@ -727,22 +786,35 @@ async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = PathBuf::from(format!("{}.run-lock", night.db().display()));
-    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&format!("pid {}", child.id())))
-    {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before taking the lock"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Mid-pull: the run logs each window before fetching it, and the pull of 90 conversations
+    // at the rate limit takes many seconds.
+    let stderr = child.stderr.take().unwrap();
+    let (seen, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("window") && line.contains("revisited=false") {
+                let _ = seen.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    lines
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run logged its window");
     // SAFETY: kill(2) with the pid of our own child and a valid signal.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(143), "{}", text(&output.stderr));
+    let stderr = reader.join().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
     assert!(
         last_line(&output).starts_with("recaudit run: stopped (exit 143)"),
         "{}",
@@ -750,6 +822,67 @@ async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
     );
     assert!(night.runs().await.is_empty(), "nothing was sealed");
     assert_exit(&night.sim_night("2026-11-01", FULL, None), 1, "exceptions");
+    assert_eq!(night.runs().await.len(), 1);
+    night.verify();
+}
+
+/// Killed after the webhooks were posted but before the dead-man's switch heard the end: the
+/// rerun seals nothing new and sends the night's notification again, and the switch hears it
+/// finish, so the receivers are told, never left with a start that has no end.
+#[tokio::test]
+async fn a_run_killed_mid_notification_is_notified_again_by_the_rerun() {
+    let night = Night::new();
+    let (hook, deadman) = (Receiver::start(200), Receiver::start(200));
+    let config = night.path().join("recaudit.toml");
+    std::fs::write(
+        &config,
+        "[notify]\n[[notify.webhooks]]\nformat = \"json\"\nurl_env = \"HOOK_URL\"\n\
+         [notify.deadman]\nurl_env = \"DEADMAN_URL\"\n",
+    )
+    .unwrap();
+    let run = |kill: Option<&str>| {
+        let mut command = night.command(&[
+            "--config",
+            config.to_str().unwrap(),
+            "run",
+            "--source",
+            "sim",
+            "--sim-conversations",
+            SMALL,
+            "--window",
+            "2026-11-01",
+            "--as-of",
+            "2026-11-02T03:00:00Z",
+        ]);
+        command
+            .env("HOOK_URL", format!("{}/hook", hook.url))
+            .env("DEADMAN_URL", format!("{}/ping", deadman.url));
+        if let Some(point) = kill {
+            command.env("RECAUDIT_KILL_AT", point);
+        }
+        command.output().unwrap()
+    };
+    let killed = run(Some("mid-notification"));
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "killed: {}",
+        text(&killed.stderr)
+    );
+    assert_eq!(hook.seen().len(), 1);
+    let pings = || -> Vec<String> { deadman.seen().into_iter().map(|(p, _)| p).collect() };
+    assert_eq!(pings(), ["/ping/start"]);
+
+    assert_exit(&run(None), 1, "exceptions");
+    let posted = hook.seen();
+    assert_eq!(posted.len(), 2);
+    let first: serde_json::Value = serde_json::from_str(&posted[0].1).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&posted[1].1).unwrap();
+    // The rerun's summary names no new run (the verdicts stood) and the same checkpoint.
+    assert_eq!(first["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(second["runs"], json!([]));
+    assert_eq!(first["checkpoint"], second["checkpoint"]);
+    assert_eq!(pings(), ["/ping/start", "/ping/start", "/ping"]);
     assert_eq!(night.runs().await.len(), 1);
     night.verify();
 }
