@@ -41,6 +41,10 @@ pub const RESERVED: &[(&str, &str)] = &[
         "--s3-endpoint of `import` and `sim export` (the setting is RECAUDIT_S3__ENDPOINT)",
     ),
     (
+        "RECAUDIT_LOG_FORMAT",
+        "--log-format: text or json log lines",
+    ),
+    (
         "RECAUDIT_KILL_AT",
         "crash tests: the kill point at which the process SIGKILLs itself (src/failpoint.rs)",
     ),

@@ -186,7 +186,7 @@ fn usage_errors_exit_2_before_anything_is_done() {
     // simulated night reads no RECAUDIT_* variable, so this one is a real source's.)
     let misspelled = night
         .command(&["run", "--source", "api", "--window", "2026-11-01"])
-        .env(concat!("RECAUDIT_RULES__", "GRACE_HOUR"), "12")
+        .env(concat!("RECAUDIT_", "RULES__GRACE_HOUR"), "12")
         .output()
         .unwrap();
     assert_exit(&misspelled, 2, "usage-error");
