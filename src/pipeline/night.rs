@@ -61,6 +61,38 @@ impl NightStatus {
         self as u8
     }
 
+    /// The status an exit code is, if `run` exits with it.
+    pub fn of_code(code: u8) -> Option<NightStatus> {
+        [
+            NightStatus::Clean,
+            NightStatus::Exceptions,
+            NightStatus::Usage,
+            NightStatus::SourceFailed,
+            NightStatus::EvidenceIncomplete,
+            NightStatus::LedgerFailed,
+            NightStatus::Locked,
+            NightStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.code() == code)
+    }
+
+    /// What it means, in a few words (the scheduler's log, the deployment examples' table).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            NightStatus::Clean => "no exceptions",
+            NightStatus::Exceptions => "exceptions found (see the run's reports)",
+            NightStatus::Usage => "usage or configuration error",
+            NightStatus::SourceFailed => "a source was unreachable or refused",
+            NightStatus::EvidenceIncomplete => {
+                "the evidence is incomplete (an uncovered window stays open, or inputs were rejected)"
+            }
+            NightStatus::LedgerFailed => "ledger verification failed; nothing was appended",
+            NightStatus::Locked => "another run holds the lock",
+            NightStatus::Failed => "failure (database, disk)",
+        }
+    }
+
     /// Which of two statuses the run exits with: the one an operator must act on first.
     fn severity(self) -> u8 {
         match self {

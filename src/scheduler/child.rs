@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 
 use crate::error::{Error, Result};
+use crate::pipeline::night::NightStatus;
 
 /// The program a fire starts and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,26 +46,12 @@ impl Job {
     }
 }
 
-/// What the exit status of `recaudit run` says (docs/OPERATIONS.md has the table).
+/// What the exit status of `recaudit run` says (docs/OPERATIONS.md has the table): one of the
+/// run's own statuses ([`NightStatus`]), a stop by signal, or something `run` never exits with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunExit {
-    /// 0: the window was audited and has no exceptions.
-    Clean,
-    /// 1: exceptions found.
-    Exceptions,
-    /// 2: a usage or configuration error.
-    Usage,
-    /// 3: the source (API, bucket) was unreachable or refused the credentials.
-    SourceUnreachable,
-    /// 4: the evidence is incomplete: a window it does not cover stays open, or inputs were
-    /// rejected (the rest sealed).
-    EvidenceIncomplete,
-    /// 5: the ledger failed verification.
-    LedgerFailed,
-    /// 6: another run holds the lock.
-    Locked,
-    /// 7: any other failure (database, disk).
-    Failed,
+    /// 0 to 7: the run's status.
+    Run(NightStatus),
     /// 130: stopped by SIGINT after finishing or abandoning its current step.
     Interrupted,
     /// 143: stopped by SIGTERM after finishing or abandoning its current step.
@@ -87,31 +74,19 @@ impl RunExit {
     /// Reads an exit code.
     pub fn of_code(code: i32) -> RunExit {
         match code {
-            0 => RunExit::Clean,
-            1 => RunExit::Exceptions,
-            2 => RunExit::Usage,
-            3 => RunExit::SourceUnreachable,
-            4 => RunExit::EvidenceIncomplete,
-            5 => RunExit::LedgerFailed,
-            6 => RunExit::Locked,
-            7 => RunExit::Failed,
             130 => RunExit::Interrupted,
             143 => RunExit::Terminated,
-            other => RunExit::Undocumented(other),
+            other => u8::try_from(other)
+                .ok()
+                .and_then(NightStatus::of_code)
+                .map_or(RunExit::Undocumented(other), RunExit::Run),
         }
     }
 
     /// The exit code, for a run that exited (not one a signal ended).
     pub fn code(self) -> Option<i32> {
         Some(match self {
-            RunExit::Clean => 0,
-            RunExit::Exceptions => 1,
-            RunExit::Usage => 2,
-            RunExit::SourceUnreachable => 3,
-            RunExit::EvidenceIncomplete => 4,
-            RunExit::LedgerFailed => 5,
-            RunExit::Locked => 6,
-            RunExit::Failed => 7,
+            RunExit::Run(status) => i32::from(status.code()),
             RunExit::Interrupted => 130,
             RunExit::Terminated => 143,
             RunExit::Undocumented(code) => code,
@@ -122,21 +97,7 @@ impl RunExit {
     /// What the status means, in a few words for the log.
     pub fn meaning(self) -> String {
         match self {
-            RunExit::Clean => "exit 0: no exceptions".to_string(),
-            RunExit::Exceptions => {
-                "exit 1: exceptions found (see the run's reports)"
-                    .to_string()
-            }
-            RunExit::Usage => "exit 2: usage or configuration error".to_string(),
-            RunExit::SourceUnreachable => {
-                "exit 3: the source was unreachable or refused the credentials".to_string()
-            }
-            RunExit::EvidenceIncomplete => {
-                "exit 4: the evidence is incomplete (an uncovered window stays open, or inputs were rejected)".to_string()
-            }
-            RunExit::LedgerFailed => "exit 5: ledger verification failed".to_string(),
-            RunExit::Locked => "exit 6: another run holds the lock".to_string(),
-            RunExit::Failed => "exit 7: failure (database, disk)".to_string(),
+            RunExit::Run(status) => format!("exit {}: {}", status.code(), status.meaning()),
             RunExit::Interrupted => "exit 130: stopped by SIGINT".to_string(),
             RunExit::Terminated => "exit 143: stopped by SIGTERM".to_string(),
             RunExit::Undocumented(code) => format!("exit {code}: not a documented status"),
@@ -147,10 +108,10 @@ impl RunExit {
     /// How loudly the log reports it.
     pub fn severity(self) -> Severity {
         match self {
-            RunExit::Clean => Severity::Fine,
-            RunExit::Exceptions | RunExit::Locked | RunExit::Interrupted | RunExit::Terminated => {
-                Severity::Notice
-            }
+            RunExit::Run(NightStatus::Clean) => Severity::Fine,
+            RunExit::Run(NightStatus::Exceptions | NightStatus::Locked)
+            | RunExit::Interrupted
+            | RunExit::Terminated => Severity::Notice,
             _ => Severity::Failure,
         }
     }

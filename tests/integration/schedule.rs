@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use recaudit::pipeline::night::NightStatus;
 use recaudit::scheduler::{RunExit, Schedule};
 use recaudit::time::Timestamp;
 
@@ -278,8 +279,8 @@ fn daylight_saving_days_fire_once() {
 
 #[test]
 fn exit_statuses_of_run_are_named() {
-    assert_eq!(RunExit::of_code(0), RunExit::Clean);
-    assert_eq!(RunExit::of_code(6), RunExit::Locked);
+    assert_eq!(RunExit::of_code(0), RunExit::Run(NightStatus::Clean));
+    assert_eq!(RunExit::of_code(6), RunExit::Run(NightStatus::Locked));
     assert_eq!(RunExit::of_code(143), RunExit::Terminated);
     assert_eq!(RunExit::of_code(9), RunExit::Undocumented(9));
     for code in [0, 1, 2, 3, 4, 5, 6, 7, 130, 143, 9] {
