@@ -51,10 +51,17 @@ impl Night {
         self.command(args).output().expect("run recaudit")
     }
 
-    /// `run --source sim` over one UTC day, judged at 03:00 the next morning.
-    fn sim_night(&self, date: &str, conversations: &str, kill_at: Option<&str>) -> Output {
+    /// `run --source sim` over one UTC day, judged at 03:00 the next morning, after the
+    /// global options `globals`.
+    fn sim_command(
+        &self,
+        globals: &[&str],
+        date: &str,
+        conversations: &str,
+    ) -> std::process::Command {
         let as_of = format!("{}T03:00:00Z", next_day(date));
-        let mut command = self.command(&[
+        let mut args = globals.to_vec();
+        args.extend([
             "run",
             "--source",
             "sim",
@@ -65,6 +72,12 @@ impl Night {
             "--as-of",
             &as_of,
         ]);
+        self.command(&args)
+    }
+
+    /// [`Night::sim_command`] run to its end, killed at `kill_at` if given.
+    fn sim_night(&self, date: &str, conversations: &str, kill_at: Option<&str>) -> Output {
+        let mut command = self.sim_command(&[], date, conversations);
         if let Some(point) = kill_at {
             command.env("RECAUDIT_KILL_AT", point);
         }
@@ -364,17 +377,7 @@ fn of_two_runs_started_at_once_one_runs_and_the_other_exits_6_at_once() {
     let night = Night::new();
     let spawn = || {
         night
-            .command(&[
-                "run",
-                "--source",
-                "sim",
-                "--sim-conversations",
-                SMALL,
-                "--window",
-                "2026-11-01",
-                "--as-of",
-                "2026-11-02T03:00:00Z",
-            ])
+            .sim_command(&[], "2026-11-01", SMALL)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -706,19 +709,7 @@ async fn the_outcome_reaches_webhooks_the_dead_mans_switch_and_the_metrics_file(
     )
     .unwrap();
     let output = night
-        .command(&[
-            "--config",
-            config.to_str().unwrap(),
-            "run",
-            "--source",
-            "sim",
-            "--sim-conversations",
-            SMALL,
-            "--window",
-            "2026-11-01",
-            "--as-of",
-            "2026-11-02T03:00:00Z",
-        ])
+        .sim_command(&["--config", config.to_str().unwrap()], "2026-11-01", SMALL)
         .env("HOOK_URL", format!("{}/hook", hook.url))
         .env("BROKEN_URL", format!("{}/broken", broken.url))
         .env("DEADMAN_URL", format!("{}/ping/abc", deadman.url))
@@ -771,17 +762,7 @@ async fn the_outcome_reaches_webhooks_the_dead_mans_switch_and_the_metrics_file(
 async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
     let night = Night::new();
     let mut child = night
-        .command(&[
-            "run",
-            "--source",
-            "sim",
-            "--sim-conversations",
-            FULL,
-            "--window",
-            "2026-11-01",
-            "--as-of",
-            "2026-11-02T03:00:00Z",
-        ])
+        .sim_command(&[], "2026-11-01", FULL)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -841,19 +822,8 @@ async fn a_run_killed_mid_notification_is_notified_again_by_the_rerun() {
     )
     .unwrap();
     let run = |kill: Option<&str>| {
-        let mut command = night.command(&[
-            "--config",
-            config.to_str().unwrap(),
-            "run",
-            "--source",
-            "sim",
-            "--sim-conversations",
-            SMALL,
-            "--window",
-            "2026-11-01",
-            "--as-of",
-            "2026-11-02T03:00:00Z",
-        ]);
+        let mut command =
+            night.sim_command(&["--config", config.to_str().unwrap()], "2026-11-01", SMALL);
         command
             .env("HOOK_URL", format!("{}/hook", hook.url))
             .env("DEADMAN_URL", format!("{}/ping", deadman.url));
