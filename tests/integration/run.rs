@@ -856,3 +856,32 @@ async fn a_run_killed_mid_notification_is_notified_again_by_the_rerun() {
     assert_eq!(night.runs().await.len(), 1);
     night.verify();
 }
+
+/// A window that fails does not take the others down: here the platform no longer knows an
+/// earlier night's pending conversation (404; the simulated org of night 2 is smaller), so that
+/// window gets no verdict and stays open, while tonight's is audited and sealed.
+#[tokio::test]
+async fn an_earlier_window_that_fails_leaves_tonight_audited() {
+    let night = Night::new();
+    assert_exit(&night.sim_night("2026-11-01", FULL, None), 1, "exceptions");
+    let output = night.sim_night("2026-11-02", SMALL, None);
+    assert_exit(&output, 3, "source-failed");
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("window [2026-11-01T00:00:00.000Z, 2026-11-02T00:00:00.000Z) (UTC, revisited): no verdict"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "window [2026-11-02T00:00:00.000Z, 2026-11-03T00:00:00.000Z) (UTC): sealed run"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        text(&output.stderr).contains("HTTP 404"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(night.runs().await.len(), 2);
+    night.verify();
+}
