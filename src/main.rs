@@ -426,10 +426,7 @@ async fn import_bucket(
     use recaudit::source::s3;
     let url = s3::S3Url::parse(url)?;
     let config = &workspace.settings.s3;
-    let mut settings = args.location.settings();
-    settings.endpoint = settings.endpoint.or_else(|| config.endpoint.clone());
-    settings.region = settings.region.or_else(|| config.region.clone());
-    settings.virtual_hosted |= config.virtual_hosted;
+    let settings = config.under(args.location.settings());
     let margin_days = args.margin_days.or(config.margin_days).unwrap_or(2);
     let days = match (&args.from, &args.to) {
         (Some(from), Some(to)) => Some(s3::ExportDays::of_window(

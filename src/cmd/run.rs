@@ -451,13 +451,9 @@ impl Sources {
 fn bucket(workspace: &Workspace, args: &RunArgs, url: &str) -> Result<NightSource> {
     use recaudit::source::s3;
     let config = &workspace.settings.s3;
-    let mut settings = args.s3.settings();
-    settings.endpoint = settings.endpoint.or_else(|| config.endpoint.clone());
-    settings.region = settings.region.or_else(|| config.region.clone());
-    settings.virtual_hosted |= config.virtual_hosted;
     Ok(NightSource::Bucket {
         url: s3::S3Url::parse(url)?,
-        settings,
+        settings: config.under(args.s3.settings()),
         hash_media: args.hash_media || config.hash_media,
         hash_concurrency: config
             .hash_concurrency

@@ -73,6 +73,17 @@ pub struct S3Config {
 }
 
 impl S3Config {
+    /// The client settings of the command line's options (`given`), with what they leave
+    /// unset taken from this section (and what both leave unset from `AWS_*`).
+    #[cfg(feature = "s3")]
+    pub fn under(&self, given: crate::source::s3::S3Settings) -> crate::source::s3::S3Settings {
+        crate::source::s3::S3Settings {
+            endpoint: given.endpoint.or_else(|| self.endpoint.clone()),
+            region: given.region.or_else(|| self.region.clone()),
+            virtual_hosted: given.virtual_hosted || self.virtual_hosted,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         if let Some(endpoint) = &self.endpoint
             && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))

@@ -565,3 +565,56 @@ async fn media_under_a_key_too_long_to_record_uncut_is_hashed() {
         "{stderr}"
     );
 }
+
+/// `recaudit run` reads the bucket per window (the window's date folders), beside folders of
+/// API payloads read once, and seals the findings `import` + `audit` give for the same night.
+#[tokio::test]
+async fn run_reads_the_bucket_of_its_window_and_agrees_with_import_and_audit() {
+    let name = bucket_name("run");
+    let bucket = create_bucket(&name).await;
+    upload(&bucket, &repo("examples/night/export"), "exports").await;
+    let url = format!("s3://{name}/exports");
+
+    let by_hand = tempfile::tempdir().unwrap();
+    let (_, expected) = import_and_audit(by_hand.path(), &url);
+
+    let nightly = tempfile::tempdir().unwrap();
+    let night = repo("examples/night");
+    let config = repo("examples/recaudit.toml");
+    let mut args = vec!["--config", config.to_str().unwrap(), "run"];
+    let folders: Vec<String> = ["details", "jobs", "recordings"]
+        .iter()
+        .map(|part| night.join(part).to_str().unwrap().to_string())
+        .collect();
+    for folder in &folders {
+        args.extend(["--source", folder.as_str()]);
+    }
+    args.extend([
+        "--source",
+        &url,
+        "--window",
+        "2026-07-14",
+        "--as-of",
+        "2026-07-16T12:00:00Z",
+    ]);
+    let output = recaudit(nightly.path(), &args);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let run = stdout
+        .split("sealed run ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .expect("a sealed run");
+    let findings: Value = serde_json::from_slice(
+        &std::fs::read(
+            nightly
+                .path()
+                .join("reports")
+                .join(run)
+                .join("findings.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(findings["findings"], expected["findings"], "{stdout}");
+}
