@@ -58,6 +58,7 @@ fn findings(n: usize) -> Vec<Finding> {
                 queues: vec!["7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d".to_string()],
                 users: vec![format!("user-{}", i % 400)],
                 detail: "Benchmark finding.".to_string(),
+                particulars: Default::default(),
             }
         })
         .collect()
@@ -125,6 +126,8 @@ fn main() {
         // Stands for the SHA-256 of the run's report manifest.
         manifest_sha256: format!("{:064x}", 42),
         coverage: String::new(),
+        report_set: 1,
+        report_context: String::new(),
     };
 
     // Phase 1: records, leaf hashes, roots and the signed checkpoint, in memory.

@@ -23,6 +23,7 @@
 
 pub(crate) mod coverage;
 pub mod evidence;
+pub mod particulars;
 pub mod policy;
 mod rules;
 
@@ -155,6 +156,8 @@ pub struct Finding {
     pub users: Vec<String>,
     /// One sentence of evidence.
     pub detail: String,
+    /// What the reports show beside the verdict (not part of it, not in the ledger record).
+    pub particulars: particulars::Particulars,
 }
 
 impl Finding {
@@ -173,6 +176,7 @@ impl Finding {
             queues: self.queues.clone(),
             users: self.users.clone(),
             detail: self.detail.clone(),
+            particulars: serde_json::to_string(&self.particulars).unwrap_or_default(),
         }
     }
 
@@ -186,6 +190,13 @@ impl Finding {
             .collect::<std::result::Result<Vec<_>, String>>()?;
         let status = Status::parse(&stored.status)
             .ok_or_else(|| format!("unknown status `{}`", stored.status))?;
+        // Findings sealed before particulars were kept have none.
+        let particulars = if stored.particulars.is_empty() {
+            particulars::Particulars::default()
+        } else {
+            serde_json::from_str(&stored.particulars)
+                .map_err(|e| format!("unreadable particulars ({e})"))?
+        };
         Ok(Finding {
             interaction: stored.conversation_id,
             status,
@@ -199,6 +210,7 @@ impl Finding {
             queues: stored.queues,
             users: stored.users,
             detail: stored.detail,
+            particulars,
         })
     }
 }

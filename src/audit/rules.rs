@@ -83,6 +83,12 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
     let mut verdict = Verdict::default();
 
     let status = decide(evidence, policy, as_of, &facts, &mut verdict);
+    // A pending verdict becomes final once the grace window after the conversation's end has
+    // passed (a conversation still in progress has no such date yet).
+    let final_after = (status == Status::Pending)
+        .then_some(conversation.end)
+        .flatten()
+        .map(|end| end.plus_millis(policy.grace_ms()));
     if !facts.media_unhashed.is_empty() {
         // The reviewer must know which media is proven by its bytes and which by a listing.
         verdict.note(format!(
@@ -128,6 +134,7 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, as_of: Timestamp) -> Findi
         queues: facts.queues.iter().cloned().collect(),
         users: facts.users.iter().cloned().collect(),
         detail,
+        particulars: super::particulars::of(evidence, final_after),
     }
 }
 

@@ -66,6 +66,13 @@ pub(crate) async fn append_run(
     Ok(appended)
 }
 
+/// The position the next run record takes in the log and the root (hex) of the log it
+/// extends, read on the run's transaction (so they are what [`append_run`] will find).
+pub(crate) async fn log_position(tx: &mut RunTransaction) -> Result<(u64, String)> {
+    let (frontier, _) = intact_log(tx).await?;
+    Ok((frontier.size(), hex::encode(frontier.root())))
+}
+
 /// The log's frontier and leaves, re-hashed from the stored run records, which must be
 /// numbered 0, 1, 2, ... without a gap.
 async fn intact_log(tx: &mut RunTransaction) -> Result<(Frontier, Vec<merkle::Hash>)> {

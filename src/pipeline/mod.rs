@@ -20,7 +20,7 @@ use crate::ledger::anchor::{self, AnchorOutcome};
 use crate::ledger::append::RunAppend;
 use crate::ledger::note::Checkpoint;
 use crate::ledger::seal;
-use crate::report::{self, Tally};
+use crate::report::{self, ReportContext, ReportOptions, Tally};
 use crate::source::import::ImportLock;
 use crate::store::{EVIDENCE_PAGE, RunRecord, RunTransaction, Store};
 use crate::time::Timestamp;
@@ -176,13 +176,33 @@ pub async fn prepare_audit(
 }
 
 /// Stores a prepared audit as a run, appends it to the ledger and writes its reports under
-/// `reports_dir/<run-id>/`.
+/// `reports_dir/<run-id>/`, with the default report options (UTC, no links).
 pub async fn seal_audit(
     store: &Store,
     policy: &Policy,
     ledger: &Ledger,
     prepared: PreparedAudit,
     reports_dir: &Path,
+) -> Result<AuditOutcome> {
+    seal_audit_with(
+        store,
+        policy,
+        ledger,
+        prepared,
+        reports_dir,
+        &ReportOptions::default(),
+    )
+    .await
+}
+
+/// [`seal_audit`] with the operator's report options.
+pub async fn seal_audit_with(
+    store: &Store,
+    policy: &Policy,
+    ledger: &Ledger,
+    prepared: PreparedAudit,
+    reports_dir: &Path,
+    options: &ReportOptions,
 ) -> Result<AuditOutcome> {
     let PreparedAudit {
         window,
@@ -219,8 +239,15 @@ pub async fn seal_audit(
         software: SOFTWARE.to_string(),
         manifest_sha256: String::new(),
         coverage: coverage_json,
+        report_set: report::REPORT_SET_CURRENT,
+        report_context: String::new(),
     };
-    let reports = report::render(&run, &findings)?;
+    let context = report_context(&mut tx, ledger, &run, &findings, options).await?;
+    run.report_context = serde_json::to_string(&context).map_err(|e| Error::Render {
+        what: "the run's report context".into(),
+        source: Some(Box::new(e)),
+    })?;
+    let reports = report::render(&run, &findings, None)?;
     run.manifest_sha256 = reports.manifest_sha256();
     let appended = store_run(&mut tx, ledger, &known, &run, &raw_inputs, &findings).await?;
     crate::failpoint::hit("before-commit");
@@ -243,6 +270,40 @@ pub async fn seal_audit(
         report_dir,
         ledger: appended,
         anchors,
+    })
+}
+
+/// What the run's reports need beyond its findings, read on its transaction: the ledger
+/// position it takes, the run it supersedes, the trend of earlier runs.
+async fn report_context(
+    tx: &mut RunTransaction,
+    ledger: &Ledger,
+    run: &RunRecord,
+    findings: &[Finding],
+    options: &ReportOptions,
+) -> Result<ReportContext> {
+    let (index, previous_root) = seal::log_position(tx).await?;
+    let supersedes = tx.newest_run_over(run).await?;
+    let mut trend = Vec::new();
+    for stored in tx
+        .recent_report_contexts(report::TREND_RUNS as i64)
+        .await?
+        .into_iter()
+        .rev()
+    {
+        let earlier: ReportContext = serde_json::from_str(&stored)
+            .map_err(|e| Error::Corrupt(format!("an earlier run's report context: {e}")))?;
+        trend.extend(earlier.trend.last().cloned());
+    }
+    trend.push(report::TrendPoint::of(run, findings));
+    Ok(ReportContext {
+        time_zone: options.time_zone.clone(),
+        origin: ledger.origin.clone(),
+        index,
+        previous_root,
+        supersedes,
+        interaction_link: options.interaction_link.clone(),
+        trend,
     })
 }
 
@@ -302,7 +363,7 @@ pub async fn regenerate_reports(
 ) -> Result<PathBuf> {
     let run = crate::ledger::sealed::sealed_run(store, run_id).await?;
     let findings = load_findings(store, run_id).await?;
-    let reports = report::render(&run, &findings)?;
+    let reports = report::render(&run, &findings, None)?;
     let sha = reports.manifest_sha256();
     if sha != run.manifest_sha256 {
         return Err(Error::ReportMismatch(format!(

@@ -17,6 +17,18 @@ use crate::audit::{Finding, Reason, Status};
 use crate::error::{Error, Result};
 use crate::store::RunRecord;
 
+mod certificate;
+mod dat;
+mod html;
+mod summary;
+mod tables;
+pub(crate) mod view;
+
+pub(crate) use view::{REPORT_SET_CURRENT, TREND_RUNS};
+
+use view::ReportData;
+pub use view::{HoldFlag, HoldFlagKind, MatterScope, ReportContext, ReportOptions, TrendPoint};
+
 /// Exceptions listed in summary.md; the full list is always in the CSV and JSON files.
 const SUMMARY_EXCEPTION_ROWS: usize = 200;
 
@@ -157,16 +169,111 @@ struct Manifest<'a> {
     files: Vec<ManifestEntry>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct ManifestEntry {
     name: String,
     bytes: usize,
     sha256: String,
 }
 
-/// Renders every report file of a run. The run's `manifest_sha256` is ignored (it is what
-/// this computes).
-pub(crate) fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
+/// Renders every report file of a run with the report set it was sealed with (a matter's report
+/// with `matter`). The run's `manifest_sha256` is ignored (it is what this computes).
+pub(crate) fn render(
+    run: &RunRecord,
+    findings: &[Finding],
+    matter: Option<&MatterScope>,
+) -> Result<ReportSet> {
+    match run.report_set {
+        view::REPORT_SET_V1 if matter.is_none() => render_v1(run, findings),
+        view::REPORT_SET_V2 => {
+            let context: ReportContext =
+                serde_json::from_str(&run.report_context).map_err(|e| {
+                    Error::Corrupt(format!("the report context of run {}: {e}", run.run_id))
+                })?;
+            render_v2(ReportData {
+                run,
+                context: &context,
+                findings,
+                matter,
+            })
+        }
+        other => Err(Error::Corrupt(format!(
+            "run {} names report set {other}, which this recaudit does not render{}",
+            run.run_id,
+            if matter.is_some() {
+                " for a matter"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// Report set 2: the reviewer's files (see the module documentation).
+fn render_v2(data: ReportData<'_>) -> Result<ReportSet> {
+    let files = vec![
+        (
+            "certificate.txt".to_string(),
+            certificate::render(&data)?.into_bytes(),
+        ),
+        ("findings.csv".to_string(), tables::csv(&data)?),
+        ("findings.dat".to_string(), dat::render(&data)?),
+        ("findings.json".to_string(), tables::json(&data)?),
+        ("report.html".to_string(), html::render(&data)?.into_bytes()),
+        (
+            "summary.md".to_string(),
+            summary::markdown(&data)?.into_bytes(),
+        ),
+    ];
+    with_manifest(
+        files,
+        &ManifestV2 {
+            report_set: view::REPORT_SET_V2,
+            run: &data.run.run_id,
+            matter: data.matter.map(|m| m.matter.as_str()),
+            files: Vec::new(),
+        },
+    )
+}
+
+/// Adds `manifest.json` (the `header`'s fields, then every file's name, size and SHA-256) and
+/// sorts the files by name.
+fn with_manifest(mut files: Vec<(String, Vec<u8>)>, header: &ManifestV2<'_>) -> Result<ReportSet> {
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let manifest = ManifestV2 {
+        files: entries(&files),
+        ..*header
+    };
+    let mut manifest_bytes =
+        serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
+    manifest_bytes.push(b'\n');
+    files.push(("manifest.json".to_string(), manifest_bytes));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ReportSet { files })
+}
+
+fn entries(files: &[(String, Vec<u8>)]) -> Vec<ManifestEntry> {
+    files
+        .iter()
+        .map(|(name, bytes)| ManifestEntry {
+            name: name.clone(),
+            bytes: bytes.len(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ManifestV2<'a> {
+    report_set: i64,
+    run: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matter: Option<&'a str>,
+    files: Vec<ManifestEntry>,
+}
+
+/// Report set 1, byte for byte as runs sealed before report sets were versioned have it.
+fn render_v1(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
     let mut files = vec![
         ("findings.csv".to_string(), findings_csv(findings)?),
         ("findings.json".to_string(), findings_json(run, findings)?),
@@ -178,14 +285,7 @@ pub(crate) fn render(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet>
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = Manifest {
         run: &run.run_id,
-        files: files
-            .iter()
-            .map(|(name, bytes)| ManifestEntry {
-                name: name.clone(),
-                bytes: bytes.len(),
-                sha256: hex::encode(Sha256::digest(bytes)),
-            })
-            .collect(),
+        files: entries(&files),
     };
     let mut manifest_bytes =
         serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
@@ -514,6 +614,8 @@ mod tests {
             software: "recaudit-test".into(),
             manifest_sha256: String::new(),
             coverage: String::new(),
+            report_set: 1,
+            report_context: String::new(),
         };
         let summary = summary_markdown(&run, &[]).unwrap();
         let line = summary.lines().find(|l| l.starts_with("- Rules:")).unwrap();

@@ -24,6 +24,12 @@ pub struct RunRecord {
     /// The evidence coverage, JSON (the audit's `Coverage`); empty for runs sealed before
     /// coverage was recorded.
     pub coverage: String,
+    /// Version of the report set the run's reports were rendered with (1 for runs sealed
+    /// before report sets were versioned); its reports are always re-rendered with it.
+    pub report_set: i64,
+    /// What the reports need beyond the run and its findings, JSON (`report::ReportContext`),
+    /// frozen when the run was sealed; empty for report set 1.
+    pub report_context: String,
 }
 
 /// The stored code of the audit's `pending` status, which the store's own queries look for
@@ -47,6 +53,9 @@ pub struct StoredFinding {
     pub(crate) queues: Vec<String>,
     pub(crate) users: Vec<String>,
     pub(crate) detail: String,
+    /// The audit's particulars of the interaction, JSON; empty for findings sealed before
+    /// particulars were kept.
+    pub(crate) particulars: String,
 }
 
 /// A raw input a run used, with the columns its input record repeats.

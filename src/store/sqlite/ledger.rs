@@ -183,5 +183,6 @@ fn typed_finding(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<StoredFin
         queues: Vec::new(),
         users: Vec::new(),
         detail: String::new(),
+        particulars: String::new(),
     })
 }

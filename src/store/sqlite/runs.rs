@@ -55,7 +55,7 @@ impl RunTransaction {
     }
 
     pub(crate) async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
-        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&run.run_id)
             .bind(run.seq)
             .bind(&run.window_start)
@@ -67,6 +67,8 @@ impl RunTransaction {
             .bind(&run.software)
             .bind(&run.manifest_sha256)
             .bind(&run.coverage)
+            .bind(run.report_set)
+            .bind(&run.report_context)
             .execute(&mut *self.tx)
             .await
             .map_err(db("storing the run"))?;
@@ -79,9 +81,9 @@ impl RunTransaction {
     {
         super::write::insert_rows(
             &mut self.tx,
-            "INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) ",
+            "INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail, particulars) ",
             "",
-            13,
+            14,
             findings,
             |b, f| {
                 b.push_bind(run_id.to_string())
@@ -96,7 +98,8 @@ impl RunTransaction {
                     .push_bind(f.media)
                     .push_bind(json_list(&f.queues))
                     .push_bind(json_list(&f.users))
-                    .push_bind(f.detail);
+                    .push_bind(f.detail)
+                    .push_bind(f.particulars);
             },
         )
         .await
@@ -166,6 +169,18 @@ impl RunTransaction {
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(db("reading the newest checkpoint"))
+    }
+
+    /// The report contexts of the newest `limit` sealed audit runs of report set 2 or later,
+    /// newest first (for the trend across runs).
+    pub(crate) async fn recent_report_contexts(&mut self, limit: i64) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT r.report_context FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.report_set >= 2 AND r.rule_set LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db("reading earlier runs' report contexts"))
     }
 
     /// The newest sealed run over the same window as `run`, other than `run` itself.
@@ -242,7 +257,7 @@ impl RunTransaction {
 
 impl Store {
     pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
-        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage FROM runs WHERE run_id = ?")
+        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context FROM runs WHERE run_id = ?")
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await
@@ -260,6 +275,8 @@ impl Store {
             software: get(&row, 8)?,
             manifest_sha256: get(&row, 9)?,
             coverage: get(&row, 10)?,
+            report_set: get(&row, 11)?,
+            report_context: get(&row, 12)?,
         })
     }
 
@@ -308,7 +325,7 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<StoredFinding>> {
-        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?")
+        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail, particulars FROM findings WHERE run_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?")
             .bind(run_id)
             .bind(after)
             .bind(limit)
@@ -330,6 +347,7 @@ impl Store {
                     queues: list(row, 9)?,
                     users: list(row, 10)?,
                     detail: get(row, 11)?,
+                    particulars: get(row, 12)?,
                 })
             })
             .collect()
