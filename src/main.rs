@@ -42,6 +42,8 @@ use recaudit::time::Timestamp;
 
 #[path = "cmd/run.rs"]
 mod nightly;
+#[path = "cmd/report.rs"]
+mod reporting;
 
 fn main() -> ExitCode {
     #[cfg(unix)]
@@ -197,7 +199,15 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Audit { allow_partial, .. } => {
             audit_command(&workspace, audit_window, allow_partial).await?
         }
-        Command::Report { run } => report_command(&workspace, &run).await?,
+        Command::Report {
+            run,
+            matter,
+            format,
+        } => {
+            reporting::report_command(&workspace, run.as_deref(), matter.as_deref(), &format)
+                .await?
+        }
+        Command::Hold { command } => reporting::hold_command(&workspace, command).await?,
         Command::Runs { limit } => runs_command(&workspace, limit).await?,
         Command::Pull(args) => pull_command(&workspace, args).await?,
         Command::Run(args) => nightly::run_command(&workspace, &args).await,
@@ -562,14 +572,6 @@ async fn audit_command(
     audit_and_report(workspace, window, allow_partial).await
 }
 
-/// `recaudit report`.
-async fn report_command(workspace: &Workspace, run: &str) -> Result<u8> {
-    let dir = pipeline::regenerate_reports(&workspace.store, run, &workspace.locations.reports_dir)
-        .await?;
-    println!("Reports: {}", dir.display());
-    Ok(0)
-}
-
 /// `recaudit runs`.
 async fn runs_command(workspace: &Workspace, limit: i64) -> Result<u8> {
     let (runs, unsealed) = ledger::sealed::sealed_runs(&workspace.store, limit).await?;
@@ -577,10 +579,20 @@ async fn runs_command(workspace: &Workspace, limit: i64) -> Result<u8> {
         println!("No runs yet: `recaudit audit` (or `recaudit demo`) makes the first.");
     }
     for run in &runs {
-        println!(
-            "{}  window {} to {}  as of {}  completed {}",
-            run.run_id, run.window_start, run.window_end, run.as_of, run.completed
-        );
+        match run.rule_set.as_str() {
+            pipeline::hold::HOLD_RULE_SET => println!(
+                "{}  legal hold change, sealed {}  (`recaudit hold list`)",
+                run.run_id, run.completed
+            ),
+            pipeline::hold::MATTER_RULE_SET => println!(
+                "{}  matter report, sealed {}  (`recaudit report --run {}`)",
+                run.run_id, run.completed, run.run_id
+            ),
+            _ => println!(
+                "{}  window {} to {}  as of {}  completed {}",
+                run.run_id, run.window_start, run.window_end, run.as_of, run.completed
+            ),
+        }
     }
     for run_id in &unsealed {
         eprintln!(
@@ -965,12 +977,13 @@ async fn audit_and_report(
         );
         println!("Give auditors its verifier key: {vkey}\n");
     }
-    let outcome = pipeline::seal_audit(
+    let outcome = pipeline::seal_audit_with(
         store,
         &policy,
         &ledger,
         prepared,
         &workspace.locations.reports_dir,
+        &workspace.settings.report_options(),
     )
     .await?;
     print!("{}", outcome.summary);

@@ -294,6 +294,14 @@ async fn night_run(
         sources: sources.list.clone(),
         time_zone: zone_name.clone(),
         as_of,
+        report_options: {
+            // `--tz` is the night's zone, and the reports' unless [report] names another.
+            let mut options = workspace.settings.report_options();
+            if workspace.settings.report.time_zone.is_none() {
+                options.time_zone.clone_from(&zone_name);
+            }
+            options
+        },
     };
     let signal = super::stop_on_signals(&sources.stop)?;
     let result = tokio::select! {

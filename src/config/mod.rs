@@ -51,6 +51,48 @@ pub struct Settings {
     pub notify: crate::notify::NotifySettings,
     /// `[run]`: the nightly job (`recaudit run`).
     pub run: crate::pipeline::night::RunSettings,
+    /// `[report]`: how reports show what the data leaves open.
+    pub report: ReportSettings,
+}
+
+/// `[report]`: local times, links to Genesys Cloud and hold warnings in reports. Frozen into
+/// each run when it is sealed, so changing them never changes an older run's reports.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// IANA zone of local times in reports (default: `[run] time_zone`, else UTC).
+    pub time_zone: Option<String>,
+    /// The link to an interaction in the Genesys Cloud web app, `{id}` standing for the
+    /// conversation id, e.g. `https://apps.mypurecloud.ie/directory/#/analytics/interactions/{id}/admin`.
+    pub interaction_link: Option<String>,
+    /// A held recording whose deleteDate is within this many days is flagged as near.
+    pub hold_warn_days: u64,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            time_zone: None,
+            interaction_link: None,
+            hold_warn_days: crate::pipeline::hold::DEFAULT_WARN_DAYS,
+        }
+    }
+}
+
+impl ReportSettings {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(zone) = &self.time_zone {
+            crate::pipeline::window::zone(zone).map_err(|e| format!("[report] time_zone: {e}"))?;
+        }
+        if let Some(link) = &self.interaction_link {
+            if !link.starts_with("https://") || !link.contains("{id}") {
+                return Err(format!(
+                    "[report] interaction_link `{link}`: give an https:// URL with {{id}} where the conversation id goes"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[s3]`: how export buckets are reached and read. Command-line options override each key.
@@ -129,7 +171,20 @@ impl Settings {
         self.s3.validate()?;
         self.run.validate()?;
         self.notify.validate()?;
+        self.report.validate()?;
         Ok(())
+    }
+
+    /// The report options new runs are sealed with.
+    pub fn report_options(&self) -> crate::report::ReportOptions {
+        crate::report::ReportOptions {
+            time_zone: self
+                .report
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| self.run.time_zone.clone()),
+            interaction_link: self.report.interaction_link.clone(),
+        }
     }
 
     /// The audit policy these settings describe.

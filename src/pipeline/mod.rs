@@ -6,6 +6,7 @@
 //! crash in between leaves a stored run without files on disk, which
 //! `recaudit report --run ID` regenerates byte for byte.
 
+pub mod hold;
 pub mod night;
 pub mod window;
 
@@ -361,7 +362,27 @@ pub async fn regenerate_reports(
     run_id: &str,
     reports_dir: &Path,
 ) -> Result<PathBuf> {
+    regenerate_only(store, run_id, reports_dir, &[]).await
+}
+
+/// [`regenerate_reports`], writing only the files named in `only` and the manifest (all when
+/// it is empty); every file is still rendered and checked against the manifest.
+pub async fn regenerate_only(
+    store: &Store,
+    run_id: &str,
+    reports_dir: &Path,
+    only: &[&str],
+) -> Result<PathBuf> {
     let run = crate::ledger::sealed::sealed_run(store, run_id).await?;
+    match run.rule_set.as_str() {
+        hold::MATTER_RULE_SET => {
+            return Ok(hold::regenerate_matter(store, run_id, reports_dir, only)
+                .await?
+                .dir);
+        }
+        hold::HOLD_RULE_SET => return hold::regenerate_hold(store, run_id, reports_dir).await,
+        _ => {}
+    }
     let findings = load_findings(store, run_id).await?;
     let reports = report::render(&run, &findings, None)?;
     let sha = reports.manifest_sha256();
@@ -372,7 +393,7 @@ pub async fn regenerate_reports(
         )));
     }
     let dir = reports_dir.join(&run.run_id);
-    reports.write_to(&dir)?;
+    reports.write_only(&dir, only)?;
     Ok(dir)
 }
 

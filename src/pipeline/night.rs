@@ -299,6 +299,7 @@ pub struct NightContext<'a> {
     pub sources: Vec<NightSource>,
     pub time_zone: String,
     pub as_of: Timestamp,
+    pub report_options: crate::report::ReportOptions,
 }
 
 /// The windows a run visits: tonight's (from `--window`), then the earlier ones still open.
@@ -589,9 +590,15 @@ async fn night_window(
             Some(ledger) => ledger,
             None => ledger.insert(open_ledger(ctx, created_key).await?),
         };
-        let sealed =
-            pipeline::seal_audit(ctx.store, &ctx.policy, ledger, prepared, &ctx.reports_dir)
-                .await?;
+        let sealed = pipeline::seal_audit_with(
+            ctx.store,
+            &ctx.policy,
+            ledger,
+            prepared,
+            &ctx.reports_dir,
+            &ctx.report_options,
+        )
+        .await?;
         done.superseded = previous;
         done.sealed = Some(sealed.run.run_id.clone());
         done.standing = done.sealed.clone();

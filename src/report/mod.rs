@@ -236,6 +236,24 @@ fn render_v2(data: ReportData<'_>) -> Result<ReportSet> {
     )
 }
 
+/// The report set of a ledger entry that seals documents (a legal hold's version): the
+/// documents verbatim and a manifest naming the entry and the matter.
+pub(crate) fn render_documents(
+    entry: &str,
+    matter: &str,
+    documents: Vec<(String, Vec<u8>)>,
+) -> Result<ReportSet> {
+    with_manifest(
+        documents,
+        &ManifestV2 {
+            report_set: view::REPORT_SET_V2,
+            run: entry,
+            matter: Some(matter),
+            files: Vec::new(),
+        },
+    )
+}
+
 /// Adds `manifest.json` (the `header`'s fields, then every file's name, size and SHA-256) and
 /// sorts the files by name.
 fn with_manifest(mut files: Vec<(String, Vec<u8>)>, header: &ManifestV2<'_>) -> Result<ReportSet> {
@@ -313,8 +331,16 @@ impl ReportSet {
     /// Writes the files into `dir` (created if needed). Each file is written to a temporary
     /// name and renamed, so a reader never sees a half-written report.
     pub(crate) fn write_to(&self, dir: &Path) -> Result<()> {
+        self.write_only(dir, &[])
+    }
+
+    /// [`ReportSet::write_to`] for the files named in `only` and `manifest.json` (all when
+    /// `only` is empty).
+    pub(crate) fn write_only(&self, dir: &Path, only: &[&str]) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io("cannot create report directory", dir))?;
-        for (name, bytes) in &self.files {
+        let wanted =
+            |name: &str| only.is_empty() || name == "manifest.json" || only.contains(&name);
+        for (name, bytes) in self.files.iter().filter(|(name, _)| wanted(name)) {
             let target = dir.join(name);
             let temporary: PathBuf = dir.join(format!(".{name}.tmp"));
             let mut file = std::fs::File::create(&temporary)

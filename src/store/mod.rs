@@ -31,7 +31,8 @@ pub(crate) mod rows;
 pub mod sqlite;
 
 pub use rows::{
-    Anchor, CoverageFacts, EVIDENCE_PAGE, EntryRow, EvidencePage, LedgerRun, ListedObject,
-    PulledWindow, RunRecord, StoredFinding, StoredInput, Tree,
+    Anchor, CoverageFacts, DocumentKind, EVIDENCE_PAGE, EntryRow, EvidencePage, HoldRow, LedgerRun,
+    ListedObject, MatterReportRow, PulledWindow, RunRecord, StoredFinding, StoredInput, Tree,
 };
+pub(crate) use sqlite::MatterReportKey;
 pub use sqlite::{RunTransaction, Snapshot, Store, StreamedInput};

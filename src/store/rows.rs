@@ -171,3 +171,48 @@ pub struct EvidencePage {
     pub evidence: Vec<Evidence>,
     pub(crate) raw_inputs: BTreeSet<i64>,
 }
+
+/// Documents recaudit writes itself and seals, kept as raw inputs of these kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// A version of a legal hold.
+    LegalHold,
+    /// The snapshot a matter's report was rendered from.
+    MatterReport,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::LegalHold => "legal-hold",
+            DocumentKind::MatterReport => "matter-report",
+        }
+    }
+}
+
+/// One version of a legal hold, with its document and the ledger entry that sealed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRow {
+    pub matter: String,
+    pub version: i64,
+    /// The ledger entry (a run id) that sealed this version.
+    pub run_id: String,
+    pub raw_input_id: i64,
+    pub released: bool,
+    /// The hold document, verbatim.
+    pub document: Vec<u8>,
+    /// SHA-256 of the document.
+    pub sha256: String,
+    /// When the entry was sealed (its completed time).
+    pub sealed: String,
+}
+
+/// A matter report: which hold version and audit run it was made of, and its ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatterReportRow {
+    pub run_id: String,
+    pub matter: String,
+    pub version: i64,
+    pub audit_run: String,
+    pub raw_input_id: i64,
+}

@@ -13,6 +13,7 @@
 //! byte for byte.
 
 mod coverage;
+mod holds;
 mod ledger;
 mod nights;
 mod pulls;
@@ -21,6 +22,7 @@ mod runs;
 mod sink;
 mod write;
 
+pub(crate) use holds::MatterReportKey;
 pub use read::Snapshot;
 pub use runs::RunTransaction;
 pub use write::StreamedInput;

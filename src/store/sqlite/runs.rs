@@ -23,7 +23,7 @@ use crate::time::Timestamp;
 
 /// The write transaction of one run; see the module documentation.
 pub struct RunTransaction {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
 }
 
 impl Store {
