@@ -514,7 +514,7 @@ impl Org {
             second,
             queue,
         };
-        let built = match scenario {
+        let mut built = match scenario {
             Scenario::Recorded
             | Scenario::ExportFailed
             | Scenario::ExportMediaMissing
@@ -536,6 +536,9 @@ impl Org {
             Scenario::InternalCall => internal_call(&call),
             Scenario::Chat | Scenario::Message => digital_conversation(&call),
         };
+        if scenario != Scenario::InternalCall {
+            dial_numbers(&mut built.participants, &call);
+        }
         let Call { id, .. } = call;
         let details = json!({
             "conversationId": id,
@@ -925,6 +928,42 @@ fn digital_conversation(call: &Call) -> Built {
     Built::unrecorded(parts, done)
 }
 
+/// The calling and called numbers of a PSTN call (`AnalyticsSession.ani`, "Automatic Number
+/// Identification (caller's number)", and `dnis`, "Dialed number identification service (number
+/// dialed by the calling party)"), put on every voice session of its participants: `tel:` URIs
+/// in E.164, the form Genesys payloads show (docs/RULES.md, "Report particulars"). The customer's number comes from the conversation id
+/// (so drawing it takes nothing from the seed's stream and every other value of a night stays
+/// what it was), the dialed number is the queue's; both in the NANP's fictional 555-01XX range.
+/// Internal calls (user to user) and digital media carry none here.
+fn dial_numbers(participants: &mut [Value], call: &Call) {
+    const AREAS: [u32; 6] = [212, 312, 415, 617, 713, 917];
+    let digest = call.id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let area = AREAS[(digest % AREAS.len() as u64) as usize];
+    let line = (digest >> 8) % 100;
+    let ani = format!("tel:+1{area}55501{line:02}");
+    let dnis = if call.queue == QUEUES[0] {
+        "tel:+18005550100"
+    } else {
+        "tel:+18005550101"
+    };
+    for participant in participants.iter_mut() {
+        let Some(sessions) = participant
+            .get_mut("sessions")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for session in sessions {
+            if session["mediaType"] == "voice" {
+                session["ani"] = json!(ani);
+                session["dnis"] = json!(dnis);
+            }
+        }
+    }
+}
+
 fn segment(
     kind: &str,
     start: Timestamp,
@@ -1042,5 +1081,53 @@ mod tests {
                 .flat_map(|c| &c.recording_metadata)
                 .all(|m| m.get("startTime").is_none())
         );
+    }
+
+    /// PSTN voice sessions carry the calling and called numbers as `tel:` URIs (the SDK's
+    /// `AnalyticsSession.ani` and `dnis`), the same for every session of a call and the same for
+    /// a seed; internal calls and digital media carry none.
+    #[test]
+    fn voice_sessions_of_outside_calls_carry_ani_and_dnis() {
+        let day = Timestamp::parse("2026-07-14T00:00:00Z").unwrap();
+        let org = Org::generate(7, 200, day, &Mix::default());
+        let again = Org::generate(7, 200, day, &Mix::default());
+        let numbers = |c: &SimConversation| -> Vec<(Option<String>, Option<String>)> {
+            c.details["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["sessions"].as_array().unwrap())
+                .map(|s| {
+                    let text = |key: &str| s.get(key).and_then(Value::as_str).map(str::to_string);
+                    (text("ani"), text("dnis"))
+                })
+                .collect()
+        };
+        let mut distinct = std::collections::BTreeSet::new();
+        for (c, same) in org.conversations.iter().zip(&again.conversations) {
+            let found = numbers(c);
+            assert_eq!(found, numbers(same), "{}", c.id);
+            let pstn = !matches!(
+                c.scenario,
+                Scenario::InternalCall | Scenario::Chat | Scenario::Message
+            );
+            for (ani, dnis) in &found {
+                if !pstn {
+                    assert!(ani.is_none() && dnis.is_none(), "{:?}", c.scenario);
+                    continue;
+                }
+                let (ani, dnis) = (ani.as_deref().unwrap(), dnis.as_deref().unwrap());
+                for number in [ani, dnis] {
+                    let digits = number.strip_prefix("tel:+1").unwrap();
+                    assert!(digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()));
+                    assert_eq!(&digits[3..8], "55501", "a fictional number: {number}");
+                }
+                distinct.insert(ani.to_string());
+            }
+            if pstn {
+                assert!(found.windows(2).all(|w| w[0] == w[1]), "one call, one pair");
+            }
+        }
+        assert!(distinct.len() > 10, "customers call from many numbers");
     }
 }

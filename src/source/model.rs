@@ -21,6 +21,62 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// An optional string of personal data (a phone number): read as `Option<String>`, except that a
+/// value of another type is refused without being quoted. serde's own message would quote it
+/// ("invalid type: integer `13175550100`, expected a string"), and rejection messages are
+/// printed and stored.
+fn personal_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct PersonalText;
+
+    const REFUSED: &str = "expected a string (the value is personal data and is not quoted)";
+
+    impl<'de> serde::de::Visitor<'de> for PersonalText {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(PersonalText)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(REFUSED))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(REFUSED))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(REFUSED))
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(REFUSED))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(serde::de::Error::custom(REFUSED))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(serde::de::Error::custom(REFUSED))
+        }
+    }
+
+    deserializer.deserialize_option(PersonalText)
+}
+
 /// `AnalyticsConversation` / `AnalyticsConversationWithoutAttributes`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,6 +127,14 @@ pub(crate) struct AnalyticsSession {
     pub(crate) provider: Option<String>,
     #[serde(default)]
     pub(crate) edge_id: Option<String>,
+    /// "Automatic Number Identification (caller's number)", as the details carry it (`tel:+1...`
+    /// on PSTN calls). Personal data: evidence only, never logged nor quoted in an error.
+    #[serde(default, deserialize_with = "personal_text")]
+    pub(crate) ani: Option<String>,
+    /// "Dialed number identification service (number dialed by the calling party)". Personal
+    /// data, like `ani`.
+    #[serde(default, deserialize_with = "personal_text")]
+    pub(crate) dnis: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub(crate) segments: Vec<AnalyticsSegment>,
     /// "MediaEndpointStats associated with this session" (`AnalyticsMediaEndpointStat`).
@@ -378,3 +442,41 @@ pub(crate) const INTERACT_SEGMENT: &str = "interact";
 /// the `source` its answer is stored under, which is how a later pull knows it was asked.
 pub(crate) const RECORDING_METADATA_PATH: (&str, &str) =
     ("/api/v2/conversations/", "/recordingmetadata");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(json: &str) -> serde_json::Result<AnalyticsSession> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn session_numbers_are_read_when_present_and_none_otherwise() {
+        let read = session(
+            r#"{"mediaType": "voice", "ani": "tel:+13175550100", "dnis": "tel:+18005550100"}"#,
+        )
+        .unwrap();
+        assert_eq!(read.ani.as_deref(), Some("tel:+13175550100"));
+        assert_eq!(read.dnis.as_deref(), Some("tel:+18005550100"));
+        let read = session(r#"{"mediaType": "voice", "ani": null}"#).unwrap();
+        assert_eq!((read.ani, read.dnis), (None, None));
+    }
+
+    /// A number of the wrong type is refused without its value in the message, which is printed
+    /// and stored with the rejection.
+    #[test]
+    fn a_malformed_number_is_refused_unquoted() {
+        for json in [
+            r#"{"ani": 13175550100}"#,
+            r#"{"dnis": -18005550100}"#,
+            r#"{"ani": 1317555.0100}"#,
+            r#"{"ani": ["tel:+13175550100"]}"#,
+            r#"{"dnis": {"number": "tel:+18005550100"}}"#,
+        ] {
+            let message = session(json).unwrap_err().to_string();
+            assert!(message.contains("personal data"), "{message}");
+            assert!(!message.contains("555"), "{message}");
+        }
+    }
+}

@@ -67,6 +67,11 @@ pub struct Session {
     /// Packets received over the session's media endpoints (`mediaEndpointStats`), when the
     /// details carry them.
     pub received_packets: Option<i64>,
+    /// The calling number (`AnalyticsSession.ani`, e.g. `tel:+13175550100`), when the details
+    /// carry it. Personal data: never logged nor put in an error.
+    pub ani: Option<String>,
+    /// The called number (`AnalyticsSession.dnis`), when the details carry it. Personal data.
+    pub dnis: Option<String>,
     pub segments: Vec<Segment>,
 }
 

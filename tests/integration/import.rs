@@ -467,3 +467,51 @@ async fn empty_or_oversized_ids_are_rejected_with_the_record() {
         "{refused}"
     );
 }
+
+/// Issue 13: the calling and called numbers of a session (`AnalyticsSession.ani`, `dnis`) are
+/// kept as evidence, session by session; details without them import as before.
+#[tokio::test]
+async fn session_numbers_land_in_the_evidence_and_their_absence_is_no_error() {
+    let mut with_numbers = answered_call("numbers");
+    with_numbers["participants"][0]["sessions"][0]["dnis"] = json!("tel:+18005550100");
+    let mut without = answered_call("no-numbers");
+    let customer = &mut without["participants"][0]["sessions"][0];
+    customer.as_object_mut().unwrap().remove("ani");
+    assert!(customer.get("dnis").is_none());
+    let env = TestEnv::new().await;
+    env.write_json("details.json", &page(vec![with_numbers, without]));
+    let imported = env.import().await;
+    assert!(imported.rejected.is_empty(), "{:?}", imported.rejected);
+    assert_eq!(imported.imported, 1);
+
+    let mut snapshot = env.store.snapshot().await.unwrap();
+    let (from, to) = (ts(&format!("{DAY}T00:00:00Z")), ts("2026-07-15T00:00:00Z"));
+    let ids = snapshot.window_ids(from, to).await.unwrap();
+    assert_eq!(ids, ["no-numbers", "numbers"]);
+    let page = snapshot.load_evidence_for(&ids).await.unwrap();
+    let numbers = |i: usize| -> Vec<(Option<String>, Option<String>)> {
+        page.evidence[i]
+            .conversation
+            .participants
+            .iter()
+            .flat_map(|p| &p.sessions)
+            .map(|s| (s.ani.clone(), s.dnis.clone()))
+            .collect()
+    };
+    assert_eq!(numbers(0), [(None, None), (None, None)]);
+    assert_eq!(
+        numbers(1),
+        [
+            (
+                Some("tel:+15551230002".to_string()),
+                Some("tel:+18005550100".to_string())
+            ),
+            (None, None)
+        ]
+    );
+    drop(snapshot);
+    // The numbers are evidence, not verdicts: both calls are judged alike.
+    let findings = env.audit().await;
+    assert_eq!(findings.len(), 2);
+    assert_eq!(findings[0].status, findings[1].status);
+}

@@ -68,10 +68,11 @@ def camel(snake):
 def rust_structs(text):
     """{struct name: [json field names]} for the serde structs of model.rs."""
     structs = {}
-    for match in re.finditer(r"pub struct (\w+)(?:<[^>]*>)?\s*\{(.*?)\n\}", text, re.S):
+    # Any visibility: `pub`, `pub(crate)`, `pub(super)` (the mirrors are `pub(crate)`).
+    for match in re.finditer(r"pub(?:\([^)]*\))? struct (\w+)(?:<[^>]*>)?\s*\{(.*?)\n\}", text, re.S):
         name, body = match.group(1), match.group(2)
         fields = []
-        for field in re.finditer(r"(?:#\[serde\(([^)]*)\)\]\s*)?pub (\w+):", body):
+        for field in re.finditer(r"(?:#\[serde\(([^)]*)\)\]\s*)?pub(?:\([^)]*\))? (\w+):", body):
             attrs, rust_name = field.group(1) or "", field.group(2)
             renamed = re.search(r'rename = "([^"]+)"', attrs)
             fields.append(renamed.group(1) if renamed else camel(rust_name))
@@ -94,6 +95,9 @@ def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "src/source/model.rs"
     structs = rust_structs(open(path, encoding="utf-8").read())
     failures = 0
+    if not structs:
+        print("FAIL %s: no wire struct found (has the visibility of the mirrors changed?)" % path)
+        failures += 1
     for name, fields in sorted(structs.items()):
         if name in NOT_MIRRORED:
             print("SKIP %s: not an SDK model (the S3 export sidecar)" % name)

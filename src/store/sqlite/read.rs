@@ -109,7 +109,7 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         ),
         (
             "session",
-            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal",
+            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets, ani, dnis FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal",
             read_session,
         ),
         (
@@ -250,6 +250,8 @@ fn read_session(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
         direction: get(row, 4)?,
         recording_flag: get(row, 5)?,
         received_packets: get(row, 6)?,
+        ani: get(row, 7)?,
+        dnis: get(row, 8)?,
         segments: Vec::new(),
     };
     target

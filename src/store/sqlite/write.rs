@@ -728,9 +728,9 @@ async fn insert_sessions(
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id, received_packets) ",
+        "INSERT INTO sessions (conversation_id, participant_ordinal, ordinal, session_id, media_type, direction, recording_flag, provider, edge_id, received_packets, ani, dnis) ",
         "",
-        10,
+        12,
         sessions,
         |b, (c, p, s, session)| {
             b.push_bind(c.conversation_id.clone())
@@ -742,7 +742,9 @@ async fn insert_sessions(
                 .push_bind(session.recording)
                 .push_bind(session.provider.clone())
                 .push_bind(session.edge_id.clone())
-                .push_bind(session.received_packets());
+                .push_bind(session.received_packets())
+                .push_bind(session.ani.clone())
+                .push_bind(session.dnis.clone());
         },
     )
     .await
