@@ -55,8 +55,8 @@ pub struct RecordingParticulars {
 /// The particulars of `evidence`; `final_after` is the grace end of a pending finding.
 pub(crate) fn of(evidence: &Evidence, final_after: Option<Timestamp>) -> Particulars {
     let mut agents: Vec<Agent> = Vec::new();
-    let mut ani = std::collections::BTreeSet::<String>::new();
-    let mut dnis = std::collections::BTreeSet::<String>::new();
+    let mut ani = std::collections::BTreeSet::new();
+    let mut dnis = std::collections::BTreeSet::new();
     for participant in &evidence.conversation.participants {
         if let Some(user) = participant.user_id.as_ref().filter(|_| {
             crate::source::model::AGENT_PURPOSES.contains(&participant.purpose.as_str())
@@ -70,8 +70,10 @@ pub(crate) fn of(evidence: &Evidence, final_after: Option<Timestamp>) -> Particu
                 }),
             }
         }
-        // ANI/DNIS: filled in when the sessions carry them (numbers helper).
-        let _ = (&mut ani, &mut dnis);
+        for session in &participant.sessions {
+            ani.extend(session.ani.iter().filter(|n| !n.is_empty()).cloned());
+            dnis.extend(session.dnis.iter().filter(|n| !n.is_empty()).cloned());
+        }
     }
     let mut recordings: Vec<RecordingParticulars> = Vec::new();
     // Sources in a fixed order, so the state shown does not depend on the order rows came in.
