@@ -356,6 +356,7 @@ where
     tx.commit().await?;
     let dir = reports_dir.join(&entry.run_id);
     reports.write_to(&dir)?;
+    report::write_checkpoint_note(&dir, appended.note.as_bytes())?;
     let anchors = anchor::anchor_checkpoint(
         store,
         &ledger.settings,
@@ -404,6 +405,7 @@ pub(crate) async fn regenerate_hold(
     }
     let dir = reports_dir.join(entry_id);
     reports.write_to(&dir)?;
+    super::write_sealing_checkpoint(store, &entry, &dir).await?;
     Ok(dir)
 }
 
@@ -530,6 +532,7 @@ pub async fn matter_report(
     tx.commit().await?;
     let dir = reports_dir.join(&entry.run_id);
     reports.write_only(&dir, only)?;
+    report::write_checkpoint_note(&dir, appended.note.as_bytes())?;
     let anchors = anchor::anchor_checkpoint(
         store,
         &ledger.settings,
@@ -583,6 +586,7 @@ pub(crate) async fn regenerate_matter(
     }
     let dir = reports_dir.join(entry_id);
     reports.write_only(&dir, only)?;
+    super::write_sealing_checkpoint(store, &entry, &dir).await?;
     Ok(MatterOutcome {
         entry: entry_id.to_string(),
         audit_run: snapshot.audit_run,

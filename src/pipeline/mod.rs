@@ -256,6 +256,7 @@ pub async fn seal_audit_with(
     drop(_import_lock);
     let report_dir = reports_dir.join(&run.run_id);
     reports.write_to(&report_dir)?;
+    report::write_checkpoint_note(&report_dir, appended.note.as_bytes())?;
     let anchors = anchor::anchor_checkpoint(
         store,
         &ledger.settings,
@@ -284,6 +285,12 @@ async fn report_context(
     options: &ReportOptions,
 ) -> Result<ReportContext> {
     let (index, previous_root) = seal::log_position(tx).await?;
+    let previous_checkpoint = match tx.newest_checkpoint().await? {
+        Some((size, note)) if size as u64 == index => {
+            Some(String::from_utf8_lossy(&note).into_owned())
+        }
+        _ => None,
+    };
     let supersedes = tx.newest_run_over(run).await?;
     let mut trend = Vec::new();
     for stored in tx
@@ -302,6 +309,7 @@ async fn report_context(
         origin: ledger.origin.clone(),
         index,
         previous_root,
+        previous_checkpoint,
         supersedes,
         interaction_link: options.interaction_link.clone(),
         trend,
@@ -394,7 +402,23 @@ pub async fn regenerate_only(
     }
     let dir = reports_dir.join(&run.run_id);
     reports.write_only(&dir, only)?;
+    write_sealing_checkpoint(store, &run, &dir).await?;
     Ok(dir)
+}
+
+/// Writes `checkpoint.note` beside the reports of a run of report set 2 or later.
+pub(crate) async fn write_sealing_checkpoint(
+    store: &Store,
+    run: &RunRecord,
+    dir: &Path,
+) -> Result<()> {
+    if run.report_set < 2 {
+        return Ok(());
+    }
+    match store.checkpoint_sealing(&run.run_id).await? {
+        Some(note) => report::write_checkpoint_note(dir, &note),
+        None => Ok(()),
+    }
 }
 
 /// `YYYYMMDD-HHMMSS-<seq>`: sortable, unique per database, and a ledger token.

@@ -356,6 +356,18 @@ impl ReportSet {
     }
 }
 
+/// The file beside a run's reports that holds the signed checkpoint sealing them. It is not
+/// in the manifest: the checkpoint signs the log whose run record holds the manifest's hash.
+pub(crate) const CHECKPOINT_NOTE: &str = "checkpoint.note";
+
+/// Writes the signed checkpoint that seals a report set beside it (temporary file, rename).
+pub(crate) fn write_checkpoint_note(dir: &Path, note: &[u8]) -> Result<()> {
+    let target = dir.join(CHECKPOINT_NOTE);
+    let temporary = dir.join(format!(".{CHECKPOINT_NOTE}.tmp"));
+    std::fs::write(&temporary, note).map_err(Error::io("cannot write report file", &temporary))?;
+    std::fs::rename(&temporary, &target).map_err(Error::io("cannot write report file", &target))
+}
+
 /// A report file that cannot be rendered (it is made from values recaudit holds in memory,
 /// so this is recaudit's fault, not the database's).
 fn render_error<E>(file: &'static str) -> impl FnOnce(E) -> Error

@@ -86,6 +86,11 @@ pub struct ReportContext {
     /// Root (lowercase hex) of the log this run extends, i.e. of the checkpoint of size
     /// `index`; the run record's `prev-root`.
     pub previous_root: String,
+    /// The signed checkpoint (C2SP note text) of the log this run extends, size `index`; none
+    /// for the first run. The checkpoint that seals the run itself cannot be inside its
+    /// reports (it signs their hash): it is written beside them as `checkpoint.note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_checkpoint: Option<String>,
     /// The run this one supersedes (the newest earlier run over the same window), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supersedes: Option<String>,

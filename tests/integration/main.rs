@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod faults;
 mod fuzz;
+mod holds;
 mod import;
 mod ledger;
 mod ledger_cli;
@@ -14,6 +15,7 @@ mod logs;
 mod platform;
 mod pull;
 mod pull_faults;
+mod report_sets;
 mod rules;
 mod run;
 #[cfg(feature = "s3")]

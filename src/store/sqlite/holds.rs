@@ -188,6 +188,17 @@ impl Store {
         )
     }
 
+    /// The signed checkpoint that seals the run `run_id`: the one of size index + 1.
+    pub(crate) async fn checkpoint_sealing(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar(
+            "SELECT c.note FROM ledger_checkpoints c JOIN ledger_runs l ON c.size = l.idx + 1 WHERE l.run_id = ?",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading the run's checkpoint"))
+    }
+
     /// The newest sealed audit run (not a hold or matter entry), by ledger position.
     pub async fn newest_audit_run(&self) -> Result<Option<String>> {
         sqlx::query_scalar(
