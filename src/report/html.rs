@@ -68,7 +68,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
         esc(&title),
         assets::CSS
     );
-    let _ = write!(out, "<h1>{}</h1>\n", esc(&title));
+    let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
     out.push_str(&header(data, coverage.as_ref()));
     out.push_str(&summary(data, &tally));
     out.push_str(&charts(data));
@@ -415,11 +415,7 @@ fn status_class(code: &str) -> &'static str {
 /// A completeness bar: complete and exception counts of one group.
 fn completeness_row(label: String, complete: usize, exception: usize) -> Row {
     let judged = complete + exception;
-    let basis_points = if judged == 0 {
-        0
-    } else {
-        complete * 10_000 / judged
-    };
+    let basis_points = (complete * 10_000).checked_div(judged).unwrap_or(0);
     Row {
         label,
         segments: vec![("complete", u64::try_from(basis_points).unwrap_or(0))],
@@ -604,7 +600,8 @@ fn interactions(data: &ReportData<'_>) -> String {
     ] {
         let _ = write!(
             out,
-            "<th scope=\"col\" data-type=\"{kind}\"><button type=\"button\">{}</button></th>",
+            "<th scope=\"col\" data-type=\"{kind}\"><button type=\"button\">{0}</button>\
+             <span class=\"label\">{0}</span></th>",
             esc(name)
         );
     }

@@ -25,6 +25,7 @@ thead th{background:#f6f8fa}
 td.num,th.num{text-align:right}
 td.detail{min-width:22em}
 td.hash code{font-size:.8em}
+th .label{display:none}
 th button{font:inherit;font-weight:600;border:0;background:none;padding:0;cursor:pointer;color:inherit;text-align:left}
 th[aria-sort=ascending] button::after{content:" \25B2"}
 th[aria-sort=descending] button::after{content:" \25BC"}
@@ -47,6 +48,13 @@ svg.chart .value{fill:var(--muted)}
  body{max-width:none;padding:0;font-size:9pt}
  .controls,th button::after{display:none}
  .scroll{overflow:visible}
+ table{width:100%}
+ th button{display:none}
+ th .label{display:inline}
+ th,td{padding:2px 3px}
+ td code,td small{overflow-wrap:anywhere;word-break:break-all}
+ td.detail{min-width:0}
+ svg.chart{max-width:100%}
  thead{display:table-header-group}
  tr,figure,.banner{break-inside:avoid;page-break-inside:avoid}
  h2{break-after:avoid;page-break-after:avoid}
