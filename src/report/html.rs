@@ -1030,6 +1030,52 @@ mod tests {
     }
 
     #[test]
+    fn a_matter_report_states_its_hold_and_flags_and_a_partial_run_says_so() {
+        use crate::report::view::{HoldFlag, HoldFlagKind, MatterScope};
+        let mut run = run();
+        run.coverage = serde_json::json!({
+            "conversations": 3, "pulled_conversations": 3, "pulls": [], "details_horizon": null,
+            "export_jobs": [], "export_days": [], "export_media_files": 0, "orphan_listings": 0,
+            "gaps": [format!("gap {HOSTILE}")], "partial": true
+        })
+        .to_string();
+        let context = context("https://example.com/{id}");
+        let matter = MatterScope {
+            matter: "M-1".into(),
+            name: format!("Matter {HOSTILE}"),
+            version: 2,
+            hold_sha256: "cd".repeat(32),
+            hold_entry: "hold-run-7".into(),
+            criteria: vec!["agent u-1".into(), format!("queue {HOSTILE}")],
+            generated: "2026-07-16T00:00:00.000Z".into(),
+            warn_days: 30,
+            released: true,
+            flags: vec![HoldFlag {
+                interaction: "c-3".into(),
+                recording: "rec-1".into(),
+                kind: HoldFlagKind::DeletionNear,
+                detail: format!("deletes soon {HOSTILE}"),
+            }],
+        };
+        let findings = vec![finding("c-3", Status::Complete, vec![])];
+        let data = ReportData {
+            run: &run,
+            context: &context,
+            findings: &findings,
+            matter: Some(&matter),
+        };
+        let html = render(&data).unwrap();
+        assert!(html.contains("<div id=\"partial\""), "PARTIAL banner");
+        assert!(html.contains("<div id=\"released\""), "released banner");
+        assert!(html.contains(
+            "<tr data-kind=\"deletion-near\"><td>deletion-near</td><td><code>c-3</code>"
+        ));
+        assert!(html.contains(&"cd".repeat(32)) && html.contains("hold-run-7"));
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(!html.contains("<img"));
+    }
+
+    #[test]
     fn listed_rows_are_bounded() {
         let run = run();
         let context = context("https://example.com/{id}");

@@ -306,6 +306,9 @@ fn ids(probe: &Value, visible_only: bool) -> Vec<String> {
 /// screenshot of a real rendering.
 #[tokio::test]
 async fn report_html_in_headless_chromium_shows_the_findings_and_its_controls_work() {
+    // Fail at once, before the 12 s night, when the browser is not configured.
+    tool(CHROMIUM_VARIABLE, "chromium");
+    tool(CHROMEDRIVER_VARIABLE, "chromium-driver");
     let sealed = sealed_run().await;
     let html = sealed.reports.join("report.html");
     let findings = &sealed.findings;
@@ -520,9 +523,9 @@ async fn check_filters(session: &Session<'_>, findings: &[Finding]) {
 /// and an exception's interaction id.
 #[tokio::test]
 async fn report_pdf_prints_the_html_report() {
+    let chromium = tool(CHROMIUM_VARIABLE, "chromium");
     let sealed = sealed_run().await;
     let pdf = sealed.dir.path().join("report.pdf");
-    let chromium = tool(CHROMIUM_VARIABLE, "chromium");
     recaudit::report::render_pdf(&sealed.reports.join("report.html"), &pdf, Some(&chromium))
         .unwrap();
     let info = Command::new("pdfinfo")
