@@ -65,7 +65,7 @@ pub(crate) async fn report_command(
     if formats.contains(&ReportFormat::Pdf) {
         let html = dir.join("report.html");
         let pdf = dir.join("report.pdf");
-        anyhow::bail!("PDF_PENDING_MERGE {} {}", html.display(), pdf.display());
+        recaudit::report::render_pdf(&html, &pdf, None)?;
         println!("PDF: {} (printed from report.html)", pdf.display());
     }
     println!("Reports: {}", dir.display());

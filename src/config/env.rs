@@ -58,7 +58,8 @@ pub const RESERVED: &[(&str, &str)] = &[
 pub const RESERVED_PREFIXES: &[(&str, &str)] = &[
     (
         "RECAUDIT_TEST_",
-        "the integration tests' services (S3 endpoints)",
+        "the integration tests' services (S3 endpoints; headless Chromium and chromedriver: \
+         RECAUDIT_TEST_CHROMIUM, RECAUDIT_TEST_CHROMEDRIVER)",
     ),
     ("RECAUDIT_BENCH_", "the benchmarks' settings"),
 ];

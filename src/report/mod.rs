@@ -20,9 +20,12 @@ use crate::store::RunRecord;
 mod certificate;
 mod dat;
 mod html;
+pub(crate) mod pdf;
 mod summary;
 mod tables;
 pub(crate) mod view;
+
+pub use pdf::{PDF_TIMEOUT, PdfError, render_pdf};
 
 pub(crate) use view::{REPORT_SET_CURRENT, TREND_RUNS};
 

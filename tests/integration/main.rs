@@ -15,6 +15,7 @@ mod logs;
 mod platform;
 mod pull;
 mod pull_faults;
+mod report_html;
 mod report_sets;
 mod rules;
 mod run;
