@@ -304,6 +304,11 @@ pub struct Org {
     pub export_job: String,
     /// The UTC day the conversations start in.
     pub(crate) night: (Timestamp, Timestamp),
+    /// Conversations whose recordings are protected from deletion (legal hold, applied in the
+    /// platform by `PUT /api/v2/recordings/deletionprotection?protect=true`): what
+    /// `POST /api/v2/recordings/deletionprotection` answers. Empty unless [`Org::protect`]
+    /// adds some, so a seed's nights are what they were.
+    pub protected: std::collections::BTreeSet<String>,
 }
 
 /// splitmix64: a tiny, stable PRNG, so a seed gives the same org on every machine and version.
@@ -377,6 +382,7 @@ impl Night {
             orphans: Vec::new(),
             export_job: String::new(),
             night: (day, day.plus_millis(24 * HOUR_MS)),
+            protected: std::collections::BTreeSet::new(),
         };
         org.export_job = rng.uuid();
         let agents: Vec<String> = (0..40).map(|_| rng.uuid()).collect();
@@ -445,6 +451,18 @@ const QUEUES: [&str; 2] = [
 const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
 
 impl Org {
+    /// Protects the recordings of these conversations from deletion, as a manager does for a
+    /// legal hold. Protection is per conversation id; an id the org does not have is kept too
+    /// (the platform's answer for such an id is not documented; the simulator answers it as
+    /// protected when asked). Nothing else about the org changes.
+    pub fn protect<I, S>(&mut self, ids: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protected.extend(ids.into_iter().map(Into::into));
+    }
+
     /// Builds `count` conversations starting during the UTC day that begins at `day`.
     pub fn generate(seed: u64, count: usize, day: Timestamp, mix: &Mix) -> Org {
         let mut night = Night::new(seed, count, day, mix);
@@ -473,6 +491,7 @@ impl Org {
             org.conversations.extend(part.conversations);
             org.failed_recordings.extend(part.failed_recordings);
             org.orphans.extend(part.orphans);
+            org.protected.extend(part.protected);
         }
         let from = nights.iter().map(|n| n.0).min().unwrap_or(org.night.0);
         let to = nights.iter().map(|n| n.1).max().unwrap_or(org.night.1);

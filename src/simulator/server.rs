@@ -65,6 +65,10 @@ pub struct Faults {
     /// is this host's clock. The nightly job's tests run nights in the past with `--as-of`
     /// and set it to that instant.
     pub clock: Option<Timestamp>,
+    /// Paths (matched as a substring of the request's path) answered 403 for every token, as
+    /// for an OAuth client whose role lacks a permission. Checked after authentication and the
+    /// rate limit, as the platform checks authorization after them.
+    pub forbidden: Vec<String>,
 }
 
 /// The `nth` (from 1) request with `method` whose path contains `path` is acted on (a job it
@@ -105,6 +109,7 @@ impl Default for Faults {
             stall: None,
             garble: None,
             clock: None,
+            forbidden: Vec::new(),
         }
     }
 }
@@ -137,6 +142,8 @@ pub struct Stats {
     pub jobs_created: AtomicU64,
     /// Async details jobs created.
     pub details_jobs_created: AtomicU64,
+    /// Deletion protection queries answered (`POST /api/v2/recordings/deletionprotection`).
+    pub protection_queries: AtomicU64,
     /// Requests held back by [`Faults::stall`] (0 or 1).
     pub stalled: AtomicU64,
     /// Requests that reached their endpoint (past authentication, rate limit and injected
@@ -346,6 +353,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v2/orphanrecordings", get(orphans))
         .route(
+            "/api/v2/recordings/deletionprotection",
+            post(deletion_protection),
+        )
+        .route(
             "/api/v2/organizations/limits/namespaces/{namespace}",
             get(limits),
         )
@@ -369,6 +380,19 @@ async fn guard(
     let method = request.method().to_string();
     let uri = request.uri();
     let path = uri.path().to_string();
+    if shared
+        .faults
+        .forbidden
+        .iter()
+        .any(|part| path.contains(part))
+    {
+        return error(
+            &shared,
+            StatusCode::FORBIDDEN,
+            "missing.permissions",
+            "You are not authorized to perform the requested action.",
+        );
+    }
     let asked = match uri.query() {
         Some(query) => format!("{method} {path}?{query}"),
         None => format!("{method} {path}"),
@@ -1040,6 +1064,61 @@ struct OrphanQuery {
     has_conversation: Option<bool>,
     page_size: Option<usize>,
     page_number: Option<usize>,
+}
+
+/// `ConversationDeletionProtectionQuery`: `conversationIds`, at most 100.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProtectionQuery {
+    #[serde(default)]
+    conversation_ids: Option<Vec<String>>,
+}
+
+/// The most conversation ids one deletion protection query may ask about.
+const PROTECTION_QUERY_MAX: usize = 100;
+
+/// `POST /api/v2/recordings/deletionprotection`: the asked conversations whose recordings are
+/// protected ([`Org::protected`]), as `list[AddressableEntityRef]`, in the order asked, each
+/// once. A body that is not the query, or more than 100 ids, is a 400.
+async fn deletion_protection(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(query) = serde_json::from_slice::<ProtectionQuery>(&body) else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "The request could not be understood by the server due to malformed syntax.",
+        );
+    };
+    let Some(ids) = query.conversation_ids else {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            "conversationIds is required.",
+        );
+    };
+    if ids.len() > PROTECTION_QUERY_MAX {
+        return error(
+            &shared,
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            &format!(
+                "The list of conversationIds cannot exceed {PROTECTION_QUERY_MAX} conversationIds (got {}).",
+                ids.len()
+            ),
+        );
+    }
+    shared
+        .stats
+        .protection_queries
+        .fetch_add(1, Ordering::Relaxed);
+    let mut seen = std::collections::HashSet::new();
+    let protected: Vec<Value> = ids
+        .iter()
+        .filter(|id| shared.org.protected.contains(*id) && seen.insert(id.as_str()))
+        .map(|id| json!({"id": id, "selfUri": format!("/api/v2/conversations/{id}")}))
+        .collect();
+    answer(&shared, StatusCode::OK, Value::Array(protected), &[])
 }
 
 async fn limits(State(shared): State<Arc<Shared>>, Path(namespace): Path<String>) -> Response {

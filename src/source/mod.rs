@@ -11,12 +11,15 @@
 //!   store (the source layer never names the store module: the store depends on it, not the
 //!   reverse);
 //! - [`genesys`]: the Genesys Cloud API client (OAuth, pacing, retries) and `recaudit pull`,
-//!   which stores every response as a raw input and imports it exactly as files are.
+//!   which stores every response as a raw input and imports it exactly as files are;
+//! - [`protection`]: which conversations have recordings protected from deletion (legal
+//!   hold), asked through the same client, each answer kept as received.
 
 pub mod batch;
 pub mod genesys;
 pub mod import;
 pub mod model;
+pub mod protection;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sink;

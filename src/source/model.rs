@@ -307,7 +307,9 @@ pub(crate) struct RecordingJobsQueryWire {
     pub(crate) action: Option<String>,
 }
 
-/// `AddressableEntityRef`.
+/// `AddressableEntityRef` (`id`, `selfUri`; only `id` is read): e.g. the failed recordings'
+/// conversation and recording, or a conversation with protected recordings in the answer of
+/// `POST /api/v2/recordings/deletionprotection` (`list[AddressableEntityRef]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EntityRef {
@@ -446,6 +448,27 @@ pub(crate) const RECORDING_METADATA_PATH: (&str, &str) =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The deletion protection answer: a JSON array of `AddressableEntityRef`; `selfUri` and
+    /// unknown fields are ignored; a reference without a string `id` is refused.
+    #[test]
+    fn entity_refs_are_read_with_or_without_self_uri() {
+        let refs: Vec<EntityRef> = serde_json::from_str(
+            r#"[{"id": "c1", "selfUri": "/api/v2/conversations/c1", "name": "x", "extra": {"a": 1}},
+                {"id": "c2"}, {"id": "c3", "selfUri": null}]"#,
+        )
+        .unwrap();
+        let read: Vec<&str> = refs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(read, ["c1", "c2", "c3"]);
+        assert!(
+            serde_json::from_str::<Vec<EntityRef>>("[]")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(serde_json::from_str::<Vec<EntityRef>>(r#"[{"selfUri": "/x"}]"#).is_err());
+        assert!(serde_json::from_str::<Vec<EntityRef>>(r#"[{"id": 7}]"#).is_err());
+        assert!(serde_json::from_str::<Vec<EntityRef>>(r#"{"entities": []}"#).is_err());
+    }
 
     fn session(json: &str) -> serde_json::Result<AnalyticsSession> {
         serde_json::from_str(json)

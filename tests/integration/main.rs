@@ -13,6 +13,7 @@ mod ledger;
 mod ledger_cli;
 mod logs;
 mod platform;
+mod protection;
 mod pull;
 mod pull_faults;
 mod report_html;
