@@ -249,13 +249,21 @@ fn ledger_position(data: &ReportData<'_>) -> String {
             .map_or_else(|| "none".to_string(), code),
     );
     out.push_str("</dl>\n");
+    if let Some(note) = &context.previous_checkpoint {
+        let _ = writeln!(
+            out,
+            "<p>The run extends this signed checkpoint (tree size {}):</p>\n<pre id=\"previous-checkpoint\">{}</pre>",
+            context.index,
+            esc(note)
+        );
+    }
     let _ = writeln!(
         out,
         "<p class=\"note\">The signed checkpoint of tree size {} that seals this run cannot be \
          inside this report: the report set's manifest SHA-256 is in the run record that \
-         checkpoint signs. Read it with <code>recaudit ledger show</code>, or in the checkpoint \
-         file <code>{}.note</code> of the ledger's anchor directory, and check it with \
-         <code>recaudit ledger verify</code>.</p></section>",
+         checkpoint signs. It is the file <code>checkpoint.note</code> beside this report (and \
+         <code>{}.note</code> in the ledger's anchor directory); check it with \
+         <code>recaudit ledger verify</code> or the audit package's <code>verify.py</code>.</p></section>",
         context.index.saturating_add(1),
         context.index.saturating_add(1)
     );
