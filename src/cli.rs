@@ -226,6 +226,13 @@ pub enum Command {
         /// Files to write (default: all but pdf); manifest.json is always written.
         #[arg(long, value_enum, value_delimiter = ',')]
         format: Vec<ReportFormat>,
+        /// With --matter, when the report is sealed: ask Genesys Cloud which held conversations
+        /// are protected from deletion (POST /api/v2/recordings/deletionprotection, read-only),
+        /// with the API options below; the answers are sealed with the report.
+        #[arg(long, requires = "matter")]
+        check_protection: bool,
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Legal holds: the matters whose interactions must be preserved, each change sealed in
     /// the ledger.

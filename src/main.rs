@@ -203,9 +203,21 @@ async fn run(cli: Cli) -> Result<u8> {
             run,
             matter,
             format,
+            check_protection,
+            api,
         } => {
-            reporting::report_command(&workspace, run.as_deref(), matter.as_deref(), &format)
-                .await?
+            let protection = if check_protection {
+                Some(pull_config(&workspace.settings, &api)?)
+            } else {
+                None
+            };
+            let report = reporting::Report {
+                run: run.as_deref(),
+                matter: matter.as_deref(),
+                formats: &format,
+                protection: protection.as_ref(),
+            };
+            reporting::report_command(&workspace, report).await?
         }
         Command::Hold { command } => reporting::hold_command(&workspace, command).await?,
         Command::Runs { limit } => runs_command(&workspace, limit).await?,

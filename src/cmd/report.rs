@@ -6,16 +6,27 @@ use anyhow::{Context, Result};
 use recaudit::cli::{HoldCommand, ReportFormat};
 use recaudit::ledger::Ledger;
 use recaudit::pipeline::{self, hold};
+use recaudit::source::genesys::PullConfig;
 
 use super::{Workspace, cli_time};
 
-/// `recaudit report [--run ID] [--matter M] [--format ...]`.
-pub(crate) async fn report_command(
-    workspace: &Workspace,
-    run: Option<&str>,
-    matter: Option<&str>,
-    formats: &[ReportFormat],
-) -> Result<u8> {
+/// What `recaudit report` was asked for.
+pub(crate) struct Report<'a> {
+    pub(crate) run: Option<&'a str>,
+    pub(crate) matter: Option<&'a str>,
+    pub(crate) formats: &'a [ReportFormat],
+    /// `--check-protection`: the API to ask deletion protection of.
+    pub(crate) protection: Option<&'a PullConfig>,
+}
+
+/// `recaudit report [--run ID] [--matter M] [--format ...] [--check-protection]`.
+pub(crate) async fn report_command(workspace: &Workspace, report: Report<'_>) -> Result<u8> {
+    let Report {
+        run,
+        matter,
+        formats,
+        protection,
+    } = report;
     let mut only: Vec<&str> = formats.iter().map(|f| f.file_name()).collect();
     only.sort_unstable();
     only.dedup();
@@ -32,6 +43,7 @@ pub(crate) async fn report_command(
                 workspace.settings.report.hold_warn_days,
                 reports_dir,
                 &only,
+                protection,
             )
             .await?;
             if outcome.sealed_now {

@@ -27,6 +27,8 @@ use crate::ledger::anchor::{self, AnchorOutcome};
 use crate::ledger::append::RunAppend;
 use crate::ledger::{Ledger, seal};
 use crate::report::{self, HoldFlag, HoldFlagKind, MatterScope};
+use crate::source::genesys::PullConfig;
+use crate::source::protection::deletion_protection;
 use crate::store::{
     DocumentKind, HoldRow, MatterReportKey, MatterReportRow, RunRecord, RunTransaction, Store,
 };
@@ -341,7 +343,8 @@ where
         .await?;
     let reports = hold_reports(&entry.run_id, matter, &body)?;
     entry.manifest_sha256 = reports.manifest_sha256();
-    let appended = seal_entry(&mut tx, ledger, &known, &entry, raw_input_id).await?;
+    let inputs = BTreeSet::from([raw_input_id]);
+    let appended = seal_entry(&mut tx, ledger, &known, &entry, &inputs).await?;
     tx.insert_hold(&HoldRow {
         matter: matter.to_string(),
         version: document.version,
@@ -454,6 +457,7 @@ pub async fn matter_report(
     warn_days: u64,
     reports_dir: &Path,
     only: &[&str],
+    protection: Option<&PullConfig>,
 ) -> Result<MatterOutcome> {
     check_matter_id(matter)?;
     let audit_run = match audit_run {
@@ -490,6 +494,26 @@ pub async fn matter_report(
         .into_iter()
         .filter(|f| hold.criteria.covers(f))
         .collect();
+    // Asked before the entry's transaction: no network call while the write lock is held.
+    let answers = match protection {
+        Some(config) => {
+            let held: Vec<String> = findings.iter().map(|f| f.interaction.clone()).collect();
+            Some(deletion_protection(config, &held).await?)
+        }
+        None => None,
+    };
+    let protected: BTreeSet<String> = answers
+        .iter()
+        .flatten()
+        .flat_map(|a| a.protected.iter().cloned())
+        .collect();
+    let protection_checked = answers.as_ref().map(|a| {
+        a.iter()
+            .map(|a| a.received)
+            .max()
+            .unwrap_or_else(Timestamp::now)
+            .to_string()
+    });
 
     let known = outside_checkpoints(store, ledger).await?;
     let (mut tx, mut entry) = begin_entry(store, MATTER_RULE_SET).await?;
@@ -504,7 +528,14 @@ pub async fn matter_report(
         generated: entry.completed.clone(),
         warn_days,
         released: hold.released,
-        flags: flags(&findings, generated, warn_days),
+        flags: flags(
+            &findings,
+            generated,
+            warn_days,
+            protection_checked.as_deref().map(|at| (at, &protected)),
+        ),
+        protection_checked,
+        protected: protected.iter().cloned().collect(),
     };
     let snapshot = MatterSnapshot {
         format: MATTER_FORMAT.to_string(),
@@ -520,7 +551,17 @@ pub async fn matter_report(
     let raw_input_id = tx
         .insert_document(DocumentKind::MatterReport, &source, generated, &body)
         .await?;
-    let appended = seal_entry(&mut tx, ledger, &known, &entry, raw_input_id).await?;
+    let mut inputs = BTreeSet::from([raw_input_id]);
+    for (n, answer) in answers.iter().flatten().enumerate() {
+        // The ids asked are in the snapshot (an answer lists only the protected ones).
+        let source = format!("{}#{}", answer.request_path, n + 1);
+        let kind = DocumentKind::DeletionProtection;
+        let id = tx
+            .insert_document(kind, &source, answer.received, &answer.body)
+            .await?;
+        inputs.insert(id);
+    }
+    let appended = seal_entry(&mut tx, ledger, &known, &entry, &inputs).await?;
     tx.insert_matter_report(&MatterReportRow {
         run_id: entry.run_id.clone(),
         matter: matter.to_string(),
@@ -599,8 +640,15 @@ pub(crate) async fn regenerate_matter(
 }
 
 /// The held recordings at risk at `generated`: deleted, deletion due, deletion near, and
-/// every held recording recaudit has no evidence Genesys Cloud protects.
-fn flags(findings: &[Finding], generated: Timestamp, warn_days: u64) -> Vec<HoldFlag> {
+/// every held recording recaudit has no evidence Genesys Cloud protects. `protection`: when
+/// Genesys Cloud was asked, and the conversations it said are protected (whose deletion dates
+/// protection overrides).
+fn flags(
+    findings: &[Finding],
+    generated: Timestamp,
+    warn_days: u64,
+    protection: Option<(&str, &BTreeSet<String>)>,
+) -> Vec<HoldFlag> {
     let near = generated.plus_millis((warn_days as i64).saturating_mul(24 * crate::time::HOUR_MS));
     let mut flags = Vec::new();
     for finding in findings {
@@ -615,10 +663,13 @@ fn flags(findings: &[Finding], generated: Timestamp, warn_days: u64) -> Vec<Hold
                 .file_state
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("DELETED"));
+            let protected = protection.is_some_and(|(_, ids)| ids.contains(&finding.interaction));
+            // Protection "overrides existing policy deletion dates" while it lasts.
             let due = recording
                 .delete_date
                 .as_deref()
-                .and_then(|d| Timestamp::parse(d).ok());
+                .and_then(|d| Timestamp::parse(d).ok())
+                .filter(|_| !protected);
             if deleted {
                 flags.push(flag(
                     HoldFlagKind::Deleted,
@@ -635,10 +686,17 @@ fn flags(findings: &[Finding], generated: Timestamp, warn_days: u64) -> Vec<Hold
                     format!("its deleteDate {due} is within {warn_days} days: protect it in Genesys Cloud or export it before then"),
                 ));
             }
-            flags.push(flag(
-                HoldFlagKind::NotProtected,
-                "recaudit has no evidence that Genesys Cloud protects it from deletion; protect it there (recording retention or deletion protection) and keep the export".into(),
-            ));
+            match protection {
+                _ if protected => {}
+                Some((asked, _)) => flags.push(flag(
+                    HoldFlagKind::NotProtected,
+                    format!("Genesys Cloud's deletion protection, asked at {asked}, does not list conversation {}: protect it there (Recording > Protect recordings from deletion) and keep an export", finding.interaction),
+                )),
+                None => flags.push(flag(
+                    HoldFlagKind::NotProtected,
+                    "nothing in its metadata says Genesys Cloud protects it from deletion, and its deletion protection was not asked (`recaudit report --matter ... --check-protection`): protect it there and keep an export".into(),
+                )),
+            }
         }
     }
     flags.sort_by(|a, b| {
@@ -678,11 +736,10 @@ async fn seal_entry(
     ledger: &Ledger,
     known: &[(String, crate::ledger::note::Checkpoint)],
     entry: &RunRecord,
-    raw_input_id: i64,
+    inputs: &BTreeSet<i64>,
 ) -> Result<RunAppend> {
     tx.insert_run(entry).await?;
-    tx.insert_run_inputs(&entry.run_id, &BTreeSet::from([raw_input_id]))
-        .await?;
+    tx.insert_run_inputs(&entry.run_id, inputs).await?;
     seal::append_run(tx, ledger, known, entry, &[]).await
 }
 

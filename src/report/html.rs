@@ -945,6 +945,7 @@ mod tests {
             origin: format!("o-{HOSTILE}"),
             index: 4,
             previous_root: "00".repeat(32),
+            previous_checkpoint: Some(format!("o\n4\n{HOSTILE}\n")),
             supersedes: Some(HOSTILE.into()),
             interaction_link: Some(link.into()),
             trend: vec![TrendPoint {
@@ -1058,6 +1059,8 @@ mod tests {
             generated: "2026-07-16T00:00:00.000Z".into(),
             warn_days: 30,
             released: true,
+            protection_checked: None,
+            protected: vec![],
             flags: vec![HoldFlag {
                 interaction: "c-3".into(),
                 recording: "rec-1".into(),

@@ -137,6 +137,13 @@ pub struct MatterScope {
     pub warn_days: u64,
     /// Whether the hold was released (a released matter's report says so in its header).
     pub released: bool,
+    /// When Genesys Cloud's deletion protection of the held conversations was read (the last
+    /// answer's time); none when it was not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection_checked: Option<String>,
+    /// The held conversations Genesys Cloud said are protected from deletion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<String>,
     /// Held recordings at risk, in interaction then recording order.
     pub flags: Vec<HoldFlag>,
 }

@@ -179,6 +179,8 @@ pub enum DocumentKind {
     LegalHold,
     /// The snapshot a matter's report was rendered from.
     MatterReport,
+    /// An answer of `POST /api/v2/recordings/deletionprotection`, as received.
+    DeletionProtection,
 }
 
 impl DocumentKind {
@@ -186,6 +188,7 @@ impl DocumentKind {
         match self {
             DocumentKind::LegalHold => "legal-hold",
             DocumentKind::MatterReport => "matter-report",
+            DocumentKind::DeletionProtection => "deletion-protection",
         }
     }
 }

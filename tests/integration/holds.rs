@@ -332,3 +332,103 @@ fn find_run_file(package: &Path, entry: &str, ext: &str) -> String {
     }
     panic!("no run record for {entry} in {}", runs.display());
 }
+
+/// `--check-protection`, through the library against the simulator over loopback: a
+/// conversation Genesys Cloud protects is not flagged (nor its deletion date, which protection
+/// overrides); an unprotected one is, naming when Genesys was asked; the answers are sealed as
+/// the matter entry's inputs.
+#[tokio::test]
+async fn protection_asked_of_genesys_clears_the_protected_and_names_the_rest() {
+    use recaudit::pipeline::hold::{self, HoldChange, HoldCriteria};
+    use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
+    use recaudit::source::genesys::{Credentials, PullConfig};
+
+    let env = TestEnv::new().await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(5))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    env.write_json(
+        "details.json",
+        &page(vec![answered_call("guarded"), answered_call("exposed")]),
+    );
+    env.write_json("rm/g.json", &json!([recording("rec-g", "guarded", &soon)]));
+    env.write_json("rm/e.json", &json!([recording("rec-e", "exposed", &soon)]));
+    env.import().await;
+    let run = env
+        .audit_with(&Default::default(), "2026-07-20T00:00:00Z")
+        .await;
+    let criteria = HoldCriteria {
+        users: ["user-dana".to_string()].into(),
+        ..Default::default()
+    };
+    let change = HoldChange {
+        matter: "M-P".into(),
+        name: Some("Protected v. Exposed".into()),
+        add: criteria,
+    };
+    hold::add_hold(&env.store, &env.ledger, change, &env.reports())
+        .await
+        .unwrap();
+
+    let mut org = Org::generate(
+        1,
+        3,
+        recaudit::time::Timestamp::parse("2026-07-14T00:00:00Z").unwrap(),
+        &Mix::default(),
+    );
+    org.protect(["guarded".to_string()]);
+    let server = SimServer::start(
+        org,
+        Faults::default(),
+        SimClient::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let client = SimClient::default();
+    let config = PullConfig::new(
+        server.base_url(),
+        server.base_url(),
+        Credentials::new(client.id, client.secret),
+    );
+    let outcome = hold::matter_report(
+        &env.store,
+        &env.ledger,
+        "M-P",
+        Some(&run.run.run_id),
+        30,
+        &env.reports(),
+        &[],
+        Some(&config),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.sealed_now);
+    let findings = json_file(&outcome.dir.join("findings.json"));
+    let flags = findings["matter"]["flags"].as_array().unwrap();
+    let of = |recording: &str| -> Vec<&str> {
+        flags
+            .iter()
+            .filter(|f| f["recording"] == recording)
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(of("rec-g"), Vec::<&str>::new(), "protected: {flags:?}");
+    assert_eq!(of("rec-e"), ["deletion-near", "not-protected"], "{flags:?}");
+    let exposed = flags.iter().find(|f| f["kind"] == "not-protected").unwrap();
+    assert!(
+        exposed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deletion protection, asked at"),
+        "{exposed}"
+    );
+    assert_eq!(findings["matter"]["protected"], json!(["guarded"]));
+    let inputs = env.store.run_input_ids(&outcome.entry).await.unwrap();
+    assert_eq!(
+        inputs.len(),
+        2,
+        "the snapshot and the one protection answer"
+    );
+    drop(server);
+}
