@@ -525,9 +525,31 @@ async fn check_filters(session: &Session<'_>, findings: &[Finding]) {
 async fn report_pdf_prints_the_html_report() {
     let chromium = tool(CHROMIUM_VARIABLE, "chromium");
     let sealed = sealed_run().await;
-    let pdf = sealed.dir.path().join("report.pdf");
-    recaudit::report::render_pdf(&sealed.reports.join("report.html"), &pdf, Some(&chromium))
+    // Through the binary, as an operator asks for it: `report --format pdf` finds Chromium on
+    // PATH, regenerates report.html (checked against the manifest) and prints it.
+    let path = std::env::join_paths(
+        chromium
+            .parent()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let report = binary(sealed.dir.path())
+        .args(["--db", "sqlite://r.db", "--reports-dir", "reports"])
+        .args(["report", "--run", &sealed.run_id, "--format", "pdf"])
+        .env("PATH", path)
+        .output()
         .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}{}",
+        text(&report.stdout),
+        text(&report.stderr)
+    );
+    let pdf = sealed.reports.join("report.pdf");
+    assert!(text(&report.stdout).contains("PDF: "), "{}", text(&report.stdout));
     let info = Command::new("pdfinfo")
         .arg(&pdf)
         .output()
