@@ -263,9 +263,10 @@ fn sealing(data: &ReportData<'_>, out: &mut String) {
     out.push_str("6. HOW THIS CERTIFICATE IS SEALED\n\n");
     out.push_str(&format!(
         "   The SHA-256 of this file is listed, with its size, in the file manifest.json of the\n   \
-         same report directory. The SHA-256 of manifest.json is the reports-sha256 of run\n   \
-         record {index} (run {run}) in the ledger of origin {origin}, sealed by the signed\n   \
-         checkpoint of tree size {size}, whose predecessor has root {previous}.\n\n",
+         same report directory. The SHA-256 of manifest.json is the reports-sha256 of\n   \
+         run record {index} (run {run}) in the ledger of origin\n     {origin}\n   \
+         sealed by the signed checkpoint of tree size {size}; the checkpoint before it\n   \
+         (size {index}) has root\n     {previous}\n\n",
         index = context.index,
         run = one_line(&data.run.run_id),
         origin = one_line(&context.origin),

@@ -332,10 +332,13 @@ pub(crate) fn markdown(data: &ReportData<'_>) -> Result<String> {
         matter_section(matter, &mut out);
     }
     ledger_section(data, &mut out);
-    out.push_str("## Inputs\n\n");
     match coverage_of(data.run)? {
-        Some(coverage) => out.push_str(&coverage_markdown(&coverage)),
-        None => out.push_str("The run states no evidence coverage.\n\n"),
+        Some(coverage) => out.push_str(&coverage_markdown(&coverage).replacen(
+            "## Evidence coverage",
+            "## Inputs: evidence coverage",
+            1,
+        )),
+        None => out.push_str("## Inputs\n\nThe run states no evidence coverage.\n\n"),
     }
     legend(&mut out);
     Ok(out)

@@ -125,7 +125,9 @@ fn recording_states(particulars: &Particulars) -> Vec<String> {
         .collect()
 }
 
-const CSV_HEADER: [&str; 26] = [
+/// The columns every CSV has; `link` follows when the run has a link template, `hold_flags`
+/// in a matter's report.
+const CSV_HEADER: [&str; 24] = [
     "interaction",
     "status",
     "reasons",
@@ -149,12 +151,11 @@ const CSV_HEADER: [&str; 26] = [
     "final_after_utc",
     "final_after_local",
     "detail",
-    "link",
-    "hold_flags",
     "run",
 ];
 
-/// One CSV row of `f` (the columns of [`CSV_HEADER`]; `hold_flags` empty outside a matter).
+/// One CSV row of `f` (the columns of [`CSV_HEADER`], then `link` and `hold_flags` when the
+/// header has them).
 fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
     let (started_local, offset) = local_parts(data, &f.started);
     let ended = f.ended.as_deref().unwrap_or("");
@@ -166,7 +167,7 @@ fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
     let final_after = f.particulars.final_after.as_deref();
     let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
     let cells = |items: &[String], separator: &str| cell(&items.join(separator)).into_owned();
-    vec![
+    let mut row = vec![
         cell(&f.interaction).into_owned(),
         f.status.as_str().to_string(),
         reasons.join(";"),
@@ -196,14 +197,15 @@ fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
             .map(|t| local_parts(data, t).0)
             .unwrap_or_default(),
         cell(&f.detail).into_owned(),
-        data.link(&f.interaction)
-            .map(|l| cell(&l).into_owned())
-            .unwrap_or_default(),
-        data.matter
-            .map(|m| cells(&hold_flags(m, &f.interaction), ";"))
-            .unwrap_or_default(),
         data.run.run_id.clone(),
-    ]
+    ];
+    if let Some(link) = data.link(&f.interaction) {
+        row.push(cell(&link).into_owned());
+    }
+    if let Some(matter) = data.matter {
+        row.push(cells(&hold_flags(matter, &f.interaction), ";"));
+    }
+    row
 }
 
 /// findings.csv (see the module documentation).
@@ -212,8 +214,15 @@ pub(crate) fn csv(data: &ReportData<'_>) -> Result<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(&mut out);
+    let mut header = CSV_HEADER.to_vec();
+    if data.context.interaction_link.is_some() {
+        header.push("link");
+    }
+    if data.matter.is_some() {
+        header.push("hold_flags");
+    }
     writer
-        .write_record(CSV_HEADER)
+        .write_record(header)
         .map_err(render_error("findings.csv"))?;
     for f in data.reading_order() {
         writer
@@ -481,7 +490,10 @@ pub(super) mod tests {
             "https://apps.example/#/interaction/c-early"
         );
         assert_eq!(&rows[2][column("final_after_utc")], "2026-07-16 10:05:00");
-        assert_eq!(&early[column("hold_flags")], "");
+        assert!(
+            !headers.iter().any(|h| h == "hold_flags"),
+            "only in a matter's"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod logs;
 mod platform;
 mod pull;
 mod pull_faults;
+mod report_files;
 mod rules;
 mod run;
 #[cfg(feature = "s3")]
