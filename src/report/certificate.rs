@@ -221,7 +221,13 @@ fn pending(data: &ReportData<'_>, out: &mut String) {
         item(data, n + 1, f, out);
         let final_after = f.particulars.final_after.as_deref().map_or_else(
             || "when the conversation ends".to_string(),
-            |t| format!("after {} UTC", one_line(t)),
+            |t| {
+                format!(
+                    "after {} UTC ({})",
+                    one_line(t),
+                    one_line(&data.local_time(t))
+                )
+            },
         );
         out.push_str(&format!(
             "      verdict final {final_after}; decided by the next nightly run after that\n"
@@ -394,7 +400,9 @@ mod tests {
             matter: None,
         };
         let text = render(&data).unwrap();
-        assert!(text.contains("verdict final after 2026-07-16T10:05:00.000Z UTC"));
+        assert!(text.contains(
+            "verdict final after 2026-07-16T10:05:00.000Z UTC (2026-07-16 06:05:00 -04:00)"
+        ));
         assert!(text.contains("4. PENDING INTERACTIONS (1)"));
         assert!(text.contains("Date:             2026-07-16T00:00:05.000Z"));
     }

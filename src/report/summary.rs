@@ -11,7 +11,7 @@
 //! - Interactions are shown with their local start time, agents, queues and numbers, not only
 //!   by conversation id.
 //! - The ledger (origin, position, previous root, superseded run, how to verify) and the inputs
-//!   (v1's coverage section) each get a section; a matter's summary shows the hold and its flags.
+//!   (v1's "Evidence coverage" section) each get a section; a matter's summary shows the hold and its flags.
 //!
 //! Everything from the data goes through [`super::md`], so no value can add a table column,
 //! forge a row or render HTML; lists are bounded by [`super::SUMMARY_EXCEPTION_ROWS`] (the CSV,
@@ -333,12 +333,9 @@ pub(crate) fn markdown(data: &ReportData<'_>) -> Result<String> {
     }
     ledger_section(data, &mut out);
     match coverage_of(data.run)? {
-        Some(coverage) => out.push_str(&coverage_markdown(&coverage).replacen(
-            "## Evidence coverage",
-            "## Inputs: evidence coverage",
-            1,
-        )),
-        None => out.push_str("## Inputs\n\nThe run states no evidence coverage.\n\n"),
+        // The inputs section is v1's "Evidence coverage", heading included.
+        Some(coverage) => out.push_str(&coverage_markdown(&coverage)),
+        None => out.push_str("## Evidence coverage\n\nThe run states no evidence coverage.\n\n"),
     }
     legend(&mut out);
     Ok(out)

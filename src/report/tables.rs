@@ -1,6 +1,8 @@
 //! findings.csv and findings.json of report set 2: the whole population, one row per
-//! interaction, in reading order (exceptions first, then pending, complete, excluded,
-//! not-required; by start time within a status, see `ReportData::reading_order`).
+//! interaction. The CSV is in reading order (exceptions first, then pending, complete,
+//! excluded, not-required; by start time within a status, see `ReportData::reading_order`);
+//! the JSON keeps v1's conversation-id order, so programs that read v1's document by position
+//! read v2's the same way.
 //!
 //! **findings.csv is for Excel.** Excel opens a UTF-8 file without a byte-order mark as the
 //! machine's ANSI code page (Windows-1252 in most of the world), so an agent called "Zoë"
@@ -12,6 +14,10 @@
 //! change is not ambiguous). Lists get a column each, joined with `; ` (names) or `;` (ids and
 //! hashes, which never contain one). Every value copied from the data goes through
 //! [`super::cell`], the OWASP defence against formula injection (`=cmd|...` becomes `'=cmd|...`).
+//!
+//! `recordings` is every recording id the data knows for the interaction: the finding's
+//! in-scope ones, those of its particulars (any source) and the orphans; `recording_states`
+//! gives each one's fileState and deleteDate.
 //!
 //! Orphan recordings: the finding keeps no list of them, only the sentence of the
 //! `orphan-recording` rule in `detail` ("orphan recording ID (STATUS) on an Edge references this
@@ -330,8 +336,8 @@ pub(crate) fn json(data: &ReportData<'_>) -> Result<Vec<u8>> {
         tally: TallyDocument::of(data.findings),
         matter: data.matter,
         findings: data
-            .reading_order()
-            .into_iter()
+            .findings
+            .iter()
             .map(|f| RowV2 {
                 v1: super::FindingRow::from(f),
                 started_local: data.local_time(&f.started),
@@ -497,6 +503,17 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn orphan_ids_are_read_from_every_orphan_sentence_of_the_detail() {
+        let mut f = hostile("c", Status::Exception, "2026-07-14T10:00:00.000Z");
+        f.detail = "orphan recording o-1 (ARCHIVED) on an Edge references this conversation; \
+                    orphan recording o-2 (status unknown) on an Edge references this conversation"
+            .into();
+        assert_eq!(orphan_ids(&f), ["o-1", "o-2"]);
+        f.detail = "an orphan recording exists somewhere".into();
+        assert!(orphan_ids(&f).is_empty());
+    }
+
+    #[test]
     fn a_matter_csv_and_json_carry_the_hold_flags() {
         let (run, context, findings, matter) = (run(), context(), findings(), matter());
         let data = ReportData {
@@ -510,7 +527,7 @@ pub(super) mod tests {
         let json: serde_json::Value = serde_json::from_slice(&json(&data).unwrap()).unwrap();
         assert_eq!(json["matter"]["matter"], "M-1");
         assert_eq!(
-            json["findings"][0]["hold_flags"][0]["kind"],
+            json["findings"][3]["hold_flags"][0]["kind"],
             "deletion-near"
         );
         assert_eq!(json["findings"][1]["hold_flags"], serde_json::json!([]));
@@ -542,7 +559,18 @@ pub(super) mod tests {
         assert_eq!(value["tally"]["statuses"][1]["code"], "exception");
         assert_eq!(value["tally"]["statuses"][1]["interactions"], 2);
         assert_eq!(value["tally"]["completeness"], "33.33%");
-        let first = &value["findings"][0];
+        let ids: Vec<&str> = value["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["interaction"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            ["c-complete", "c-late", "c-pending", "c-early"],
+            "as given"
+        );
+        let first = &value["findings"][3];
         assert_eq!(first["interaction"], "c-early");
         assert_eq!(first["reasons"][0], "orphan-recording");
         assert_eq!(first["orphan_recordings"][0], "orph-9");

@@ -98,7 +98,14 @@ fn the_dat_and_the_csv_hold_the_rows_of_findings_json() {
     let header = &dat[0];
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     assert_eq!(dat.len(), findings.len() + 1);
-    for (row, f) in dat[1..].iter().zip(findings) {
+    let by_id = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["interaction"] == id)
+            .unwrap_or_else(|| panic!("{id} is not in findings.json"))
+    };
+    for row in &dat[1..] {
+        let f = by_id(&row[col("CONVERSATIONID")]);
         assert_eq!(row.len(), header.len());
         assert_eq!(row[col("BEGDOC")], row[col("ENDDOC")]);
         assert_eq!(
@@ -147,16 +154,18 @@ fn the_dat_and_the_csv_hold_the_rows_of_findings_json() {
         })
         .collect();
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "status then time");
-    for (row, f) in rows.iter().zip(findings) {
-        assert_eq!(
-            &row[column("interaction")],
-            f["interaction"].as_str().unwrap()
-        );
+    for row in &rows {
+        let f = by_id(&row[column("interaction")]);
+        assert_eq!(&row[column("status")], f["status"].as_str().unwrap());
         assert_eq!(
             row[column("started_utc")].len(),
             "2026-07-14 10:00:00".len()
         );
     }
+    let mut ids: Vec<&str> = rows.iter().map(|r| &r[column("interaction")]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), findings.len(), "each finding once");
 }
 
 #[test]
