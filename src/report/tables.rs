@@ -133,7 +133,10 @@ fn recording_states(particulars: &Particulars) -> Vec<String> {
 
 /// The columns every CSV has; `link` follows when the run has a link template, `hold_flags`
 /// in a matter's report.
-const CSV_HEADER: [&str; 24] = [
+///
+/// No run id: the report directory and manifest.json name the run, and two runs with the same
+/// verdicts (a night re-run after a kill) have the same CSV.
+const CSV_HEADER: [&str; 23] = [
     "interaction",
     "status",
     "reasons",
@@ -157,7 +160,6 @@ const CSV_HEADER: [&str; 24] = [
     "final_after_utc",
     "final_after_local",
     "detail",
-    "run",
 ];
 
 /// One CSV row of `f` (the columns of [`CSV_HEADER`], then `link` and `hold_flags` when the
@@ -203,7 +205,6 @@ fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
             .map(|t| local_parts(data, t).0)
             .unwrap_or_default(),
         cell(&f.detail).into_owned(),
-        data.run.run_id.clone(),
     ];
     if let Some(link) = data.link(&f.interaction) {
         row.push(cell(&link).into_owned());
