@@ -16,6 +16,7 @@ mod platform;
 mod protection;
 mod pull;
 mod pull_faults;
+mod report_files;
 mod report_html;
 mod report_sets;
 mod rules;
