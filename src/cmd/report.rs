@@ -35,17 +35,15 @@ pub(crate) async fn report_command(workspace: &Workspace, report: Report<'_>) ->
     let dir = match matter {
         Some(matter) => {
             let ledger = open_ledger(workspace).await?;
-            let outcome = hold::matter_report(
-                store,
-                &ledger,
+            let request = hold::MatterRequest {
                 matter,
-                run,
-                workspace.settings.report.hold_warn_days,
+                audit_run: run,
+                warn_days: workspace.settings.report.hold_warn_days,
                 reports_dir,
-                &only,
+                only: &only,
                 protection,
-            )
-            .await?;
+            };
+            let outcome = hold::matter_report(store, &ledger, request).await?;
             if outcome.sealed_now {
                 println!(
                     "Sealed the report of matter {matter} over run {} as ledger entry {}: {} interactions, {} held recordings flagged.",

@@ -84,12 +84,12 @@ impl ReportSettings {
         if let Some(zone) = &self.time_zone {
             crate::pipeline::window::zone(zone).map_err(|e| format!("[report] time_zone: {e}"))?;
         }
-        if let Some(link) = &self.interaction_link {
-            if !link.starts_with("https://") || !link.contains("{id}") {
-                return Err(format!(
-                    "[report] interaction_link `{link}`: give an https:// URL with {{id}} where the conversation id goes"
-                ));
-            }
+        if let Some(link) = &self.interaction_link
+            && (!link.starts_with("https://") || !link.contains("{id}"))
+        {
+            return Err(format!(
+                "[report] interaction_link `{link}`: give an https:// URL with {{id}} where the conversation id goes"
+            ));
         }
         Ok(())
     }
@@ -200,6 +200,24 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_settings_are_checked_and_frozen_into_the_options() {
+        let settings = Settings::parse(
+            "[run]\ntime_zone = \"Europe/Paris\"\n[report]\ninteraction_link = \"https://apps.mypurecloud.ie/directory/#/analytics/interactions/{id}/admin/details\"\n",
+        )
+        .unwrap();
+        let options = settings.report_options();
+        assert_eq!(options.time_zone, "Europe/Paris", "[run]'s zone by default");
+        assert!(options.interaction_link.unwrap().contains("{id}"));
+        for bad in [
+            "[report]\ninteraction_link = \"javascript:alert(1)//{id}\"\n",
+            "[report]\ninteraction_link = \"https://apps.mypurecloud.ie/\"\n",
+            "[report]\ntime_zone = \"Mars/Olympus\"\n",
+        ] {
+            assert!(Settings::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn empty_file_gives_defaults() {

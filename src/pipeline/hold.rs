@@ -447,20 +447,31 @@ pub struct MatterOutcome {
     pub anchors: Option<AnchorOutcome>,
 }
 
-/// The report of `matter` over the audit run `audit_run` (default: the newest), sealed the
-/// first time it is asked for and regenerated after that.
+/// What a matter report is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct MatterRequest<'a> {
+    pub matter: &'a str,
+    /// The audit run to report on; default: the newest.
+    pub audit_run: Option<&'a str>,
+    /// `[report] hold_warn_days`.
+    pub warn_days: u64,
+    pub reports_dir: &'a Path,
+    /// The files to write (all when empty), as `ReportSet::write_only` takes them.
+    pub only: &'a [&'a str],
+    /// Ask Genesys Cloud's deletion protection through this API (`--check-protection`).
+    pub protection: Option<&'a PullConfig>,
+}
+
+/// The report of a matter over an audit run, sealed the first time it is asked for and
+/// regenerated after that.
 pub async fn matter_report(
     store: &Store,
     ledger: &Ledger,
-    matter: &str,
-    audit_run: Option<&str>,
-    warn_days: u64,
-    reports_dir: &Path,
-    only: &[&str],
-    protection: Option<&PullConfig>,
+    request: MatterRequest<'_>,
 ) -> Result<MatterOutcome> {
+    let matter = request.matter;
     check_matter_id(matter)?;
-    let audit_run = match audit_run {
+    let audit_run = match request.audit_run {
         Some(run) => run.to_string(),
         None => store.newest_audit_run().await?.ok_or_else(|| {
             Error::Usage(
@@ -486,7 +497,7 @@ pub async fn matter_report(
         })
         .await?
     {
-        return regenerate_matter(store, &row.run_id, reports_dir, only).await;
+        return regenerate_matter(store, &row.run_id, request.reports_dir, request.only).await;
     }
     let hold = parse_hold(&hold_row)?;
     let findings: Vec<Finding> = load_findings(store, &audit_run)
@@ -495,64 +506,119 @@ pub async fn matter_report(
         .filter(|f| hold.criteria.covers(f))
         .collect();
     // Asked before the entry's transaction: no network call while the write lock is held.
-    let answers = match protection {
+    let protection = match request.protection {
         Some(config) => {
             let held: Vec<String> = findings.iter().map(|f| f.interaction.clone()).collect();
-            Some(deletion_protection(config, &held).await?)
+            Some(Protection::of(deletion_protection(config, &held).await?))
         }
         None => None,
     };
-    let protected: BTreeSet<String> = answers
-        .iter()
-        .flatten()
-        .flat_map(|a| a.protected.iter().cloned())
-        .collect();
-    let protection_checked = answers.as_ref().map(|a| {
-        a.iter()
+    let made = MatterMaking {
+        run: &run,
+        hold: &hold,
+        hold_row: &hold_row,
+        findings: &findings,
+        protection: protection.as_ref(),
+    };
+    seal_matter_report(store, ledger, &request, made).await
+}
+
+/// Genesys Cloud's answers about the held conversations' deletion protection.
+struct Protection {
+    answers: Vec<crate::source::protection::ProtectionAnswer>,
+    protected: BTreeSet<String>,
+    /// When the last answer came.
+    asked: String,
+}
+
+impl Protection {
+    fn of(answers: Vec<crate::source::protection::ProtectionAnswer>) -> Protection {
+        let protected = answers
+            .iter()
+            .flat_map(|a| a.protected.iter().cloned())
+            .collect();
+        let asked = answers
+            .iter()
             .map(|a| a.received)
             .max()
             .unwrap_or_else(Timestamp::now)
-            .to_string()
-    });
+            .to_string();
+        Protection {
+            answers,
+            protected,
+            asked,
+        }
+    }
+}
 
+/// What a new matter report is made of.
+struct MatterMaking<'a> {
+    run: &'a RunRecord,
+    hold: &'a HoldDocument,
+    hold_row: &'a HoldRow,
+    /// The audit run's findings the hold covers.
+    findings: &'a [Finding],
+    protection: Option<&'a Protection>,
+}
+
+/// Renders a new matter report and seals it as a ledger entry with its snapshot and the
+/// protection answers as inputs; then writes it and anchors the checkpoint.
+async fn seal_matter_report(
+    store: &Store,
+    ledger: &Ledger,
+    request: &MatterRequest<'_>,
+    made: MatterMaking<'_>,
+) -> Result<MatterOutcome> {
+    let MatterMaking {
+        run,
+        hold,
+        hold_row,
+        findings,
+        protection,
+    } = made;
     let known = outside_checkpoints(store, ledger).await?;
     let (mut tx, mut entry) = begin_entry(store, MATTER_RULE_SET).await?;
     let generated = completed_of(&entry)?;
+    let (entry_index, _) = seal::log_position(&mut tx).await?;
     let scope = MatterScope {
-        matter: matter.to_string(),
+        entry: entry.run_id.clone(),
+        entry_index,
+        matter: hold.matter.clone(),
         name: hold.name.clone(),
         version: hold.version as u64,
         hold_sha256: hold_row.sha256.clone(),
         hold_entry: hold_row.run_id.clone(),
         criteria: hold.criteria.lines(),
         generated: entry.completed.clone(),
-        warn_days,
+        warn_days: request.warn_days,
         released: hold.released,
         flags: flags(
-            &findings,
+            findings,
             generated,
-            warn_days,
-            protection_checked.as_deref().map(|at| (at, &protected)),
+            request.warn_days,
+            protection.map(|p| (p.asked.as_str(), &p.protected)),
         ),
-        protection_checked,
-        protected: protected.iter().cloned().collect(),
+        protection_checked: protection.map(|p| p.asked.clone()),
+        protected: protection
+            .map(|p| p.protected.iter().cloned().collect())
+            .unwrap_or_default(),
     };
     let snapshot = MatterSnapshot {
         format: MATTER_FORMAT.to_string(),
-        matter: matter.to_string(),
-        audit_run: audit_run.clone(),
+        matter: hold.matter.clone(),
+        audit_run: run.run_id.clone(),
         interactions: findings.iter().map(|f| f.interaction.clone()).collect(),
         scope,
     };
-    let reports = report::render(&run, &findings, Some(&snapshot.scope))?;
+    let reports = report::render(run, findings, Some(&snapshot.scope))?;
     entry.manifest_sha256 = reports.manifest_sha256();
     let body = document_bytes(&snapshot, "the matter report snapshot")?;
-    let source = format!("matter/{matter}/v{}/{audit_run}", hold.version);
+    let source = format!("matter/{}/v{}/{}", hold.matter, hold.version, run.run_id);
     let raw_input_id = tx
         .insert_document(DocumentKind::MatterReport, &source, generated, &body)
         .await?;
     let mut inputs = BTreeSet::from([raw_input_id]);
-    for (n, answer) in answers.iter().flatten().enumerate() {
+    for (n, answer) in protection.iter().flat_map(|p| &p.answers).enumerate() {
         // The ids asked are in the snapshot (an answer lists only the protected ones).
         let source = format!("{}#{}", answer.request_path, n + 1);
         let kind = DocumentKind::DeletionProtection;
@@ -564,15 +630,15 @@ pub async fn matter_report(
     let appended = seal_entry(&mut tx, ledger, &known, &entry, &inputs).await?;
     tx.insert_matter_report(&MatterReportRow {
         run_id: entry.run_id.clone(),
-        matter: matter.to_string(),
+        matter: hold.matter.clone(),
         version: hold.version,
-        audit_run: audit_run.clone(),
+        audit_run: run.run_id.clone(),
         raw_input_id,
     })
     .await?;
     tx.commit().await?;
-    let dir = reports_dir.join(&entry.run_id);
-    reports.write_only(&dir, only)?;
+    let dir = request.reports_dir.join(&entry.run_id);
+    reports.write_only(&dir, request.only)?;
     report::write_checkpoint_note(&dir, appended.note.as_bytes())?;
     let anchors = anchor::anchor_checkpoint(
         store,
@@ -583,7 +649,7 @@ pub async fn matter_report(
     .await;
     Ok(MatterOutcome {
         entry: entry.run_id,
-        audit_run,
+        audit_run: run.run_id.clone(),
         dir,
         sealed_now: true,
         interactions: findings.len(),

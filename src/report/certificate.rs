@@ -264,26 +264,47 @@ fn statement(data: &ReportData<'_>, out: &mut String) {
     );
 }
 
+/// The ledger entry whose run record holds this report set's manifest hash: the run's, or for
+/// a matter's report the matter entry's.
+fn sealed_by<'a>(data: &ReportData<'a>) -> (&'a str, u64) {
+    match data.matter {
+        Some(m) => (&m.entry, m.entry_index),
+        None => (&data.run.run_id, data.context.index),
+    }
+}
+
 fn sealing(data: &ReportData<'_>, out: &mut String) {
     let context = data.context;
+    let (entry, index) = sealed_by(data);
     out.push_str("6. HOW THIS CERTIFICATE IS SEALED\n\n");
     out.push_str(&format!(
         "   The SHA-256 of this file is listed, with its size, in the file manifest.json of the\n   \
          same report directory. The SHA-256 of manifest.json is the reports-sha256 of\n   \
          run record {index} (run {run}) in the ledger of origin\n     {origin}\n   \
-         sealed by the signed checkpoint of tree size {size}; the checkpoint before it\n   \
-         (size {index}) has root\n     {previous}\n\n",
-        index = context.index,
-        run = one_line(&data.run.run_id),
+         sealed by the signed checkpoint of tree size {size}.\n",
+        run = one_line(entry),
         origin = one_line(&context.origin),
-        size = context.index + 1,
-        previous = one_line(&context.previous_root)
+        size = index + 1,
     ));
+    if data.matter.is_some() {
+        out.push_str(&format!(
+            "   That entry seals this matter report; the verdicts it reports are those of audit\n   \
+             run {run}, run record {audit_index}, whose finding records commit to them.\n\n",
+            run = one_line(&data.run.run_id),
+            audit_index = context.index,
+        ));
+    } else {
+        out.push_str(&format!(
+            "   The checkpoint before it (size {index}) has root\n     {previous}\n\n",
+            previous = one_line(&context.previous_root)
+        ));
+    }
 }
 
 fn steps(data: &ReportData<'_>, out: &mut String) {
     let context = data.context;
-    let record = format!("<package>/runs/{}.run", context.index);
+    let (entry, index) = sealed_by(data);
+    let record = format!("<package>/runs/{index}.run");
     out.push_str("7. HOW TO VERIFY, WITHOUT RECAUDIT\n\n");
     out.push_str(
         "   Ask the ledger's owner for the audit package (`recaudit ledger export --out DIR`).\n   \
@@ -302,7 +323,7 @@ fn steps(data: &ReportData<'_>, out: &mut String) {
     out.push_str("   The run record is this run's, in this ledger:\n");
     out.push_str(&format!(
         "$ grep -qxF {} {record}\n",
-        sh_quote(&format!("run {}", data.run.run_id))
+        sh_quote(&format!("run {entry}"))
     ));
     out.push_str(&format!(
         "$ grep -qxF {} {record}\n",
@@ -311,7 +332,7 @@ fn steps(data: &ReportData<'_>, out: &mut String) {
     out.push_str("   The checkpoint that seals it is in the package:\n");
     out.push_str(&format!(
         "$ test -f <package>/checkpoints/{}.note\n",
-        context.index + 1
+        index + 1
     ));
     out.push_str(
         "   Every record, checkpoint and signature of the ledger verifies (give --vkey the key\n   \
@@ -383,8 +404,11 @@ mod tests {
         let steps: Vec<&str> = text.lines().filter(|l| l.starts_with("$ ")).collect();
         assert_eq!(steps.len(), 6, "{steps:?}");
         assert!(steps.iter().all(|s| !s.contains("rm -rf")));
-        assert!(text.contains("runs/4.run"));
-        assert!(text.contains("checkpoints/5.note"));
+        // A matter's manifest is sealed by the matter entry (index 8), not the audit run (4).
+        assert!(text.contains("runs/8.run"), "{text}");
+        assert!(text.contains("checkpoints/9.note"));
+        assert!(!text.contains("runs/4.run"));
+        assert!(text.contains("run record 4, whose finding records commit to them"));
         assert!(text.contains("COMPLETE EXCEPT the 205"));
         assert!(text.contains("Date:             2026-07-17T00:00:00.000Z"));
         assert!(text.contains("queues: Sales | East"));

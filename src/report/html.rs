@@ -1050,6 +1050,8 @@ mod tests {
         .to_string();
         let context = context("https://example.com/{id}");
         let matter = MatterScope {
+            entry: "20260717-000000-9".into(),
+            entry_index: 8,
             matter: "M-1".into(),
             name: format!("Matter {HOSTILE}"),
             version: 2,

@@ -444,6 +444,8 @@ pub(super) mod tests {
 
     pub(crate) fn matter() -> MatterScope {
         MatterScope {
+            entry: "20260717-000000-9".into(),
+            entry_index: 8,
             matter: "M-1".into(),
             name: "Doe v. Roe".into(),
             version: 1,

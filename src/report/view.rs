@@ -130,6 +130,10 @@ pub struct MatterScope {
     pub hold_entry: String,
     /// The criteria, one line each, as the hold document states them (for the header).
     pub criteria: Vec<String>,
+    /// The ledger entry that seals this matter report (its run id) and its position in the
+    /// log: the matter's manifest hash is in that entry's run record, not the audit run's.
+    pub entry: String,
+    pub entry_index: u64,
     /// When the matter report was made (its ledger entry's completed time): the instant held
     /// recordings' deletion dates are judged against.
     pub generated: String,

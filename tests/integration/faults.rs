@@ -97,7 +97,7 @@ impl Night {
 async fn a_run_forged_in_the_typed_tables_is_not_a_run() {
     let night = Night::new(1, "");
     // The forger copies the real run under a new id, with the manifest hash `report` prints.
-    night.sql("INSERT INTO runs SELECT 'forged-run', seq + 1, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage FROM runs").await;
+    night.sql("INSERT INTO runs SELECT 'forged-run', seq + 1, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context FROM runs").await;
     night.sql("INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) SELECT 'forged-run', conversation_id, 'complete', '[]', recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings").await;
 
     let report = night.run(&["report", "--run", "forged-run"]);

@@ -118,16 +118,14 @@ async fn sealed_run() -> SealedRun {
     }
 }
 
-/// findings.json against the database's findings, once it lists them (the file is another
-/// helper's; while it is a stub there is nothing to compare, and the database is the oracle).
+/// findings.json against the database's findings: the two oracles the DOM is checked against
+/// must agree.
 fn cross_check_findings_json(reports: &Path, findings: &[Finding]) {
     let json: Value =
-        serde_json::from_slice(&std::fs::read(reports.join("findings.json")).unwrap())
-            .unwrap_or(Value::Null);
-    let Some(rows) = json.get("findings").and_then(Value::as_array) else {
-        eprintln!("findings.json lists no findings yet (stub): checked against the database only");
-        return;
-    };
+        serde_json::from_slice(&std::fs::read(reports.join("findings.json")).unwrap()).unwrap();
+    let rows = json["findings"]
+        .as_array()
+        .expect("findings.json lists the findings");
     let listed: BTreeMap<&str, &str> = rows
         .iter()
         .map(|r| {
@@ -527,13 +525,9 @@ async fn report_pdf_prints_the_html_report() {
     let sealed = sealed_run().await;
     // Through the binary, as an operator asks for it: `report --format pdf` finds Chromium on
     // PATH, regenerates report.html (checked against the manifest) and prints it.
-    let path = std::env::join_paths(
-        chromium
-            .parent()
-            .map(Path::to_path_buf)
-            .into_iter()
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(chromium.parent().map(Path::to_path_buf).into_iter().chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .unwrap();
     let report = binary(sealed.dir.path())
         .args(["--db", "sqlite://r.db", "--reports-dir", "reports"])
@@ -549,7 +543,11 @@ async fn report_pdf_prints_the_html_report() {
         text(&report.stderr)
     );
     let pdf = sealed.reports.join("report.pdf");
-    assert!(text(&report.stdout).contains("PDF: "), "{}", text(&report.stdout));
+    assert!(
+        text(&report.stdout).contains("PDF: "),
+        "{}",
+        text(&report.stdout)
+    );
     let info = Command::new("pdfinfo")
         .arg(&pdf)
         .output()
