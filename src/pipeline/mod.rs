@@ -265,7 +265,9 @@ pub async fn seal_audit_with(
     )
     .await;
     Ok(AuditOutcome {
-        summary: report::summary_markdown(&run, &findings)?,
+        // What the terminal shows is the summary.md the run sealed.
+        summary: String::from_utf8_lossy(reports.get("summary.md").unwrap_or_default())
+            .into_owned(),
         tally: Tally::of(&findings),
         partial: coverage.partial,
         run,
