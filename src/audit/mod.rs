@@ -180,6 +180,38 @@ impl Finding {
         }
     }
 
+    /// Whether `other` is the same verdict on the same interaction: everything but the
+    /// particulars, which are shown beside a verdict and do not make it.
+    pub(crate) fn same_verdict(&self, other: &Finding) -> bool {
+        let Finding {
+            interaction,
+            status,
+            reasons,
+            recordings,
+            media_sha256,
+            started,
+            ended,
+            direction,
+            media,
+            queues,
+            users,
+            detail,
+            particulars: _,
+        } = self;
+        *interaction == other.interaction
+            && *status == other.status
+            && *reasons == other.reasons
+            && *recordings == other.recordings
+            && *media_sha256 == other.media_sha256
+            && *started == other.started
+            && *ended == other.ended
+            && *direction == other.direction
+            && *media == other.media
+            && *queues == other.queues
+            && *users == other.users
+            && *detail == other.detail
+    }
+
     /// A stored finding read back; an unknown status or reason code (a row edited by hand, or
     /// written by a newer rule set) is named, never skipped.
     pub(crate) fn from_stored(stored: StoredFinding) -> std::result::Result<Finding, String> {

@@ -51,8 +51,16 @@ pub(crate) async fn report_command(workspace: &Workspace, report: Report<'_>) ->
                 );
             } else {
                 println!(
-                    "Regenerated the report of matter {matter} over run {} (ledger entry {}), byte for byte.",
-                    outcome.audit_run, outcome.entry
+                    "Regenerated the report of matter {matter} over run {} (ledger entry {}), byte for byte; its held recordings were judged at {}.",
+                    outcome.audit_run, outcome.entry, outcome.judged
+                );
+                println!(
+                    "A report judged anew needs a new hold version (`recaudit hold add {matter} ...`) or a newer audit run (`--run`){}.",
+                    if protection.is_some() {
+                        "; --check-protection was not asked again"
+                    } else {
+                        ""
+                    }
                 );
             }
             for failed in outcome.anchors.iter().flat_map(|a| &a.failed) {
@@ -72,6 +80,23 @@ pub(crate) async fn report_command(workspace: &Workspace, report: Report<'_>) ->
             pipeline::regenerate_only(store, &run, reports_dir, &only).await?
         }
     };
+    // A file asked for that the run's report set does not have (report set 1 has no HTML, a
+    // hold entry only hold.json) is named, not silently skipped.
+    let manifest = std::fs::read(dir.join("manifest.json")).context("reading manifest.json")?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest).context("reading manifest.json")?;
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    if let Some(missing) = only.iter().find(|name| !listed.contains(name)) {
+        anyhow::bail!(
+            "the reports in {} have no {missing}: that run's report set does not include it (runs sealed before report set 2 have findings.csv, findings.json and summary.md)",
+            dir.display()
+        );
+    }
     if formats.contains(&ReportFormat::Pdf) {
         let html = dir.join("report.html");
         let pdf = dir.join("report.pdf");
@@ -173,7 +198,7 @@ pub(crate) async fn hold_command(workspace: &Workspace, command: HoldCommand) ->
                         "held"
                     }
                 );
-                for line in document.criteria.lines() {
+                for line in document.lines() {
                     println!("  {line}");
                 }
             }

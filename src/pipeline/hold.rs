@@ -45,8 +45,10 @@ const MATTER_FORMAT: &str = "recaudit-matter-report v1";
 /// Deletion dates within this many days of a matter report are flagged as near.
 pub const DEFAULT_WARN_DAYS: u64 = 30;
 
-/// What a hold preserves. An interaction is held when it started in `[from, to)` (either end
-/// may be open) and, if any list is given, matches at least one entry of any list.
+/// One clause of a hold: an interaction is covered when it started in `[from, to)` (either
+/// end may be open) and, if any list is given, matches at least one entry of any list. A hold
+/// is a list of clauses, one per `hold add`, and covers what any of them covers, so adding to
+/// a hold never makes it cover less.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldCriteria {
     pub conversations: BTreeSet<String>,
@@ -71,7 +73,8 @@ pub struct HoldDocument {
     /// When the change was sealed (its entry's completed time).
     pub changed: String,
     pub released: bool,
-    pub criteria: HoldCriteria,
+    /// What it preserves: what any clause covers.
+    pub clauses: Vec<HoldCriteria>,
     /// SHA-256 of the previous version's document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_sha256: Option<String>,
@@ -123,19 +126,6 @@ impl HoldCriteria {
             && self.numbers.is_empty())
     }
 
-    fn absorb(&mut self, other: HoldCriteria) {
-        self.conversations.extend(other.conversations);
-        self.users.extend(other.users);
-        self.queues.extend(other.queues);
-        self.numbers.extend(other.numbers);
-        if other.from.is_some() {
-            self.from = other.from;
-        }
-        if other.to.is_some() {
-            self.to = other.to;
-        }
-    }
-
     /// Whether the hold preserves the interaction of `finding`.
     pub fn covers(&self, finding: &Finding) -> bool {
         let started = &finding.started;
@@ -159,7 +149,7 @@ impl HoldCriteria {
     }
 
     /// One line per criterion, for report headers.
-    pub fn lines(&self) -> Vec<String> {
+    fn lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         let list = |label: &str, items: &BTreeSet<String>, lines: &mut Vec<String>| {
             if !items.is_empty() {
@@ -180,6 +170,30 @@ impl HoldCriteria {
             )),
         }
         lines
+    }
+}
+
+impl HoldDocument {
+    /// Whether the hold preserves the interaction of `finding`: any clause covers it.
+    pub fn covers(&self, finding: &Finding) -> bool {
+        self.clauses.iter().any(|clause| clause.covers(finding))
+    }
+
+    /// The clauses as lines for report headers: `clause N: a; b` (or the clause alone).
+    pub fn lines(&self) -> Vec<String> {
+        let numbered = self.clauses.len() > 1;
+        self.clauses
+            .iter()
+            .enumerate()
+            .map(|(n, clause)| {
+                let text = clause.lines().join("; ");
+                if numbered {
+                    format!("clause {}: {text}", n + 1)
+                } else {
+                    text
+                }
+            })
+            .collect()
     }
 }
 
@@ -227,6 +241,14 @@ pub async fn add_hold(
             change.matter
         )));
     }
+    if let (Some(from), Some(to)) = (&change.add.from, &change.add.to)
+        && from >= to
+    {
+        return Err(Error::Usage(format!(
+            "hold {}: --from {from} is not before --to {to}",
+            change.matter
+        )));
+    }
     for number in &change.add.numbers {
         if e164(number).as_deref() != Some(number.as_str()) {
             return Err(Error::Usage(format!(
@@ -238,13 +260,15 @@ pub async fn add_hold(
     seal_hold_version(store, ledger, &change.matter, reports_dir, |previous| {
         match previous {
             Some(previous) if !previous.released => {
-                let mut criteria = previous.criteria.clone();
-                criteria.absorb(change.add.clone());
+                let mut clauses = previous.clauses.clone();
+                if !clauses.contains(&change.add) {
+                    clauses.push(change.add.clone());
+                }
                 Ok((
                     change.name.clone().unwrap_or_else(|| previous.name.clone()),
                     HoldAction::Add,
                     false,
-                    criteria,
+                    clauses,
                 ))
             }
             Some(_) => Err(Error::Usage(format!(
@@ -260,7 +284,7 @@ pub async fn add_hold(
                 })?,
                 HoldAction::Add,
                 false,
-                change.add.clone(),
+                vec![change.add.clone()],
             )),
         }
     })
@@ -285,7 +309,7 @@ pub async fn release_hold(
                 previous.name.clone(),
                 HoldAction::Release,
                 true,
-                previous.criteria.clone(),
+                previous.clauses.clone(),
             )),
             Some(_) => Err(Error::Usage(format!("hold {matter} is already released"))),
             None => Err(no_such_hold(matter)),
@@ -300,7 +324,7 @@ fn no_such_hold(matter: &str) -> Error {
     ))
 }
 
-type NextVersion = (String, HoldAction, bool, HoldCriteria);
+type NextVersion = (String, HoldAction, bool, Vec<HoldCriteria>);
 
 /// Seals the next version of `matter`'s hold, made by `next` from the newest one.
 async fn seal_hold_version<F>(
@@ -319,7 +343,7 @@ where
         Some(row) => Some((parse_hold(&row)?, row.sha256)),
         None => None,
     };
-    let (name, action, released, criteria) = next(previous.as_ref().map(|(doc, _)| doc))?;
+    let (name, action, released, clauses) = next(previous.as_ref().map(|(doc, _)| doc))?;
     let document = HoldDocument {
         format: HOLD_FORMAT.to_string(),
         matter: matter.to_string(),
@@ -328,7 +352,7 @@ where
         action,
         changed: entry.completed.clone(),
         released,
-        criteria,
+        clauses,
         previous_sha256: previous.map(|(_, sha)| sha),
     };
     let body = document_bytes(&document, "the hold document")?;
@@ -444,6 +468,8 @@ pub struct MatterOutcome {
     pub sealed_now: bool,
     pub interactions: usize,
     pub flags: usize,
+    /// When its held recordings were judged (deletion dates, protection): when it was sealed.
+    pub judged: String,
     pub anchors: Option<AnchorOutcome>,
 }
 
@@ -503,7 +529,7 @@ pub async fn matter_report(
     let findings: Vec<Finding> = load_findings(store, &audit_run)
         .await?
         .into_iter()
-        .filter(|f| hold.criteria.covers(f))
+        .filter(|f| hold.covers(f))
         .collect();
     // Asked before the entry's transaction: no network call while the write lock is held.
     let protection = match request.protection {
@@ -588,7 +614,7 @@ async fn seal_matter_report(
         version: hold.version as u64,
         hold_sha256: hold_row.sha256.clone(),
         hold_entry: hold_row.run_id.clone(),
-        criteria: hold.criteria.lines(),
+        criteria: hold.lines(),
         generated: entry.completed.clone(),
         warn_days: request.warn_days,
         released: hold.released,
@@ -620,7 +646,8 @@ async fn seal_matter_report(
     let mut inputs = BTreeSet::from([raw_input_id]);
     for (n, answer) in protection.iter().flat_map(|p| &p.answers).enumerate() {
         // The ids asked are in the snapshot (an answer lists only the protected ones).
-        let source = format!("{}#{}", answer.request_path, n + 1);
+        // Named by the entry, so the same answer sealed by another report is its own input.
+        let source = format!("{}#{}/{}", answer.request_path, entry.run_id, n + 1);
         let kind = DocumentKind::DeletionProtection;
         let id = tx
             .insert_document(kind, &source, answer.received, &answer.body)
@@ -654,6 +681,7 @@ async fn seal_matter_report(
         sealed_now: true,
         interactions: findings.len(),
         flags: snapshot.scope.flags.len(),
+        judged: snapshot.scope.generated.clone(),
         anchors: Some(anchors),
     })
 }
@@ -701,6 +729,7 @@ pub(crate) async fn regenerate_matter(
         sealed_now: false,
         interactions: findings.len(),
         flags: snapshot.scope.flags.len(),
+        judged: snapshot.scope.generated.clone(),
         anchors: None,
     })
 }
@@ -891,6 +920,47 @@ mod tests {
             ..Default::default()
         };
         assert!(only_range.covers(&finding));
+    }
+
+    #[test]
+    fn adding_a_clause_never_narrows_a_hold() {
+        let finding = Finding {
+            interaction: "c1".into(),
+            status: crate::audit::Status::Complete,
+            reasons: vec![],
+            recordings: vec![],
+            media_sha256: vec![],
+            started: "2026-07-14T10:00:00.000Z".into(),
+            ended: None,
+            direction: "inbound".into(),
+            media: "voice".into(),
+            queues: vec![],
+            users: vec!["u9".into()],
+            detail: String::new(),
+            particulars: Default::default(),
+        };
+        let range = HoldCriteria {
+            from: Some("2026-07-14T00:00:00.000Z".into()),
+            ..Default::default()
+        };
+        let mut by_user = HoldCriteria::default();
+        by_user.users.insert("u1".into());
+        let mut hold = HoldDocument {
+            format: HOLD_FORMAT.into(),
+            matter: "M".into(),
+            version: 1,
+            name: "n".into(),
+            action: HoldAction::Add,
+            changed: String::new(),
+            released: false,
+            clauses: vec![range],
+            previous_sha256: None,
+        };
+        assert!(hold.covers(&finding));
+        hold.clauses.push(by_user);
+        assert!(hold.covers(&finding), "the range clause still holds it");
+        assert_eq!(hold.lines().len(), 2);
+        assert!(hold.lines()[1].starts_with("clause 2: custodians"));
     }
 
     #[test]

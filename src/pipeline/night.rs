@@ -633,7 +633,8 @@ async fn open_ledger(ctx: &NightContext<'_>, created_key: &mut Option<String>) -
 }
 
 /// Whether `findings` are exactly the findings `run` sealed (same interactions, statuses,
-/// reasons, recordings, media hashes and evidence sentences).
+/// reasons, recordings, media hashes and evidence sentences). Particulars (names, numbers,
+/// deletion dates) are not verdicts: a change in them alone seals no new run.
 async fn same_verdicts(store: &Store, run: &str, findings: &[Finding]) -> Result<bool> {
     let sealed = pipeline::load_findings(store, run).await?;
     if sealed.len() != findings.len() {
@@ -641,7 +642,7 @@ async fn same_verdicts(store: &Store, run: &str, findings: &[Finding]) -> Result
     }
     let mut now: Vec<&Finding> = findings.iter().collect();
     now.sort_by(|a, b| a.interaction.cmp(&b.interaction));
-    Ok(sealed.iter().zip(now).all(|(a, b)| a == b))
+    Ok(sealed.iter().zip(now).all(|(a, b)| a.same_verdict(b)))
 }
 
 /// Brings one source's evidence into the store: for `window` (the API and buckets), or all of

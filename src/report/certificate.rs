@@ -32,7 +32,7 @@
 
 use super::summary::{reason_meaning, status_meaning};
 use super::tables::agent_names;
-use super::view::ReportData;
+use super::view::{HoldFlagKind, ReportData};
 use super::{Tally, coverage_of};
 use crate::audit::{Finding, Reason, Status};
 use crate::error::Result;
@@ -85,12 +85,15 @@ fn process(data: &ReportData<'_>, out: &mut String) -> Result<()> {
          The evidence was gathered from the Genesys Cloud Platform API (conversation details,\n   \
          recording metadata, bulk export jobs, orphan recordings) and from the organisation's\n   \
          recording export tree; every input was stored verbatim and hashed with SHA-256 at\n   \
-         receipt, media files included. Each interaction was judged by the audit rules\n",
+         receipt, and every media file read was hashed (a media object of an export bucket\n   \
+         that was only listed is identified by its listing: size, ETag, version, as each\n   \
+         interaction's evidence sentence says). Each interaction was judged by the audit rules\n",
     );
     out.push_str(&format!(
-        "   {} under the stated policy:\n   {}\n",
+        "   {} under the stated policy:\n   {}\n   on the evidence stored as of {} UTC.\n",
         one_line(&run.rule_set),
-        one_line(&run.policy)
+        one_line(&run.policy),
+        one_line(&run.as_of)
     ));
     out.push_str(
         "   The verdicts, the inputs' hashes and the reports' manifest were then sealed in an\n   \
@@ -258,24 +261,64 @@ fn statement(data: &ReportData<'_>, out: &mut String) {
             ";\n   {pending} interaction(s) listed in section 4 are not yet decided"
         ));
     }
+    if let Some(m) = data.matter {
+        let lost = m
+            .flags
+            .iter()
+            .filter(|f| matches!(f.kind, HoldFlagKind::Deleted | HoldFlagKind::DeletionDue))
+            .count();
+        out.push_str(&format!(
+            ";\n   of the held recordings, {lost} were deleted or past their deletion date on {}, and {} were\n   \
+             flagged in all (section 5a)",
+            one_line(&m.generated),
+            m.flags.len()
+        ));
+    }
     out.push_str(
         ".\n   Excluded and not-required interactions are outside what the policy requires to be\n   \
          recorded.\n\n",
     );
 }
 
-/// The ledger entry whose run record holds this report set's manifest hash: the run's, or for
-/// a matter's report the matter entry's.
-fn sealed_by<'a>(data: &ReportData<'a>) -> (&'a str, u64) {
-    match data.matter {
-        Some(m) => (&m.entry, m.entry_index),
-        None => (&data.run.run_id, data.context.index),
+/// 5a: a matter's held recordings at risk, every one (no cap).
+fn held_recordings(data: &ReportData<'_>, out: &mut String) {
+    let Some(m) = data.matter else { return };
+    out.push_str(
+        "5a. HELD RECORDINGS AT RISK
+
+",
+    );
+    match &m.protection_checked {
+        Some(at) => out.push_str(&format!(
+            "   Genesys Cloud's deletion protection of the held conversations was asked at {} UTC;\n   \
+             it listed {} of them as protected.\n",
+            one_line(at),
+            m.protected.len()
+        )),
+        None => out.push_str(
+            "   Genesys Cloud's deletion protection was not asked; no held recording is taken as\n   \
+             protected.\n",
+        ),
     }
+    if m.flags.is_empty() {
+        out.push_str("   None.\n");
+    }
+    for (n, flag) in m.flags.iter().enumerate() {
+        out.push_str(&format!(
+            "   {}. {} recording {} of interaction {}: {}\n",
+            n + 1,
+            flag.kind.code(),
+            one_line(&flag.recording),
+            one_line(&flag.interaction),
+            one_line(&flag.detail)
+        ));
+    }
+    out.push('\n');
 }
 
 fn sealing(data: &ReportData<'_>, out: &mut String) {
     let context = data.context;
-    let (entry, index) = sealed_by(data);
+    let (entry, index) = data.sealed_by();
     out.push_str("6. HOW THIS CERTIFICATE IS SEALED\n\n");
     out.push_str(&format!(
         "   The SHA-256 of this file is listed, with its size, in the file manifest.json of the\n   \
@@ -303,7 +346,7 @@ fn sealing(data: &ReportData<'_>, out: &mut String) {
 
 fn steps(data: &ReportData<'_>, out: &mut String) {
     let context = data.context;
-    let (entry, index) = sealed_by(data);
+    let (entry, index) = data.sealed_by();
     let record = format!("<package>/runs/{index}.run");
     out.push_str("7. HOW TO VERIFY, WITHOUT RECAUDIT\n\n");
     out.push_str(
@@ -359,6 +402,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
     exceptions(data, &mut out);
     pending(data, &mut out);
     statement(data, &mut out);
+    held_recordings(data, &mut out);
     sealing(data, &mut out);
     steps(data, &mut out);
     signature(&mut out);

@@ -248,6 +248,17 @@ fn ledger_position(data: &ReportData<'_>) -> String {
             .as_deref()
             .map_or_else(|| "none".to_string(), code),
     );
+    let (sealer, sealed_index) = data.sealed_by();
+    if data.matter.is_some() {
+        fact(
+            &mut out,
+            "This matter report is sealed as",
+            &format!(
+                "ledger entry {} at index <span id=\"matter-index\">{sealed_index}</span>",
+                code(sealer)
+            ),
+        );
+    }
     out.push_str("</dl>\n");
     if let Some(note) = &context.previous_checkpoint {
         let _ = writeln!(
@@ -259,13 +270,13 @@ fn ledger_position(data: &ReportData<'_>) -> String {
     }
     let _ = writeln!(
         out,
-        "<p class=\"note\">The signed checkpoint of tree size {} that seals this run cannot be \
-         inside this report: the report set's manifest SHA-256 is in the run record that \
+        "<p class=\"note\">The signed checkpoint of tree size {} that seals this report cannot be \
+         inside it: the report set's manifest SHA-256 is in the run record that \
          checkpoint signs. It is the file <code>checkpoint.note</code> beside this report (and \
          <code>{}.note</code> in the ledger's anchor directory); check it with \
          <code>recaudit ledger verify</code> or the audit package's <code>verify.py</code>.</p></section>",
-        context.index.saturating_add(1),
-        context.index.saturating_add(1)
+        sealed_index.saturating_add(1),
+        sealed_index.saturating_add(1)
     );
     out
 }

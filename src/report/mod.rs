@@ -200,14 +200,13 @@ pub(crate) fn render(
                 matter,
             })
         }
+        view::REPORT_SET_V1 => Err(Error::Usage(format!(
+            "run {} was sealed with report set 1, before matters existed, and its reports are kept exactly as they were; a matter report needs a run of report set 2: audit the window again (`recaudit audit` or `recaudit run`) and report the matter over the new run",
+            run.run_id
+        ))),
         other => Err(Error::Corrupt(format!(
-            "run {} names report set {other}, which this recaudit does not render{}",
-            run.run_id,
-            if matter.is_some() {
-                " for a matter"
-            } else {
-                ""
-            }
+            "run {} names report set {other}, which this recaudit does not render: use the recaudit release that sealed it ({})",
+            run.run_id, run.software
         ))),
     }
 }

@@ -286,6 +286,14 @@ fn ledger_section(data: &ReportData<'_>, out: &mut String) {
         context.index,
         context.index + 1
     ));
+    let (sealer, sealed_index) = data.sealed_by();
+    if data.matter.is_some() {
+        out.push_str(&format!(
+            "- This matter report is sealed as ledger entry {} (record {sealed_index}; checkpoint of tree size {}, `checkpoint.note` beside this file)\n",
+            md(sealer),
+            sealed_index + 1
+        ));
+    }
     out.push_str(&format!(
         "- Previous root (checkpoint of size {}): {}\n",
         context.index,
@@ -304,8 +312,7 @@ fn ledger_section(data: &ReportData<'_>, out: &mut String) {
          is the `reports-sha256` line of `PACKAGE/runs/",
     );
     out.push_str(&format!(
-        "{}.run`; certificate.txt lists the exact commands.\n\n",
-        context.index
+        "{sealed_index}.run`; certificate.txt lists the exact commands.\n\n"
     ));
 }
 

@@ -187,7 +187,12 @@ fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
         },
         started_local,
         ended_local,
-        offset,
+        // `UTC+02:00`, not `+02:00`: a cell that begins with `+` is a formula to Excel.
+        if offset.is_empty() {
+            offset
+        } else {
+            format!("UTC{offset}")
+        },
         cell(&data.context.time_zone).into_owned(),
         cell(&f.direction).into_owned(),
         cell(&f.media).into_owned(),
@@ -489,7 +494,7 @@ pub(super) mod tests {
         let early = &rows[0];
         assert_eq!(&early[column("started_utc")], "2026-07-14 10:00:00");
         assert_eq!(&early[column("started_local")], "2026-07-14 06:00:00");
-        assert_eq!(&early[column("local_offset")], "-04:00");
+        assert_eq!(&early[column("local_offset")], "UTC-04:00");
         assert_eq!(
             &early[column("queues")],
             "'=cmd|' /C calc'!A0; Sales | East"

@@ -202,6 +202,15 @@ impl ReportData<'_> {
         rows
     }
 
+    /// The ledger entry whose run record holds this report set's manifest hash, and its index
+    /// in the log: the run's, or for a matter's report the matter entry's.
+    pub(crate) fn sealed_by(&self) -> (&str, u64) {
+        match self.matter {
+            Some(m) => (&m.entry, m.entry_index),
+            None => (&self.run.run_id, self.context.index),
+        }
+    }
+
     /// The link to `interaction` in Genesys Cloud, if the context has one.
     pub(crate) fn link(&self, interaction: &str) -> Option<String> {
         self.context

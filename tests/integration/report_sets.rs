@@ -54,6 +54,18 @@ fn a_run_of_report_set_1_regenerates_byte_for_byte() {
             "{name} differs from what the older recaudit wrote"
         );
     }
+    // A file report set 1 never had is named, not silently skipped.
+    let html = recaudit(
+        dir.path(),
+        &db,
+        &["report", "--run", OLD_RUN, "--format", "html"],
+    );
+    assert_eq!(html.status.code(), Some(2));
+    assert!(
+        text(&html.stderr).contains("have no report.html"),
+        "{}",
+        text(&html.stderr)
+    );
     // Asking for the newest run picks the same one.
     let newest = recaudit(dir.path(), &db, &["report"]);
     assert_eq!(newest.status.code(), Some(0), "{}", text(&newest.stderr));

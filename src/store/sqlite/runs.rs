@@ -183,14 +183,16 @@ impl RunTransaction {
         .map_err(db("reading earlier runs' report contexts"))
     }
 
-    /// The newest sealed run over the same window as `run`, other than `run` itself.
+    /// The newest sealed audit run over the same window as `run`, other than `run` itself;
+    /// none for a ledger entry of a hold or matter report (entries correct nothing).
     pub(crate) async fn newest_run_over(&mut self, run: &RunRecord) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? AND r.run_id <> ? ORDER BY l.idx DESC LIMIT 1",
+            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? AND r.run_id <> ? AND r.rule_set LIKE 'recaudit-rules-%' AND ? LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT 1",
         )
         .bind(&run.window_start)
         .bind(&run.window_end)
         .bind(&run.run_id)
+        .bind(&run.rule_set)
         .fetch_optional(&mut *self.tx)
         .await
         .map_err(db("looking for the run this one supersedes"))
