@@ -825,7 +825,7 @@ async fn begin_entry(store: &Store, rule_set: &str) -> Result<(RunTransaction, R
     Ok((tx, entry))
 }
 
-/// Stores the entry's run row with its one input and appends it to the ledger.
+/// Stores the entry's run row with its inputs and appends it to the ledger.
 async fn seal_entry(
     tx: &mut RunTransaction,
     ledger: &Ledger,

@@ -1,9 +1,15 @@
-//! Report files of a run: `findings.json`, `findings.csv`, `summary.md` and `manifest.json`.
+//! Report files of a run, by report set. Set 1 (runs sealed before sets were versioned):
+//! `findings.json`, `findings.csv`, `summary.md`. Set 2: those reworked for reviewers plus
+//! `report.html` (`html`), `certificate.txt` (`certificate`) and `findings.dat` (`dat`). Each
+//! set has a `manifest.json` listing every file with its size and SHA-256; `report.pdf`
+//! (`pdf`) and `checkpoint.note` are written beside a set, outside it.
 //!
-//! Reports are a pure function of the stored run and its findings: no wall-clock time other
-//! than the run's stored times, rows in conversation-id order, integers instead of floats. So
-//! `recaudit report --run ID` regenerates them byte for byte, and the SHA-256 of
-//! `manifest.json` (stored with the run) binds every file to the run.
+//! Reports are a pure function of the stored run, its findings and the context frozen with it
+//! (`view::ReportContext`): no wall-clock time other than the run's stored times, a stable row
+//! order, integers instead of floats. A run is always rendered with the set it was sealed with
+//! (`runs.report_set`), so `recaudit report --run ID` regenerates its files byte for byte, and
+//! the SHA-256 of `manifest.json` (stored with the run and in its ledger run record) binds
+//! every file to the run.
 
 use std::collections::BTreeMap;
 use std::io::Write;
