@@ -72,6 +72,50 @@ fn a_run_of_report_set_1_regenerates_byte_for_byte() {
     assert!(text(&newest.stdout).contains(OLD_RUN));
 }
 
+/// The three ledger entries of the report-set-2 fixture: an audit run, a hold version, a
+/// matter report.
+const SET_2_ENTRIES: [&str; 3] = [
+    "20261202-171902-1",
+    "20261202-171902-2",
+    "20261202-171902-3",
+];
+
+#[test]
+fn runs_of_report_set_2_regenerate_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo("tests/fixtures/report-set-2");
+    let db = dir.path().join("set2.db");
+    std::fs::copy(fixture.join("recaudit.db"), &db).unwrap();
+    for entry in SET_2_ENTRIES {
+        let report = recaudit(dir.path(), &db, &["report", "--run", entry]);
+        assert_eq!(
+            report.status.code(),
+            Some(0),
+            "{entry}: {}",
+            text(&report.stderr)
+        );
+        let sealed = fixture.join(entry);
+        let mut names: Vec<String> = std::fs::read_dir(&sealed)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut written: Vec<String> = std::fs::read_dir(dir.path().join("reports").join(entry))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        written.sort();
+        assert_eq!(written, names, "{entry}");
+        for name in &names {
+            assert_eq!(
+                std::fs::read(dir.path().join("reports").join(entry).join(name)).unwrap(),
+                std::fs::read(sealed.join(name)).unwrap(),
+                "{entry}/{name} differs from what was sealed"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_run_of_the_current_set_lists_every_file_in_its_manifest() {
     let dir = tempfile::tempdir().unwrap();
