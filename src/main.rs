@@ -30,7 +30,7 @@ use recaudit::config::{Effective, Settings};
 use recaudit::ledger::note::{Checkpoint, NoteVerifier};
 use recaudit::ledger::record::{self, RUN};
 use recaudit::ledger::verify::{self, VerifyOptions};
-use recaudit::ledger::{self, Ledger, LedgerSettings, anchor, export};
+use recaudit::ledger::{self, LedgerSettings, anchor, export};
 use recaudit::pipeline::{self, AuditWindow};
 use recaudit::scheduler;
 #[cfg(feature = "simulator")]
@@ -956,7 +956,7 @@ async fn audit_and_report(
     window: AuditWindow,
     allow_partial: bool,
 ) -> Result<u8> {
-    let (store, settings, key_path) = (&workspace.store, &workspace.settings, &workspace.key_path);
+    let (store, settings) = (&workspace.store, &workspace.settings);
     let policy = settings.policy();
     let prepared = match pipeline::prepare_audit(store, &policy, window, allow_partial).await {
         Ok(prepared) => prepared,
@@ -975,20 +975,7 @@ async fn audit_and_report(
             prepared.coverage.gaps.join("; ")
         );
     }
-    let existing = store.ledger_size().await?;
-    let (ledger, created) = Ledger::open_or_create(
-        settings.ledger.clone(),
-        workspace.origin.clone(),
-        key_path.to_path_buf(),
-        existing,
-    )?;
-    if let Some(vkey) = created {
-        println!(
-            "Created the ledger signing key {} (keep it secret).",
-            key_path.display()
-        );
-        println!("Give auditors its verifier key: {vkey}\n");
-    }
+    let ledger = reporting::open_ledger(workspace).await?;
     let outcome = pipeline::seal_audit_with(
         store,
         &policy,

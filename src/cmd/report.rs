@@ -100,7 +100,11 @@ pub(crate) async fn report_command(workspace: &Workspace, report: Report<'_>) ->
     if formats.contains(&ReportFormat::Pdf) {
         let html = dir.join("report.html");
         let pdf = dir.join("report.pdf");
-        recaudit::report::render_pdf(&html, &pdf, None)?;
+        // Chromium runs for seconds (up to its time bound): on a blocking thread.
+        let printed = pdf.clone();
+        tokio::task::spawn_blocking(move || recaudit::report::render_pdf(&html, &printed, None))
+            .await
+            .context("printing the PDF")??;
         println!("PDF: {} (printed from report.html)", pdf.display());
     }
     println!("Reports: {}", dir.display());
@@ -241,8 +245,9 @@ fn newest_versions(rows: Vec<recaudit::store::HoldRow>) -> Vec<recaudit::store::
     newest
 }
 
-/// The ledger to seal a hold or a matter report in (its key is created on first use).
-async fn open_ledger(workspace: &Workspace) -> Result<Ledger> {
+/// The ledger to seal an audit run, a hold or a matter report in (its key is created on first
+/// use, and its verifier key printed for the auditors).
+pub(crate) async fn open_ledger(workspace: &Workspace) -> Result<Ledger> {
     let existing = workspace.store.ledger_size().await?;
     let (ledger, created) = Ledger::open_or_create(
         workspace.settings.ledger.clone(),

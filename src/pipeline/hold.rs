@@ -885,9 +885,9 @@ mod tests {
         assert_eq!(e164("anonymous"), None);
     }
 
-    #[test]
-    fn a_hold_covers_by_any_selector_within_its_range() {
-        let finding = Finding {
+    /// A complete call of 2026-07-14 10:00 UTC by `user` in `queues`.
+    fn call(user: &str, queues: &[&str]) -> Finding {
+        Finding {
             interaction: "c1".into(),
             status: crate::audit::Status::Complete,
             reasons: vec![],
@@ -897,14 +897,17 @@ mod tests {
             ended: None,
             direction: "inbound".into(),
             media: "voice".into(),
-            queues: vec!["q1".into()],
-            users: vec!["u1".into()],
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            users: vec![user.into()],
             detail: String::new(),
-            particulars: crate::audit::particulars::Particulars {
-                ani: vec!["tel:+13175550100".into()],
-                ..Default::default()
-            },
-        };
+            particulars: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_hold_covers_by_any_selector_within_its_range() {
+        let mut finding = call("u1", &["q1"]);
+        finding.particulars.ani = vec!["tel:+13175550100".into()];
         let mut hold = HoldCriteria::default();
         hold.numbers.insert("+13175550100".into());
         assert!(hold.covers(&finding));
@@ -924,21 +927,7 @@ mod tests {
 
     #[test]
     fn adding_a_clause_never_narrows_a_hold() {
-        let finding = Finding {
-            interaction: "c1".into(),
-            status: crate::audit::Status::Complete,
-            reasons: vec![],
-            recordings: vec![],
-            media_sha256: vec![],
-            started: "2026-07-14T10:00:00.000Z".into(),
-            ended: None,
-            direction: "inbound".into(),
-            media: "voice".into(),
-            queues: vec![],
-            users: vec!["u9".into()],
-            detail: String::new(),
-            particulars: Default::default(),
-        };
+        let finding = call("u9", &[]);
         let range = HoldCriteria {
             from: Some("2026-07-14T00:00:00.000Z".into()),
             ..Default::default()

@@ -169,12 +169,16 @@ fn item(data: &ReportData<'_>, n: usize, f: &Finding, out: &mut String) {
     out.push_str(&format!("      reasons: {}\n", reasons.join(", ")));
 }
 
-fn exceptions(data: &ReportData<'_>, out: &mut String) {
-    let rows: Vec<&Finding> = data
-        .reading_order()
+/// The population's findings of `status`, in reading order.
+fn of_status<'a>(data: &'a ReportData<'_>, status: Status) -> Vec<&'a Finding> {
+    data.reading_order()
         .into_iter()
-        .filter(|f| f.status == Status::Exception)
-        .collect();
+        .filter(|f| f.status == status)
+        .collect()
+}
+
+fn exceptions(data: &ReportData<'_>, out: &mut String) {
+    let rows = of_status(data, Status::Exception);
     out.push_str(&format!(
         "3. EXCEPTIONS ({}), EVERY ONE ITEMIZED\n\n",
         rows.len()
@@ -207,11 +211,7 @@ fn exceptions(data: &ReportData<'_>, out: &mut String) {
 }
 
 fn pending(data: &ReportData<'_>, out: &mut String) {
-    let rows: Vec<&Finding> = data
-        .reading_order()
-        .into_iter()
-        .filter(|f| f.status == Status::Pending)
-        .collect();
+    let rows = of_status(data, Status::Pending);
     out.push_str(&format!(
         "4. PENDING INTERACTIONS ({}), NOT YET FINAL\n\n",
         rows.len()

@@ -416,3 +416,29 @@ pub fn assert_same_tables(
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+/// Runs every `$ ` line of a completeness certificate with `sh` in `dir` (the report
+/// directory), `<package>` standing for the audit package `package`; each must succeed.
+/// Returns the steps as run.
+pub fn certificate_steps_pass(certificate: &str, package: &Path, dir: &Path) -> Vec<String> {
+    let steps: Vec<String> = certificate
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(|l| l.replace("<package>", package.to_str().unwrap()))
+        .collect();
+    assert!(steps.len() >= 5, "{steps:?}");
+    for step in &steps {
+        let run = std::process::Command::new("sh")
+            .args(["-c", step])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{step}\n{}{}",
+            text(&run.stdout),
+            text(&run.stderr)
+        );
+    }
+    steps
+}
