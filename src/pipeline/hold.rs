@@ -382,15 +382,7 @@ where
     .await?;
     tx.commit().await?;
     let dir = reports_dir.join(&entry.run_id);
-    reports.write_to(&dir)?;
-    report::write_checkpoint_note(&dir, appended.note.as_bytes())?;
-    let anchors = anchor::anchor_checkpoint(
-        store,
-        &ledger.settings,
-        &appended.checkpoint,
-        &appended.note,
-    )
-    .await;
+    let anchors = super::publish(store, ledger, &reports, &dir, &[], &appended).await?;
     Ok(HoldOutcome {
         dir,
         sha256: sha256_hex(&body),
@@ -665,15 +657,7 @@ async fn seal_matter_report(
     .await?;
     tx.commit().await?;
     let dir = request.reports_dir.join(&entry.run_id);
-    reports.write_only(&dir, request.only)?;
-    report::write_checkpoint_note(&dir, appended.note.as_bytes())?;
-    let anchors = anchor::anchor_checkpoint(
-        store,
-        &ledger.settings,
-        &appended.checkpoint,
-        &appended.note,
-    )
-    .await;
+    let anchors = super::publish(store, ledger, &reports, &dir, request.only, &appended).await?;
     Ok(MatterOutcome {
         entry: entry.run_id,
         audit_run: run.run_id.clone(),

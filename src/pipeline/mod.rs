@@ -255,15 +255,7 @@ pub async fn seal_audit_with(
     tx.commit().await?;
     drop(_import_lock);
     let report_dir = reports_dir.join(&run.run_id);
-    reports.write_to(&report_dir)?;
-    report::write_checkpoint_note(&report_dir, appended.note.as_bytes())?;
-    let anchors = anchor::anchor_checkpoint(
-        store,
-        &ledger.settings,
-        &appended.checkpoint,
-        &appended.note,
-    )
-    .await;
+    let anchors = publish(store, ledger, &reports, &report_dir, &[], &appended).await?;
     Ok(AuditOutcome {
         // What the terminal shows is the summary.md the run sealed.
         summary: String::from_utf8_lossy(reports.get("summary.md").unwrap_or_default())
@@ -275,6 +267,28 @@ pub async fn seal_audit_with(
         ledger: appended,
         anchors,
     })
+}
+
+/// After a sealed entry (a run, a hold version, a matter report) is committed: writes its
+/// reports (those in `only`, all when empty) and the checkpoint that seals them into `dir`,
+/// then anchors the checkpoint.
+pub(crate) async fn publish(
+    store: &Store,
+    ledger: &Ledger,
+    reports: &report::ReportSet,
+    dir: &Path,
+    only: &[&str],
+    appended: &RunAppend,
+) -> Result<AnchorOutcome> {
+    reports.write_only(dir, only)?;
+    report::write_checkpoint_note(dir, appended.note.as_bytes())?;
+    Ok(anchor::anchor_checkpoint(
+        store,
+        &ledger.settings,
+        &appended.checkpoint,
+        &appended.note,
+    )
+    .await)
 }
 
 /// What the run's reports need beyond its findings, read on its transaction: the ledger

@@ -461,12 +461,7 @@ mod tests {
     #[test]
     fn pending_interactions_carry_their_final_date() {
         let (run, context, findings) = (run(), context(), findings());
-        let data = ReportData {
-            run: &run,
-            context: &context,
-            findings: &findings,
-            matter: None,
-        };
+        let data = ReportData::of(&run, &context, &findings);
         let text = render(&data).unwrap();
         assert!(text.contains(
             "verdict final after 2026-07-16T10:05:00.000Z UTC (2026-07-16 06:05:00 -04:00)"

@@ -208,12 +208,7 @@ mod tests {
     #[test]
     fn hostile_values_cannot_move_a_field_or_forge_a_record() {
         let (run, context, findings) = (run(), context(), findings());
-        let data = ReportData {
-            run: &run,
-            context: &context,
-            findings: &findings,
-            matter: None,
-        };
+        let data = ReportData::of(&run, &context, &findings);
         let bytes = render(&data).unwrap();
         assert_eq!(bytes, render(&data).unwrap(), "deterministic");
         let rows = parse(&bytes).unwrap();

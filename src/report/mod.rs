@@ -173,12 +173,6 @@ impl<'a> From<&'a Finding> for FindingRow<'a> {
 }
 
 #[derive(Serialize)]
-struct Manifest<'a> {
-    run: &'a str,
-    files: Vec<ManifestEntry>,
-}
-
-#[derive(Serialize, Clone)]
 struct ManifestEntry {
     name: String,
     bytes: usize,
@@ -200,10 +194,8 @@ pub(crate) fn render(
                     Error::Corrupt(format!("the report context of run {}: {e}", run.run_id))
                 })?;
             render_v2(ReportData {
-                run,
-                context: &context,
-                findings,
                 matter,
+                ..ReportData::of(run, &context, findings)
             })
         }
         view::REPORT_SET_V1 => Err(Error::Usage(format!(
@@ -235,12 +227,9 @@ fn render_v2(data: ReportData<'_>) -> Result<ReportSet> {
     ];
     with_manifest(
         files,
-        &ManifestV2 {
-            report_set: view::REPORT_SET_V2,
-            run: &data.run.run_id,
-            matter: data.matter.map(|m| m.matter.as_str()),
-            files: Vec::new(),
-        },
+        Some(view::REPORT_SET_V2),
+        &data.run.run_id,
+        data.matter.map(|m| m.matter.as_str()),
     )
 }
 
@@ -251,24 +240,23 @@ pub(crate) fn render_documents(
     matter: &str,
     documents: Vec<(String, Vec<u8>)>,
 ) -> Result<ReportSet> {
-    with_manifest(
-        documents,
-        &ManifestV2 {
-            report_set: view::REPORT_SET_V2,
-            run: entry,
-            matter: Some(matter),
-            files: Vec::new(),
-        },
-    )
+    with_manifest(documents, Some(view::REPORT_SET_V2), entry, Some(matter))
 }
 
-/// Adds `manifest.json` (the `header`'s fields, then every file's name, size and SHA-256) and
-/// sorts the files by name.
-fn with_manifest(mut files: Vec<(String, Vec<u8>)>, header: &ManifestV2<'_>) -> Result<ReportSet> {
+/// Adds `manifest.json` (the report set, unless it is set 1, whose manifest never named it;
+/// the run; the matter; then every file's name, size and SHA-256) and sorts the files by name.
+fn with_manifest(
+    mut files: Vec<(String, Vec<u8>)>,
+    report_set: Option<i64>,
+    run: &str,
+    matter: Option<&str>,
+) -> Result<ReportSet> {
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = ManifestV2 {
+    let manifest = Manifest {
+        report_set,
+        run,
+        matter,
         files: entries(&files),
-        ..*header
     };
     let mut manifest_bytes =
         serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
@@ -290,8 +278,9 @@ fn entries(files: &[(String, Vec<u8>)]) -> Vec<ManifestEntry> {
 }
 
 #[derive(Serialize)]
-struct ManifestV2<'a> {
-    report_set: i64,
+struct Manifest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_set: Option<i64>,
     run: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     matter: Option<&'a str>,
@@ -300,7 +289,7 @@ struct ManifestV2<'a> {
 
 /// Report set 1, byte for byte as runs sealed before report sets were versioned have it.
 fn render_v1(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
-    let mut files = vec![
+    let files = vec![
         ("findings.csv".to_string(), findings_csv(findings)?),
         ("findings.json".to_string(), findings_json(run, findings)?),
         (
@@ -308,17 +297,7 @@ fn render_v1(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
             summary_markdown(run, findings)?.into_bytes(),
         ),
     ];
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = Manifest {
-        run: &run.run_id,
-        files: entries(&files),
-    };
-    let mut manifest_bytes =
-        serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
-    manifest_bytes.push(b'\n');
-    files.push(("manifest.json".to_string(), manifest_bytes));
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(ReportSet { files })
+    with_manifest(files, None, &run.run_id, None)
 }
 
 impl ReportSet {

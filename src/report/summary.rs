@@ -356,12 +356,7 @@ mod tests {
     #[test]
     fn reasons_are_counted_per_status_and_pending_shows_its_final_date() {
         let (run, context, findings) = (run(), context(), findings());
-        let data = ReportData {
-            run: &run,
-            context: &context,
-            findings: &findings,
-            matter: None,
-        };
+        let data = ReportData::of(&run, &context, &findings);
         let text = markdown(&data).unwrap();
         assert_eq!(text, markdown(&data).unwrap(), "deterministic");
         let row = text

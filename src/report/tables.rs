@@ -474,12 +474,7 @@ pub(super) mod tests {
     #[test]
     fn the_csv_has_a_bom_crlf_reading_order_and_no_live_formula() {
         let (run, context, findings) = (run(), context(), findings());
-        let data = ReportData {
-            run: &run,
-            context: &context,
-            findings: &findings,
-            matter: None,
-        };
+        let data = ReportData::of(&run, &context, &findings);
         let bytes = csv(&data).unwrap();
         assert!(bytes.starts_with(BOM.as_bytes()));
         assert_eq!(bytes, csv(&data).unwrap(), "deterministic");
@@ -547,12 +542,7 @@ pub(super) mod tests {
     #[test]
     fn the_json_is_v1_plus_the_context_the_tally_and_the_particulars() {
         let (run, context, findings) = (run(), context(), findings());
-        let data = ReportData {
-            run: &run,
-            context: &context,
-            findings: &findings,
-            matter: None,
-        };
+        let data = ReportData::of(&run, &context, &findings);
         let bytes = json(&data).unwrap();
         assert_eq!(bytes.last(), Some(&b'\n'));
         assert_eq!(bytes, json(&data).unwrap(), "deterministic");

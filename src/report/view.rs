@@ -187,6 +187,22 @@ impl HoldFlagKind {
     }
 }
 
+impl<'a> ReportData<'a> {
+    /// A run's report data (no matter).
+    pub(crate) fn of(
+        run: &'a RunRecord,
+        context: &'a ReportContext,
+        findings: &'a [Finding],
+    ) -> Self {
+        ReportData {
+            run,
+            context,
+            findings,
+            matter: None,
+        }
+    }
+}
+
 impl ReportData<'_> {
     /// The population in the order reviewers read it: by status (exceptions first, then
     /// pending, complete, excluded, not required), then start time, then id.

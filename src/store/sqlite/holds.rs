@@ -44,12 +44,7 @@ impl RunTransaction {
 
     /// The newest version of `matter`'s hold, read under the run's write lock.
     pub(crate) async fn newest_hold(&mut self, matter: &str) -> Result<Option<HoldRow>> {
-        let row = sqlx::query(HOLD_SELECT_NEWEST)
-            .bind(matter)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(db("reading the legal hold"))?;
-        row.as_ref().map(hold_row).transpose()
+        newest_hold_in(&mut *self.tx, matter).await
     }
 
     pub(crate) async fn insert_hold(&mut self, hold: &HoldRow) -> Result<()> {
@@ -100,6 +95,19 @@ macro_rules! matter_select {
     };
 }
 
+/// The newest version of `matter`'s hold, on the pool or inside a transaction.
+async fn newest_hold_in<'e, E>(executor: E, matter: &str) -> Result<Option<HoldRow>>
+where
+    E: sqlx::SqliteExecutor<'e>,
+{
+    let row = sqlx::query(HOLD_SELECT_NEWEST)
+        .bind(matter)
+        .fetch_optional(executor)
+        .await
+        .map_err(db("reading the legal hold"))?;
+    row.as_ref().map(hold_row).transpose()
+}
+
 fn hold_row(row: &sqlx::sqlite::SqliteRow) -> Result<HoldRow> {
     Ok(HoldRow {
         matter: get(row, 0)?,
@@ -128,12 +136,7 @@ impl Store {
 
     /// The newest version of `matter`'s hold.
     pub async fn newest_hold(&self, matter: &str) -> Result<Option<HoldRow>> {
-        let row = sqlx::query(HOLD_SELECT_NEWEST)
-            .bind(matter)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading the legal hold"))?;
-        row.as_ref().map(hold_row).transpose()
+        newest_hold_in(&self.pool, matter).await
     }
 
     /// The hold version sealed by the ledger entry `run_id`, if it is one.
