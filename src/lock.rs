@@ -149,3 +149,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "host b, pid 2\n");
     }
 }
+
+/// This host's name, for the lock file and the notifications.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown host".to_string())
+}

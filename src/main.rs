@@ -271,7 +271,7 @@ struct Workspace {
     locations: Locations,
     origin: String,
     key_path: PathBuf,
-    _import_lock: Option<import::ImportLock>,
+    _import_lock: Option<recaudit::store::DatabaseLock>,
 }
 
 impl Workspace {
@@ -291,7 +291,7 @@ impl Workspace {
         } else {
             Store::open(&locations.db).await?
         };
-        let database = store.path().cloned();
+        let database = Store::ledger_home(&locations.db)?;
         let origin = settings.ledger.origin_for(database.as_deref())?;
         let key_path = settings.ledger.key_path(
             locations.ledger_key.as_deref(),
@@ -327,13 +327,13 @@ fn reads_only(command: &Command) -> bool {
 }
 
 /// Takes the import lock of the database `db`, saying so when another import holds it.
-async fn import_lock(db: &str) -> Result<import::ImportLock> {
+async fn import_lock(db: &str) -> Result<recaudit::store::DatabaseLock> {
     let database = Store::file_of(db)?;
-    let shown = database
-        .as_deref()
-        .map(import::path_text)
-        .unwrap_or_default();
-    Ok(import::ImportLock::acquire(database.as_deref(), || {
+    let shown = match database.as_deref() {
+        Some(file) => import::path_text(file),
+        None => recaudit::store::redacted(db),
+    };
+    Ok(recaudit::store::import_lock(db, || {
         eprintln!("recaudit: another import into {shown} is running; waiting for it");
     })
     .await?)

@@ -60,7 +60,7 @@ pub fn render(effective: &Effective, places: &Places) -> Result<String> {
 /// The locations, as comments (they are command-line options, not settings of the file).
 fn render_places(out: &mut String, effective: &Effective, places: &Places) -> Result<()> {
     let settings = &effective.settings;
-    let database = Store::file_of(&places.db.value)?;
+    let database = Store::ledger_home(&places.db.value)?;
     let origin = settings.ledger.origin_for(database.as_deref())?;
     let origin_from = effective.origin(&["ledger".to_string(), "origin".to_string()]);
     let key = settings.ledger.key_path(
@@ -79,7 +79,7 @@ fn render_places(out: &mut String, effective: &Effective, places: &Places) -> Re
     let rows = [
         (
             "db",
-            mask_database_url(&places.db.value),
+            crate::store::redacted(&places.db.value),
             places.db.from.clone(),
         ),
         (
@@ -231,31 +231,6 @@ pub(crate) fn mask_url(text: &str) -> String {
     format!("{scheme}://{userinfo}{host}{tail}")
 }
 
-/// A database URL with its password masked (user info `user:…@`, and a `password=` query
-/// parameter); the rest is shown, since it names the file or host.
-pub(crate) fn mask_database_url(url: &str) -> String {
-    let mut shown = url.to_string();
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _)) = userinfo.split_once(':')
-        {
-            shown = format!("{scheme}://{user}:…@{host}{tail}");
-        }
-    }
-    if let Some((before, query)) = shown.split_once('?') {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((name, _)) if is_secret_key(name) => format!("{name}=…"),
-                _ => param.to_string(),
-            })
-            .collect();
-        shown = format!("{before}?{}", params.join("&"));
-    }
-    shown
-}
 
 #[cfg(test)]
 mod tests {
@@ -302,13 +277,13 @@ mod tests {
             "/etc/recaudit/ledger.key"
         );
         assert_eq!(
-            mask_database_url(
+            crate::store::redacted(
                 "postgres://audit:hunter2@db.internal/recaudit?sslmode=require&password=x"
             ),
             "postgres://audit:…@db.internal/recaudit?sslmode=require&password=…"
         );
         assert_eq!(
-            mask_database_url("sqlite://recaudit.db"),
+            crate::store::redacted("sqlite://recaudit.db"),
             "sqlite://recaudit.db"
         );
     }

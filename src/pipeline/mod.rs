@@ -22,7 +22,7 @@ use crate::ledger::append::RunAppend;
 use crate::ledger::note::Checkpoint;
 use crate::ledger::seal;
 use crate::report::{self, ReportContext, ReportOptions, Tally};
-use crate::source::import::ImportLock;
+use crate::store::DatabaseLock;
 use crate::store::{EVIDENCE_PAGE, RunRecord, RunTransaction, Store};
 use crate::time::Timestamp;
 
@@ -85,7 +85,7 @@ pub struct PreparedAudit {
     raw_inputs: std::collections::BTreeSet<i64>,
     pub coverage: Coverage,
     /// Held until the run is committed (see [`prepare_audit`]).
-    _import_lock: ImportLock,
+    _import_lock: DatabaseLock,
 }
 
 impl PreparedAudit {
@@ -110,12 +110,13 @@ pub async fn prepare_audit(
     // One snapshot for the coverage and every page of evidence. An import commits file by
     // file, so the audit first waits for a running import to finish and then keeps imports
     // out until its run is committed: every import lands wholly before or wholly after it.
-    let import_lock = ImportLock::acquire(store.path().map(PathBuf::as_path), || {
-        tracing::warn!(
-            "an import into this database is running; the audit waits for it to finish, so that it sees all of it or none"
-        )
-    })
-    .await?;
+    let import_lock = store
+        .import_lock(|| {
+            tracing::warn!(
+                "an import into this database is running; the audit waits for it to finish, so that it sees all of it or none"
+            )
+        })
+        .await?;
     let mut snapshot = store.snapshot().await?;
     let facts = snapshot.coverage_facts(window.from, window.to).await?;
     // Never a verdict over conversations that may not have been delivered yet.

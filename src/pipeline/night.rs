@@ -31,7 +31,8 @@ use crate::pipeline::window::Window;
 use crate::pipeline::{self, AuditWindow};
 use crate::report::Tally;
 use crate::source::genesys::{self, PullConfig};
-use crate::source::import::{self, ImportLock, ImportSettings};
+use crate::source::import::{self, ImportSettings};
+use crate::store::DatabaseLock;
 use crate::store::Store;
 use crate::time::{HOUR_MS, Timestamp};
 
@@ -237,19 +238,7 @@ impl RunSettings {
     }
 }
 
-/// This host's name, for the lock file and the notifications.
-pub fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "unknown host".to_string())
-}
+pub use crate::lock::host_name;
 
 /// Holds the run lock of a database, `<database>.run-lock`, for one run's whole length.
 #[derive(Debug)]
@@ -530,6 +519,22 @@ async fn night_window(
 ) -> Result<WindowOutcome> {
     let mut done = WindowOutcome::new(window, revisited);
     tracing::info!(window = %window, revisited, "window");
+    // Several workers on one PostgreSQL server: a window is audited by one at a time. Another
+    // worker's window that this run would revisit is left to it (it stays open until one of
+    // them closes it); tonight's own window held elsewhere makes this run a locked one.
+    let _window_lock = match ctx.store.try_window_lock(window.from, window.to).await? {
+        Ok(lock) => lock,
+        Err(holder) => {
+            if !revisited {
+                done.status = NightStatus::Locked;
+            }
+            done.problems.push(format!(
+                "window {window} is being audited by another worker ({}); this run left it to that worker",
+                holder.0
+            ));
+            return Ok(done);
+        }
+    };
     for source in ctx.sources.iter().filter(|s| s.per_window()) {
         match fetch(ctx, source, Some(window)).await {
             Ok(rejected) => {
@@ -712,10 +717,11 @@ async fn fetch(
         .collect())
 }
 
-/// The import lock, for a source that imports (see `source::import::ImportLock`).
-async fn import_lock(ctx: &NightContext<'_>) -> Result<ImportLock> {
-    ImportLock::acquire(ctx.store.path().map(PathBuf::as_path), || {
-        tracing::warn!("another import into this database is running; waiting for it");
-    })
-    .await
+/// The import lock, for a source that imports (see `store::lock`).
+async fn import_lock(ctx: &NightContext<'_>) -> Result<DatabaseLock> {
+    ctx.store
+        .import_lock(|| {
+            tracing::warn!("another import into this database is running; waiting for it");
+        })
+        .await
 }

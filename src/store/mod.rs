@@ -28,11 +28,12 @@
 
 pub mod evidence;
 pub(crate) mod rows;
-pub mod sqlite;
+pub mod sql;
 
 pub use rows::{
     Anchor, CoverageFacts, DocumentKind, EVIDENCE_PAGE, EntryRow, EvidencePage, HoldRow, LedgerRun,
     ListedObject, MatterReportRow, PulledWindow, RunRecord, StoredFinding, StoredInput, Tree,
 };
-pub(crate) use sqlite::MatterReportKey;
-pub use sqlite::{RunTransaction, Snapshot, Store, StreamedInput};
+pub(crate) use sql::MatterReportKey;
+pub use sql::lock::{DatabaseLock, import_lock};
+pub use sql::{Backend, RunTransaction, Snapshot, Store, StreamedInput, redacted};

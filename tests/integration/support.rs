@@ -442,3 +442,53 @@ pub fn certificate_steps_pass(certificate: &str, package: &Path, dir: &Path) -> 
     }
     steps
 }
+
+/// The test PostgreSQL server (`RECAUDIT_TEST_POSTGRES`, which .ci/run sets), or a panic that
+/// says how to start one.
+pub fn postgres_server() -> String {
+    std::env::var(concat!("RECAUDIT_", "TEST_POSTGRES")).unwrap_or_else(|_| {
+        panic!(
+            "this test needs a PostgreSQL server: run `eval \"$(.ci/postgres start)\"` (a throwaway cluster on loopback) and run the tests again in that shell"
+        )
+    })
+}
+
+/// A new, empty database on the test server, named after `label`, and its URL.
+pub fn fresh_postgres_database(label: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let server = postgres_server();
+    let label: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .take(30)
+        .collect();
+    let name = format!(
+        "t_{label}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let create = format!("CREATE DATABASE {name}");
+    let admin = server.clone();
+    // On a thread of its own: the callers are inside a runtime already, or not in one.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server {admin}: {e}"));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+                .execute(&mut conn)
+                .await
+                .expect("create the test database");
+        })
+    })
+    .join()
+    .expect("creating the test database");
+    let (base, _) = server.rsplit_once('/').expect("a postgres:// URL with a database");
+    format!("{base}/{name}")
+}

@@ -1,10 +1,11 @@
 //! The store as the sources' [`EvidenceStore`]: each operation is the store's own method of the
-//! same name (writes in `write.rs`, pull progress in `pulls.rs`), and SQLite's result codes
-//! decide which write errors are about the input.
+//! same name (writes in `write.rs`, pull progress in `pulls.rs`), and the backend's error codes
+//! (SQLite's result codes, PostgreSQL's SQLSTATE) decide which write errors are about the
+//! input.
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Store, StreamedInput};
+use super::{Backend, Store, StreamedInput};
 use crate::error::{Error, Result};
 use crate::source::batch::{ImportBatch, KnownObject, PullState, RawInput, WriteSummary};
 use crate::source::sink::{EvidenceStore, StreamedWrite};
@@ -49,13 +50,25 @@ impl EvidenceStore for Store {
         else {
             return false;
         };
-        let code = database
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .unwrap_or(1);
-        // Primary result codes (the low byte of the extended code): SQLITE_PERM, BUSY, LOCKED,
-        // NOMEM, READONLY, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB.
-        !matches!(code & 0xff, 3 | 5 | 6 | 7 | 8 | 10 | 11 | 14 | 15 | 26)
+        let code = database.code().unwrap_or_default();
+        match self.backend() {
+            Backend::Sqlite => {
+                let code = code.parse::<i32>().unwrap_or(1);
+                // Primary result codes (the low byte of the extended code): SQLITE_PERM, BUSY,
+                // LOCKED, NOMEM, READONLY, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB.
+                !matches!(code & 0xff, 3 | 5 | 6 | 7 | 8 | 10 | 11 | 14 | 15 | 26)
+            }
+            // SQLSTATE classes of the server and the session, not of the data: connection (08),
+            // transaction rollback (40: serialization, deadlock), insufficient privilege
+            // (42501), insufficient resources (53), program limits (54), object state (55),
+            // operator intervention (57), system (58), configuration (F0), internal (XX).
+            Backend::Postgres => {
+                !(code == "42501"
+                    || ["08", "25", "40", "53", "54", "55", "57", "58", "F0", "XX"]
+                        .iter()
+                        .any(|class| code.starts_with(class)))
+            }
+        }
     }
 
     async fn begin_pull(&self, from: Timestamp, to: Timestamp, api: &str) -> Result<PullState> {

@@ -79,7 +79,7 @@ impl Store {
             .acquire()
             .await
             .map_err(db("acquiring a connection"))?;
-        let mut rows = sqlx::query("SELECT seq, record, leaf_hash FROM ledger_entries WHERE run_id = ? AND tree = ? ORDER BY seq")
+        let mut rows = sqlx::query("SELECT seq, record, leaf_hash FROM ledger_entries WHERE run_id = $1 AND tree = $2 ORDER BY seq")
             .bind(run_id)
             .bind(tree.as_str())
             .fetch(&mut *conn);
@@ -109,7 +109,7 @@ impl Store {
             .acquire()
             .await
             .map_err(db("acquiring a connection"))?;
-        let mut rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media FROM findings WHERE run_id = ? ORDER BY conversation_id")
+        let mut rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media FROM findings WHERE run_id = $1 ORDER BY conversation_id")
             .bind(run_id)
             .fetch(&mut *conn);
         while let Some(row) = rows.try_next().await.map_err(db("reading findings"))? {
@@ -144,7 +144,7 @@ impl Store {
         received: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT OR IGNORE INTO ledger_anchors (size, kind, data, received) VALUES (?, ?, ?, ?)",
+            "INSERT INTO ledger_anchors (size, kind, data, received) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(size as i64)
         .bind(kind)
@@ -159,7 +159,7 @@ impl Store {
 
 /// A typed findings row as stored; a row whose values cannot be read back (an edited list) is
 /// described instead.
-fn typed_finding(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<StoredFinding, String> {
+fn typed_finding(row: &sqlx::any::AnyRow) -> std::result::Result<StoredFinding, String> {
     let text = |i: usize| -> std::result::Result<&str, String> {
         row.try_get(i).map_err(|e| e.to_string())
     };

@@ -16,7 +16,7 @@ impl Store {
         time_zone: &str,
         at: Timestamp,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO night_windows (window_start, window_end, time_zone, first_started, last_started) VALUES (?, ?, ?, ?, ?) ON CONFLICT (window_start, window_end) DO UPDATE SET last_started = excluded.last_started, done = NULL")
+        sqlx::query("INSERT INTO night_windows (window_start, window_end, time_zone, first_started, last_started) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (window_start, window_end) DO UPDATE SET last_started = excluded.last_started, done = NULL")
             .bind(from.to_string())
             .bind(to.to_string())
             .bind(time_zone)
@@ -30,7 +30,7 @@ impl Store {
 
     /// Notes that `[from, to)` was sealed, or its sealed verdicts confirmed, at `at`.
     pub async fn night_done(&self, from: Timestamp, to: Timestamp, at: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE night_windows SET done = ? WHERE window_start = ? AND window_end = ?")
+        sqlx::query("UPDATE night_windows SET done = $1 WHERE window_start = $2 AND window_end = $3")
             .bind(at.to_string())
             .bind(from.to_string())
             .bind(to.to_string())
@@ -46,13 +46,13 @@ impl Store {
     /// period end).
     pub async fn open_windows(&self, since: Timestamp) -> Result<Vec<(Timestamp, Timestamp)>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT window_start, window_end FROM night_windows WHERE done IS NULL AND window_end >= ?1 \
+            "SELECT window_start, window_end FROM night_windows WHERE done IS NULL AND window_end >= $1 \
              UNION \
              SELECT r.window_start, r.window_end FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id \
-             WHERE r.window_end >= ?1 \
+             WHERE r.window_end >= $1 \
                AND l.idx = (SELECT MAX(l2.idx) FROM runs r2 JOIN ledger_runs l2 ON l2.run_id = r2.run_id \
                             WHERE r2.window_start = r.window_start AND r2.window_end = r.window_end) \
-               AND EXISTS (SELECT 1 FROM findings f WHERE f.run_id = r.run_id AND f.status = ?2) \
+               AND EXISTS (SELECT 1 FROM findings f WHERE f.run_id = r.run_id AND f.status = $2) \
              ORDER BY 1, 2",
         )
         .bind(since.to_string())
@@ -79,7 +79,7 @@ impl Store {
         to: Timestamp,
     ) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? ORDER BY l.idx DESC LIMIT 1",
+            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = $1 AND r.window_end = $2 ORDER BY l.idx DESC LIMIT 1",
         )
         .bind(from.to_string())
         .bind(to.to_string())

@@ -1,7 +1,8 @@
 //! Runs, their findings and their ledger records: written once, in one transaction.
 //!
-//! A run is sealed by the pipeline on a [`RunTransaction`] (SQLite's `BEGIN IMMEDIATE`, so two
-//! audits queue behind the write lock instead of both allocating run number 7): the run row,
+//! A run is sealed by the pipeline on a [`RunTransaction`] (`Store::begin_write`: SQLite's
+//! `BEGIN IMMEDIATE`, PostgreSQL's advisory write lock, so two audits, on one host or two,
+//! queue behind the write lock instead of both allocating run number 7): the run row,
 //! its findings, the raw inputs it used, and then, through the same handle, the ledger's reads
 //! of the log head and its inserts of the run's records and checkpoint. The store only keeps
 //! rows; what the records say and whether the head may be extended is the ledger's business
@@ -23,18 +24,14 @@ use crate::time::Timestamp;
 
 /// The write transaction of one run; see the module documentation.
 pub struct RunTransaction {
-    pub(super) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
 }
 
 impl Store {
     /// Starts the transaction a run is sealed in; it holds the database's write lock until it
     /// is committed or dropped.
     pub async fn begin_run(&self) -> Result<RunTransaction> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting the run transaction"))?;
+        let tx = self.begin_write("starting the run transaction").await?;
         Ok(RunTransaction { tx })
     }
 }
@@ -55,7 +52,7 @@ impl RunTransaction {
     }
 
     pub(crate) async fn insert_run(&mut self, run: &RunRecord) -> Result<()> {
-        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO runs (run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
             .bind(&run.run_id)
             .bind(run.seq)
             .bind(&run.window_start)
@@ -127,7 +124,7 @@ impl RunTransaction {
     /// The run inputs of `run_id` with the columns their input records repeat, by raw input id.
     pub(crate) async fn run_inputs(&mut self, run_id: &str) -> Result<Vec<StoredInput>> {
         let rows = sqlx::query(
-            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256, o.etag, o.version, o.modified FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id LEFT JOIN object_listings o ON o.raw_input_id = r.id AND o.content_hashed = 0 WHERE i.run_id = ? ORDER BY r.id",
+            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256, o.etag, o.version, o.modified FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id LEFT JOIN object_listings o ON o.raw_input_id = r.id AND o.content_hashed = 0 WHERE i.run_id = $1 ORDER BY r.id",
         )
         .bind(run_id)
         .fetch_all(&mut *self.tx)
@@ -175,7 +172,7 @@ impl RunTransaction {
     /// newest first (for the trend across runs).
     pub(crate) async fn recent_report_contexts(&mut self, limit: i64) -> Result<Vec<String>> {
         sqlx::query_scalar(
-            "SELECT r.report_context FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.report_set >= 2 AND r.rule_set LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT ?",
+            "SELECT r.report_context FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.report_set >= 2 AND r.rule_set LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&mut *self.tx)
@@ -187,7 +184,7 @@ impl RunTransaction {
     /// none for a ledger entry of a hold or matter report (entries correct nothing).
     pub(crate) async fn newest_run_over(&mut self, run: &RunRecord) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = ? AND r.window_end = ? AND r.run_id <> ? AND r.rule_set LIKE 'recaudit-rules-%' AND ? LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT 1",
+            "SELECT r.run_id FROM runs r JOIN ledger_runs l ON l.run_id = r.run_id WHERE r.window_start = $1 AND r.window_end = $2 AND r.run_id <> $3 AND r.rule_set LIKE 'recaudit-rules-%' AND $4 LIKE 'recaudit-rules-%' ORDER BY l.idx DESC LIMIT 1",
         )
         .bind(&run.window_start)
         .bind(&run.window_end)
@@ -231,7 +228,7 @@ impl RunTransaction {
         record: &[u8],
         leaf: &[u8],
     ) -> Result<()> {
-        sqlx::query("INSERT INTO ledger_runs (idx, run_id, record, leaf_hash) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO ledger_runs (idx, run_id, record, leaf_hash) VALUES ($1, $2, $3, $4)")
             .bind(index as i64)
             .bind(run_id)
             .bind(record)
@@ -243,7 +240,7 @@ impl RunTransaction {
     }
 
     pub(crate) async fn insert_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<()> {
-        sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)")
+        sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES ($1, $2)")
             .bind(size as i64)
             .bind(note)
             .execute(&mut *self.tx)
@@ -259,7 +256,7 @@ impl RunTransaction {
 
 impl Store {
     pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
-        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context FROM runs WHERE run_id = ?")
+        let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context FROM runs WHERE run_id = $1")
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await
@@ -293,7 +290,7 @@ impl Store {
 
     /// The run record stored in the ledger log for `run_id`, if there is one.
     pub(crate) async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = ? ORDER BY idx LIMIT 1")
+        sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = $1 ORDER BY idx LIMIT 1")
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await
@@ -311,7 +308,7 @@ impl Store {
     /// The newest run in the ledger log with a finding for `conversation_id`.
     pub(crate) async fn newest_run_with(&self, conversation_id: &str) -> Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT f.run_id FROM findings f JOIN ledger_runs l ON l.run_id = f.run_id WHERE f.conversation_id = ? ORDER BY l.idx DESC LIMIT 1",
+            "SELECT f.run_id FROM findings f JOIN ledger_runs l ON l.run_id = f.run_id WHERE f.conversation_id = $1 ORDER BY l.idx DESC LIMIT 1",
         )
         .bind(conversation_id)
         .fetch_optional(&self.pool)
@@ -327,7 +324,7 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<StoredFinding>> {
-        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail, particulars FROM findings WHERE run_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?")
+        let rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail, particulars FROM findings WHERE run_id = $1 AND conversation_id > $2 ORDER BY conversation_id LIMIT $3")
             .bind(run_id)
             .bind(after)
             .bind(limit)
@@ -358,7 +355,7 @@ impl Store {
     /// Ids of the raw inputs a run's findings were based on, ascending.
     pub async fn run_input_ids(&self, run_id: &str) -> Result<Vec<i64>> {
         sqlx::query_scalar(
-            "SELECT raw_input_id FROM run_inputs WHERE run_id = ? ORDER BY raw_input_id",
+            "SELECT raw_input_id FROM run_inputs WHERE run_id = $1 ORDER BY raw_input_id",
         )
         .bind(run_id)
         .fetch_all(&self.pool)

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{Row, AnyConnection};
 
 use super::{Store, db};
 use crate::error::{Error, Result};
@@ -16,14 +16,15 @@ use crate::time::Timestamp;
 
 /// The columns of an `evidence_conflicts e` row as evidence names them: conversation, kind,
 /// and subject and other, where a `details-copies` row's raw input ids become their sources.
-pub(super) const CONFLICT_COLUMNS: &str = "e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS INTEGER)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS INTEGER)) ELSE e.other END";
+pub(super) const CONFLICT_COLUMNS: &str = "e.conversation_id, e.kind, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.subject AS BIGINT)) ELSE e.subject END, CASE e.kind WHEN 'details-copies' THEN (SELECT source FROM raw_inputs WHERE id = CAST(e.other AS BIGINT)) ELSE e.other END";
 
 /// One consistent view of the database for a whole audit: a read transaction, so that an
 /// import committed while the audit reads lands wholly after it (SQLite's WAL keeps the
-/// snapshot of the transaction's first read until it ends; writers are not blocked). Dropping
+/// snapshot of the transaction's first read until it ends; PostgreSQL's REPEATABLE READ
+/// keeps the snapshot of its first statement; writers are not blocked). Dropping
 /// it ends the transaction.
 pub struct Snapshot {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
 }
 
 impl Snapshot {
@@ -49,11 +50,11 @@ impl Snapshot {
 }
 
 async fn window_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<String>> {
-    sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= ?1 AND conversation_start < ?2 ORDER BY conversation_id")
+    sqlx::query_scalar("SELECT conversation_id FROM conversations WHERE conversation_start >= $1 AND conversation_start < $2 ORDER BY conversation_id")
         .bind(from.to_string())
         .bind(to.to_string())
         .fetch_all(conn)
@@ -64,9 +65,15 @@ async fn window_ids(
 impl Store {
     /// Opens a [`Snapshot`]: everything an audit reads comes from one.
     pub async fn snapshot(&self) -> Result<Snapshot> {
+        // SQLite's WAL gives a read transaction its first read's snapshot; PostgreSQL's default
+        // (READ COMMITTED) would give each statement its own, so the audit asks for one.
+        let begin = match self.backend {
+            super::Backend::Sqlite => "BEGIN",
+            super::Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
         let tx = self
             .pool
-            .begin()
+            .begin_with(begin)
             .await
             .map_err(db("starting the audit's read transaction"))?;
         Ok(Snapshot { tx })
@@ -86,7 +93,7 @@ impl Store {
 /// Reads the evidence of `ids`. A stored value that cannot be read (a damaged or hand-edited
 /// row) makes its conversation unjudgeable, not the whole audit: it is listed in
 /// [`Evidence::unreadable`] and the audit gives that conversation an exception saying why.
-async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<EvidencePage> {
+async fn evidence_for(conn: &mut AnyConnection, ids: &[String]) -> Result<EvidencePage> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(EvidencePage::default());
     };
@@ -94,7 +101,7 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
 
     // Everything is read by id range (an index prefix scan); rows of conversations in the
     // range but not asked for are skipped.
-    let rows: Vec<SqliteRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id", first, last)
+    let rows: Vec<AnyRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id", first, last)
         .await?
         .into_iter()
         .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
@@ -104,37 +111,37 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
     let tables: [(&str, &str, RowReader); 7] = [
         (
             "participant",
-            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, ordinal",
+            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, ordinal",
             read_participant,
         ),
         (
             "session",
-            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets, ani, dnis FROM sessions WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, ordinal",
+            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets, ani, dnis FROM sessions WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, participant_ordinal, ordinal",
             read_session,
         ),
         (
             "segment",
-            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal",
+            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal",
             read_segment,
         ),
         (
             "recording",
-            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, source",
+            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, recording_id, source",
             read_recording,
         ),
         (
             "export media file",
-            "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, file_name",
+            "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, file_name",
             read_media_file,
         ),
         (
             "failed export",
-            "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, recording_id, job_id",
+            "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, recording_id, job_id",
             read_failed_export,
         ),
         (
             "orphan recording",
-            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN ?1 AND ?2 ORDER BY conversation_id, orphan_id",
+            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, orphan_id",
             read_orphan,
         ),
     ];
@@ -142,7 +149,7 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
         page.attach(fetch(conn, sql, first, last).await?, what, read);
     }
     let conflicts = format!(
-        "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN ?1 AND ?2 ORDER BY e.conversation_id, e.kind, e.subject, e.other",
+        "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN $1 AND $2 ORDER BY e.conversation_id, e.kind, e.subject, e.other",
         CONFLICT_COLUMNS
     );
     page.attach(
@@ -159,7 +166,7 @@ async fn evidence_for(conn: &mut SqliteConnection, ids: &[String]) -> Result<Evi
 /// Reads one row into its conversation's evidence; returns the raw input the row came from,
 /// when the table records it. It reads every value before it adds anything, so a row that
 /// cannot be read adds nothing.
-type RowReader = fn(&SqliteRow, &mut Evidence) -> Result<Option<i64>>;
+type RowReader = fn(&AnyRow, &mut Evidence) -> Result<Option<i64>>;
 
 /// The evidence of a page being assembled, table by table.
 struct PageBuilder {
@@ -169,7 +176,7 @@ struct PageBuilder {
 }
 
 impl PageBuilder {
-    fn with_conversations(rows: &[SqliteRow]) -> Result<PageBuilder> {
+    fn with_conversations(rows: &[AnyRow]) -> Result<PageBuilder> {
         let mut page = PageBuilder {
             evidence: Vec::with_capacity(rows.len()),
             index: HashMap::with_capacity(rows.len()),
@@ -210,7 +217,7 @@ impl PageBuilder {
     /// Adds each row to the evidence of its conversation (rows of conversations not on the
     /// page are skipped); a row that cannot be read is named in that conversation's
     /// [`Evidence::unreadable`] as `what: why`.
-    fn attach(&mut self, rows: Vec<SqliteRow>, what: &str, read: RowReader) {
+    fn attach(&mut self, rows: Vec<AnyRow>, what: &str, read: RowReader) {
         for row in rows {
             let Some(at) = row
                 .try_get::<&str, _>(0)
@@ -231,7 +238,7 @@ impl PageBuilder {
     }
 }
 
-fn read_participant(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_participant(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let participant = Participant {
         purpose: get(row, 1)?,
         user_id: get(row, 2)?,
@@ -242,7 +249,7 @@ fn read_participant(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64
     Ok(None)
 }
 
-fn read_session(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_session(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let participant = ordinal(row, 1)?;
     let session = Session {
         session_id: get(row, 2)?,
@@ -268,7 +275,7 @@ fn read_session(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
     Ok(None)
 }
 
-fn read_segment(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_segment(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let (p, s) = (ordinal(row, 1)?, ordinal(row, 2)?);
     let sip: Vec<String> = list(row, 8)?;
     let segment = Segment {
@@ -294,7 +301,7 @@ fn read_segment(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
     Ok(None)
 }
 
-fn read_recording(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_recording(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let source: String = get(row, 2)?;
     let source = RecordingSource::parse(&source)
         .ok_or_else(|| Error::Corrupt(format!("unknown recording source `{source}`")))?;
@@ -320,7 +327,7 @@ fn read_recording(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>>
     Ok(Some(input))
 }
 
-fn read_media_file(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_media_file(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let input = get(row, 5)?;
     let file = MediaFile {
         recording_id: get(row, 1)?,
@@ -332,7 +339,7 @@ fn read_media_file(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>
     Ok(Some(input))
 }
 
-fn read_failed_export(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_failed_export(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let job: String = get(row, 1)?;
     let input = get(row, 3)?;
     let failed = FailedExport {
@@ -343,7 +350,7 @@ fn read_failed_export(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i
     Ok(Some(input))
 }
 
-fn read_orphan(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_orphan(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let input = get(row, 5)?;
     let orphan = Orphan {
         orphan_id: get(row, 1)?,
@@ -355,7 +362,7 @@ fn read_orphan(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
     Ok(Some(input))
 }
 
-fn read_conflict(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> {
+fn read_conflict(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     let kind: String = get(row, 1)?;
     let (subject, other): (String, String) = (get(row, 2)?, get(row, 3)?);
     let conflict = match kind.as_str() {
@@ -375,11 +382,11 @@ fn read_conflict(row: &SqliteRow, target: &mut Evidence) -> Result<Option<i64>> 
 }
 
 async fn fetch(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sql: &str,
     from: &str,
     to: &str,
-) -> Result<Vec<SqliteRow>> {
+) -> Result<Vec<AnyRow>> {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(from)
         .bind(to)
@@ -388,25 +395,25 @@ async fn fetch(
         .map_err(db("loading evidence"))
 }
 
-pub(super) fn get<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
+pub(super) fn get<'r, T>(row: &'r AnyRow, index: usize) -> Result<T>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(index).map_err(db("decoding a row"))
 }
 
-fn ordinal(row: &SqliteRow, index: usize) -> Result<usize> {
+fn ordinal(row: &AnyRow, index: usize) -> Result<usize> {
     let value: i64 = get(row, index)?;
     usize::try_from(value).map_err(|_| Error::Corrupt(format!("negative ordinal {value}")))
 }
 
-fn time(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>> {
+fn time(row: &AnyRow, index: usize) -> Result<Option<Timestamp>> {
     let text: Option<String> = get(row, index)?;
     text.map(|t| Timestamp::parse(&t).map_err(|e| Error::Corrupt(e.to_string())))
         .transpose()
 }
 
-pub(super) fn list(row: &SqliteRow, index: usize) -> Result<Vec<String>> {
+pub(super) fn list(row: &AnyRow, index: usize) -> Result<Vec<String>> {
     let text: String = get(row, index)?;
     serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("bad list `{text}`: {e}")))
 }

@@ -6,7 +6,7 @@
 //! page, its typed rows and the cursor past it, or none of them: a rerun never skips a page and
 //! never fetches a stored one again.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
 use super::write::insert_rows;
 use super::{Store, db};
@@ -18,15 +18,15 @@ use crate::time::Timestamp;
 
 /// Writes `progress` inside the caller's transaction.
 pub(super) async fn write_progress(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     progress: &PullProgress,
 ) -> Result<()> {
     let (from, to) = (progress.from.to_string(), progress.to.to_string());
     let state = &progress.state;
-    sqlx::query("UPDATE pulls SET details_job = ?, details_cursor = ?, details_done = ?, recording_job = ?, export_requested = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
+    sqlx::query("UPDATE pulls SET details_job = $1, details_cursor = $2, details_done = $3, recording_job = $4, export_requested = $5 WHERE window_start = $6 AND window_end = $7 AND api_base = $8")
         .bind(&state.details_job)
         .bind(&state.details_cursor)
-        .bind(state.details_done)
+        .bind(i64::from(state.details_done))
         .bind(&state.recording_job)
         .bind(state.export_requested.map(|t| t.to_string()))
         .bind(&from)
@@ -61,7 +61,7 @@ impl Store {
         api: &str,
     ) -> Result<PullState> {
         let (from, to) = (from.to_string(), to.to_string());
-        let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, export_requested, completed FROM pulls WHERE window_start = ? AND window_end = ? AND api_base = ?")
+        let row = sqlx::query("SELECT details_job, details_cursor, details_done, recording_job, export_requested, completed FROM pulls WHERE window_start = $1 AND window_end = $2 AND api_base = $3")
             .bind(&from)
             .bind(&to)
             .bind(api)
@@ -76,7 +76,7 @@ impl Store {
                 return Ok(PullState {
                     details_job: row.try_get(0).map_err(db("reading pull progress"))?,
                     details_cursor: row.try_get(1).map_err(db("reading pull progress"))?,
-                    details_done: row.try_get(2).map_err(db("reading pull progress"))?,
+                    details_done: row.try_get::<i64, _>(2).map_err(db("reading pull progress"))? != 0,
                     recording_job: row.try_get(3).map_err(db("reading pull progress"))?,
                     export_requested: requested.and_then(|t| Timestamp::parse(&t).ok()),
                 });
@@ -87,7 +87,7 @@ impl Store {
             .begin()
             .await
             .map_err(db("recording pull progress"))?;
-        sqlx::query("INSERT INTO pulls (window_start, window_end, api_base, started) VALUES (?, ?, ?, ?) ON CONFLICT (window_start, window_end, api_base) DO UPDATE SET details_job = NULL, details_cursor = NULL, details_done = 0, recording_job = NULL, export_requested = NULL, started = excluded.started, completed = NULL")
+        sqlx::query("INSERT INTO pulls (window_start, window_end, api_base, started) VALUES ($1, $2, $3, $4) ON CONFLICT (window_start, window_end, api_base) DO UPDATE SET details_job = NULL, details_cursor = NULL, details_done = 0, recording_job = NULL, export_requested = NULL, started = excluded.started, completed = NULL")
             .bind(&from)
             .bind(&to)
             .bind(api)
@@ -113,7 +113,7 @@ impl Store {
             .begin()
             .await
             .map_err(db("recording pull progress"))?;
-        sqlx::query("UPDATE pulls SET completed = ? WHERE window_start = ? AND window_end = ? AND api_base = ?")
+        sqlx::query("UPDATE pulls SET completed = $1 WHERE window_start = $2 AND window_end = $3 AND api_base = $4")
             .bind(Timestamp::now().to_string())
             .bind(&from)
             .bind(&to)
@@ -144,22 +144,31 @@ impl Store {
         // the interact segment; the SQL only binds them.
         let mut sql = String::from(
             "SELECT c.conversation_id FROM conversations c \
-             WHERE c.conversation_start >= ? AND c.conversation_start < ? \
-             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = ? || c.conversation_id || ?) \
+             WHERE c.conversation_start >= $1 AND c.conversation_start < $2 \
+             AND (NOT EXISTS (SELECT 1 FROM raw_inputs r WHERE r.source = $3 || c.conversation_id || $4) \
                   OR (SELECT f.status FROM findings f JOIN runs u ON u.run_id = f.run_id \
-                      WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = ?) \
-             AND NOT EXISTS (SELECT 1 FROM pull_metadata m WHERE m.window_start = ? AND m.window_end = ? \
-                  AND m.api_base = ? AND m.conversation_id = c.conversation_id)",
+                      WHERE f.conversation_id = c.conversation_id ORDER BY u.seq DESC LIMIT 1) = $5) \
+             AND NOT EXISTS (SELECT 1 FROM pull_metadata m WHERE m.window_start = $6 AND m.window_end = $7 \
+                  AND m.api_base = $8 AND m.conversation_id = c.conversation_id)",
         );
         if let Some(media) = media_types {
-            let purposes = vec!["?"; AGENT_PURPOSES.len()].join(", ");
-            let placeholders = vec!["?"; media.len().max(1)].join(", ");
+            // Numbered after the eight parameters above: the purposes, the segment type, the
+            // media types.
+            let numbered = |from: usize, count: usize| {
+                (from..from + count)
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let purposes = numbered(9, AGENT_PURPOSES.len());
+            let segment = 9 + AGENT_PURPOSES.len();
+            let placeholders = numbered(segment + 1, media.len().max(1));
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM participants p \
                    JOIN sessions s ON s.conversation_id = p.conversation_id AND s.participant_ordinal = p.ordinal \
                    JOIN segments g ON g.conversation_id = s.conversation_id AND g.participant_ordinal = s.participant_ordinal AND g.session_ordinal = s.ordinal \
                    WHERE p.conversation_id = c.conversation_id AND p.purpose IN ({purposes}) \
-                   AND g.segment_type = ? AND s.media_type IN ({placeholders}))"
+                   AND g.segment_type = ${segment} AND s.media_type IN ({placeholders}))"
             ));
         }
         sql.push_str(" ORDER BY c.conversation_id");
@@ -193,9 +202,9 @@ impl Store {
 }
 
 /// Empties the received-metadata list of a pull that completed or starts over.
-async fn forget_metadata(tx: &mut SqliteConnection, from: &str, to: &str, api: &str) -> Result<()> {
+async fn forget_metadata(tx: &mut AnyConnection, from: &str, to: &str, api: &str) -> Result<()> {
     sqlx::query(
-        "DELETE FROM pull_metadata WHERE window_start = ? AND window_end = ? AND api_base = ?",
+        "DELETE FROM pull_metadata WHERE window_start = $1 AND window_end = $2 AND api_base = $3",
     )
     .bind(from)
     .bind(to)

@@ -8,10 +8,10 @@
 
 use std::collections::HashMap;
 
-use sqlx::sqlite::Sqlite;
-use sqlx::{QueryBuilder, SqliteConnection};
+use sqlx::{Any, AnyConnection};
 
 use super::pulls::write_progress;
+use super::statement::{RowValues, Statement};
 use super::{Store, db};
 use crate::error::{Error, Result};
 use crate::source::batch::{
@@ -19,13 +19,14 @@ use crate::source::batch::{
 };
 use crate::source::model::AnalyticsConversation;
 
-/// SQLite accepts at most 32,766 bound parameters per statement; stay well below.
+/// SQLite accepts at most 32,766 bound parameters per statement (PostgreSQL 65,535); stay
+/// well below both.
 const MAX_BINDS: usize = 30_000;
 /// Rows per multi-row INSERT (500 to 1,000 is where sqlx reaches rusqlite's speed).
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 impl Store {
-    /// Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or none of it, with the
+    /// Writes a batch in one write transaction (`Store::begin_write`): all of it or none of it, with the
     /// pull progress it carries.
     ///
     /// A conversation that arrives again replaces the stored copy (with its participants,
@@ -37,14 +38,9 @@ impl Store {
         if batch.is_empty() {
             return Ok(summary);
         }
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
-        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting the import transaction"))?;
+        let mut tx = self
+            .begin_write("starting the import transaction")
+            .await?;
         let ids = insert_inputs(&mut tx, &batch.inputs).await?;
         let (replaced, kept) = write_rows(&mut tx, batch, &ids).await?;
         summary.conversations = replaced;
@@ -59,14 +55,12 @@ impl Store {
     }
 
     /// Starts storing one raw input whose bytes and rows arrive in parts (a file parsed as a
-    /// stream): one `BEGIN IMMEDIATE` transaction, held until [`StreamedInput::commit`], so the
+    /// stream): one write transaction, held until [`StreamedInput::commit`], so the
     /// file is stored whole or not at all. `input.body` is ignored: the bytes come with the parts.
     pub(crate) async fn begin_streamed_input(&self, input: &RawInput) -> Result<StreamedInput> {
         let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting the import transaction"))?;
+            .begin_write("starting the import transaction")
+            .await?;
         let header = RawInput {
             body: None,
             ..input.clone()
@@ -84,7 +78,7 @@ impl Store {
 /// A raw input being stored part by part (see `Store::begin_streamed_input`). Dropped
 /// without `StreamedInput::commit`, nothing of it is stored.
 pub struct StreamedInput {
-    tx: sqlx::Transaction<'static, Sqlite>,
+    tx: sqlx::Transaction<'static, Any>,
     id: i64,
     next_chunk: i64,
     summary: WriteSummary,
@@ -96,7 +90,7 @@ impl StreamedInput {
     pub(crate) async fn write_part(&mut self, chunk: Vec<u8>, rows: &ImportBatch) -> Result<()> {
         if !chunk.is_empty() {
             sqlx::query(
-                "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES (?, ?, ?)",
+                "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES ($1, $2, $3)",
             )
             .bind(self.id)
             .bind(self.next_chunk)
@@ -131,7 +125,7 @@ impl StreamedInput {
 }
 
 /// Inserts raw inputs with fresh ids, returned in order.
-async fn insert_inputs(tx: &mut SqliteConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
+async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
     let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
         .fetch_one(&mut *tx)
         .await
@@ -161,7 +155,7 @@ async fn insert_inputs(tx: &mut SqliteConnection, inputs: &[RawInput]) -> Result
 /// Writes the typed rows of a batch whose inputs have the ids `ids` (a row's input index picks
 /// its id). Returns the conversations written and kept, as [`write_conversations`] does.
 async fn write_rows(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     batch: &ImportBatch,
     ids: &[i64],
 ) -> Result<(usize, usize)> {
@@ -179,7 +173,7 @@ async fn write_rows(
 /// What the batch says about its inputs themselves: records rejected alone, and the details
 /// availability horizons the inputs state.
 async fn write_input_notes(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     batch: &ImportBatch,
     ids: &[i64],
 ) -> Result<()> {
@@ -228,7 +222,7 @@ async fn write_input_notes(
 
 /// Recording evidence, upserted by (recording id, source).
 async fn write_recordings(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     recordings: &[(usize, RecordingRow)],
     ids: &[i64],
 ) -> Result<()> {
@@ -266,7 +260,7 @@ async fn write_recordings(
 
 /// Media files of an export tree, upserted by (conversation, file name).
 async fn write_export_media(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     media: &[(usize, MediaRow)],
     ids: &[i64],
 ) -> Result<()> {
@@ -290,7 +284,7 @@ async fn write_export_media(
 }
 
 /// Bulk export jobs and their failed recordings, upserted by job (and recording).
-async fn write_jobs(tx: &mut SqliteConnection, batch: &ImportBatch, ids: &[i64]) -> Result<()> {
+async fn write_jobs(tx: &mut AnyConnection, batch: &ImportBatch, ids: &[i64]) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO recording_jobs (job_id, state, action, date_created, total_conversations, total_recordings, total_skipped_recordings, total_failed_recordings, total_processed_recordings, error_message, raw_input_id) ",
@@ -331,7 +325,7 @@ async fn write_jobs(tx: &mut SqliteConnection, batch: &ImportBatch, ids: &[i64])
 
 /// Orphan recordings, upserted by orphan id.
 async fn write_orphans(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     orphans: &[(usize, OrphanRow)],
     ids: &[i64],
 ) -> Result<()> {
@@ -367,7 +361,7 @@ fn details_digest(conversation: &AnalyticsConversation) -> String {
 /// batch and a stored row, or by two rows of the batch. A recording belongs to one conversation
 /// (`Recording.conversationId` is a single id, SDK `recording.py`), so the inputs disagree.
 async fn record_claim_conflicts(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     recordings: &[(usize, RecordingRow)],
     ids: &[i64],
 ) -> Result<()> {
@@ -384,17 +378,13 @@ async fn record_claim_conflicts(
     let wanted: Vec<&str> = claims.keys().copied().collect();
     let mut on_file: Vec<(String, String)> = Vec::new();
     for chunk in wanted.chunks(MAX_BINDS / 2) {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT DISTINCT recording_id, conversation_id FROM recordings WHERE recording_id IN (",
+        let mut query = Statement::new(
+            "SELECT DISTINCT recording_id, conversation_id FROM recordings WHERE recording_id IN ",
         );
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id.to_string());
-        }
-        query.push(")");
+        query.push_list(chunk.iter().map(|id| id.to_string()));
         on_file.extend(
             query
-                .build_query_as::<(String, String)>()
+                .build_query_as::<(String, String)>()?
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db("reading stored recordings"))?,
@@ -444,7 +434,7 @@ async fn record_claim_conflicts(
 /// Replaces conversations (and their children) by the batch's copies. Returns how many were
 /// written and how many stored copies were kept because they were more complete.
 async fn write_conversations(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     conversations: &[(usize, AnalyticsConversation)],
     ids: &[i64],
 ) -> Result<(usize, usize)> {
@@ -516,27 +506,23 @@ type StoredCopy = (bool, Option<String>, i64);
 
 /// The stored copies of the conversations `order`.
 async fn stored_copies(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     order: &[&str],
 ) -> Result<HashMap<String, StoredCopy>> {
     let mut stored: HashMap<String, StoredCopy> = HashMap::new();
     for chunk in order.chunks(MAX_BINDS / 2) {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id, conversation_end IS NOT NULL, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN (",
+        let mut query = Statement::new(
+            "SELECT conversation_id, CASE WHEN conversation_end IS NULL THEN 0 ELSE 1 END, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN ",
         );
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id.to_string());
-        }
-        query.push(")");
-        let rows: Vec<(String, bool, Option<String>, i64)> = query
-            .build_query_as()
+        query.push_list(chunk.iter().map(|id| id.to_string()));
+        let rows: Vec<(String, i64, Option<String>, i64)> = query
+            .build_query_as()?
             .fetch_all(&mut *tx)
             .await
             .map_err(db("reading stored conversations"))?;
         stored.extend(
             rows.into_iter()
-                .map(|(id, ended, digest, input)| (id, (ended, digest, input))),
+                .map(|(id, ended, digest, input)| (id, (ended != 0, digest, input))),
         );
     }
     Ok(stored)
@@ -610,7 +596,7 @@ fn settle(
 
 /// Records differing copies of a conversation's details (`details-copies`).
 async fn insert_details_conflicts(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     conflicts: &[(String, i64, i64, i64)],
 ) -> Result<()> {
     insert_rows(
@@ -633,22 +619,21 @@ async fn insert_details_conflicts(
 /// Deletes the stored copies of the conversations at `selected_at` (their children go with
 /// them) and inserts the batch's copies.
 async fn replace_conversations(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     conversations: &[(usize, AnalyticsConversation)],
     selected_at: &[usize],
     ids: &[i64],
     digests: &[String],
 ) -> Result<()> {
     for chunk in selected_at.chunks(MAX_BINDS / 2) {
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new("DELETE FROM conversations WHERE conversation_id IN (");
-        let mut list = query.separated(", ");
-        for &at in chunk {
-            list.push_bind(conversations[at].1.conversation_id.clone());
-        }
-        query.push(")");
+        let mut query = Statement::new("DELETE FROM conversations WHERE conversation_id IN ");
+        query.push_list(
+            chunk
+                .iter()
+                .map(|&at| conversations[at].1.conversation_id.clone()),
+        );
         query
-            .build()
+            .build()?
             .execute(&mut *tx)
             .await
             .map_err(db("replacing conversations"))?;
@@ -675,7 +660,7 @@ async fn replace_conversations(
 }
 
 async fn insert_participants(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     selected: &[&(usize, AnalyticsConversation)],
 ) -> Result<()> {
     // Collected, not left lazy: a future holding an iterator of closures across `.await` is
@@ -708,7 +693,7 @@ async fn insert_participants(
 }
 
 async fn insert_sessions(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     selected: &[&(usize, AnalyticsConversation)],
 ) -> Result<()> {
     let sessions: Vec<_> = selected
@@ -751,7 +736,7 @@ async fn insert_sessions(
 }
 
 async fn insert_segments(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     selected: &[&(usize, AnalyticsConversation)],
 ) -> Result<()> {
     let segments: Vec<_> = selected
@@ -802,7 +787,7 @@ async fn insert_segments(
 /// Inserts rows with multi-row statements of at most [`ROWS_PER_STATEMENT`] rows and
 /// [`MAX_BINDS`] parameters. `head` ends before `VALUES`; `tail` follows the values list.
 pub(super) async fn insert_rows<I, F>(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     head: &str,
     tail: &str,
     columns: usize,
@@ -811,17 +796,17 @@ pub(super) async fn insert_rows<I, F>(
 ) -> Result<()>
 where
     I: IntoIterator,
-    F: FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, I::Item),
+    F: FnMut(&mut RowValues<'_>, I::Item),
 {
     let per_statement = ROWS_PER_STATEMENT.min(MAX_BINDS / columns.max(1));
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<I::Item> = rows.by_ref().take(per_statement).collect();
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        query.push_values(chunk, |mut b, row| bind(&mut b, row));
+        let mut query = Statement::new(head);
+        query.push_values(chunk, &mut bind);
         query.push(tail);
         query
-            .build()
+            .build()?
             .execute(&mut *tx)
             .await
             .map_err(|source| Error::Database {

@@ -28,7 +28,7 @@ impl RunTransaction {
             .fetch_one(&mut *self.tx)
             .await
             .map_err(db("allocating a raw input id"))?;
-        sqlx::query("INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id)
             .bind(kind.as_str())
             .bind(source)
@@ -48,12 +48,12 @@ impl RunTransaction {
     }
 
     pub(crate) async fn insert_hold(&mut self, hold: &HoldRow) -> Result<()> {
-        sqlx::query("INSERT INTO legal_holds (matter_id, version, run_id, raw_input_id, released) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO legal_holds (matter_id, version, run_id, raw_input_id, released) VALUES ($1, $2, $3, $4, $5)")
             .bind(&hold.matter)
             .bind(hold.version)
             .bind(&hold.run_id)
             .bind(hold.raw_input_id)
-            .bind(hold.released)
+            .bind(i64::from(hold.released))
             .execute(&mut *self.tx)
             .await
             .map_err(db("storing the legal hold"))?;
@@ -61,7 +61,7 @@ impl RunTransaction {
     }
 
     pub(crate) async fn insert_matter_report(&mut self, report: &MatterReportRow) -> Result<()> {
-        sqlx::query("INSERT INTO matter_reports (run_id, matter_id, version, audit_run_id, raw_input_id) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO matter_reports (run_id, matter_id, version, audit_run_id, raw_input_id) VALUES ($1, $2, $3, $4, $5)")
             .bind(&report.run_id)
             .bind(&report.matter)
             .bind(report.version)
@@ -84,7 +84,7 @@ macro_rules! hold_select {
     };
 }
 const HOLD_SELECT_NEWEST: &str =
-    hold_select!("WHERE h.matter_id = ? ORDER BY h.version DESC LIMIT 1");
+    hold_select!("WHERE h.matter_id = $1 ORDER BY h.version DESC LIMIT 1");
 
 macro_rules! matter_select {
     ($tail:literal) => {
@@ -98,7 +98,7 @@ macro_rules! matter_select {
 /// The newest version of `matter`'s hold, on the pool or inside a transaction.
 async fn newest_hold_in<'e, E>(executor: E, matter: &str) -> Result<Option<HoldRow>>
 where
-    E: sqlx::SqliteExecutor<'e>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let row = sqlx::query(HOLD_SELECT_NEWEST)
         .bind(matter)
@@ -108,13 +108,13 @@ where
     row.as_ref().map(hold_row).transpose()
 }
 
-fn hold_row(row: &sqlx::sqlite::SqliteRow) -> Result<HoldRow> {
+fn hold_row(row: &sqlx::any::AnyRow) -> Result<HoldRow> {
     Ok(HoldRow {
         matter: get(row, 0)?,
         version: get(row, 1)?,
         run_id: get(row, 2)?,
         raw_input_id: get(row, 3)?,
-        released: get(row, 4)?,
+        released: get::<i64>(row, 4)? != 0,
         document: row
             .try_get::<Option<Vec<u8>>, _>(5)
             .map_err(db("reading a hold document"))?
@@ -141,7 +141,7 @@ impl Store {
 
     /// The hold version sealed by the ledger entry `run_id`, if it is one.
     pub(crate) async fn hold_sealed_by(&self, run_id: &str) -> Result<Option<HoldRow>> {
-        let row = sqlx::query(hold_select!("WHERE h.run_id = ?"))
+        let row = sqlx::query(hold_select!("WHERE h.run_id = $1"))
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await
@@ -157,7 +157,7 @@ impl Store {
     ) -> Result<Option<(MatterReportRow, Vec<u8>)>> {
         let query = match by {
             MatterReportKey::Entry(run_id) => {
-                sqlx::query_as::<_, MatterReportTuple>(matter_select!("WHERE m.run_id = ?"))
+                sqlx::query_as::<_, MatterReportTuple>(matter_select!("WHERE m.run_id = $1"))
                     .bind(run_id.to_string())
             }
             MatterReportKey::Of {
@@ -165,7 +165,7 @@ impl Store {
                 version,
                 audit_run,
             } => sqlx::query_as::<_, MatterReportTuple>(matter_select!(
-                "WHERE m.matter_id = ? AND m.version = ? AND m.audit_run_id = ?"
+                "WHERE m.matter_id = $1 AND m.version = $2 AND m.audit_run_id = $3"
             ))
             .bind(matter.to_string())
             .bind(version)
@@ -194,7 +194,7 @@ impl Store {
     /// The signed checkpoint that seals the run `run_id`: the one of size index + 1.
     pub(crate) async fn checkpoint_sealing(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
         sqlx::query_scalar(
-            "SELECT c.note FROM ledger_checkpoints c JOIN ledger_runs l ON c.size = l.idx + 1 WHERE l.run_id = ?",
+            "SELECT c.note FROM ledger_checkpoints c JOIN ledger_runs l ON c.size = l.idx + 1 WHERE l.run_id = $1",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
 use super::db;
 use crate::error::Result;
@@ -14,12 +14,12 @@ use crate::time::Timestamp;
 
 /// Reads the coverage facts of `[from, to)` on `conn` (the audit's snapshot).
 pub(super) async fn facts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<CoverageFacts> {
     let (from_text, to_text) = (from.to_string(), to.to_string());
-    let counts = sqlx::query("SELECT COUNT(*), COALESCE(SUM(r.source LIKE '/api/%'), 0) FROM conversations c JOIN raw_inputs r ON r.id = c.raw_input_id WHERE c.conversation_start >= ?1 AND c.conversation_start < ?2")
+    let counts = sqlx::query("SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN r.source LIKE '/api/%' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM conversations c JOIN raw_inputs r ON r.id = c.raw_input_id WHERE c.conversation_start >= $1 AND c.conversation_start < $2")
         .bind(&from_text)
         .bind(&to_text)
         .fetch_one(&mut *conn)
@@ -32,7 +32,7 @@ pub(super) async fn facts(
     let (conversations, pulled_conversations) = (count(0)?, count(1)?);
 
     let mut pulls = Vec::new();
-    for row in sqlx::query("SELECT window_start, window_end, api_base, completed IS NOT NULL FROM pulls WHERE window_start < ?2 AND window_end > ?1 ORDER BY window_start, window_end, api_base")
+    for row in sqlx::query("SELECT window_start, window_end, api_base, CASE WHEN completed IS NULL THEN 0 ELSE 1 END FROM pulls WHERE window_start < $2 AND window_end > $1 ORDER BY window_start, window_end, api_base")
         .bind(&from_text)
         .bind(&to_text)
         .fetch_all(&mut *conn)
@@ -48,7 +48,7 @@ pub(super) async fn facts(
             from: time(0)?,
             to: time(1)?,
             api_base: row.try_get(2).map_err(db("reading pulls"))?,
-            finished: row.try_get(3).map_err(db("reading pulls"))?,
+            finished: row.try_get::<i64, _>(3).map_err(db("reading pulls"))? != 0,
         });
     }
 
@@ -62,7 +62,7 @@ pub(super) async fn facts(
     let mut days = BTreeSet::new();
     let mut export_media_files = 0u64;
     {
-        let mut rows = sqlx::query("SELECT e.path FROM export_media e JOIN conversations c ON c.conversation_id = e.conversation_id WHERE c.conversation_start >= ?1 AND c.conversation_start < ?2")
+        let mut rows = sqlx::query("SELECT e.path FROM export_media e JOIN conversations c ON c.conversation_id = e.conversation_id WHERE c.conversation_start >= $1 AND c.conversation_start < $2")
             .bind(&from_text)
             .bind(&to_text)
             .fetch(&mut *conn);
@@ -93,7 +93,7 @@ pub(super) async fn facts(
 }
 
 /// The newest details availability horizon any stored input states, if any does.
-pub(super) async fn newest_horizon(conn: &mut SqliteConnection) -> Result<Option<Timestamp>> {
+pub(super) async fn newest_horizon(conn: &mut AnyConnection) -> Result<Option<Timestamp>> {
     let newest: Option<String> = sqlx::query_scalar("SELECT MAX(horizon) FROM details_horizons")
         .fetch_one(conn)
         .await
