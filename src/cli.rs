@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "recaudit", version, about, long_about = None)]
 pub struct Cli {
-    /// Database URL (SQLite), created if missing [env: RECAUDIT_DB] [default:
+    /// Database URL: sqlite://path (created if missing) or postgres://user@host/db [env: RECAUDIT_DB] [default:
     /// sqlite://recaudit.db; for `demo`: sqlite://recaudit-demo.db].
     #[arg(long, global = true)]
     pub(crate) db: Option<String>,
@@ -290,6 +290,11 @@ pub enum Command {
         /// The night (UTC date); default yesterday.
         #[arg(long)]
         date: Option<String>,
+    },
+    /// The database itself: moving a deployment between SQLite and PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
     },
     /// The chain-of-custody ledger: keys, verification, proofs, audit packages.
     Ledger {
@@ -570,6 +575,29 @@ pub enum HoldCommand {
     Show { matter: String },
     /// Release a hold (sealed as its last version).
     Release { matter: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every row of one database into a new, empty one: `--from sqlite://a.db --to
+    /// postgres://host/recaudit` moves a deployment to PostgreSQL, and back the other way.
+    ///
+    /// Ids, times, raw inputs and the ledger's records and signed checkpoints are copied as
+    /// stored, so `ledger verify` on the copy (with the same ledger key and origin) reproduces
+    /// the same checkpoints. The source is read in one snapshot and the target written in one
+    /// transaction: a failed copy leaves the target empty. A target that holds data is refused.
+    /// The global --db is not used.
+    ///
+    /// Exit status: 0 copied, 2 error.
+    Copy {
+        /// The database to copy (sqlite://path or postgres://...); it must exist.
+        #[arg(long)]
+        from: String,
+        /// The new database (created if a SQLite file; a PostgreSQL database must exist and
+        /// be empty).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,8 +20,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use recaudit::audit::Status;
 use recaudit::cli::{
-    ApiArgs, Cli, Command, ConfigCommand, LedgerCommand, Locations, LogFormat, PullArgs, S3Args,
-    ScheduleArgs,
+    ApiArgs, Cli, Command, ConfigCommand, DbCommand, LedgerCommand, Locations, LogFormat, PullArgs,
+    S3Args, ScheduleArgs,
 };
 #[cfg(feature = "simulator")]
 use recaudit::cli::{ServeArgs, SimCommand};
@@ -37,7 +37,7 @@ use recaudit::scheduler;
 use recaudit::simulator::{Faults, Mix, Org, SimClient, SimServer};
 use recaudit::source::genesys::{self, Credentials, PullConfig, PullStats, Stop};
 use recaudit::source::import;
-use recaudit::store::Store;
+use recaudit::store::{self, Store};
 use recaudit::time::Timestamp;
 
 #[path = "cmd/run.rs"]
@@ -168,6 +168,10 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Ledger {
             command: LedgerCommand::VerifyCheckpoint { vkey, file },
         } => return ledger_verify_checkpoint(vkey, file),
+        // A copy names both of its databases.
+        Command::Db {
+            command: DbCommand::Copy { from, to },
+        } => return db_copy_command(from, to).await,
         _ => {}
     }
     // An audit's window is checked before its database is opened: a typo is a usage error.
@@ -233,6 +237,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Config { .. } => unreachable!("handled before the settings are loaded"),
         Command::Schedule(_) => unreachable!("handled before the database is opened"),
+        Command::Db { .. } => unreachable!("handled before the database is opened"),
         Command::Ledger { command } => ledger_command(&workspace, command).await?,
     };
     workspace.store.close().await;
@@ -337,6 +342,32 @@ async fn import_lock(db: &str) -> Result<recaudit::store::DatabaseLock> {
         eprintln!("recaudit: another import into {shown} is running; waiting for it");
     })
     .await?)
+}
+
+/// `recaudit db copy`: every row of `from` into the empty database `to`.
+async fn db_copy_command(from: &str, to: &str) -> Result<u8> {
+    let (shown_from, shown_to) = (store::redacted(from), store::redacted(to));
+    if from == to {
+        bail!("--from and --to name the same database ({shown_from})");
+    }
+    let source = Store::open_existing(from)
+        .await
+        .with_context(|| format!("cannot open the database to copy, {shown_from}"))?;
+    let target = Store::open(to)
+        .await
+        .with_context(|| format!("cannot open the target database, {shown_to}"))?;
+    let summary = store::copy_database(&source, &target).await?;
+    for (table, rows) in &summary.tables {
+        tracing::info!(table, rows, "copied");
+    }
+    println!(
+        "copied {} rows in {} tables from {shown_from} to {shown_to}; check the copy with `recaudit --db {shown_to} ledger verify` (with the same --ledger-key and [ledger] origin as the original)",
+        summary.rows(),
+        summary.tables.len()
+    );
+    source.close().await;
+    target.close().await;
+    Ok(0)
 }
 
 /// `recaudit schedule`: `recaudit run` (or the hidden `--exec` program) at each fire, until

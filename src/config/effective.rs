@@ -231,7 +231,6 @@ pub(crate) fn mask_url(text: &str) -> String {
     format!("{scheme}://{userinfo}{host}{tail}")
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;

@@ -36,4 +36,6 @@ pub use rows::{
 };
 pub(crate) use sql::MatterReportKey;
 pub use sql::lock::{DatabaseLock, import_lock};
-pub use sql::{Backend, RunTransaction, Snapshot, Store, StreamedInput, redacted};
+pub use sql::{
+    Backend, CopySummary, RunTransaction, Snapshot, Store, StreamedInput, copy_database, redacted,
+};

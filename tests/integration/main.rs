@@ -4,6 +4,7 @@ mod architecture;
 mod bounds;
 mod cli;
 mod config;
+mod db_copy;
 mod deploy;
 mod faults;
 mod fuzz;

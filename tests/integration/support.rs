@@ -460,7 +460,13 @@ pub fn fresh_postgres_database(label: &str) -> String {
     let server = postgres_server();
     let label: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(30)
         .collect();
     let name = format!(
@@ -489,6 +495,8 @@ pub fn fresh_postgres_database(label: &str) -> String {
     })
     .join()
     .expect("creating the test database");
-    let (base, _) = server.rsplit_once('/').expect("a postgres:// URL with a database");
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("a postgres:// URL with a database");
     format!("{base}/{name}")
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::db;
 use crate::error::Result;

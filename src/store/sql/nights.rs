@@ -30,13 +30,15 @@ impl Store {
 
     /// Notes that `[from, to)` was sealed, or its sealed verdicts confirmed, at `at`.
     pub async fn night_done(&self, from: Timestamp, to: Timestamp, at: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE night_windows SET done = $1 WHERE window_start = $2 AND window_end = $3")
-            .bind(at.to_string())
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .execute(self.pool())
-            .await
-            .map_err(db("recording the night's window"))?;
+        sqlx::query(
+            "UPDATE night_windows SET done = $1 WHERE window_start = $2 AND window_end = $3",
+        )
+        .bind(at.to_string())
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(db("recording the night's window"))?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 //! page, its typed rows and the cursor past it, or none of them: a rerun never skips a page and
 //! never fetches a stored one again.
 
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::write::insert_rows;
 use super::{Store, db};
@@ -17,10 +17,7 @@ use crate::store::rows::PENDING_STATUS;
 use crate::time::Timestamp;
 
 /// Writes `progress` inside the caller's transaction.
-pub(super) async fn write_progress(
-    tx: &mut AnyConnection,
-    progress: &PullProgress,
-) -> Result<()> {
+pub(super) async fn write_progress(tx: &mut AnyConnection, progress: &PullProgress) -> Result<()> {
     let (from, to) = (progress.from.to_string(), progress.to.to_string());
     let state = &progress.state;
     sqlx::query("UPDATE pulls SET details_job = $1, details_cursor = $2, details_done = $3, recording_job = $4, export_requested = $5 WHERE window_start = $6 AND window_end = $7 AND api_base = $8")
@@ -76,7 +73,10 @@ impl Store {
                 return Ok(PullState {
                     details_job: row.try_get(0).map_err(db("reading pull progress"))?,
                     details_cursor: row.try_get(1).map_err(db("reading pull progress"))?,
-                    details_done: row.try_get::<i64, _>(2).map_err(db("reading pull progress"))? != 0,
+                    details_done: row
+                        .try_get::<i64, _>(2)
+                        .map_err(db("reading pull progress"))?
+                        != 0,
                     recording_job: row.try_get(3).map_err(db("reading pull progress"))?,
                     export_requested: requested.and_then(|t| Timestamp::parse(&t).ok()),
                 });

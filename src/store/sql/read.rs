@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::any::AnyRow;
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, db};
 use crate::error::{Error, Result};
@@ -65,17 +65,9 @@ async fn window_ids(
 impl Store {
     /// Opens a [`Snapshot`]: everything an audit reads comes from one.
     pub async fn snapshot(&self) -> Result<Snapshot> {
-        // SQLite's WAL gives a read transaction its first read's snapshot; PostgreSQL's default
-        // (READ COMMITTED) would give each statement its own, so the audit asks for one.
-        let begin = match self.backend {
-            super::Backend::Sqlite => "BEGIN",
-            super::Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        };
         let tx = self
-            .pool
-            .begin_with(begin)
-            .await
-            .map_err(db("starting the audit's read transaction"))?;
+            .begin_read("starting the audit's read transaction")
+            .await?;
         Ok(Snapshot { tx })
     }
 
@@ -255,7 +247,7 @@ fn read_session(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
         session_id: get(row, 2)?,
         media_type: get(row, 3)?,
         direction: get(row, 4)?,
-        recording_flag: get(row, 5)?,
+        recording_flag: get::<Option<i64>>(row, 5)?.map(|flag| flag != 0),
         received_packets: get(row, 6)?,
         ani: get(row, 7)?,
         dnis: get(row, 8)?,
@@ -315,7 +307,7 @@ fn read_recording(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
         end: time(row, 6)?,
         duration_ms: get(row, 7)?,
         output_size_bytes: get(row, 8)?,
-        has_media_uris: get(row, 9)?,
+        has_media_uris: get::<i64>(row, 9)? != 0,
         delete_date: time(row, 10)?,
         creation_time: time(row, 11)?,
         paused_ms: get(row, 12)?,
@@ -381,12 +373,7 @@ fn read_conflict(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     Ok(Some(input))
 }
 
-async fn fetch(
-    conn: &mut AnyConnection,
-    sql: &str,
-    from: &str,
-    to: &str,
-) -> Result<Vec<AnyRow>> {
+async fn fetch(conn: &mut AnyConnection, sql: &str, from: &str, to: &str) -> Result<Vec<AnyRow>> {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(from)
         .bind(to)
@@ -395,6 +382,8 @@ async fn fetch(
         .map_err(db("loading evidence"))
 }
 
+/// Column `index` of `row`. Flags are stored as integers on both backends: read them as
+/// `i64` (`Any` decodes a `bool` only from a boolean column).
 pub(super) fn get<'r, T>(row: &'r AnyRow, index: usize) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,

@@ -228,14 +228,16 @@ impl RunTransaction {
         record: &[u8],
         leaf: &[u8],
     ) -> Result<()> {
-        sqlx::query("INSERT INTO ledger_runs (idx, run_id, record, leaf_hash) VALUES ($1, $2, $3, $4)")
-            .bind(index as i64)
-            .bind(run_id)
-            .bind(record)
-            .bind(leaf)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db("storing the run record"))?;
+        sqlx::query(
+            "INSERT INTO ledger_runs (idx, run_id, record, leaf_hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(index as i64)
+        .bind(run_id)
+        .bind(record)
+        .bind(leaf)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db("storing the run record"))?;
         Ok(())
     }
 

@@ -56,16 +56,17 @@ impl Statement {
     }
 
     /// The query to execute, or the encoding error of a bound value.
-    pub(super) fn build(
-        self,
-    ) -> Result<sqlx::query::Query<'static, Any, AnyArguments>> {
+    pub(super) fn build(self) -> Result<sqlx::query::Query<'static, Any, AnyArguments>> {
         if let Some(source) = self.failed {
             return Err(Error::Database {
                 context: "encoding a value to store".to_string(),
                 source: sqlx::Error::Encode(source),
             });
         }
-        Ok(sqlx::query_with(sqlx::AssertSqlSafe(self.sql), self.arguments))
+        Ok(sqlx::query_with(
+            sqlx::AssertSqlSafe(self.sql),
+            self.arguments,
+        ))
     }
 
     /// As [`Statement::build`], for a query whose rows are read as `O`.
@@ -133,7 +134,10 @@ impl Statement {
 /// integer 0 or 1, because its column is an integer on both (PostgreSQL will not put a
 /// boolean into a `BIGINT`).
 pub(super) trait Value {
-    fn add_to(self, arguments: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError>;
+    fn add_to(
+        self,
+        arguments: &mut AnyArguments,
+    ) -> std::result::Result<(), sqlx::error::BoxDynError>;
 }
 
 macro_rules! bound_as_is {
@@ -145,22 +149,39 @@ macro_rules! bound_as_is {
         }
     )*};
 }
-bound_as_is!(i64, Option<i64>, String, Option<String>, Vec<u8>, Option<Vec<u8>>);
+bound_as_is!(
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<f64>
+);
 
 impl Value for &str {
-    fn add_to(self, arguments: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    fn add_to(
+        self,
+        arguments: &mut AnyArguments,
+    ) -> std::result::Result<(), sqlx::error::BoxDynError> {
         arguments.add(self.to_string())
     }
 }
 
 impl Value for bool {
-    fn add_to(self, arguments: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    fn add_to(
+        self,
+        arguments: &mut AnyArguments,
+    ) -> std::result::Result<(), sqlx::error::BoxDynError> {
         arguments.add(i64::from(self))
     }
 }
 
 impl Value for Option<bool> {
-    fn add_to(self, arguments: &mut AnyArguments) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    fn add_to(
+        self,
+        arguments: &mut AnyArguments,
+    ) -> std::result::Result<(), sqlx::error::BoxDynError> {
         arguments.add(self.map(i64::from))
     }
 }

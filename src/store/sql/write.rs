@@ -38,9 +38,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(summary);
         }
-        let mut tx = self
-            .begin_write("starting the import transaction")
-            .await?;
+        let mut tx = self.begin_write("starting the import transaction").await?;
         let ids = insert_inputs(&mut tx, &batch.inputs).await?;
         let (replaced, kept) = write_rows(&mut tx, batch, &ids).await?;
         summary.conversations = replaced;
@@ -58,9 +56,7 @@ impl Store {
     /// stream): one write transaction, held until [`StreamedInput::commit`], so the
     /// file is stored whole or not at all. `input.body` is ignored: the bytes come with the parts.
     pub(crate) async fn begin_streamed_input(&self, input: &RawInput) -> Result<StreamedInput> {
-        let mut tx = self
-            .begin_write("starting the import transaction")
-            .await?;
+        let mut tx = self.begin_write("starting the import transaction").await?;
         let header = RawInput {
             body: None,
             ..input.clone()
@@ -172,11 +168,7 @@ async fn write_rows(
 
 /// What the batch says about its inputs themselves: records rejected alone, and the details
 /// availability horizons the inputs state.
-async fn write_input_notes(
-    tx: &mut AnyConnection,
-    batch: &ImportBatch,
-    ids: &[i64],
-) -> Result<()> {
+async fn write_input_notes(tx: &mut AnyConnection, batch: &ImportBatch, ids: &[i64]) -> Result<()> {
     insert_rows(
         &mut *tx,
         "INSERT INTO record_rejections (raw_input_id, record, message) ",
