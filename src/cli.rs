@@ -579,6 +579,12 @@ pub enum HoldCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
+    /// Create the schema of the --db database, or bring it to this version's (what any
+    /// command that opens it does first). On PostgreSQL, run it as the owner role after each
+    /// upgrade, before the workers, whose role may not create tables (docs/POSTGRES.md).
+    ///
+    /// Exit status: 0 the schema is current, 2 error.
+    Migrate,
     /// Copy every row of one database into a new, empty one: `--from sqlite://a.db --to
     /// postgres://host/recaudit` moves a deployment to PostgreSQL, and back the other way.
     ///

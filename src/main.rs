@@ -172,6 +172,17 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Db {
             command: DbCommand::Copy { from, to },
         } => return db_copy_command(from, to).await,
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => {
+            let store = Store::open(&locations.db).await?;
+            println!(
+                "{}: the schema is this version's",
+                store::redacted(&locations.db)
+            );
+            store.close().await;
+            return Ok(0);
+        }
         _ => {}
     }
     // An audit's window is checked before its database is opened: a typo is a usage error.
@@ -296,7 +307,7 @@ impl Workspace {
         } else {
             Store::open(&locations.db).await?
         };
-        let database = Store::ledger_home(&locations.db)?;
+        let database = Store::ledger_home_of(&locations.db)?;
         let origin = settings.ledger.origin_for(database.as_deref())?;
         let key_path = settings.ledger.key_path(
             locations.ledger_key.as_deref(),
@@ -821,7 +832,7 @@ async fn ledger_verify(
         tsa_ca: settings.ledger.tsa_ca.clone(),
         anchor_dir: settings
             .ledger
-            .anchor_dir_for(store.path().map(std::path::PathBuf::as_path)),
+            .anchor_dir_for(store.ledger_home().as_deref()),
     };
     let report = verify::verify(store, &options).await?;
     for failure in &report.failures {
@@ -964,7 +975,7 @@ async fn ledger_anchor(workspace: &Workspace) -> Result<u8> {
     if settings.ledger.tsa_url.is_none()
         && settings
             .ledger
-            .anchor_dir_for(store.path().map(std::path::PathBuf::as_path))
+            .anchor_dir_for(store.ledger_home().as_deref())
             .is_none()
     {
         bail!("no anchors configured: set [ledger] tsa_url, or turn anchor_dir back on");

@@ -60,7 +60,7 @@ pub fn render(effective: &Effective, places: &Places) -> Result<String> {
 /// The locations, as comments (they are command-line options, not settings of the file).
 fn render_places(out: &mut String, effective: &Effective, places: &Places) -> Result<()> {
     let settings = &effective.settings;
-    let database = Store::ledger_home(&places.db.value)?;
+    let database = Store::ledger_home_of(&places.db.value)?;
     let origin = settings.ledger.origin_for(database.as_deref())?;
     let origin_from = effective.origin(&["ledger".to_string(), "origin".to_string()]);
     let key = settings.ledger.key_path(

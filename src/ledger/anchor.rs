@@ -68,7 +68,7 @@ pub(crate) async fn anchor_checkpoint(
     note: &str,
 ) -> AnchorOutcome {
     let mut outcome = AnchorOutcome::default();
-    if let Some(dir) = &settings.anchor_dir_for(store.path().map(PathBuf::as_path)) {
+    if let Some(dir) = &settings.anchor_dir_for(store.ledger_home().as_deref()) {
         let (copy_dir, size, copy_note) = (dir.clone(), checkpoint.size, note.to_string());
         let copied = on_blocking_thread(DIRECTORY_FAILED, dir, move || {
             copy_to_dir(&copy_dir, size, &copy_note)
@@ -486,7 +486,7 @@ pub async fn anchor_missing(store: &Store, settings: &LedgerSettings) -> Result<
                 .any(|a| a.size == size && AnchorKind::parse(&a.kind) == Some(kind))
         };
         let wants_dir = settings
-            .anchor_dir_for(store.path().map(PathBuf::as_path))
+            .anchor_dir_for(store.ledger_home().as_deref())
             .is_some()
             && !has(AnchorKind::Directory);
         let wants_tsa = settings.tsa_url.is_some() && !has(AnchorKind::Rfc3161);

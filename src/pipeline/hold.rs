@@ -828,7 +828,7 @@ async fn outside_checkpoints(
 ) -> Result<Vec<(String, crate::ledger::note::Checkpoint)>> {
     let dir = ledger
         .settings
-        .anchor_dir_for(store.path().map(PathBuf::as_path));
+        .anchor_dir_for(store.ledger_home().as_deref());
     anchor::known_checkpoints(dir, ledger.signer.verifier(), ledger.origin.clone()).await
 }
 

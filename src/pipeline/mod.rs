@@ -219,7 +219,7 @@ pub async fn seal_audit_with(
     })?;
     let anchor_dir = ledger
         .settings
-        .anchor_dir_for(store.path().map(PathBuf::as_path));
+        .anchor_dir_for(store.ledger_home().as_deref());
     let known =
         anchor::known_checkpoints(anchor_dir, ledger.signer.verifier(), ledger.origin.clone())
             .await?;

@@ -494,7 +494,7 @@ async fn verify_ledger(ctx: &NightContext<'_>) -> Result<Option<Vec<String>>> {
         tsa_ca: ctx.ledger_settings.tsa_ca.clone(),
         anchor_dir: ctx
             .ledger_settings
-            .anchor_dir_for(ctx.store.path().map(PathBuf::as_path)),
+            .anchor_dir_for(ctx.store.ledger_home().as_deref()),
     };
     let report = verify::verify(ctx.store, &options).await?;
     if report.ok() {

@@ -67,9 +67,11 @@ const BATCH_FILES: usize = 500;
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 /// A streamed NDJSON file is written in parts of at most this many bytes of the file, or this
-/// many conversations: what an import holds of it at a time.
-const PART_BYTES: usize = 4 * 1024 * 1024;
-const PART_CONVERSATIONS: usize = 2_000;
+/// many conversations: what an import holds of it at a time. A part's bytes and rows are
+/// copied about three times on their way into the database (sqlx's `Any` driver copies each
+/// bound value into its own buffer, then into the backend's), so a part is kept small.
+const PART_BYTES: usize = 1024 * 1024;
+const PART_CONVERSATIONS: usize = 500;
 
 /// Record rejections of one streamed file listed one by one in the outcome; the others are
 /// counted (all are stored, and named again by a later import of the unchanged file).

@@ -17,9 +17,12 @@
 //! - [`StreamedInput`]: one raw input written part by part, whole or not at all.
 //!
 //! They take and return only the backend-neutral types of `rows`, [`evidence`] and
-//! `source::batch`. SQLite is the one backend today, and its dialect is confined to
-//! [`sqlite`]; a second backend is a sibling module with the same methods and its own
-//! `migrations/<backend>` (docs/ARCHITECTURE.md, "Recipes").
+//! `source::batch`. Two backends share them: SQLite (embedded, the default) and PostgreSQL
+//! (`postgres://`, for several workers on one database). Their SQL is one code path in
+//! [`sql`], in the dialect both accept; what differs (opening and migrating, the write lock,
+//! snapshot isolation, locks between processes, error codes) is confined to [`Backend`]'s
+//! branches there, and each has its own `migrations/<backend>` (docs/ARCHITECTURE.md,
+//! "Recipes").
 //!
 //! Invariants every backend keeps: findings and ledger rows are only ever inserted (a test
 //! greps the SQL for UPDATE and DELETE); times are stored as canonical text, so bytes read

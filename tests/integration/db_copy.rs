@@ -8,8 +8,7 @@ use std::process::Output;
 use crate::support::{binary, fresh_postgres_database};
 
 fn recaudit(dir: &Path, args: &[&str]) -> Output {
-    let output = binary(dir).args(args).output().unwrap();
-    output
+    binary(dir).args(args).output().unwrap()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -93,7 +92,13 @@ fn a_deployment_moves_to_postgres_and_back_with_the_same_ledger() {
     let dir = dir.path();
     // Three nights, three runs, in the demo's SQLite database.
     for date in ["2026-11-01", "2026-11-02", "2026-11-03"] {
-        ok(dir, &["demo", "--conversations", "25", "--date", date]);
+        // 1: the simulated nights have exceptions.
+        let demo = recaudit(dir, &["demo", "--conversations", "25", "--date", date]);
+        assert!(
+            matches!(demo.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&demo.stderr)
+        );
     }
     std::fs::write(
         dir.join("origin.toml"),

@@ -150,7 +150,7 @@ impl Store {
     /// (`<stem>.ledger.key` beside it) are named after: the database file; for PostgreSQL, the
     /// database's name, in the working directory (workers on several hosts name one origin and
     /// one key file in `[ledger]` instead: docs/POSTGRES.md).
-    pub fn ledger_home(url: &str) -> Result<Option<PathBuf>> {
+    pub fn ledger_home_of(url: &str) -> Result<Option<PathBuf>> {
         if Backend::of(url) == Backend::Sqlite {
             return Store::file_of(url);
         }
@@ -276,6 +276,15 @@ impl Store {
             url: url.to_string(),
             path: None,
         })
+    }
+
+    /// [`Store::ledger_home_of`] this store's URL: what the default anchor directory
+    /// (`<stem>.checkpoints/`) is named after.
+    pub fn ledger_home(&self) -> Option<PathBuf> {
+        match self.backend {
+            Backend::Sqlite => self.path.clone(),
+            Backend::Postgres => Store::ledger_home_of(&self.url).ok().flatten(),
+        }
     }
 
     /// The server the store lives in.
