@@ -128,6 +128,20 @@ impl FileLock {
     }
 }
 
+/// This host's name, for the lock file and the notifications.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown host".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,18 +162,4 @@ mod tests {
         assert!(second.is_ok());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "host b, pid 2\n");
     }
-}
-
-/// This host's name, for the lock file and the notifications.
-pub fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "unknown host".to_string())
 }
