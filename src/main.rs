@@ -168,21 +168,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Ledger {
             command: LedgerCommand::VerifyCheckpoint { vkey, file },
         } => return ledger_verify_checkpoint(vkey, file),
-        // A copy names both of its databases.
-        Command::Db {
-            command: DbCommand::Copy { from, to },
-        } => return db_copy_command(from, to).await,
-        Command::Db {
-            command: DbCommand::Migrate,
-        } => {
-            let store = Store::open(&locations.db).await?;
-            println!(
-                "{}: the schema is this version's",
-                store::redacted(&locations.db)
-            );
-            store.close().await;
-            return Ok(0);
-        }
+        // A copy names both of its databases; a migration opens only the schema.
+        Command::Db { command } => return db_command(command, &locations.db).await,
         _ => {}
     }
     // An audit's window is checked before its database is opened: a typo is a usage error.
@@ -353,6 +340,19 @@ async fn import_lock(db: &str) -> Result<recaudit::store::DatabaseLock> {
         eprintln!("recaudit: another import into {shown} is running; waiting for it");
     })
     .await?)
+}
+
+/// `recaudit db migrate` and `recaudit db copy`.
+async fn db_command(command: &DbCommand, db: &str) -> Result<u8> {
+    match command {
+        DbCommand::Copy { from, to } => db_copy_command(from, to).await,
+        DbCommand::Migrate => {
+            let store = Store::open(db).await?;
+            println!("{}: the schema is this version's", store::redacted(db));
+            store.close().await;
+            Ok(0)
+        }
+    }
 }
 
 /// `recaudit db copy`: every row of `from` into the empty database `to`.

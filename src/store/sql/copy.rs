@@ -95,6 +95,26 @@ impl Class {
 /// Copies every row of `from` into the empty database `to` (both open, so both migrated to
 /// this version's schema).
 pub async fn copy_database(from: &Store, to: &Store) -> Result<CopySummary> {
+    let tables = copyable_tables(from, to).await?;
+    let mut source = from.begin_read("starting the copy's read").await?;
+    let mut target = to.begin_write("starting the copy's transaction").await?;
+    let mut summary = CopySummary::default();
+    for table in TABLES
+        .iter()
+        .copied()
+        .filter(|t| tables.contains(&t.to_string()))
+    {
+        let columns = columns_of(to, table).await?;
+        let copied = copy_table(&mut source, &mut target, table, &columns).await?;
+        summary.tables.push((table, copied));
+    }
+    target.commit().await.map_err(db("committing the copy"))?;
+    Ok(summary)
+}
+
+/// The target's tables, once both schemas are known to match [`TABLES`] and the target is
+/// known to be empty.
+async fn copyable_tables(from: &Store, to: &Store) -> Result<Vec<String>> {
     let tables = tables_of(to).await?;
     let mut unknown: Vec<&String> = tables
         .iter()
@@ -127,81 +147,78 @@ pub async fn copy_database(from: &Store, to: &Store) -> Result<CopySummary> {
             )));
         }
     }
+    Ok(tables)
+}
 
-    let mut source = from.begin_read("starting the copy's read").await?;
-    let mut target = to.begin_write("starting the copy's transaction").await?;
-    let mut summary = CopySummary::default();
-    for table in TABLES
+/// Streams one table from the source snapshot into the target transaction, in batches of
+/// [`ROWS_PER_INSERT`]; returns the rows copied. Rows are read in a total order (every
+/// non-byte column) so that a copy's insertion order does not depend on the backend.
+async fn copy_table(
+    source: &mut sqlx::Transaction<'static, sqlx::Any>,
+    target: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    columns: &[(String, Class)],
+) -> Result<u64> {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+    let ordered: Vec<&str> = columns
         .iter()
-        .copied()
-        .filter(|t| tables.contains(&t.to_string()))
-    {
-        let columns = columns_of(to, table).await?;
-        let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
-        let ordered: Vec<&str> = columns
-            .iter()
-            .filter(|(_, class)| !matches!(class, Class::Bytes))
-            .map(|(name, _)| name.as_str())
-            .collect();
-        let select = format!(
-            "SELECT {} FROM {table} ORDER BY {}",
-            names.join(", "),
-            ordered.join(", ")
-        );
-        let head = format!("INSERT INTO {table} ({}) ", names.join(", "));
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(&mut *source);
-        let mut batch: Vec<AnyRow> = Vec::with_capacity(ROWS_PER_INSERT);
-        let mut copied = 0u64;
-        loop {
-            let row = rows
-                .try_next()
-                .await
-                .map_err(db("reading the source database"))?;
-            let done = row.is_none();
-            if let Some(row) = row {
-                batch.push(row);
-            }
-            if batch.len() == ROWS_PER_INSERT || (done && !batch.is_empty()) {
-                let mut insert = Statement::new(&head);
-                insert.push("VALUES ");
-                for (n, row) in batch.iter().enumerate() {
-                    if n > 0 {
+        .filter(|(_, class)| !matches!(class, Class::Bytes))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let select = format!(
+        "SELECT {} FROM {table} ORDER BY {}",
+        names.join(", "),
+        ordered.join(", ")
+    );
+    let head = format!("INSERT INTO {table} ({}) ", names.join(", "));
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(&mut **source);
+    let mut batch: Vec<AnyRow> = Vec::with_capacity(ROWS_PER_INSERT);
+    let mut copied = 0u64;
+    loop {
+        let row = rows
+            .try_next()
+            .await
+            .map_err(db("reading the source database"))?;
+        let done = row.is_none();
+        if let Some(row) = row {
+            batch.push(row);
+        }
+        if batch.len() == ROWS_PER_INSERT || (done && !batch.is_empty()) {
+            let mut insert = Statement::new(&head);
+            insert.push("VALUES ");
+            for (n, row) in batch.iter().enumerate() {
+                if n > 0 {
+                    insert.push(", ");
+                }
+                insert.push("(");
+                for (i, (name, class)) in columns.iter().enumerate() {
+                    if i > 0 {
                         insert.push(", ");
                     }
-                    insert.push("(");
-                    for (i, (name, class)) in columns.iter().enumerate() {
-                        if i > 0 {
-                            insert.push(", ");
-                        }
-                        bind_cell(&mut insert, row, i, *class).map_err(|e| {
-                            Error::Corrupt(format!(
-                                "{table}.{name} of row {} cannot be read: {e}",
-                                copied + n as u64 + 1
-                            ))
-                        })?;
-                    }
-                    insert.push(")");
-                }
-                insert
-                    .build()?
-                    .execute(&mut *target)
-                    .await
-                    .map_err(|source| Error::Database {
-                        context: format!("writing {table} into the target database"),
-                        source,
+                    bind_cell(&mut insert, row, i, *class).map_err(|e| {
+                        Error::Corrupt(format!(
+                            "{table}.{name} of row {} cannot be read: {e}",
+                            copied + n as u64 + 1
+                        ))
                     })?;
-                copied += batch.len() as u64;
-                batch.clear();
+                }
+                insert.push(")");
             }
-            if done {
-                break;
-            }
+            insert
+                .build()?
+                .execute(&mut **target)
+                .await
+                .map_err(|source| Error::Database {
+                    context: format!("writing {table} into the target database"),
+                    source,
+                })?;
+            copied += batch.len() as u64;
+            batch.clear();
         }
-        drop(rows);
-        summary.tables.push((table, copied));
+        if done {
+            return Ok(copied);
+        }
     }
-    target.commit().await.map_err(db("committing the copy"))?;
-    Ok(summary)
 }
 
 fn bind_cell(
