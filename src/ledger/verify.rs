@@ -173,6 +173,10 @@ struct RunOrder {
 
 /// Verifies the whole ledger in the database.
 pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyReport> {
+    // Every table is read as of one moment: on PostgreSQL another worker may seal a run while
+    // this one reads, and a log read half before and half after that commit is no log at all.
+    let frozen = store.frozen().await?;
+    let store = &frozen;
     let mut report = VerifyReport::default();
     let checkpoints = check_stored_checkpoints(store, options, &mut report).await?;
     let runs = store.ledger_runs().await?;

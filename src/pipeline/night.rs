@@ -398,7 +398,20 @@ pub async fn run_night(ctx: &NightContext<'_>, plan: &NightPlan) -> Result<Night
         outcome.problems = failures;
         return Ok(outcome);
     }
+    // Several workers on one PostgreSQL server: a window is audited by one at a time.
+    // Tonight's windows are locked before they are journalled as started, so that another
+    // worker never finds one open and unlocked and takes it as a window to revisit; their
+    // locks are held to the end of the run.
+    let mut tonight_locks = Vec::new();
+    let mut locked_out = Vec::new();
     for window in &plan.tonight {
+        match ctx.store.try_window_lock(window.from, window.to).await? {
+            Ok(lock) => tonight_locks.push(lock),
+            Err(holder) => {
+                locked_out.push((*window, holder));
+                continue;
+            }
+        }
         ctx.store
             .night_started(window.from, window.to, &ctx.time_zone, Timestamp::now())
             .await?;
@@ -428,6 +441,27 @@ pub async fn run_night(ctx: &NightContext<'_>, plan: &NightPlan) -> Result<Night
     let mut ledger = None;
     for window in plan.windows() {
         let revisited = !plan.tonight.contains(&window);
+        if let Some((_, holder)) = locked_out.iter().find(|(w, _)| *w == window) {
+            let done = held_elsewhere(window, revisited, holder);
+            outcome.status = outcome.status.worst(done.status);
+            outcome.windows.push(done);
+            continue;
+        }
+        // Another worker's window that this run would revisit is left to it (it stays open
+        // until one of them closes it).
+        let _revisit_lock = if revisited {
+            match ctx.store.try_window_lock(window.from, window.to).await? {
+                Ok(lock) => Some(lock),
+                Err(holder) => {
+                    outcome
+                        .windows
+                        .push(held_elsewhere(window, revisited, &holder));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         let done = match night_window(
             ctx,
             window,
@@ -451,6 +485,20 @@ pub async fn run_night(ctx: &NightContext<'_>, plan: &NightPlan) -> Result<Night
         outcome.windows.push(done);
     }
     finish(ctx, outcome).await
+}
+
+/// A window another worker holds the lock of: tonight's makes this run a locked one; an
+/// earlier one it would revisit is only mentioned.
+fn held_elsewhere(window: Window, revisited: bool, holder: &Holder) -> WindowOutcome {
+    let mut done = WindowOutcome::new(window, revisited);
+    if !revisited {
+        done.status = NightStatus::Locked;
+    }
+    done.problems.push(format!(
+        "window {window} is being audited by another worker ({}); this run left it to that worker",
+        holder.0
+    ));
+    done
 }
 
 /// Errors no window can absorb: the database itself, or a stop request.
@@ -519,22 +567,6 @@ async fn night_window(
 ) -> Result<WindowOutcome> {
     let mut done = WindowOutcome::new(window, revisited);
     tracing::info!(window = %window, revisited, "window");
-    // Several workers on one PostgreSQL server: a window is audited by one at a time. Another
-    // worker's window that this run would revisit is left to it (it stays open until one of
-    // them closes it); tonight's own window held elsewhere makes this run a locked one.
-    let _window_lock = match ctx.store.try_window_lock(window.from, window.to).await? {
-        Ok(lock) => lock,
-        Err(holder) => {
-            if !revisited {
-                done.status = NightStatus::Locked;
-            }
-            done.problems.push(format!(
-                "window {window} is being audited by another worker ({}); this run left it to that worker",
-                holder.0
-            ));
-            return Ok(done);
-        }
-    };
     for source in ctx.sources.iter().filter(|s| s.per_window()) {
         match fetch(ctx, source, Some(window)).await {
             Ok(rejected) => {

@@ -161,7 +161,7 @@ async fn import_big(bytes: u64) -> (u64, u64) {
     assert_eq!(length as u64, size);
     assert!(body.is_none(), "the bytes are in raw_input_chunks");
     let mut chunks = sqlx::query_scalar::<_, Vec<u8>>(
-        "SELECT bytes FROM raw_input_chunks WHERE raw_input_id = ? ORDER BY ordinal",
+        "SELECT bytes FROM raw_input_chunks WHERE raw_input_id = $1 ORDER BY ordinal",
     )
     .bind(id)
     .fetch(store.pool());
@@ -394,12 +394,15 @@ async fn a_file_the_store_refuses_is_rejected_alone_and_the_rest_is_imported() {
 
     let url = TestEnv::url_in(dir.path());
     let store = Store::open(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_poison BEFORE INSERT ON conversations WHEN NEW.conversation_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison is refused'); END",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
+    let refuse_poison = if on_postgres() {
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.conversation_id = 'poison' THEN RAISE EXCEPTION 'poison is refused'; END IF; RETURN NEW; END $$; CREATE TRIGGER refuse_poison BEFORE INSERT ON conversations FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+    } else {
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON conversations WHEN NEW.conversation_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison is refused'); END"
+    };
+    sqlx::raw_sql(refuse_poison)
+        .execute(store.pool())
+        .await
+        .unwrap();
 
     let output = binary(dir.path())
         .args(["--db", &url, "import", input.to_str().unwrap()])
@@ -442,7 +445,12 @@ async fn a_file_the_store_refuses_is_rejected_alone_and_the_rest_is_imported() {
     );
 
     // Once the store takes them, the refused files are imported; the others are unchanged.
-    sqlx::query("DROP TRIGGER refuse_poison")
+    let drop_trigger = if on_postgres() {
+        "DROP TRIGGER refuse_poison ON conversations"
+    } else {
+        "DROP TRIGGER refuse_poison"
+    };
+    sqlx::query(drop_trigger)
         .execute(store.pool())
         .await
         .unwrap();
@@ -479,49 +487,71 @@ fn wait_for(path: &Path, needle: &str) -> String {
     }
 }
 
-/// While another import holds the database's import lock, an import says so and waits; it
-/// then imports normally.
-#[test]
-fn an_import_waits_for_the_one_running() {
+/// While another import holds the database's import lock (a file beside a SQLite database, a
+/// session advisory lock on PostgreSQL), an import says so and waits; it then imports normally.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_waits_for_the_one_running() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     good_files(&input);
+    let url = TestEnv::url_in(dir.path());
     let database = dir.path().join("recaudit.db");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(PathBuf::from(format!("{}.import-lock", database.display())))
-        .unwrap();
-    lock.lock().unwrap();
+    let mut session = None;
+    let mut file = None;
+    let shown = if on_postgres() {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+        let digest = Sha256::digest(b"recaudit import");
+        let key = i64::from_be_bytes(digest[..8].try_into().unwrap());
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        session = Some(connection);
+        url.clone()
+    } else {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(format!("{}.import-lock", database.display())))
+            .unwrap();
+        lock.lock().unwrap();
+        file = Some(lock);
+        database.display().to_string()
+    };
 
     let stderr = dir.path().join("stderr.txt");
     let mut child = binary(dir.path())
-        .args([
-            "--db",
-            &TestEnv::url_in(dir.path()),
-            "import",
-            input.to_str().unwrap(),
-        ])
+        .args(["--db", &url, "import", input.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
     wait_for(
         &stderr,
-        &format!(
-            "another import into {} is running; waiting for it",
-            database.display()
-        ),
+        &format!("another import into {shown} is running; waiting for it"),
     );
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none(), "it waits");
-    assert!(
-        !database.exists(),
-        "it does not touch the database meanwhile"
-    );
+    if on_postgres() {
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_one(session.as_mut().unwrap())
+        .await
+        .unwrap();
+        assert_eq!(tables, 0, "it does not touch the database meanwhile");
+    } else {
+        assert!(
+            !database.exists(),
+            "it does not touch the database meanwhile"
+        );
+    }
 
-    drop(lock);
+    drop(file);
+    drop(session);
     let status = child.wait().unwrap();
     assert_eq!(
         status.code(),
@@ -529,7 +559,14 @@ fn an_import_waits_for_the_one_running() {
         "{}",
         std::fs::read_to_string(&stderr).unwrap()
     );
-    assert!(database.exists());
+    let store = Store::open_existing(&url).await.unwrap();
+    let counts = store.counts().await.unwrap();
+    assert!(
+        counts
+            .iter()
+            .any(|(table, n)| *table == "conversations" && *n > 0),
+        "{counts:?}"
+    );
 }
 
 /// Two imports of one tree started together both succeed, and the database is what one

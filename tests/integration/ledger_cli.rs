@@ -352,27 +352,19 @@ async fn checkpoints_are_time_stamped_and_copied_and_a_foreign_token_is_v3() {
 
     // A genuine token, but over other bytes.
     let foreign = tsa.stamp(b"not the checkpoint\n");
-    sqlx::query("UPDATE ledger_anchors SET data = ? WHERE size = 2 AND kind = 'rfc3161'")
-        .bind(&foreign)
-        .execute(env.store.pool())
-        .await
-        .unwrap();
+    tamper_bound(
+        &env.store,
+        "UPDATE ledger_anchors SET data = $1 WHERE size = 2 AND kind = 'rfc3161'",
+        Some(&foreign),
+    )
+    .await;
     let report = verify::verify(&env.store, &options(vec![])).await.unwrap();
     assert!(report.has("V3"), "{:?}", report.failures);
 
     // The anchor directory still holds checkpoint 2 after the log is cut back to 1.
-    sqlx::query("DELETE FROM ledger_runs WHERE idx = 1")
-        .execute(env.store.pool())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM ledger_checkpoints WHERE size = 2")
-        .execute(env.store.pool())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM ledger_anchors WHERE size = 2")
-        .execute(env.store.pool())
-        .await
-        .unwrap();
+    tamper(&env.store, "DELETE FROM ledger_runs WHERE idx = 1").await;
+    tamper(&env.store, "DELETE FROM ledger_checkpoints WHERE size = 2").await;
+    tamper(&env.store, "DELETE FROM ledger_anchors WHERE size = 2").await;
     let report = verify::verify(
         &env.store,
         &options(anchor::read_dir_notes(&anchors).unwrap()),
@@ -391,7 +383,7 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
     drop(closed);
     let settings = LedgerSettings {
         tsa_url: Some(url),
-        ..LedgerSettings::default()
+        ..ledger_settings(env.dir.path())
     };
     let (ledger, _) =
         Ledger::open_or_create(settings, ORIGIN.to_string(), env.ledger.key_path.clone(), 0)
@@ -412,7 +404,7 @@ async fn an_unreachable_tsa_leaves_the_run_stored_and_anchoring_can_be_retried()
     let tsa = TestTsa::start(&env.dir.path().join("tsa")).await;
     let working = LedgerSettings {
         tsa_url: Some(tsa.url.clone()),
-        ..LedgerSettings::default()
+        ..ledger_settings(env.dir.path())
     };
     let retried = anchor::anchor_missing(&env.store, &working).await.unwrap();
     assert!(retried.failed.is_empty(), "{:?}", retried.failed);

@@ -35,13 +35,27 @@ impl TestEnv {
             .expect("open store");
         let key = dir.path().join("ledger.key");
         let (ledger, _) =
-            Ledger::open_or_create(LedgerSettings::default(), ORIGIN.to_string(), key, 0)
+            Ledger::open_or_create(ledger_settings(dir.path()), ORIGIN.to_string(), key, 0)
                 .expect("ledger key");
         TestEnv { dir, store, ledger }
     }
 
+    /// The database of the test folder `dir`: the file `recaudit.db` in it, or, when the
+    /// suite runs on PostgreSQL (`RECAUDIT_TEST_BACKEND=postgres`), a database of its own on
+    /// the test server (the same one for every call with the same folder).
     pub fn url_in(dir: &Path) -> String {
-        format!("sqlite://{}", dir.join("recaudit.db").display())
+        if !on_postgres() {
+            return format!("sqlite://{}", dir.join("recaudit.db").display());
+        }
+        static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, url)) = databases.iter().find(|(d, _)| d == dir) {
+            return url.clone();
+        }
+        let url = fresh_postgres_database("env");
+        databases.push((dir.to_path_buf(), url.clone()));
+        url
     }
 
     pub fn input(&self) -> PathBuf {
@@ -443,6 +457,30 @@ pub fn certificate_steps_pass(certificate: &str, package: &Path, dir: &Path) -> 
     steps
 }
 
+/// The default ledger settings for a test folder's database. On PostgreSQL the anchor
+/// directory is put where the SQLite default puts it, beside the database file in the test's
+/// folder: the server's default (named after the database, in the working directory) would
+/// be the crate's root.
+pub fn ledger_settings(dir: &Path) -> LedgerSettings {
+    let mut settings = LedgerSettings::default();
+    if on_postgres() {
+        settings.anchor_dir = Some(recaudit::ledger::AnchorDirSetting::Dir(
+            dir.join("recaudit.checkpoints"),
+        ));
+    }
+    settings
+}
+
+/// Whether the store suites run on PostgreSQL (`RECAUDIT_TEST_BACKEND=postgres`, which the
+/// second pass of .ci/run sets) rather than on SQLite files.
+pub fn on_postgres() -> bool {
+    match std::env::var(concat!("RECAUDIT_", "TEST_BACKEND")).as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("RECAUDIT_TEST_BACKEND is `{other}`: set it to sqlite or postgres"),
+    }
+}
+
 /// The test PostgreSQL server (`RECAUDIT_TEST_POSTGRES`, which .ci/run sets), or a panic that
 /// says how to start one.
 pub fn postgres_server() -> String {
@@ -499,4 +537,69 @@ pub fn fresh_postgres_database(label: &str) -> String {
         .rsplit_once('/')
         .expect("a postgres:// URL with a database");
     format!("{base}/{name}")
+}
+
+/// Runs a statement that tampers with the database behind the product's back, as someone
+/// with write access to the file or the server would. Written in SQLite's dialect; on
+/// PostgreSQL it is translated (`CAST(.. AS BLOB)` is `convert_to`) and run with the
+/// append-only triggers disabled for its transaction, as the tables' owner can do.
+pub async fn tamper(store: &Store, statement: &str) {
+    tamper_bound(store, statement, None).await;
+}
+
+/// [`tamper`] with the statement's `$1` bound to `bytes`.
+pub async fn tamper_bound(store: &Store, statement: &str, bytes: Option<&[u8]>) {
+    let protected = [
+        "findings",
+        "runs",
+        "run_inputs",
+        "ledger_entries",
+        "ledger_runs",
+        "ledger_checkpoints",
+        "ledger_anchors",
+        "legal_holds",
+        "matter_reports",
+        "raw_inputs",
+        "raw_input_chunks",
+        "evidence_conflicts",
+    ];
+    let statement = if on_postgres() {
+        statement
+            .replace("CAST(record AS TEXT)", "convert_from(record, 'UTF8')")
+            .replace("CAST(replace(", "convert_to(replace(")
+            .replace(" AS BLOB)", ", 'UTF8')")
+            .replace("CAST('", "convert_to('")
+    } else {
+        statement.to_string()
+    };
+    let mut tx = store.pool().begin().await.unwrap();
+    if on_postgres() {
+        for table in protected {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} DISABLE TRIGGER USER"
+            )))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()));
+    if let Some(bytes) = bytes {
+        query = query.bind(bytes.to_vec());
+    }
+    query
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    if on_postgres() {
+        for table in protected {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} ENABLE TRIGGER USER"
+            )))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
 }

@@ -14,7 +14,7 @@ impl Store {
     /// The number of run records in the ledger.
     pub async fn ledger_size(&self) -> Result<u64> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_runs")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await
             .map_err(db("counting run records"))?;
         Ok(count.max(0) as u64)
@@ -23,7 +23,7 @@ impl Store {
     /// The newest signed checkpoint note, if the ledger has one.
     pub async fn newest_checkpoint_note(&self) -> Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await
             .map_err(db("reading the newest checkpoint"))
     }
@@ -31,7 +31,7 @@ impl Store {
     /// Every signed checkpoint, by size.
     pub async fn ledger_checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await
             .map_err(db("reading checkpoints"))?;
         rows.iter()
@@ -49,7 +49,7 @@ impl Store {
     pub async fn ledger_runs(&self) -> Result<Vec<LedgerRun>> {
         let rows =
             sqlx::query("SELECT idx, run_id, record, leaf_hash FROM ledger_runs ORDER BY idx")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.reader().await?)
                 .await
                 .map_err(db("reading run records"))?;
         rows.iter()
@@ -74,11 +74,7 @@ impl Store {
     where
         F: FnMut(i64, &[u8], &[u8]) -> Result<()>,
     {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
+        let mut conn = self.reader().await?;
         let mut rows = sqlx::query("SELECT seq, record, leaf_hash FROM ledger_entries WHERE run_id = $1 AND tree = $2 ORDER BY seq")
             .bind(run_id)
             .bind(tree.as_str())
@@ -104,11 +100,7 @@ impl Store {
     where
         F: FnMut(std::result::Result<StoredFinding, String>) -> Result<()>,
     {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
+        let mut conn = self.reader().await?;
         let mut rows = sqlx::query("SELECT conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media FROM findings WHERE run_id = $1 ORDER BY conversation_id")
             .bind(run_id)
             .fetch(&mut *conn);
@@ -120,7 +112,7 @@ impl Store {
 
     pub async fn ledger_anchors(&self) -> Result<Vec<Anchor>> {
         let rows = sqlx::query("SELECT size, kind, data FROM ledger_anchors ORDER BY size, kind")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await
             .map_err(db("reading anchors"))?;
         rows.iter()

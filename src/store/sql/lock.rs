@@ -170,10 +170,11 @@ impl SessionLock {
 
     /// Who holds the lock `key`, by its connection's application name.
     async fn holder(&mut self, key: i64) -> Result<Holder> {
-        // A bigint key is stored as (classid, objid) = (high, low) 32 bits, objsubid 1.
+        // A bigint key is stored as (classid, objid) = (high, low) 32 bits, objsubid 1; advisory
+        // locks are per database, and pg_locks shows those of every database of the server.
         let (high, low) = ((key >> 32) as u32 as i64, key as u32 as i64);
         let row = sqlx::query(
-            "SELECT a.application_name, COALESCE(CAST(a.client_addr AS TEXT), 'local') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND CAST(l.classid AS BIGINT) = $1 AND CAST(l.objid AS BIGINT) = $2 AND l.objsubid = 1",
+            "SELECT a.application_name, COALESCE(CAST(a.client_addr AS TEXT), 'local') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND CAST(l.classid AS BIGINT) = $1 AND CAST(l.objid AS BIGINT) = $2 AND l.objsubid = 1",
         )
         .bind(high)
         .bind(low)

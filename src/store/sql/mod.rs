@@ -43,6 +43,7 @@ pub use write::StreamedInput;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
@@ -119,6 +120,34 @@ pub struct Store {
     /// The URL the store was opened with (PostgreSQL: for the lock connections).
     url: String,
     path: Option<PathBuf>,
+    /// A frozen store's one read transaction (see [`Store::frozen`]), which its reads
+    /// share; `None` for a store that reads from the pool.
+    snapshot: Option<Arc<tokio::sync::Mutex<sqlx::Transaction<'static, sqlx::Any>>>>,
+}
+
+/// Where one read of a store runs: a connection of the pool, or the store's snapshot.
+pub(crate) enum Reader<'a> {
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+    Snapshot(tokio::sync::MutexGuard<'a, sqlx::Transaction<'static, sqlx::Any>>),
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        match self {
+            Reader::Pooled(conn) => conn,
+            Reader::Snapshot(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        match self {
+            Reader::Pooled(conn) => conn,
+            Reader::Snapshot(tx) => tx,
+        }
+    }
 }
 
 impl Store {
@@ -246,6 +275,7 @@ impl Store {
             backend: Backend::Sqlite,
             url: url.to_string(),
             path,
+            snapshot: None,
         })
     }
 
@@ -275,6 +305,7 @@ impl Store {
             backend: Backend::Postgres,
             url: url.to_string(),
             path: None,
+            snapshot: None,
         })
     }
 
@@ -304,6 +335,31 @@ impl Store {
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         self.pool.begin_with(begin).await.map_err(db(what))
+    }
+
+    /// This store as of one moment: a store whose reads (those that go through
+    /// [`Store::reader`]: the ledger's, the runs') all see one snapshot, so that a reader
+    /// such as `ledger verify` never sees half of a run another worker is committing. The
+    /// snapshot ends when the returned store (and every clone of it) is dropped.
+    pub async fn frozen(&self) -> Result<Store> {
+        let tx = self.begin_read("starting a snapshot").await?;
+        Ok(Store {
+            snapshot: Some(Arc::new(tokio::sync::Mutex::new(tx))),
+            ..self.clone()
+        })
+    }
+
+    /// The connection one read runs on: the snapshot's, or one of the pool's.
+    pub(crate) async fn reader(&self) -> Result<Reader<'_>> {
+        match &self.snapshot {
+            Some(tx) => Ok(Reader::Snapshot(tx.lock().await)),
+            None => self
+                .pool
+                .acquire()
+                .await
+                .map(Reader::Pooled)
+                .map_err(db("acquiring a connection")),
+        }
     }
 
     /// Starts a write transaction holding the database's write lock (see [`WRITE_LOCK`]).

@@ -260,7 +260,7 @@ impl Store {
     pub async fn load_run(&self, run_id: &str) -> Result<RunRecord> {
         let row = sqlx::query("SELECT run_id, seq, window_start, window_end, as_of, completed, rule_set, policy, software, manifest_sha256, coverage, report_set, report_context FROM runs WHERE run_id = $1")
             .bind(run_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await
             .map_err(db("reading the run"))?
             .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?;
@@ -285,7 +285,7 @@ impl Store {
     /// `sealed` module decides which exist).
     pub(crate) async fn all_run_ids(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT run_id FROM runs ORDER BY seq")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await
             .map_err(db("listing runs"))
     }
@@ -294,7 +294,7 @@ impl Store {
     pub(crate) async fn ledger_record_of(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT record FROM ledger_runs WHERE run_id = $1 ORDER BY idx LIMIT 1")
             .bind(run_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await
             .map_err(db("reading the run record"))
     }
@@ -302,7 +302,7 @@ impl Store {
     /// Run ids that have typed findings but no row in `runs`.
     pub(crate) async fn findings_without_run(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT DISTINCT run_id FROM findings WHERE run_id NOT IN (SELECT run_id FROM runs) ORDER BY run_id")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await
             .map_err(db("listing findings without a run"))
     }
@@ -313,7 +313,7 @@ impl Store {
             "SELECT f.run_id FROM findings f JOIN ledger_runs l ON l.run_id = f.run_id WHERE f.conversation_id = $1 ORDER BY l.idx DESC LIMIT 1",
         )
         .bind(conversation_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reader().await?)
         .await
         .map_err(db("looking up the interaction"))
     }
@@ -330,7 +330,7 @@ impl Store {
             .bind(run_id)
             .bind(after)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await
             .map_err(db("reading findings"))?;
         rows.iter()
@@ -360,7 +360,7 @@ impl Store {
             "SELECT raw_input_id FROM run_inputs WHERE run_id = $1 ORDER BY raw_input_id",
         )
         .bind(run_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.reader().await?)
         .await
         .map_err(db("reading run inputs"))
     }

@@ -86,7 +86,7 @@ impl StreamedInput {
     pub(crate) async fn write_part(&mut self, chunk: Vec<u8>, rows: &ImportBatch) -> Result<()> {
         if !chunk.is_empty() {
             sqlx::query(
-                "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES ($1, $2, $3)",
+                "INSERT INTO raw_input_chunks (raw_input_id, ordinal, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(self.id)
             .bind(self.next_chunk)
@@ -120,21 +120,59 @@ impl StreamedInput {
     }
 }
 
-/// Inserts raw inputs with fresh ids, returned in order.
+/// Stores raw inputs and returns their ids in order: a fresh id for a new input, the stored
+/// one for an input already there (same source, same bytes). The import skips inputs it has
+/// stored before it opens the transaction; another worker may have stored the same one (a
+/// listing or a page both windows see) between that check and this transaction's write lock,
+/// and the rows parsed from it are then simply written again under its existing id.
 async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
-    let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
+    let mut stored: HashMap<(&str, &str), i64> = HashMap::new();
+    for part in inputs.chunks(ROWS_PER_STATEMENT) {
+        let mut lookup =
+            Statement::new("SELECT source, sha256, id FROM raw_inputs WHERE sha256 IN ");
+        lookup.push_list(part.iter().map(|input| input.sha256.clone()));
+        let rows: Vec<(String, String, i64)> = lookup
+            .build_query_as()?
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("looking up stored raw inputs"))?;
+        for (source, sha256, id) in rows {
+            if let Some(input) = part
+                .iter()
+                .find(|i| i.source == source && i.sha256 == sha256)
+            {
+                stored.insert((input.source.as_str(), input.sha256.as_str()), id);
+            }
+        }
+    }
+    let mut next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM raw_inputs")
         .fetch_one(&mut *tx)
         .await
         .map_err(db("allocating raw input ids"))?;
-    let ids: Vec<i64> = (0..inputs.len() as i64).map(|i| first_id + i).collect();
+    let mut ids = Vec::with_capacity(inputs.len());
+    let mut new = Vec::new();
+    for input in inputs {
+        let key = (input.source.as_str(), input.sha256.as_str());
+        let id = match stored.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = next_id;
+                next_id += 1;
+                stored.insert(key, id);
+                new.push((input, id));
+                id
+            }
+        };
+        ids.push(id);
+    }
     insert_rows(
         tx,
         "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id) ",
         "",
         8,
-        inputs.iter().zip(&ids),
+        new,
         |b, (input, id)| {
-            b.push_bind(*id)
+            b.push_bind(id)
                 .push_bind(input.kind.as_str())
                 .push_bind(input.source.clone())
                 .push_bind(input.received.to_string())
@@ -172,7 +210,7 @@ async fn write_input_notes(tx: &mut AnyConnection, batch: &ImportBatch, ids: &[i
     insert_rows(
         &mut *tx,
         "INSERT INTO record_rejections (raw_input_id, record, message) ",
-        "",
+        " ON CONFLICT DO NOTHING",
         3,
         batch.record_rejections.iter(),
         |b, (input, record, message)| {
@@ -186,7 +224,7 @@ async fn write_input_notes(tx: &mut AnyConnection, batch: &ImportBatch, ids: &[i
     insert_rows(
         &mut *tx,
         "INSERT INTO object_listings (raw_input_id, etag, version, modified, content_hashed) ",
-        "",
+        " ON CONFLICT DO NOTHING",
         5,
         batch.listings.iter(),
         |b, (input, listing)| {
@@ -202,7 +240,7 @@ async fn write_input_notes(tx: &mut AnyConnection, batch: &ImportBatch, ids: &[i
     insert_rows(
         &mut *tx,
         "INSERT INTO details_horizons (raw_input_id, horizon) ",
-        "",
+        " ON CONFLICT DO NOTHING",
         2,
         batch.horizons.iter(),
         |b, (input, horizon)| {
