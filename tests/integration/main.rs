@@ -14,6 +14,7 @@ mod ledger;
 mod ledger_cli;
 mod logs;
 mod platform;
+mod postgres;
 mod protection;
 mod pull;
 mod pull_faults;
