@@ -129,19 +129,23 @@ async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Ve
     let mut stored: HashMap<(&str, &str), i64> = HashMap::new();
     for part in inputs.chunks(ROWS_PER_STATEMENT) {
         let mut lookup =
-            Statement::new("SELECT source, sha256, id FROM raw_inputs WHERE sha256 IN ");
+            Statement::new("SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ");
         lookup.push_list(part.iter().map(|input| input.sha256.clone()));
         let rows: Vec<(String, String, i64)> = lookup
             .build_query_as()?
             .fetch_all(&mut *tx)
             .await
             .map_err(db("looking up stored raw inputs"))?;
-        for (source, sha256, id) in rows {
-            if let Some(input) = part
-                .iter()
-                .find(|i| i.source == source && i.sha256 == sha256)
-            {
-                stored.insert((input.source.as_str(), input.sha256.as_str()), id);
+        let mut by_hash: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for (sha256, source, id) in rows {
+            by_hash.entry(sha256).or_default().push((source, id));
+        }
+        for input in part {
+            let found = by_hash
+                .get(input.sha256.as_str())
+                .and_then(|same| same.iter().find(|(source, _)| *source == input.source));
+            if let Some((_, id)) = found {
+                stored.insert((input.source.as_str(), input.sha256.as_str()), *id);
             }
         }
     }
