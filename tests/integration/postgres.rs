@@ -585,3 +585,75 @@ fn rand_suffix() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// The role .ci/postgres makes for this test, which must give its password (SCRAM over TCP).
+const PASSWORD_ROLE: &str = "recaudit_password";
+const PASSWORD: &str = "recaudit-test-password";
+
+/// Credentials come from the URL, from `PGPASSWORD`, or from a password file only its owner can
+/// read; a file others can read is ignored. No message, on success or failure, shows a password.
+#[test]
+fn credentials_come_from_the_url_the_environment_or_a_private_file_and_are_never_shown() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = postgres_server();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let (_, host) = base.rsplit_once('@').unwrap();
+    let (host_name, port) = host.rsplit_once(':').unwrap();
+    let url = format!("postgres://{PASSWORD_ROLE}@{host}/{PASSWORD_ROLE}");
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let migrate = |db: &str, env: &[(&str, &str)]| -> Output {
+        let mut command = binary(dir);
+        command
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
+            .env("HOME", dir)
+            .args(["--db", db, "db", "migrate"]);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let shown = |output: &Output| format!("{}{}", text(&output.stdout), text(&output.stderr));
+
+    // None given: refused, and the message says why.
+    let refused = migrate(&url, &[]);
+    assert_ne!(refused.status.code(), Some(0), "{}", shown(&refused));
+    assert!(shown(&refused).contains("password"), "{}", shown(&refused));
+
+    // A wrong password in the URL: refused, and not repeated.
+    let wrong = "not-the-password-4711";
+    let refused = migrate(
+        &format!("postgres://{PASSWORD_ROLE}:{wrong}@{host}/{PASSWORD_ROLE}"),
+        &[],
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", shown(&refused));
+    assert!(!shown(&refused).contains(wrong), "{}", shown(&refused));
+
+    // The right one in the URL: in, and the URL is printed without it.
+    let accepted = migrate(
+        &format!("postgres://{PASSWORD_ROLE}:{PASSWORD}@{host}/{PASSWORD_ROLE}"),
+        &[],
+    );
+    assert_eq!(accepted.status.code(), Some(0), "{}", shown(&accepted));
+    assert!(!shown(&accepted).contains(PASSWORD), "{}", shown(&accepted));
+
+    // From the environment.
+    let accepted = migrate(&url, &[("PGPASSWORD", PASSWORD)]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", shown(&accepted));
+
+    // From a password file: used when only its owner can read it, ignored otherwise.
+    let file = dir.join("pgpass");
+    std::fs::write(
+        &file,
+        format!("{host_name}:{port}:{PASSWORD_ROLE}:{PASSWORD_ROLE}:{PASSWORD}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = migrate(&url, &[("PGPASSFILE", file.to_str().unwrap())]);
+    assert_ne!(refused.status.code(), Some(0), "{}", shown(&refused));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let accepted = migrate(&url, &[("PGPASSFILE", file.to_str().unwrap())]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", shown(&accepted));
+    assert!(!shown(&accepted).contains(PASSWORD), "{}", shown(&accepted));
+}
