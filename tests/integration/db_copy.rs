@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{binary, fresh_postgres_database};
+use crate::support::{binary, fresh_postgres_database, tree};
 
 fn recaudit(dir: &Path, args: &[&str]) -> Output {
     binary(dir).args(args).output().unwrap()
@@ -42,24 +42,6 @@ fn verified(dir: &Path, db: &str, checkpoint: &Path) -> String {
     assert!(out.contains("integrity: OK"), "{out}");
     assert!(out.contains("completeness: OK"), "{out}");
     out.lines().next().unwrap().to_string()
-}
-
-/// Every file of `dir`, by relative path, with its bytes.
-fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(at) = stack.pop() {
-        for entry in std::fs::read_dir(&at).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(name, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 fn package(dir: &Path, db: &str, out: &str) -> std::collections::BTreeMap<String, Vec<u8>> {

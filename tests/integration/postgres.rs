@@ -102,24 +102,6 @@ async fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
     out
 }
 
-/// Every file under `dir`, by relative path, with its bytes.
-fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(at) = stack.pop() {
-        for entry in std::fs::read_dir(&at).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(name, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
 /// The example night imported and audited on the database `db`, in `dir`, with the ledger
 /// key `key` and one origin whatever the backend; returns the run id.
 fn audit_example_night(dir: &Path, db: &str, key: &Path) -> String {

@@ -575,12 +575,11 @@ pub async fn tamper_bound(store: &Store, statement: &str, bytes: Option<&[u8]>) 
     let mut tx = store.pool().begin().await.unwrap();
     if on_postgres() {
         for table in protected {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "ALTER TABLE {table} DISABLE TRIGGER USER"
-            )))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            let sql = format!("ALTER TABLE {table} DISABLE TRIGGER USER");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
         }
     }
     let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()));
@@ -593,13 +592,30 @@ pub async fn tamper_bound(store: &Store, statement: &str, bytes: Option<&[u8]>) 
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
     if on_postgres() {
         for table in protected {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "ALTER TABLE {table} ENABLE TRIGGER USER"
-            )))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            let sql = format!("ALTER TABLE {table} ENABLE TRIGGER USER");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
         }
     }
     tx.commit().await.unwrap();
+}
+
+/// Every file of `dir`, by relative path, with its bytes.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
