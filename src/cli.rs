@@ -669,6 +669,10 @@ pub enum SimCommand {
         /// A directory, or `s3://BUCKET/PREFIX`.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the night's conversation details into this file, one per line (NDJSON,
+        /// which `import` streams), in the same pass.
+        #[arg(long)]
+        details: Option<PathBuf>,
         #[command(flatten)]
         s3: S3Location,
         #[arg(long, default_value_t = 1)]

@@ -1176,11 +1176,22 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
     match command {
         SimCommand::Export {
             out,
+            details,
             s3,
             seed,
             conversations,
             date,
-        } => sim_export(out, s3, *seed, *conversations, date.as_deref()).await,
+        } => {
+            sim_export(
+                out,
+                details.as_deref(),
+                s3,
+                *seed,
+                *conversations,
+                date.as_deref(),
+            )
+            .await
+        }
         SimCommand::Serve(args) => sim_serve(args).await,
     }
 }
@@ -1189,6 +1200,7 @@ async fn sim_command(command: &SimCommand) -> Result<u8> {
 /// `recaudit sim export`: into a folder, or a bucket for an `s3://` `--out`.
 async fn sim_export(
     out: &Path,
+    details: Option<&Path>,
     s3: &recaudit::cli::S3Location,
     seed: u64,
     conversations: usize,
@@ -1197,12 +1209,25 @@ async fn sim_export(
     use recaudit::simulator::export;
     let day = night(date)?;
     // Built as it is written: a night of any size is never held whole.
-    let files = export::night_files(seed, conversations, day, &Mix::default());
+    let details_file = match details {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create the details file {}", path.display()))?,
+        )) as Box<dyn std::io::Write + Send>,
+        None => Box::new(std::io::sink()),
+    };
+    let mut night = export::NightExport::new(seed, conversations, day, &Mix::default(), details_file);
     let files = match out.to_str().filter(|out| out.starts_with("s3://")) {
-        Some(url) => sim_upload(files, url, s3).await?,
-        None => export::write_folder(out, files)
+        Some(url) => sim_upload(&mut night, url, s3).await?,
+        None => export::write_folder(out, &mut night)
             .with_context(|| format!("cannot write the export tree into {}", out.display()))?,
     };
+    if let Some(path) = details {
+        night
+            .finish()
+            .with_context(|| format!("cannot write the details file {}", path.display()))?;
+        println!("Wrote the details of {conversations} conversations into {}", path.display());
+    }
     println!(
         "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",
         &day.to_string()[..10],

@@ -50,6 +50,63 @@ pub fn night_files(
     night.flat_map(move |conversation| conversation_files(&org, &conversation))
 }
 
+/// A night written as it is built, as [`night_files`] is, that also writes each conversation's
+/// details, as `POST /api/v2/analytics/conversations/details/query` would return it, one JSON
+/// object per line into `details` (the NDJSON `recaudit import` streams). Only the conversation
+/// being written is held, so the generator's memory does not grow with the night.
+pub struct NightExport<W: std::io::Write> {
+    night: Night,
+    org: String,
+    pending: std::vec::IntoIter<ExportFile>,
+    details: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> NightExport<W> {
+    pub fn new(seed: u64, count: usize, day: Timestamp, mix: &Mix, details: W) -> NightExport<W> {
+        let night = Night::new(seed, count, day, mix);
+        NightExport {
+            org: night.org_id().to_string(),
+            night,
+            pending: Vec::new().into_iter(),
+            details,
+            error: None,
+        }
+    }
+
+    /// Flushes the details; the first write that failed, if one did (the iterator stops there).
+    pub fn finish(mut self) -> std::io::Result<()> {
+        match self.error.take() {
+            Some(error) => Err(error),
+            None => self.details.flush(),
+        }
+    }
+}
+
+impl<W: std::io::Write> Iterator for NightExport<W> {
+    type Item = ExportFile;
+
+    fn next(&mut self) -> Option<ExportFile> {
+        loop {
+            if let Some(file) = self.pending.next() {
+                return Some(file);
+            }
+            if self.error.is_some() {
+                return None;
+            }
+            let conversation = self.night.next()?;
+            let line = serde_json::to_writer(&mut self.details, &conversation.details)
+                .map_err(std::io::Error::from)
+                .and_then(|()| self.details.write_all(b"\n"));
+            if let Err(error) = line {
+                self.error = Some(error);
+                return None;
+            }
+            self.pending = conversation_files(&self.org, &conversation).into_iter();
+        }
+    }
+}
+
 /// The export files of one conversation of the org `org`, sidecar then audio for each
 /// available recording (timestamps in the `+0000` form, date parts unpadded): failed exports
 /// and recordings in error have no files, and the `export-media-missing` scenario has the
@@ -208,6 +265,26 @@ mod tests {
                 .windows(2)
                 .all(|pair| pair[0].0 != pair[1].0 && pair[0].0.starts_with(&org.id))
         );
+
+        let mut details = Vec::new();
+        let mut export = NightExport::new(5, 400, day, &Mix::default(), &mut details);
+        let mut with_details: Vec<ExportFile> = export.by_ref().collect();
+        export.finish().unwrap();
+        with_details.sort();
+        assert!(built == with_details, "the night written with its details differs");
+        let lines: Vec<serde_json::Value> = details
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        let expected: Vec<&serde_json::Value> =
+            org.conversations.iter().map(|c| &c.details).collect();
+        let mut got: Vec<&serde_json::Value> = lines.iter().collect();
+        let key = |v: &&serde_json::Value| v["conversationId"].as_str().unwrap_or("").to_string();
+        got.sort_by_key(key);
+        let mut expected = expected;
+        expected.sort_by_key(key);
+        assert!(got == expected, "the details lines differ from the org's");
 
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(org.write_export(dir.path()).unwrap(), built.len());

@@ -184,7 +184,7 @@ async fn copy_table(
             batch.push(row);
         }
         if batch.len() == ROWS_PER_INSERT || (done && !batch.is_empty()) {
-            let mut insert = Statement::new(&head);
+            let mut insert = Statement::new(&head, target);
             insert.push("VALUES ");
             for (n, row) in batch.iter().enumerate() {
                 if n > 0 {

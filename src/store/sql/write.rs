@@ -129,7 +129,7 @@ async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Ve
     let mut stored: HashMap<(&str, &str), i64> = HashMap::new();
     for part in inputs.chunks(ROWS_PER_STATEMENT) {
         let mut lookup =
-            Statement::new("SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ");
+            Statement::new("SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ", tx);
         lookup.push_list(part.iter().map(|input| input.sha256.clone()));
         let rows: Vec<(String, String, i64)> = lookup
             .build_query_as()?
@@ -414,6 +414,7 @@ async fn record_claim_conflicts(
     for chunk in wanted.chunks(MAX_BINDS / 2) {
         let mut query = Statement::new(
             "SELECT DISTINCT recording_id, conversation_id FROM recordings WHERE recording_id IN ",
+            tx,
         );
         query.push_list(chunk.iter().map(|id| id.to_string()));
         on_file.extend(
@@ -547,6 +548,7 @@ async fn stored_copies(
     for chunk in order.chunks(MAX_BINDS / 2) {
         let mut query = Statement::new(
             "SELECT conversation_id, CASE WHEN conversation_end IS NULL THEN 0 ELSE 1 END, content_sha256, raw_input_id FROM conversations WHERE conversation_id IN ",
+            tx,
         );
         query.push_list(chunk.iter().map(|id| id.to_string()));
         let rows: Vec<(String, i64, Option<String>, i64)> = query
@@ -660,7 +662,7 @@ async fn replace_conversations(
     digests: &[String],
 ) -> Result<()> {
     for chunk in selected_at.chunks(MAX_BINDS / 2) {
-        let mut query = Statement::new("DELETE FROM conversations WHERE conversation_id IN ");
+        let mut query = Statement::new("DELETE FROM conversations WHERE conversation_id IN ", tx);
         query.push_list(
             chunk
                 .iter()
@@ -836,7 +838,7 @@ where
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<I::Item> = rows.by_ref().take(per_statement).collect();
-        let mut query = Statement::new(head);
+        let mut query = Statement::new(head, tx);
         query.push_values(chunk, &mut bind);
         query.push(tail);
         query
