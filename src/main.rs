@@ -1216,7 +1216,8 @@ async fn sim_export(
         )) as Box<dyn std::io::Write + Send>,
         None => Box::new(std::io::sink()),
     };
-    let mut night = export::NightExport::new(seed, conversations, day, &Mix::default(), details_file);
+    let mut night =
+        export::NightExport::new(seed, conversations, day, &Mix::default(), details_file);
     let files = match out.to_str().filter(|out| out.starts_with("s3://")) {
         Some(url) => sim_upload(&mut night, url, s3).await?,
         None => export::write_folder(out, &mut night)
@@ -1226,7 +1227,10 @@ async fn sim_export(
         night
             .finish()
             .with_context(|| format!("cannot write the details file {}", path.display()))?;
-        println!("Wrote the details of {conversations} conversations into {}", path.display());
+        println!(
+            "Wrote the details of {conversations} conversations into {}",
+            path.display()
+        );
     }
     println!(
         "Wrote {files} files of the S3 export of {conversations} conversations on {} into {}",

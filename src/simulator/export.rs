@@ -271,7 +271,10 @@ mod tests {
         let mut with_details: Vec<ExportFile> = export.by_ref().collect();
         export.finish().unwrap();
         with_details.sort();
-        assert!(built == with_details, "the night written with its details differs");
+        assert!(
+            built == with_details,
+            "the night written with its details differs"
+        );
         let lines: Vec<serde_json::Value> = details
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())

@@ -64,6 +64,8 @@ use crate::time::Timestamp;
 
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
 const BATCH_FILES: usize = 500;
+/// Files whose stored (source, SHA-256) pairs are asked of the store at once.
+const KNOWN_LOOKUP: usize = 2_000;
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 /// A streamed NDJSON file is written in parts of at most this many bytes of the file, or this
@@ -277,7 +279,7 @@ pub async fn import_paths_with(
     paths: &[PathBuf],
     settings: &ImportSettings,
 ) -> Result<ImportOutcome> {
-    let mut import = Importer::begin(store).await?;
+    let mut import = Importer::begin_without_known(store).await?;
     for arg in paths {
         let owned = arg.clone();
         let listed = on_blocking_thread("cannot read", arg, move || list_files(&owned)).await?;
@@ -296,8 +298,19 @@ pub async fn import_paths_with(
             }
         };
         import.outcome.ignored.extend(skipped);
-        for file in files {
-            let source = relative_source(&root, &file);
+        let sources: Vec<String> = files
+            .iter()
+            .map(|file| relative_source(&root, file))
+            .collect();
+        for (at, (file, source)) in files.into_iter().zip(sources.iter()).enumerate() {
+            // What is stored is asked a list of files at a time, after writing what is batched
+            // (so the store knows every file of this import before them too).
+            if at % KNOWN_LOOKUP == 0 {
+                import.flush(store).await?;
+                let next = &sources[at..sources.len().min(at + KNOWN_LOOKUP)];
+                import.known = store.known_inputs_among(next).await?;
+            }
+            let source = source.clone();
             let known = std::mem::take(&mut import.known);
             let (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
             import.known = known;
@@ -354,8 +367,16 @@ pub(super) struct Importer {
 
 impl Importer {
     pub(super) async fn begin(store: &impl EvidenceStore) -> Result<Importer> {
+        let mut import = Importer::begin_without_known(store).await?;
+        import.known = store.known_inputs().await?;
+        Ok(import)
+    }
+
+    /// An import whose caller fills [`Importer::known`] as it goes (an import of files asks
+    /// the store about each list of files before it reads them).
+    async fn begin_without_known(store: &impl EvidenceStore) -> Result<Importer> {
         Ok(Importer {
-            known: store.known_inputs().await?,
+            known: HashSet::new(),
             stored: store.stored_record_rejections().await?,
             newest_before: store.newest_input_id().await?,
             outcome: ImportOutcome::default(),
@@ -1247,7 +1268,15 @@ fn read_whole(path: &Path, max: u64) -> Result<Vec<u8>, Rejected> {
 fn hash_file(path: &Path) -> Result<(String, i64), Rejected> {
     let mut file = File::open(path).map_err(Rejected::Unreadable)?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
+    // Most files of an export tree are small: a buffer of their size (one more byte, to see
+    // the end in one read) spares zeroing a mebibyte per file, 5% of an import's time.
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut buffer = vec![
+        0u8;
+        usize::try_from(size.saturating_add(1))
+            .unwrap_or(1 << 20)
+            .clamp(4096, 1 << 20)
+    ];
     let mut bytes: u64 = 0;
     loop {
         let read = match file.read(&mut buffer) {

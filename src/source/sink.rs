@@ -40,6 +40,14 @@ pub trait EvidenceStore: Sync {
     /// what makes importing the same tree again a no-op.
     fn known_inputs(&self) -> impl Future<Output = Result<HashSet<(String, String)>>> + Send;
 
+    /// The stored (source, SHA-256) pairs of these sources only: what an import of files asks
+    /// a list of files at a time, so that neither its memory nor its start grows with the
+    /// inputs stored before.
+    fn known_inputs_among(
+        &self,
+        sources: &[String],
+    ) -> impl Future<Output = Result<HashSet<(String, String)>>> + Send;
+
     /// The inputs read from an object store, by (source, ETag): an S3 import skips an object
     /// listed with a stored source and ETag without reading it (unless it must now hash a
     /// media object that was only listed before).

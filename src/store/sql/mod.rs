@@ -2,7 +2,8 @@
 //! and PostgreSQL (a shared server, for deployments that outgrow one machine), through sqlx's
 //! `Any` driver.
 //!
-//! The statements are written in the dialect both accept: `$N` placeholders, `ON CONFLICT`,
+//! The statements are written in the dialect both accept: `$N` placeholders (statements
+//! built at run time bind plain `?` on SQLite, see `statement`), `ON CONFLICT`,
 //! `COALESCE`, `CASE`, `CAST(... AS BIGINT)`, integers for flags (PostgreSQL's columns are
 //! `BIGINT` where SQLite's are `INTEGER`, and text is `COLLATE "C"`, so ids sort byte by byte
 //! on both). What differs is confined to [`Backend`]: how a database is opened and migrated
@@ -410,6 +411,34 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// The stored (source, sha256) pairs of `sources`, looked up through the `(source,
+    /// sha256)` unique index a thousand sources at a time.
+    pub(crate) async fn known_inputs_among(
+        &self,
+        sources: &[String],
+    ) -> Result<HashSet<(String, String)>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        let mut known = HashSet::new();
+        for chunk in sources.chunks(1_000) {
+            let mut query = statement::Statement::new(
+                "SELECT source, sha256 FROM raw_inputs WHERE source IN ",
+                &conn,
+            );
+            query.push_list(chunk.iter().cloned());
+            let rows: Vec<(String, String)> = query
+                .build_query_as()?
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading known raw inputs"))?;
+            known.extend(rows);
+        }
+        Ok(known)
     }
 
     /// The inputs read from an object store, by (source, ETag). An object listed first and

@@ -1,10 +1,11 @@
 //! Reading the evidence of an audit window: one read [`Snapshot`], page by page.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::statement::Statement;
 use super::{Store, db};
 use crate::error::{Error, Result};
 use crate::store::EvidencePage;
@@ -86,66 +87,62 @@ impl Store {
 /// row) makes its conversation unjudgeable, not the whole audit: it is listed in
 /// [`Evidence::unreadable`] and the audit gives that conversation an exception saying why.
 async fn evidence_for(conn: &mut AnyConnection, ids: &[String]) -> Result<EvidencePage> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+    if ids.is_empty() {
         return Ok(EvidencePage::default());
-    };
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-
-    // Everything is read by id range (an index prefix scan); rows of conversations in the
-    // range but not asked for are skipped.
-    let rows: Vec<AnyRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id", first, last)
-        .await?
-        .into_iter()
-        .filter(|row| row.try_get::<&str, _>(0).is_ok_and(|id| wanted.contains(id)))
-        .collect();
+    }
+    // Every table is read by the page's ids, each an index lookup, so an audit reads its
+    // window's rows and no others: not the other nights' conversations whose ids fall between
+    // the page's first and last (a range read did, and cost grew with history).
+    let rows: Vec<AnyRow> = fetch(conn, "SELECT conversation_id, conversation_start, conversation_end, originating_direction, division_ids, raw_input_id FROM conversations WHERE conversation_id IN {ids} ORDER BY conversation_id", ids)
+        .await?;
     let mut page = PageBuilder::with_conversations(&rows)?;
 
     let tables: [(&str, &str, RowReader); 7] = [
         (
             "participant",
-            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, ordinal",
+            "SELECT conversation_id, purpose, user_id, participant_name FROM participants WHERE conversation_id IN {ids} ORDER BY conversation_id, ordinal",
             read_participant,
         ),
         (
             "session",
-            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets, ani, dnis FROM sessions WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, participant_ordinal, ordinal",
+            "SELECT conversation_id, participant_ordinal, session_id, media_type, direction, recording_flag, received_packets, ani, dnis FROM sessions WHERE conversation_id IN {ids} ORDER BY conversation_id, participant_ordinal, ordinal",
             read_session,
         ),
         (
             "segment",
-            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal",
+            "SELECT conversation_id, participant_ordinal, session_ordinal, segment_type, segment_start, segment_end, disconnect_type, error_code, sip_response_codes, queue_id FROM segments WHERE conversation_id IN {ids} ORDER BY conversation_id, participant_ordinal, session_ordinal, ordinal",
             read_segment,
         ),
         (
             "recording",
-            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, recording_id, source",
+            "SELECT conversation_id, recording_id, source, media, file_state, start_time, end_time, duration_ms, output_size_bytes, has_media_uris, delete_date, creation_time, paused_ms, export_media_name, raw_input_id, media_subtype, recording_file_role FROM recordings WHERE conversation_id IN {ids} ORDER BY conversation_id, recording_id, source",
             read_recording,
         ),
         (
             "export media file",
-            "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, file_name",
+            "SELECT conversation_id, recording_id, file_name, bytes, sha256, raw_input_id FROM export_media WHERE conversation_id IN {ids} ORDER BY conversation_id, file_name",
             read_media_file,
         ),
         (
             "failed export",
-            "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, recording_id, job_id",
+            "SELECT conversation_id, job_id, recording_id, raw_input_id FROM failed_recordings WHERE conversation_id IN {ids} ORDER BY conversation_id, recording_id, job_id",
             read_failed_export,
         ),
         (
             "orphan recording",
-            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id BETWEEN $1 AND $2 ORDER BY conversation_id, orphan_id",
+            "SELECT conversation_id, orphan_id, recording_id, media_type, orphan_status, raw_input_id FROM orphan_recordings WHERE conversation_id IN {ids} ORDER BY conversation_id, orphan_id",
             read_orphan,
         ),
     ];
     for (what, sql, read) in tables {
-        page.attach(fetch(conn, sql, first, last).await?, what, read);
+        page.attach(fetch(conn, sql, ids).await?, what, read);
     }
     let conflicts = format!(
-        "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id BETWEEN $1 AND $2 ORDER BY e.conversation_id, e.kind, e.subject, e.other",
+        "SELECT {}, e.raw_input_id FROM evidence_conflicts e WHERE e.conversation_id IN {{ids}} ORDER BY e.conversation_id, e.kind, e.subject, e.other",
         CONFLICT_COLUMNS
     );
     page.attach(
-        fetch(conn, &conflicts, first, last).await?,
+        fetch(conn, &conflicts, ids).await?,
         "conflict",
         read_conflict,
     );
@@ -373,10 +370,13 @@ fn read_conflict(row: &AnyRow, target: &mut Evidence) -> Result<Option<i64>> {
     Ok(Some(input))
 }
 
-async fn fetch(conn: &mut AnyConnection, sql: &str, from: &str, to: &str) -> Result<Vec<AnyRow>> {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .bind(from)
-        .bind(to)
+/// Runs `sql` with its `{ids}` replaced by the list of `ids`, each bound.
+async fn fetch(conn: &mut AnyConnection, sql: &str, ids: &[String]) -> Result<Vec<AnyRow>> {
+    let (head, tail) = sql.split_once("{ids}").unwrap_or((sql, ""));
+    let mut query = Statement::new(head, conn);
+    query.push_list(ids.iter().cloned()).push(tail);
+    query
+        .build()?
         .fetch_all(conn)
         .await
         .map_err(db("loading evidence"))

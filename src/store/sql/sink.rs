@@ -18,6 +18,10 @@ impl EvidenceStore for Store {
         Store::known_inputs(self).await
     }
 
+    async fn known_inputs_among(&self, sources: &[String]) -> Result<HashSet<(String, String)>> {
+        Store::known_inputs_among(self, sources).await
+    }
+
     async fn known_objects(&self) -> Result<HashMap<(String, String), KnownObject>> {
         Store::known_objects(self).await
     }

@@ -128,8 +128,10 @@ impl StreamedInput {
 async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
     let mut stored: HashMap<(&str, &str), i64> = HashMap::new();
     for part in inputs.chunks(ROWS_PER_STATEMENT) {
-        let mut lookup =
-            Statement::new("SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ", tx);
+        let mut lookup = Statement::new(
+            "SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ",
+            tx,
+        );
         lookup.push_list(part.iter().map(|input| input.sha256.clone()));
         let rows: Vec<(String, String, i64)> = lookup
             .build_query_as()?
