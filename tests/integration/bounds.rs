@@ -60,7 +60,7 @@ fn big_ndjson(path: &Path, bytes: u64) -> usize {
 
 /// `VmHWM` (peak resident memory, bytes) in a `/proc/<pid>/status`.
 #[cfg(target_os = "linux")]
-fn vm_hwm(status: &str) -> Option<u64> {
+pub(crate) fn vm_hwm(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -75,7 +75,10 @@ fn vm_hwm(status: &str) -> Option<u64> {
 /// above this process's own peak, as then it can only be the child's (its last moments
 /// included).
 #[cfg(target_os = "linux")]
-fn run_measured(mut command: std::process::Command, dir: &Path) -> (i32, u64, String, String) {
+pub(crate) fn run_measured(
+    mut command: std::process::Command,
+    dir: &Path,
+) -> (i32, u64, String, String) {
     let (out, err) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
     command
         .stdout(std::fs::File::create(&out).unwrap())

@@ -13,6 +13,7 @@ mod import;
 mod ledger;
 mod ledger_cli;
 mod logs;
+mod memory;
 mod platform;
 mod postgres;
 mod protection;
