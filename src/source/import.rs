@@ -298,30 +298,29 @@ pub async fn import_paths_with(
             }
         };
         import.outcome.ignored.extend(skipped);
-        let sources: Vec<String> = files
-            .iter()
-            .map(|file| relative_source(&root, file))
-            .collect();
-        for (at, (file, source)) in files.into_iter().zip(sources.iter()).enumerate() {
+        for (at, file) in files.iter().enumerate() {
             // What is stored is asked a list of files at a time, after writing what is batched
             // (so the store knows every file of this import before them too).
             if at % KNOWN_LOOKUP == 0 {
                 import.flush(store).await?;
-                let next = &sources[at..sources.len().min(at + KNOWN_LOOKUP)];
-                import.known = store.known_inputs_among(next).await?;
+                let next: Vec<String> = files[at..files.len().min(at + KNOWN_LOOKUP)]
+                    .iter()
+                    .map(|f| relative_source(&root, f))
+                    .collect();
+                import.known = store.known_inputs_among(&next).await?;
             }
-            let source = source.clone();
+            let source = relative_source(&root, file);
             let known = std::mem::take(&mut import.known);
-            let (read, known) = read_off_the_runtime(&file, &source, known, settings).await?;
+            let (read, known) = read_off_the_runtime(file, &source, known, settings).await?;
             import.known = known;
-            let Some(input) = import.take(store, &file, &source, read).await? else {
+            let Some(input) = import.take(store, file, &source, read).await? else {
                 continue;
             };
             // An NDJSON file not stored yet: written in file order, what is batched first.
             import.flush(store).await?;
             let key = (input.source.clone(), input.sha256.clone());
             let outcome = &mut import.outcome;
-            match stream_ndjson(store, &file, &input, settings.max_json_bytes).await? {
+            match stream_ndjson(store, file, &input, settings.max_json_bytes).await? {
                 Ok(streamed) => {
                     import.known.insert(key);
                     *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;

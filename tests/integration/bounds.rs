@@ -163,6 +163,12 @@ async fn import_big(bytes: u64) -> (u64, u64) {
     .unwrap();
     assert_eq!(length as u64, size);
     assert!(body.is_none(), "the bytes are in raw_input_chunks");
+    let encoding: Option<String> =
+        sqlx::query_scalar("SELECT body_encoding FROM raw_inputs WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     let mut chunks = sqlx::query_scalar::<_, Vec<u8>>(
         "SELECT bytes FROM raw_input_chunks WHERE raw_input_id = $1 ORDER BY ordinal",
     )
@@ -170,6 +176,8 @@ async fn import_big(bytes: u64) -> (u64, u64) {
     .fetch(store.pool());
     let (mut hasher, mut count, mut total) = (Sha256::new(), 0, 0u64);
     while let Some(chunk) = chunks.try_next().await.unwrap() {
+        // Each chunk is a gzip member of its own: decoded alone, the pieces make the file.
+        let chunk = received_bytes(&chunk, encoding.as_deref());
         hasher.update(&chunk);
         count += 1;
         total += chunk.len() as u64;

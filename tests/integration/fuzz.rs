@@ -490,16 +490,22 @@ fn mutated_inputs_never_panic_the_import_or_the_audit() {
             Ok(())
         })
         .unwrap();
-    // The store is still whole: every stored body is as long as its recorded size.
-    let bad: i64 = runtime
+    // The store is still whole: every stored body, decoded, is as long as its recorded size.
+    let bodies: Vec<(i64, Vec<u8>, Option<String>)> = runtime
         .block_on(
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM raw_inputs WHERE body IS NOT NULL AND length(body) != bytes",
+            sqlx::query_as(
+                "SELECT bytes, body, body_encoding FROM raw_inputs WHERE body IS NOT NULL",
             )
-            .fetch_one(env.store.pool()),
+            .fetch_all(env.store.pool()),
         )
         .unwrap();
-    assert_eq!(bad, 0);
+    assert!(!bodies.is_empty());
+    for (bytes, body, encoding) in bodies {
+        assert_eq!(
+            received_bytes(&body, encoding.as_deref()).len() as i64,
+            bytes
+        );
+    }
 }
 
 /// Mutated inputs through the real binary, then an audit of the night: only documented exit

@@ -343,16 +343,43 @@ async fn raw_inputs_keep_the_exact_bytes_and_hash() {
     let path = env.write_json("details/p.json", &page(vec![answered_call("a")]));
     env.import().await;
     let on_disk = std::fs::read(&path).unwrap();
-    let (kind, source, bytes, sha, body): (String, String, i64, String, Vec<u8>) =
-        sqlx::query_as("SELECT kind, source, bytes, sha256, body FROM raw_inputs")
-            .fetch_one(env.store.pool())
-            .await
-            .unwrap();
+    let (id, kind, source, bytes, sha, body, encoding): (
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        Vec<u8>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT id, kind, source, bytes, sha256, body, body_encoding FROM raw_inputs",
+    )
+    .fetch_one(env.store.pool())
+    .await
+    .unwrap();
     assert_eq!(kind, "analytics-details-page");
     assert_eq!(source, "details/p.json");
     assert_eq!(bytes as usize, on_disk.len());
     assert_eq!(sha, hex::encode(Sha256::digest(&on_disk)));
-    assert_eq!(body, on_disk);
+    // Stored compressed, smaller than received, and given back exactly.
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    assert!(
+        body.len() < on_disk.len(),
+        "{} of {}",
+        body.len(),
+        on_disk.len()
+    );
+    assert_eq!(raw_input_bytes(&env.store, id).await, on_disk);
+    // An auditor's standard tools read it back: gzip -dc, then sha256sum.
+    let packed = env.dir.path().join("body.gz");
+    std::fs::write(&packed, &body).unwrap();
+    let unpacked = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(&packed)
+        .output()
+        .unwrap();
+    assert!(unpacked.status.success());
+    assert_eq!(unpacked.stdout, on_disk);
 }
 
 #[tokio::test]

@@ -619,3 +619,42 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     files
 }
+
+/// The bytes of a stored body as received: `body_encoding` 'gzip' is decoded (every gzip
+/// member, as `zcat` reads a file of several), NULL is the bytes as they are.
+pub fn received_bytes(stored: &[u8], encoding: Option<&str>) -> Vec<u8> {
+    match encoding {
+        None => stored.to_vec(),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(stored), &mut out)
+                .expect("a gzip body");
+            out
+        }
+        Some(other) => panic!("unknown body encoding {other}"),
+    }
+}
+
+/// The received bytes of raw input `id`: its body, or its chunks in order, decoded.
+pub async fn raw_input_bytes(store: &Store, id: i64) -> Vec<u8> {
+    let (body, encoding): (Option<Vec<u8>>, Option<String>) =
+        sqlx::query_as("SELECT body, body_encoding FROM raw_inputs WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let stored = match body {
+        Some(body) => body,
+        None => {
+            let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT bytes FROM raw_input_chunks WHERE raw_input_id = $1 ORDER BY ordinal",
+            )
+            .bind(id)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            chunks.concat()
+        }
+    };
+    received_bytes(&stored, encoding.as_deref())
+}

@@ -61,7 +61,7 @@ impl Store {
             body: None,
             ..input.clone()
         };
-        let ids = insert_inputs(&mut tx, std::slice::from_ref(&header)).await?;
+        let ids = insert_inputs_encoded(&mut tx, std::slice::from_ref(&header), true).await?;
         Ok(StreamedInput {
             tx,
             id: ids[0],
@@ -90,7 +90,7 @@ impl StreamedInput {
             )
             .bind(self.id)
             .bind(self.next_chunk)
-            .bind(chunk)
+            .bind(gzip(&chunk))
             .execute(&mut *self.tx)
             .await
             .map_err(db("writing to raw_input_chunks"))?;
@@ -126,13 +126,57 @@ impl StreamedInput {
 /// listing or a page both windows see) between that check and this transaction's write lock,
 /// and the rows parsed from it are then simply written again under its existing id.
 async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Vec<i64>> {
+    insert_inputs_encoded(tx, inputs, false).await
+}
+
+/// A body as stored: gzip (`body_encoding` 'gzip') when that is smaller, as JSON nearly always
+/// is (by 3 to 10 times), else the bytes as received (NULL).
+fn encoded_body(body: &[u8]) -> (Vec<u8>, Option<&'static str>) {
+    let packed = gzip(body);
+    if packed.len() < body.len() {
+        (packed, Some(BodyEncoding::GZIP))
+    } else {
+        (body.to_vec(), None)
+    }
+}
+
+/// One gzip member (RFC 1952) of `bytes`, at the fastest level: the import's time matters
+/// more than the last tenth of the space.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// The encodings of `raw_inputs.body_encoding`.
+pub(crate) struct BodyEncoding;
+
+impl BodyEncoding {
+    pub(crate) const GZIP: &'static str = "gzip";
+}
+
+/// [`insert_inputs`]; `streamed`: the inputs' bytes come as `raw_input_chunks`, each chunk
+/// one gzip member.
+async fn insert_inputs_encoded(
+    tx: &mut AnyConnection,
+    inputs: &[RawInput],
+    streamed: bool,
+) -> Result<Vec<i64>> {
     let mut stored: HashMap<(&str, &str), i64> = HashMap::new();
     for part in inputs.chunks(ROWS_PER_STATEMENT) {
+        // By source, the first column of the (source, sha256) unique index: a lookup by
+        // sha256 alone scanned the whole table, and made every import slower than the one
+        // before (4x by the 31st night).
         let mut lookup = Statement::new(
-            "SELECT sha256, source, id FROM raw_inputs WHERE sha256 IN ",
+            "SELECT sha256, source, id FROM raw_inputs WHERE source IN ",
             tx,
         );
-        lookup.push_list(part.iter().map(|input| input.sha256.clone()));
+        lookup.push_list(part.iter().map(|input| input.source.clone()));
         let rows: Vec<(String, String, i64)> = lookup
             .build_query_as()?
             .fetch_all(&mut *tx)
@@ -173,19 +217,27 @@ async fn insert_inputs(tx: &mut AnyConnection, inputs: &[RawInput]) -> Result<Ve
     }
     insert_rows(
         tx,
-        "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id) ",
+        "INSERT INTO raw_inputs (id, kind, source, received, bytes, sha256, body, correlation_id, body_encoding) ",
         "",
-        8,
+        9,
         new,
         |b, (input, id)| {
+            let (body, encoding) = match &input.body {
+                Some(body) => {
+                    let (body, encoding) = encoded_body(body);
+                    (Some(body), encoding)
+                }
+                None => (None, streamed.then_some(BodyEncoding::GZIP)),
+            };
             b.push_bind(id)
                 .push_bind(input.kind.as_str())
                 .push_bind(input.source.clone())
                 .push_bind(input.received.to_string())
                 .push_bind(input.bytes)
                 .push_bind(input.sha256.clone())
-                .push_bind(input.body.clone())
-                .push_bind(input.correlation_id.clone());
+                .push_bind(body)
+                .push_bind(input.correlation_id.clone())
+                .push_bind(encoding.map(str::to_string));
         },
     )
     .await?;
