@@ -365,6 +365,9 @@ pub(super) struct Importer {
 }
 
 impl Importer {
+    /// An import that knows every stored (source, SHA-256) up front, as a bucket's listing is
+    /// classified before any object is read.
+    #[cfg(feature = "s3")]
     pub(super) async fn begin(store: &impl EvidenceStore) -> Result<Importer> {
         let mut import = Importer::begin_without_known(store).await?;
         import.known = store.known_inputs().await?;
