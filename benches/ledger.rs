@@ -221,6 +221,7 @@ fn main() {
         presented: vec![],
         tsa_ca: None,
         anchor_dir: None,
+        since: None,
     };
     let start = Instant::now();
     let verified = runtime

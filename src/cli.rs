@@ -619,6 +619,12 @@ pub enum LedgerCommand {
         /// Repeatable.
         #[arg(long = "checkpoint", value_name = "FILE")]
         checkpoints: Vec<PathBuf>,
+        /// A signed checkpoint you verified before (kept from an earlier `ledger verify` or
+        /// export): its runs' findings and inputs are not re-read, so the check costs what
+        /// came after it, not the whole history. Every run record is still chained, and the
+        /// checkpoint must match the log's first runs. Without it, everything is checked.
+        #[arg(long, value_name = "CHECKPOINT")]
+        since: Option<PathBuf>,
         /// The verifier key to check signatures with (default: derived from the key file).
         #[arg(long)]
         vkey: Option<String>,

@@ -765,9 +765,11 @@ async fn demo_command(
 async fn ledger_command(workspace: &Workspace, command: LedgerCommand) -> Result<u8> {
     match command {
         LedgerCommand::Keygen => ledger_keygen(workspace),
-        LedgerCommand::Verify { checkpoints, vkey } => {
-            ledger_verify(workspace, &checkpoints, vkey.as_deref()).await
-        }
+        LedgerCommand::Verify {
+            checkpoints,
+            since,
+            vkey,
+        } => ledger_verify(workspace, &checkpoints, since.as_deref(), vkey.as_deref()).await,
         LedgerCommand::VerifyCheckpoint { .. } => {
             unreachable!("handled before the database is opened")
         }
@@ -813,6 +815,7 @@ fn verifier(workspace: &Workspace, explicit: Option<&str>) -> Result<NoteVerifie
 async fn ledger_verify(
     workspace: &Workspace,
     checkpoints: &[PathBuf],
+    since: Option<&Path>,
     vkey: Option<&str>,
 ) -> Result<u8> {
     let settings = &workspace.settings;
@@ -833,6 +836,7 @@ async fn ledger_verify(
         anchor_dir: settings
             .ledger
             .anchor_dir_for(store.ledger_home().as_deref()),
+        since: since.map(verify::read_checkpoint).transpose()?,
     };
     let report = verify::verify(store, &options).await?;
     for failure in &report.failures {
@@ -844,8 +848,12 @@ async fn ledger_verify(
     for lint in &report.lints {
         println!("LINT {lint}");
     }
+    let checked = match &report.trusted {
+        Some((_, size)) => format!(" checked after run {size}"),
+        None => String::new(),
+    };
     println!(
-        "ledger {origin}: {} runs, {} findings, {} inputs, root {}",
+        "ledger {origin}: {} runs, {} findings and {} inputs{checked}, root {}",
         report.size,
         report.findings,
         report.inputs,
@@ -854,6 +862,16 @@ async fn ledger_verify(
             .map(hex::encode)
             .unwrap_or_else(|| "(empty)".to_string())
     );
+    match (&report.trusted, since) {
+        (Some((name, size)), _) => println!(
+            "trusted: runs 1 to {size}, by the checkpoint {name} (it verifies and is the root of the first {size} run records); their findings and inputs were not re-read: run `recaudit ledger verify` without --since to check them too"
+        ),
+        (None, Some(path)) => println!(
+            "trusted: nothing: the checkpoint {} does not match this ledger (see the failures), so every run was checked",
+            path.display()
+        ),
+        (None, None) => {}
+    }
     println!(
         "integrity: {}",
         if report.integrity_ok() {

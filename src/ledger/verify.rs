@@ -5,6 +5,12 @@
 //! the check, the run and the seq. Two verdicts are kept apart: integrity (nothing altered:
 //! V1, V2, V3, V5, V6, V7, V9) and completeness (nothing missing since the checkpoints held:
 //! V4, V8, V10).
+//!
+//! `--since CHECKPOINT` makes the check proportional to what came after a checkpoint the
+//! auditor verified before, not to history: the run records are all still read and chained
+//! (one per night), the checkpoint must verify and be the root of the first run records, and
+//! only the runs after it have their findings and inputs re-read. What the trusted runs hold
+//! in the database is not looked at again; the full check (no `--since`) does that.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -30,6 +36,8 @@ pub struct VerifyOptions {
     pub tsa_ca: Option<PathBuf>,
     /// The anchor directory: its copies count as checkpoints the auditor holds.
     pub anchor_dir: Option<PathBuf>,
+    /// A checkpoint (file name, note text) verified before, whose runs are not re-read.
+    pub since: Option<(String, String)>,
 }
 
 /// One failed check.
@@ -70,6 +78,9 @@ pub struct VerifyReport {
     /// The checkpoints from outside the database the head was compared with (name, size):
     /// only these can reveal that the newest runs were deleted with their checkpoints.
     pub compared: Vec<(String, u64)>,
+    /// The checkpoint of `--since` (name, size) when it was trusted: the first `size` runs'
+    /// findings and inputs were not re-read, and `findings` and `inputs` count only the rest.
+    pub trusted: Option<(String, u64)>,
 }
 
 const COMPLETENESS: &[&str] = &["V4", "V8", "V10"];
@@ -180,7 +191,8 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
     let mut report = VerifyReport::default();
     let checkpoints = check_stored_checkpoints(store, options, &mut report).await?;
     let runs = store.ledger_runs().await?;
-    let log = check_run_log(store, options, &runs, &checkpoints, &mut report).await?;
+    let trusted = trusted_prefix(options, &runs, &mut report);
+    let log = check_run_log(store, options, &runs, &checkpoints, trusted, &mut report).await?;
     check_typed_runs(store, &runs, &mut report).await?;
 
     let latest = checkpoints.values().next_back().cloned();
@@ -189,7 +201,9 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
     check_run_inclusion(&latest, &log.leaves, &runs, &mut report);
     check_checkpoint_sequence(&checkpoints, &log.leaves, &mut report);
 
-    for (name, note) in &presented_checkpoints(store, options, &mut report).await? {
+    let mut presented = presented_checkpoints(store, options, &mut report).await?;
+    presented.extend(options.since.clone());
+    for (name, note) in &presented {
         check_presented(
             name,
             note,
@@ -206,10 +220,54 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
         options,
         &checkpoints,
         &log.completed_by_index,
+        trusted,
         &mut report,
     )
     .await?;
     Ok(report)
+}
+
+/// How many runs `--since` lets the check trust: the size of its checkpoint when that
+/// verifies (V1, V2) and is the root of the first run records as stored, else 0 (a failure
+/// then, and every run is re-read). Its consistency with the head is V8's, as for any
+/// checkpoint the auditor presents.
+fn trusted_prefix(
+    options: &VerifyOptions,
+    runs: &[crate::store::LedgerRun],
+    report: &mut VerifyReport,
+) -> u64 {
+    let Some((name, note)) = &options.since else {
+        return 0;
+    };
+    let checkpoint = match options.verifier.verify_checkpoint(note, &options.origin) {
+        Ok(checkpoint) => checkpoint,
+        Err(e) => {
+            report.fail(
+                e.check(),
+                None,
+                None,
+                format!(
+                    "the --since checkpoint {name} does not verify, so nothing is trusted: {}",
+                    strip_check(&e.to_string())
+                ),
+            );
+            return 0;
+        }
+    };
+    let Some(prefix) = runs.get(..checkpoint.size as usize) else {
+        // V8 reports the truncated log.
+        return 0;
+    };
+    let leaves: Vec<Hash> = prefix
+        .iter()
+        .map(|run| merkle::leaf_hash(&run.record))
+        .collect();
+    if merkle::root(&leaves) != checkpoint.root {
+        // V8 reports the rewritten history; the runs are all re-read to show where.
+        return 0;
+    }
+    report.trusted = Some((name.clone(), checkpoint.size));
+    checkpoint.size
 }
 
 /// V1, V2: every stored checkpoint is UTF-8, signed by the ledger's key for its origin, and
@@ -250,13 +308,15 @@ async fn check_stored_checkpoints(
     Ok(checkpoints)
 }
 
-/// Reads the run records in order, checking each (V5, V7, and its trees: V6, V9) and each
-/// prefix of the log that has a checkpoint (V10), and returns the log they make.
+/// Reads the run records in order, checking each (V5, V7, and the trees of those after the
+/// `trusted` ones: V6, V9) and each prefix of the log that has a checkpoint (V10), and returns
+/// the log they make.
 async fn check_run_log(
     store: &Store,
     options: &VerifyOptions,
     runs: &[crate::store::LedgerRun],
     checkpoints: &Checkpoints,
+    trusted: u64,
     report: &mut VerifyReport,
 ) -> Result<RunLog> {
     let mut log = RunLog::default();
@@ -287,7 +347,9 @@ async fn check_run_log(
                 order.previous_completed = Some(facts.completed.clone());
                 order.seen.insert(facts.run.clone());
                 log.completed_by_index.push(facts.completed.clone());
-                check_run_trees(store, &facts, report).await?;
+                if position as u64 >= trusted {
+                    check_run_trees(store, &facts, report).await?;
+                }
             }
         }
         log.frontier.push(leaf);
@@ -887,7 +949,7 @@ fn check_presented(
     }
 }
 
-/// V3: every RFC 3161 time stamp verifies against the TSA's CA over its checkpoint, and is not
+/// V3: every RFC 3161 time stamp (of a checkpoint after the trusted ones) verifies against the TSA's CA over its checkpoint, and is not
 /// before the run that checkpoint ends completed. A failure means the token is forged or the
 /// checkpoint back-dated; without a CA or openssl the check is skipped, not failed.
 async fn check_anchors(
@@ -895,10 +957,11 @@ async fn check_anchors(
     options: &VerifyOptions,
     checkpoints: &BTreeMap<u64, (Checkpoint, String)>,
     completed_by_index: &[String],
+    trusted: u64,
     report: &mut VerifyReport,
 ) -> Result<()> {
     for anchor in store.ledger_anchors().await? {
-        if AnchorKind::parse(&anchor.kind) != Some(AnchorKind::Rfc3161) {
+        if AnchorKind::parse(&anchor.kind) != Some(AnchorKind::Rfc3161) || anchor.size <= trusted {
             continue;
         }
         let Some((checkpoint, _)) = checkpoints.get(&anchor.size) else {
@@ -959,14 +1022,14 @@ fn strip_check(message: &str) -> &str {
 
 /// Reads older checkpoints an auditor presents (`--checkpoint FILE`).
 pub fn read_presented(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
-    paths
-        .iter()
-        .map(|path: &PathBuf| {
-            let text = std::fs::read_to_string(path)
-                .map_err(crate::error::Error::io("cannot read checkpoint", path))?;
-            Ok((display(path), text))
-        })
-        .collect()
+    paths.iter().map(|path| read_checkpoint(path)).collect()
+}
+
+/// Reads one checkpoint file: (its name, its text).
+pub fn read_checkpoint(path: &Path) -> Result<(String, String)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(crate::error::Error::io("cannot read checkpoint", path))?;
+    Ok((display(path), text))
 }
 
 fn display(path: &Path) -> String {

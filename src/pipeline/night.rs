@@ -543,6 +543,7 @@ async fn verify_ledger(ctx: &NightContext<'_>) -> Result<Option<Vec<String>>> {
         anchor_dir: ctx
             .ledger_settings
             .anchor_dir_for(ctx.store.ledger_home().as_deref()),
+        since: None,
     };
     let report = verify::verify(ctx.store, &options).await?;
     if report.ok() {

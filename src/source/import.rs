@@ -65,7 +65,7 @@ use crate::time::Timestamp;
 /// Flush a batch after this many files or this many payload bytes, whichever comes first.
 const BATCH_FILES: usize = 500;
 /// Files whose stored (source, SHA-256) pairs are asked of the store at once.
-const KNOWN_LOOKUP: usize = 2_000;
+pub(super) const KNOWN_LOOKUP: usize = 2_000;
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 /// A streamed NDJSON file is written in parts of at most this many bytes of the file, or this
@@ -279,7 +279,7 @@ pub async fn import_paths_with(
     paths: &[PathBuf],
     settings: &ImportSettings,
 ) -> Result<ImportOutcome> {
-    let mut import = Importer::begin_without_known(store).await?;
+    let mut import = Importer::begin(store).await?;
     for arg in paths {
         let owned = arg.clone();
         let listed = on_blocking_thread("cannot read", arg, move || list_files(&owned)).await?;
@@ -365,18 +365,9 @@ pub(super) struct Importer {
 }
 
 impl Importer {
-    /// An import that knows every stored (source, SHA-256) up front, as a bucket's listing is
-    /// classified before any object is read.
-    #[cfg(feature = "s3")]
+    /// An import whose caller fills [`Importer::known`] as it goes, asking the store about
+    /// each list of inputs before it reads them.
     pub(super) async fn begin(store: &impl EvidenceStore) -> Result<Importer> {
-        let mut import = Importer::begin_without_known(store).await?;
-        import.known = store.known_inputs().await?;
-        Ok(import)
-    }
-
-    /// An import whose caller fills [`Importer::known`] as it goes (an import of files asks
-    /// the store about each list of files before it reads them).
-    async fn begin_without_known(store: &impl EvidenceStore) -> Result<Importer> {
         Ok(Importer {
             known: HashSet::new(),
             stored: store.stored_record_rejections().await?,
@@ -534,6 +525,9 @@ fn report_stored_rejections(
 /// and SHA-256 is skipped, so a repeated or resumed pull adds nothing twice.
 pub(crate) struct PayloadSink {
     batch: Batcher,
+    /// (source, SHA-256) of the bodies this pull added; the store is asked about the others
+    /// one body at a time (an indexed lookup beside an HTTP request), so nothing of the
+    /// history is held.
     known: HashSet<(String, String)>,
     stored: HashMap<(String, String), Vec<String>>,
     pub(crate) outcome: ImportOutcome,
@@ -543,7 +537,7 @@ impl PayloadSink {
     pub(crate) async fn new(store: &impl EvidenceStore) -> Result<PayloadSink> {
         Ok(PayloadSink {
             batch: Batcher::default(),
-            known: store.known_inputs().await?,
+            known: HashSet::new(),
             stored: store.stored_record_rejections().await?,
             outcome: ImportOutcome::default(),
         })
@@ -560,9 +554,12 @@ impl PayloadSink {
         self.outcome.files += 1;
         let mut input = Hashed::of(&body, source);
         input.correlation_id = correlation_id;
-        if self
-            .known
-            .contains(&(input.source.clone(), input.sha256.clone()))
+        let key = (input.source.clone(), input.sha256.clone());
+        if self.known.contains(&key)
+            || store
+                .known_inputs_among(std::slice::from_ref(&input.source))
+                .await?
+                .contains(&key)
         {
             self.outcome.unchanged += 1;
             report_stored_rejections(

@@ -28,7 +28,7 @@ use crate::time::Timestamp;
 /// - **A streamed input is whole or nothing.** Everything written through one
 ///   [`EvidenceStore::Streamed`] is visible only after [`StreamedWrite::commit`]; dropped or
 ///   rolled back, nothing of it stays.
-/// - **Raw inputs are kept verbatim** and are what [`EvidenceStore::known_inputs`] reports, so
+/// - **Raw inputs are kept verbatim** and are what [`EvidenceStore::known_inputs_among`] reports, so
 ///   an unchanged file (same source, same SHA-256) is recognised and skipped.
 /// - **Input errors are told apart from store errors** ([`EvidenceStore::is_about_the_input`]):
 ///   the first reject one input alone, the second stop the import.
@@ -36,23 +36,21 @@ pub trait EvidenceStore: Sync {
     /// A raw input being stored part by part (see [`EvidenceStore::begin_streamed_input`]).
     type Streamed: StreamedWrite + Send;
 
-    /// Every (source, SHA-256) pair already stored: the importer skips those inputs, which is
-    /// what makes importing the same tree again a no-op.
-    fn known_inputs(&self) -> impl Future<Output = Result<HashSet<(String, String)>>> + Send;
-
-    /// The stored (source, SHA-256) pairs of these sources only: what an import of files asks
-    /// a list of files at a time, so that neither its memory nor its start grows with the
-    /// inputs stored before.
+    /// The stored (source, SHA-256) pairs of these sources: an input stored with the same
+    /// source and SHA-256 is skipped, which is what makes importing the same tree again a
+    /// no-op. Imports ask a list of inputs at a time, so that neither their memory nor their
+    /// start grows with the inputs stored before.
     fn known_inputs_among(
         &self,
         sources: &[String],
     ) -> impl Future<Output = Result<HashSet<(String, String)>>> + Send;
 
-    /// The inputs read from an object store, by (source, ETag): an S3 import skips an object
-    /// listed with a stored source and ETag without reading it (unless it must now hash a
-    /// media object that was only listed before).
-    fn known_objects(
+    /// The inputs of these sources read from an object store, by (source, ETag): an S3 import
+    /// skips an object listed with a stored source and ETag without reading it (unless it
+    /// must now hash a media object that was only listed before).
+    fn known_objects_among(
         &self,
+        sources: &[String],
     ) -> impl Future<Output = Result<HashMap<(String, String), KnownObject>>> + Send;
 
     /// The record rejections stored with each input, by (source, SHA-256), in record order, so

@@ -184,6 +184,35 @@ async fn the_deleted_newest_run_is_caught_by_the_default_anchor_directory() {
 }
 
 #[tokio::test]
+async fn verify_since_a_kept_checkpoint_rereads_only_the_runs_after_it() {
+    let night = Night::new(3, "");
+    let kept = night.path().join("night.checkpoints/2.note");
+    let verify = night.run(&["ledger", "verify", "--since", kept.to_str().unwrap()]);
+    let out = text(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{out}{}",
+        text(&verify.stderr)
+    );
+    assert!(out.contains("checked after run 2, root"), "{out}");
+    assert!(
+        out.contains("trusted: runs 1 to 2, by the checkpoint"),
+        "{out}"
+    );
+    assert!(out.contains("integrity: OK"), "{out}");
+
+    let missing = night.path().join("night.checkpoints/9.note");
+    let verify = night.run(&["ledger", "verify", "--since", missing.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(2));
+    assert!(
+        text(&verify.stderr).contains("cannot read checkpoint"),
+        "{}",
+        text(&verify.stderr)
+    );
+}
+
+#[tokio::test]
 async fn without_an_outside_checkpoint_verify_does_not_claim_completeness() {
     let night = Night::new(2, "anchor_dir = false\n");
     assert!(!night.path().join("night.checkpoints").exists());

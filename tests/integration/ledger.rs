@@ -42,10 +42,38 @@ async fn check_with(env: &TestEnv, presented: Vec<(String, String)>) -> VerifyRe
         presented,
         tsa_ca: None,
         anchor_dir: None,
+        since: None,
     };
     verify::verify(&env.store, &options)
         .await
         .expect("verify runs")
+}
+
+async fn check_since(env: &TestEnv, name: &str, note: &str) -> VerifyReport {
+    let options = VerifyOptions {
+        origin: ORIGIN.to_string(),
+        verifier: env.ledger.signer.verifier(),
+        presented: vec![],
+        tsa_ca: None,
+        anchor_dir: None,
+        since: Some((name.to_string(), note.to_string())),
+    };
+    verify::verify(&env.store, &options)
+        .await
+        .expect("verify runs")
+}
+
+/// The stored checkpoint of `size` runs, as an auditor keeps it.
+async fn note_of_size(env: &TestEnv, size: u64) -> String {
+    let (_, note) = env
+        .store
+        .ledger_checkpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(s, _)| *s == size)
+        .unwrap();
+    String::from_utf8(note).unwrap()
 }
 
 async fn sql(env: &TestEnv, statement: &str) {
@@ -548,6 +576,7 @@ async fn bit_flips_inside_ledger_records_in_the_database_file_are_detected() {
             presented: vec![],
             tsa_ca: None,
             anchor_dir: None,
+            since: None,
         };
         match verify::verify(&store, &options).await {
             Ok(report) => assert!(!report.ok(), "seed {seed}: a flipped bit went unnoticed"),
@@ -787,4 +816,151 @@ async fn a_missing_key_for_an_existing_ledger_is_not_replaced() {
         "{message}"
     );
     assert!(!missing.exists());
+}
+
+#[tokio::test]
+async fn since_a_verified_checkpoint_only_the_runs_after_it_are_re_read() {
+    let env = ledgered(3).await;
+    let full = check(&env).await;
+    assert!(full.ok(), "{:?}", full.failures);
+    assert_eq!(full.trusted, None);
+    let held = note_of_size(&env, 2).await;
+    let report = check_since(&env, "held-2.note", &held).await;
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.trusted, Some(("held-2.note".to_string(), 2)));
+    assert_eq!(report.size, 3, "every run record is still chained");
+    // Each run sealed the same night of 3 conversations: only the third run's were read.
+    assert_eq!(full.findings, 9);
+    assert_eq!(report.findings, 3);
+    assert_eq!(report.inputs * 3, full.inputs);
+    assert!(
+        report.compared.contains(&("held-2.note".to_string(), 2)),
+        "the held checkpoint proves completeness up to it: {:?}",
+        report.compared
+    );
+
+    // A finding changed after the checkpoint is found; one changed before it is not looked
+    // for (that is what trusting the checkpoint means), and the full check finds it.
+    let runs = run_ids(&env).await;
+    let change = |run: &str| {
+        format!(
+            "UPDATE ledger_entries SET record = CAST(replace(CAST(record AS TEXT), 'status complete', 'status excluded') AS BLOB) WHERE run_id = '{run}' AND tree = 'findings' AND seq = 0"
+        )
+    };
+    sql(&env, &change(&runs[0])).await;
+    assert!(check_since(&env, "held-2.note", &held).await.ok());
+    assert_detected(
+        &check(&env).await,
+        "V6",
+        "a changed trusted finding, fully checked",
+    );
+    sql(&env, &change(&runs[2])).await;
+    let report = check_since(&env, "held-2.note", &held).await;
+    assert_detected(&report, "V6", "a changed finding after the checkpoint");
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|f| f.run.as_deref() == Some(runs[2].as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_since_checkpoint_that_does_not_match_the_log_trusts_nothing() {
+    let env = ledgered(3).await;
+    let held = note_of_size(&env, 2).await;
+    let body = held.split_once("\n\n").unwrap().0;
+    let genuine = Checkpoint::parse_body(&format!("{body}\n")).unwrap();
+    let runs = run_ids(&env).await;
+    sql(&env, &format!("UPDATE ledger_entries SET record = CAST(replace(CAST(record AS TEXT), 'status complete', 'status excluded') AS BLOB) WHERE run_id = '{}' AND tree = 'findings' AND seq = 0", runs[0])).await;
+
+    // Signed by the ledger's key over another root (history rewritten before it was kept):
+    // nothing is trusted, V8 names the mismatch and the full check finds the change.
+    let other_root = env.ledger.signer.sign(&Checkpoint {
+        root: [7u8; 32],
+        ..genuine.clone()
+    });
+    let report = check_since(&env, "other.note", &other_root).await;
+    assert_eq!(report.trusted, None);
+    assert_detected(&report, "V8", "a --since checkpoint of another history");
+    assert_detected(&report, "V6", "every run re-read");
+    assert_eq!(report.findings, 9);
+
+    // Signed by another key: V2, and again nothing trusted.
+    let impostor = NoteSigner::generate(ORIGIN).unwrap().sign(&genuine);
+    let report = check_since(&env, "impostor.note", &impostor).await;
+    assert_eq!(report.trusted, None);
+    assert_detected(&report, "V2", "a --since checkpoint by another key");
+    assert_detected(&report, "V6", "every run re-read");
+
+    // Larger than the log: V8 (truncated), nothing trusted.
+    let beyond = env.ledger.signer.sign(&Checkpoint { size: 4, ..genuine });
+    let report = check_since(&env, "beyond.note", &beyond).await;
+    assert_eq!(report.trusted, None);
+    assert_detected(&report, "V8", "a --since checkpoint beyond the log");
+}
+
+#[tokio::test]
+async fn typed_findings_of_runs_that_do_not_exist_are_v6_wherever_they_sort() {
+    let env = ledgered(2).await;
+    let real = run_ids(&env).await;
+    // Run ids sorting before the real ones, right after the first, and after all, so that the walk over the
+    // findings' run ids meets each.
+    let mut ghosts = vec![
+        "0-ghost".to_string(),
+        format!("{}~", real[0]),
+        "~ghost".to_string(),
+    ];
+    ghosts.sort();
+    let statements: Vec<String> = ghosts
+        .iter()
+        .map(|ghost| format!("INSERT INTO findings (run_id, conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail) SELECT '{ghost}', conversation_id, status, reasons, recordings, media_sha256, started, ended, direction, media, queues, users, detail FROM findings WHERE run_id = '{}'", real[0]))
+        .collect();
+    if on_postgres() {
+        // The foreign key to runs is a system trigger there: the cluster's superuser, in
+        // replica mode, lets the rows in.
+        use sqlx::Connection;
+        let url = TestEnv::url_in(env.dir.path());
+        let (scheme, rest) = url.split_once("//").unwrap();
+        let (_, host_and_database) = rest.split_once('@').unwrap();
+        let mut admin =
+            sqlx::PgConnection::connect(&format!("{scheme}//postgres@{host_and_database}"))
+                .await
+                .unwrap();
+        sqlx::query("SET session_replication_role = replica")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        for statement in &statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    } else {
+        // SQLite enforces the foreign key per connection: one without it writes the rows.
+        use sqlx::ConnectOptions;
+        let url = TestEnv::url_in(env.dir.path());
+        let mut conn = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .foreign_keys(false)
+            .connect()
+            .await
+            .unwrap();
+        for statement in &statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    let report = check(&env).await;
+    let orphaned: Vec<String> = report
+        .failures
+        .iter()
+        .filter(|f| f.check == "V6" && f.message.contains("a run that does not exist"))
+        .filter_map(|f| f.run.clone())
+        .collect();
+    assert_eq!(orphaned, ghosts, "{:?}", report.failures);
 }

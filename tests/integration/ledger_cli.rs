@@ -321,6 +321,7 @@ async fn checkpoints_are_time_stamped_and_copied_and_a_foreign_token_is_v3() {
         presented,
         tsa_ca: Some(tsa.ca.clone()),
         anchor_dir: None,
+        since: None,
     };
     let report = verify::verify(
         &env.store,

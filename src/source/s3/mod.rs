@@ -15,7 +15,7 @@
 //! mistaken for a local file of the same relative path. An object already stored with the same
 //! source and SHA-256 is skipped, as a local file is: a media object whose key, size, ETag and
 //! version are unchanged is not stored again. A sidecar's ETag is stored with it
-//! (`EvidenceStore::known_objects`), so one listed again with the same key and ETag is not even
+//! (`EvidenceStore::known_objects_among`), so one listed again with the same key and ETag is not even
 //! read; one whose ETag changed is read, and stored again only if its bytes did change.
 //!
 //! Credentials come from `object_store`'s AWS chain (environment variables, web identity,
@@ -45,8 +45,8 @@ use listing::list_objects;
 
 use super::batch::{KnownObject, ObjectListing};
 use super::import::{
-    ExportFile, FileRead, Hashed, ImportOutcome, ImportSettings, Importer, Rejected, Rejection,
-    export_conversation_in, export_media, export_name_kind, parse_export_json,
+    ExportFile, FileRead, Hashed, ImportOutcome, ImportSettings, Importer, KNOWN_LOOKUP, Rejected,
+    Rejection, export_conversation_in, export_media, export_name_kind, parse_export_json,
 };
 use super::sink::EvidenceStore;
 use crate::error::{Error, Result};
@@ -210,9 +210,6 @@ pub async fn import_bucket(
     tracing::info!("{url}: {} objects listed", objects.len());
 
     let mut import = Importer::begin(store).await?;
-    // What was stored before this import: an object that is stored already is skipped by it.
-    let known = import.known.clone();
-    let known_objects = store.known_objects().await?;
     let reader = ObjectReader {
         bucket: &*bucket,
         settings,
@@ -220,33 +217,48 @@ pub async fn import_bucket(
         hashing: Semaphore::new(how.hash_concurrency.max(1)),
         received: Timestamp::now(),
     };
-    // Objects are read CONCURRENT_READS at a time (hashed ones fewer, `hashing`) and taken in
-    // key order, one at a time, so that no more than that many are held at once.
-    let mut reads = futures_util::stream::iter(objects)
-        .map(|meta| {
-            let step = classify(url, &meta, how.hash_media, &known, &known_objects);
-            reader.read(url, meta, step)
-        })
-        .buffered(CONCURRENT_READS);
     let mut objects_read = 0;
-    while let Some((source, read, fetched)) = reads.next().await {
-        objects_read += usize::from(fetched);
-        let read = match read {
-            // A sidecar is known by its bytes' hash, so it is read before it can be skipped.
-            Ok(FileRead::Parsed(parsed)) if import.known.contains(&parsed.stored_as()) => {
-                Ok(FileRead::Unchanged(parsed.stored_as().1))
+    let mut objects = objects.into_iter().peekable();
+    while objects.peek().is_some() {
+        // What is stored is asked KNOWN_LOOKUP objects at a time, after writing what is
+        // batched, as an import of files does: nothing held grows with the stored history.
+        let chunk: Vec<ObjectMeta> = objects.by_ref().take(KNOWN_LOOKUP).collect();
+        import.flush(store).await?;
+        let sources: Vec<String> = chunk
+            .iter()
+            .map(|meta| url.object(meta.location.as_ref()))
+            .collect();
+        import.known = store.known_inputs_among(&sources).await?;
+        // What was stored before this import: an object that is stored already is skipped.
+        let known = import.known.clone();
+        let known_objects = store.known_objects_among(&sources).await?;
+        // Objects are read CONCURRENT_READS at a time (hashed ones fewer, `hashing`) and taken
+        // in key order, one at a time, so that no more than that many are held at once.
+        let mut reads = futures_util::stream::iter(chunk)
+            .map(|meta| {
+                let step = classify(url, &meta, how.hash_media, &known, &known_objects);
+                reader.read(url, meta, step)
+            })
+            .buffered(CONCURRENT_READS);
+        while let Some((source, read, fetched)) = reads.next().await {
+            objects_read += usize::from(fetched);
+            let read = match read {
+                // A sidecar is known by its bytes' hash, so it is read before it can be skipped.
+                Ok(FileRead::Parsed(parsed)) if import.known.contains(&parsed.stored_as()) => {
+                    Ok(FileRead::Unchanged(parsed.stored_as().1))
+                }
+                read => read,
+            };
+            let path = PathBuf::from(&source);
+            // Only NDJSON files are streamed, and no object of a bucket is read as one.
+            if let Some(input) = import.take(store, &path, &source, read).await? {
+                import.outcome.rejected.push(Rejection {
+                    path,
+                    message: format!("not read: a stream of kind {}", input.kind),
+                });
             }
-            read => read,
-        };
-        let path = PathBuf::from(&source);
-        // Only NDJSON files are streamed, and no object of a bucket is read as one.
-        if let Some(input) = import.take(store, &path, &source, read).await? {
-            import.outcome.rejected.push(Rejection {
-                path,
-                message: format!("not read: a stream of kind {}", input.kind),
-            });
+            progress.done.fetch_add(1, Ordering::Relaxed);
         }
-        progress.done.fetch_add(1, Ordering::Relaxed);
     }
     let mut outcome = import.finish(store).await?;
     outcome.objects_read = objects_read;

@@ -396,23 +396,6 @@ impl Store {
         &self.pool
     }
 
-    /// Every (source, sha256) pair already stored: the importer skips those files, which is
-    /// what makes re-importing a tree a no-op.
-    pub(crate) async fn known_inputs(&self) -> Result<HashSet<(String, String)>> {
-        let rows = sqlx::query("SELECT source, sha256 FROM raw_inputs")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("reading known raw inputs"))?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get(0).map_err(db("reading raw input"))?,
-                    row.try_get(1).map_err(db("reading raw input"))?,
-                ))
-            })
-            .collect()
-    }
-
     /// The stored (source, sha256) pairs of `sources`, looked up through the `(source,
     /// sha256)` unique index a thousand sources at a time.
     pub(crate) async fn known_inputs_among(
@@ -441,31 +424,43 @@ impl Store {
         Ok(known)
     }
 
-    /// The inputs read from an object store, by (source, ETag). An object listed first and
-    /// hashed later has both rows: they are read hashed last, so the map keeps the hashed one.
-    pub(crate) async fn known_objects(
+    /// The inputs of `sources` read from an object store, by (source, ETag), looked up
+    /// through the `(source, sha256)` unique index a thousand sources at a time. An object
+    /// listed first and hashed later has both rows: they are read hashed last, so the map
+    /// keeps the hashed one.
+    pub(crate) async fn known_objects_among(
         &self,
+        sources: &[String],
     ) -> Result<std::collections::HashMap<(String, String), KnownObject>> {
-        let rows = sqlx::query(
-            "SELECT r.source, o.etag, r.sha256, o.content_hashed FROM object_listings o JOIN raw_inputs r ON r.id = o.raw_input_id ORDER BY o.content_hashed, r.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading known objects"))?;
-        rows.iter()
-            .map(|row| {
-                let get =
-                    |i| -> Result<String> { row.try_get(i).map_err(db("reading a known object")) };
-                let content_hashed: i64 = row.try_get(3).map_err(db("reading a known object"))?;
-                Ok((
-                    (get(0)?, get(1)?),
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        let mut known = std::collections::HashMap::new();
+        for chunk in sources.chunks(1_000) {
+            let mut query = statement::Statement::new(
+                "SELECT r.source, o.etag, r.sha256, o.content_hashed FROM object_listings o JOIN raw_inputs r ON r.id = o.raw_input_id WHERE r.source IN ",
+                &conn,
+            );
+            query.push_list(chunk.iter().cloned());
+            query.push(" ORDER BY o.content_hashed, r.id");
+            let rows: Vec<(String, String, String, i64)> = query
+                .build_query_as()?
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading known objects"))?;
+            for (source, etag, sha256, content_hashed) in rows {
+                known.insert(
+                    (source, etag),
                     KnownObject {
-                        sha256: get(2)?,
+                        sha256,
                         content_hashed: content_hashed != 0,
                     },
-                ))
-            })
-            .collect()
+                );
+            }
+        }
+        Ok(known)
     }
 
     /// The record rejections of stored inputs, by (source, sha256), so that re-importing an

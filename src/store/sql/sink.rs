@@ -14,16 +14,15 @@ use crate::time::Timestamp;
 impl EvidenceStore for Store {
     type Streamed = StreamedInput;
 
-    async fn known_inputs(&self) -> Result<HashSet<(String, String)>> {
-        Store::known_inputs(self).await
-    }
-
     async fn known_inputs_among(&self, sources: &[String]) -> Result<HashSet<(String, String)>> {
         Store::known_inputs_among(self, sources).await
     }
 
-    async fn known_objects(&self) -> Result<HashMap<(String, String), KnownObject>> {
-        Store::known_objects(self).await
+    async fn known_objects_among(
+        &self,
+        sources: &[String],
+    ) -> Result<HashMap<(String, String), KnownObject>> {
+        Store::known_objects_among(self, sources).await
     }
 
     async fn stored_record_rejections(&self) -> Result<HashMap<(String, String), Vec<String>>> {
