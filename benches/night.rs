@@ -18,7 +18,9 @@
 //! and `openssl dgst -sha256` over every file the import hashed. Our times are printed as
 //! ratios to them: those are what to compare between machines, whose wall clocks differ.
 //! The history part runs `--history` nights one after the other into one database and prints
-//! the last night's import and audit as ratios to the first's (flat cost: near 1).
+//! the last night's import and audit as ratios to the first's (flat cost: near 1), then
+//! `ledger verify` over every night, in full and `--since` the checkpoint of the night before
+//! the last, as ratios to the verify after the first night.
 //! The pull part pulls a night from the simulator over loopback and prints requests per
 //! conversation and the hours a 1,000,000-conversation night needs at 300 requests a minute.
 
@@ -463,6 +465,7 @@ fn history(scratch: &Path, nights: usize, n: usize) {
     std::fs::create_dir_all(&dir).expect("scratch");
     let db = dir.join("history.db");
     let mut first: Option<NightCost> = None;
+    let mut first_verify: Option<Measured> = None;
     println!();
     println!("{nights} nights of {n} conversations into one database:");
     for night in 0..nights {
@@ -481,6 +484,12 @@ fn history(scratch: &Path, nights: usize, n: usize) {
                 database_bytes(&db) as f64 / 1e6
             );
         }
+        if night == 0 {
+            first_verify = Some(measure(
+                recaudit(&db).arg("ledger").arg("verify"),
+                "ledger verify",
+            ));
+        }
         match &first {
             None => first = Some(cost),
             Some(first) if night + 1 == nights => println!(
@@ -492,10 +501,29 @@ fn history(scratch: &Path, nights: usize, n: usize) {
         }
     }
     let verify = measure(recaudit(&db).arg("ledger").arg("verify"), "ledger verify");
+    // The checkpoint of the night before, as the anchor directory kept it.
+    let kept = dir.join(format!("history.checkpoints/{}.note", nights - 1));
+    let since = measure(
+        recaudit(&db)
+            .arg("ledger")
+            .arg("verify")
+            .arg("--since")
+            .arg(&kept),
+        "ledger verify --since",
+    );
+    let after_one = first_verify.map_or(f64::NAN, |m| m.seconds);
     println!(
-        "ledger verify over {nights} nights: {:.2} s ({:.0} MiB)",
+        "ledger verify over {nights} nights: {:.2} s ({:.0} MiB), {:.2}x the verify after night 1",
         verify.seconds,
-        verify.peak_kib as f64 / 1024.0
+        verify.peak_kib as f64 / 1024.0,
+        verify.seconds / after_one
+    );
+    println!(
+        "ledger verify --since night {}: {:.2} s ({:.0} MiB), {:.2}x the verify after night 1",
+        nights - 1,
+        since.seconds,
+        since.peak_kib as f64 / 1024.0,
+        since.seconds / after_one
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
