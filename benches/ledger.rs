@@ -173,7 +173,7 @@ fn main() {
     assert!(
         signer
             .verifier()
-            .verify_checkpoint(&built.note, ORIGIN)
+            .verify_checkpoint(&built.append.note, ORIGIN)
             .is_ok()
     );
     report(

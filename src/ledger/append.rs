@@ -20,17 +20,28 @@ pub struct Entry {
     pub(crate) leaf: Hash,
 }
 
-/// Everything a run appends to the ledger.
+/// Everything a run appends to the ledger, but its input and finding records, which are
+/// stored page by page as they are built (see `super::seal::append_run`) and not kept.
 #[derive(Debug, Clone)]
 pub struct RunAppend {
     pub index: u64,
-    pub inputs: Vec<Entry>,
-    pub findings: Vec<Entry>,
+    /// How many input records the run has.
+    pub inputs: u64,
+    /// How many finding records the run has.
+    pub findings: u64,
     pub run_record: Vec<u8>,
     pub(crate) run_leaf: Hash,
     pub checkpoint: Checkpoint,
     /// The signed checkpoint note.
     pub note: String,
+}
+
+/// A run's records built in memory: [`build`]'s answer, for tests and benchmarks.
+#[derive(Debug, Clone)]
+pub struct BuiltRun {
+    pub inputs: Vec<Entry>,
+    pub findings: Vec<Entry>,
+    pub append: RunAppend,
 }
 
 /// Where the log stands before the run.
@@ -41,32 +52,82 @@ pub struct LogState<'a> {
     pub supersedes: Option<String>,
 }
 
-/// Builds the run's records, the run record and the signed checkpoint.
-pub fn build(
-    state: LogState<'_>,
-    signer: &NoteSigner,
+/// A tree of a run's records as the run record commits to it: its size and root. Built leaf
+/// by leaf, so that no page of records has to stay in memory once it is stored.
+#[derive(Debug, Default)]
+pub(crate) struct TreeHead {
+    frontier: Frontier,
+}
+
+impl TreeHead {
+    pub(crate) fn push(&mut self, entry: &Entry) {
+        self.frontier.push(entry.leaf);
+    }
+
+    /// The seq the next record of the tree takes.
+    pub(crate) fn next_seq(&self) -> usize {
+        self.frontier.size() as usize
+    }
+}
+
+/// The input records of `inputs`, the first taking `first_seq`.
+pub(crate) fn input_entries(
     run: &RunRecord,
+    first_seq: usize,
     inputs: &[InputFacts],
-    findings: &[Finding],
-) -> Result<RunAppend, RecordError> {
-    let input_entries = inputs
-        .iter()
-        .enumerate()
+) -> Result<Vec<Entry>, RecordError> {
+    (first_seq..)
+        .zip(inputs)
         .map(|(seq, input)| entry(seq, input_record(&run.run_id, seq, input)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let finding_entries = findings
-        .iter()
-        .enumerate()
+        .collect()
+}
+
+/// The finding records of `findings`, the first taking `first_seq`.
+pub(crate) fn finding_entries(
+    run: &RunRecord,
+    first_seq: usize,
+    findings: &[Finding],
+) -> Result<Vec<Entry>, RecordError> {
+    (first_seq..)
+        .zip(findings)
         .map(|(seq, finding)| {
             entry(
                 seq,
                 finding_record(&run.run_id, &run.rule_set, seq, finding),
             )
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let inputs_root = merkle::root(&input_entries.iter().map(|e| e.leaf).collect::<Vec<_>>());
-    let findings_root = merkle::root(&finding_entries.iter().map(|e| e.leaf).collect::<Vec<_>>());
+        .collect()
+}
 
+/// Builds the run's records, the run record and the signed checkpoint, in memory.
+pub fn build(
+    state: LogState<'_>,
+    signer: &NoteSigner,
+    run: &RunRecord,
+    inputs: &[InputFacts],
+    findings: &[Finding],
+) -> Result<BuiltRun, RecordError> {
+    let input_entries = input_entries(run, 0, inputs)?;
+    let finding_entries = finding_entries(run, 0, findings)?;
+    let (mut inputs_head, mut findings_head) = (TreeHead::default(), TreeHead::default());
+    input_entries.iter().for_each(|e| inputs_head.push(e));
+    finding_entries.iter().for_each(|e| findings_head.push(e));
+    let append = close_run(state, signer, run, &inputs_head, &findings_head)?;
+    Ok(BuiltRun {
+        inputs: input_entries,
+        findings: finding_entries,
+        append,
+    })
+}
+
+/// The run record over both trees, and the signed checkpoint of the log it extends.
+pub(crate) fn close_run(
+    state: LogState<'_>,
+    signer: &NoteSigner,
+    run: &RunRecord,
+    inputs: &TreeHead,
+    findings: &TreeHead,
+) -> Result<RunAppend, RecordError> {
     let index = state.frontier.size();
     let run_record = record::encode(
         &RUN,
@@ -77,10 +138,10 @@ pub fn build(
             run.window_start.clone(),
             run.window_end.clone(),
             run.completed.clone(),
-            input_entries.len().to_string(),
-            hex::encode(inputs_root),
-            finding_entries.len().to_string(),
-            hex::encode(findings_root),
+            inputs.frontier.size().to_string(),
+            hex::encode(inputs.frontier.root()),
+            findings.frontier.size().to_string(),
+            hex::encode(findings.frontier.root()),
             if run.manifest_sha256.is_empty() {
                 "none".to_string()
             } else {
@@ -106,8 +167,8 @@ pub fn build(
     let note = signer.sign(&checkpoint);
     Ok(RunAppend {
         index,
-        inputs: input_entries,
-        findings: finding_entries,
+        inputs: inputs.frontier.size(),
+        findings: findings.frontier.size(),
         run_record,
         run_leaf,
         checkpoint,

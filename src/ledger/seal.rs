@@ -3,12 +3,12 @@
 //! [`append_run`] reads the log through the run's [`RunTransaction`], re-hashes every run
 //! record from its bytes (never from stored hashes), checks the newest checkpoint against them
 //! with the ledger key and checks every checkpoint kept outside the database, then builds the
-//! run's records ([`super::append::build`], pure) and hands them to the store to insert. If
+//! run's records a page at a time (`super::append`, pure) and hands each page to the store. If
 //! any check fails nothing is written and the caller's transaction rolls back: a truncated or
 //! damaged ledger is never sealed under a fresh, valid signature.
 
 use super::Ledger;
-use super::append::{self, LogState, RunAppend};
+use super::append::{self, Entry, LogState, RunAppend, TreeHead};
 use super::merkle::{self, Frontier};
 use super::note::Checkpoint;
 use crate::audit::Finding;
@@ -28,7 +28,6 @@ pub(crate) async fn append_run(
     check_outside_checkpoints(known, &frontier, &leaves)?;
     check_newest_checkpoint(tx, ledger, &frontier).await?;
 
-    let inputs = tx.run_inputs(&run.run_id).await?;
     // A run over the same window as an earlier one is that run's correction.
     let supersedes = tx.newest_run_over(run).await?;
     let state = LogState {
@@ -36,24 +35,33 @@ pub(crate) async fn append_run(
         frontier,
         supersedes,
     };
-    let appended = append::build(state, &ledger.signer, run, &inputs, findings).map_err(|e| {
-        Error::Unledgerable {
-            run: run.run_id.clone(),
-            source: Box::new(e),
-        }
-    })?;
-
-    for (tree, entries) in [
-        (Tree::Inputs, &appended.inputs),
-        (Tree::Findings, &appended.findings),
-    ] {
-        let rows = entries.iter().map(|e| EntryRow {
-            seq: e.seq,
-            record: &e.record,
-            leaf: &e.leaf,
-        });
-        tx.insert_ledger_entries(&run.run_id, tree, rows).await?;
+    let unledgerable = |e| Error::Unledgerable {
+        run: run.run_id.clone(),
+        source: Box::new(e),
+    };
+    // Records are built, stored and dropped a page at a time: the trees keep only their
+    // frontiers, so a night of a million findings does not hold a million records.
+    let mut inputs_head = TreeHead::default();
+    let mut after = 0;
+    loop {
+        let page = tx
+            .run_inputs_page(&run.run_id, after, LEDGER_PAGE as i64)
+            .await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        let facts: Vec<_> = page.into_iter().map(|(_, input)| input).collect();
+        let entries =
+            append::input_entries(run, inputs_head.next_seq(), &facts).map_err(unledgerable)?;
+        store_entries(tx, run, Tree::Inputs, &entries, &mut inputs_head).await?;
     }
+    let mut findings_head = TreeHead::default();
+    for page in findings.chunks(LEDGER_PAGE) {
+        let entries =
+            append::finding_entries(run, findings_head.next_seq(), page).map_err(unledgerable)?;
+        store_entries(tx, run, Tree::Findings, &entries, &mut findings_head).await?;
+    }
+    let appended = append::close_run(state, &ledger.signer, run, &inputs_head, &findings_head)
+        .map_err(unledgerable)?;
     tx.insert_run_record(
         appended.index,
         &run.run_id,
@@ -64,6 +72,26 @@ pub(crate) async fn append_run(
     tx.insert_checkpoint(appended.checkpoint.size, appended.note.as_bytes())
         .await?;
     Ok(appended)
+}
+
+/// Records built and stored at a time.
+const LEDGER_PAGE: usize = 2_000;
+
+async fn store_entries(
+    tx: &mut RunTransaction,
+    run: &RunRecord,
+    tree: Tree,
+    entries: &[Entry],
+    head: &mut TreeHead,
+) -> Result<()> {
+    let rows = entries.iter().map(|e| EntryRow {
+        seq: e.seq,
+        record: &e.record,
+        leaf: &e.leaf,
+    });
+    tx.insert_ledger_entries(&run.run_id, tree, rows).await?;
+    entries.iter().for_each(|e| head.push(e));
+    Ok(())
 }
 
 /// The position the next run record takes in the log and the root (hex) of the log it

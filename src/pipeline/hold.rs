@@ -365,7 +365,8 @@ where
             &body,
         )
         .await?;
-    let reports = hold_reports(&entry.run_id, matter, &body)?;
+    let dir = reports_dir.join(&entry.run_id);
+    let reports = hold_reports(&entry.run_id, matter, &body, &dir)?;
     entry.manifest_sha256 = reports.manifest_sha256();
     let inputs = BTreeSet::from([raw_input_id]);
     let appended = seal_entry(&mut tx, ledger, &known, &entry, &inputs).await?;
@@ -381,8 +382,7 @@ where
     })
     .await?;
     tx.commit().await?;
-    let dir = reports_dir.join(&entry.run_id);
-    let anchors = super::publish(store, ledger, &reports, &dir, &[], &appended).await?;
+    let anchors = super::publish(store, ledger, &reports, &[], &appended).await?;
     Ok(HoldOutcome {
         dir,
         sha256: sha256_hex(&body),
@@ -394,12 +394,13 @@ where
 }
 
 /// A hold entry's reports: the document as `hold.json` and the manifest.
-fn hold_reports(entry: &str, matter: &str, document: &[u8]) -> Result<report::ReportSet> {
-    report::render_documents(
-        entry,
-        matter,
-        vec![("hold.json".to_string(), document.to_vec())],
-    )
+fn hold_reports(
+    entry: &str,
+    matter: &str,
+    document: &[u8],
+    target: &Path,
+) -> Result<report::ReportSet> {
+    report::render_documents(entry, matter, &[("hold.json", document)], target)
 }
 
 /// Regenerates the reports of the hold entry `entry_id` (`hold.json`), checking its manifest.
@@ -414,7 +415,8 @@ pub(crate) async fn regenerate_hold(
             "ledger entry {entry_id} has the hold rule set but no legal hold row"
         ))
     })?;
-    let reports = hold_reports(entry_id, &row.matter, &row.document)?;
+    let dir = reports_dir.join(entry_id);
+    let reports = hold_reports(entry_id, &row.matter, &row.document, &dir)?;
     let sha = reports.manifest_sha256();
     if sha != entry.manifest_sha256 {
         return Err(Error::ReportMismatch(format!(
@@ -422,8 +424,7 @@ pub(crate) async fn regenerate_hold(
             row.matter, row.version, entry.manifest_sha256
         )));
     }
-    let dir = reports_dir.join(entry_id);
-    reports.write_to(&dir)?;
+    reports.write_to()?;
     super::write_sealing_checkpoint(store, &entry, &dir).await?;
     Ok(dir)
 }
@@ -628,7 +629,8 @@ async fn seal_matter_report(
         interactions: findings.iter().map(|f| f.interaction.clone()).collect(),
         scope,
     };
-    let reports = report::render(run, findings, Some(&snapshot.scope))?;
+    let dir = request.reports_dir.join(&entry.run_id);
+    let reports = report::render(run, findings, Some(&snapshot.scope), &dir)?;
     entry.manifest_sha256 = reports.manifest_sha256();
     let body = document_bytes(&snapshot, "the matter report snapshot")?;
     let source = format!("matter/{}/v{}/{}", hold.matter, hold.version, run.run_id);
@@ -656,8 +658,7 @@ async fn seal_matter_report(
     })
     .await?;
     tx.commit().await?;
-    let dir = request.reports_dir.join(&entry.run_id);
-    let anchors = super::publish(store, ledger, &reports, &dir, request.only, &appended).await?;
+    let anchors = super::publish(store, ledger, &reports, request.only, &appended).await?;
     Ok(MatterOutcome {
         entry: entry.run_id,
         audit_run: run.run_id.clone(),
@@ -695,7 +696,8 @@ pub(crate) async fn regenerate_matter(
         .into_iter()
         .filter(|f| wanted.contains(f.interaction.as_str()))
         .collect();
-    let reports = report::render(&run, &findings, Some(&snapshot.scope))?;
+    let dir = reports_dir.join(entry_id);
+    let reports = report::render(&run, &findings, Some(&snapshot.scope), &dir)?;
     let sha = reports.manifest_sha256();
     if sha != entry.manifest_sha256 {
         return Err(Error::ReportMismatch(format!(
@@ -703,8 +705,7 @@ pub(crate) async fn regenerate_matter(
             snapshot.matter, entry.manifest_sha256
         )));
     }
-    let dir = reports_dir.join(entry_id);
-    reports.write_only(&dir, only)?;
+    reports.write_only(only)?;
     super::write_sealing_checkpoint(store, &entry, &dir).await?;
     Ok(MatterOutcome {
         entry: entry_id.to_string(),

@@ -2,8 +2,9 @@
 //! and its ledger records stored in one transaction, then the report files and the anchors.
 //!
 //! The reports are rendered before the run is committed, because the run (and its ledger run
-//! record) stores the SHA-256 of `manifest.json`; they are written to disk after the commit. A
-//! crash in between leaves a stored run without files on disk, which
+//! record) stores the SHA-256 of `manifest.json`: into a staging folder beside the report
+//! folder, hashed as they are written, and renamed into the report folder after the commit. A
+//! crash in between leaves a stored run without files in its folder, which
 //! `recaudit report --run ID` regenerates byte for byte.
 
 pub mod hold;
@@ -249,18 +250,18 @@ pub async fn seal_audit_with(
         what: "the run's report context".into(),
         source: Some(Box::new(e)),
     })?;
-    let reports = report::render(&run, &findings, None)?;
+    let report_dir = reports_dir.join(&run.run_id);
+    let reports = report::render(&run, &findings, None, &report_dir)?;
     run.manifest_sha256 = reports.manifest_sha256();
+    // What the terminal shows is the summary.md the run seals.
+    let summary = String::from_utf8_lossy(&reports.read("summary.md")?).into_owned();
     let appended = store_run(&mut tx, ledger, &known, &run, &raw_inputs, &findings).await?;
     crate::failpoint::hit("before-commit");
     tx.commit().await?;
     drop(_import_lock);
-    let report_dir = reports_dir.join(&run.run_id);
-    let anchors = publish(store, ledger, &reports, &report_dir, &[], &appended).await?;
+    let anchors = publish(store, ledger, &reports, &[], &appended).await?;
     Ok(AuditOutcome {
-        // What the terminal shows is the summary.md the run sealed.
-        summary: String::from_utf8_lossy(reports.get("summary.md").unwrap_or_default())
-            .into_owned(),
+        summary,
         tally: Tally::of(&findings),
         partial: coverage.partial,
         run,
@@ -271,18 +272,17 @@ pub async fn seal_audit_with(
 }
 
 /// After a sealed entry (a run, a hold version, a matter report) is committed: writes its
-/// reports (those in `only`, all when empty) and the checkpoint that seals them into `dir`,
-/// then anchors the checkpoint.
+/// reports (those in `only`, all when empty) and the checkpoint that seals them into their
+/// folder, then anchors the checkpoint.
 pub(crate) async fn publish(
     store: &Store,
     ledger: &Ledger,
     reports: &report::ReportSet,
-    dir: &Path,
     only: &[&str],
     appended: &RunAppend,
 ) -> Result<AnchorOutcome> {
-    reports.write_only(dir, only)?;
-    report::write_checkpoint_note(dir, appended.note.as_bytes())?;
+    reports.write_only(only)?;
+    report::write_checkpoint_note(reports.target(), appended.note.as_bytes())?;
     Ok(anchor::anchor_checkpoint(
         store,
         &ledger.settings,
@@ -409,7 +409,8 @@ pub async fn regenerate_only(
         _ => {}
     }
     let findings = load_findings(store, run_id).await?;
-    let reports = report::render(&run, &findings, None)?;
+    let dir = reports_dir.join(&run.run_id);
+    let reports = report::render(&run, &findings, None, &dir)?;
     let sha = reports.manifest_sha256();
     if sha != run.manifest_sha256 {
         return Err(Error::ReportMismatch(format!(
@@ -417,8 +418,7 @@ pub async fn regenerate_only(
             run.manifest_sha256, run.software
         )));
     }
-    let dir = reports_dir.join(&run.run_id);
-    reports.write_only(&dir, only)?;
+    reports.write_only(only)?;
     write_sealing_checkpoint(store, &run, &dir).await?;
     Ok(dir)
 }

@@ -30,10 +30,12 @@
 //! tree (`<recordingId>.<ext>`); SHA256 holds their hashes. HOLDFLAGS is present only in a
 //! matter's report.
 
+use std::io::Write;
+
 use super::tables::{BOM, agent_names, all_recording_ids, hold_flags, local_parts, utc_cell};
 use super::view::{ReportData, local_day};
 use crate::audit::Finding;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Field delimiter, ASCII 20 (DC4).
 pub(crate) const DELIMITER: char = '\u{14}';
@@ -92,10 +94,18 @@ fn field(value: &str) -> String {
     out
 }
 
-fn line(values: &[String], out: &mut String) {
+fn line(values: &[String], out: &mut dyn Write) -> Result<()> {
     let fields: Vec<String> = values.iter().map(|v| field(v)).collect();
-    out.push_str(&fields.join(&DELIMITER.to_string()));
-    out.push_str("\r\n");
+    let mut text = fields.join(&DELIMITER.to_string());
+    text.push_str("\r\n");
+    out.write_all(text.as_bytes()).map_err(write_error)
+}
+
+fn write_error(source: std::io::Error) -> Error {
+    Error::Render {
+        what: "report findings.dat".into(),
+        source: Some(Box::new(source)),
+    }
 }
 
 /// The control-number prefix: the matter's id, else the run's, as letters, digits and `-`.
@@ -156,20 +166,28 @@ fn record(data: &ReportData<'_>, control: &str, f: &Finding) -> Vec<String> {
     values
 }
 
-/// findings.dat (see the module documentation).
+/// findings.dat in memory.
+#[cfg(test)]
 pub(crate) fn render(data: &ReportData<'_>) -> Result<Vec<u8>> {
-    let mut out = String::from(BOM);
+    let mut out = Vec::new();
+    write(data, &mut out)?;
+    Ok(out)
+}
+
+/// Writes findings.dat (see the module documentation) into `out`.
+pub(crate) fn write(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
+    out.write_all(BOM.as_bytes()).map_err(write_error)?;
     let mut header: Vec<String> = FIELDS.iter().map(ToString::to_string).collect();
     if data.matter.is_some() {
         header.push("HOLDFLAGS".to_string());
     }
-    line(&header, &mut out);
+    line(&header, out)?;
     let prefix = prefix(data);
     for (n, f) in data.reading_order().into_iter().enumerate() {
         let control = format!("{prefix}-{:06}", n + 1);
-        line(&record(data, &control, f), &mut out);
+        line(&record(data, &control, f), out)?;
     }
-    Ok(out.into_bytes())
+    Ok(())
 }
 
 /// Reads a DAT file as this module writes it back into rows of values (newlines restored);

@@ -4,6 +4,10 @@
 //! set has a `manifest.json` listing every file with its size and SHA-256; `report.pdf`
 //! (`pdf`) and `checkpoint.note` are written beside a set, outside it.
 //!
+//! Files are rendered into a staging folder beside the run's report folder as they are
+//! produced (`stage`), hashed on the way, and renamed into the report folder only when the
+//! entry they belong to is committed: memory holds a file's hash, never its bytes.
+//!
 //! Reports are a pure function of the stored run, its findings and the context frozen with it
 //! (`view::ReportContext`): no wall-clock time other than the run's stored times, a stable row
 //! order, integers instead of floats. A run is always rendered with the set it was sealed with
@@ -13,10 +17,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use serde::{Serialize, Serializer};
 
 use crate::audit::coverage::Coverage;
 use crate::audit::{Finding, Reason, Status};
@@ -27,6 +30,7 @@ mod certificate;
 mod dat;
 mod html;
 pub(crate) mod pdf;
+mod stage;
 mod summary;
 mod tables;
 pub(crate) mod view;
@@ -41,11 +45,26 @@ pub use view::{HoldFlag, HoldFlagKind, MatterScope, ReportContext, ReportOptions
 /// Exceptions listed in summary.md; the full list is always in the CSV and JSON files.
 const SUMMARY_EXCEPTION_ROWS: usize = 200;
 
-/// The rendered files of one run, in memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The rendered files of one run, staged on disk until they are published (see `stage`).
+#[derive(Debug)]
 pub(crate) struct ReportSet {
-    /// (file name, bytes), sorted by name; includes `manifest.json`.
-    pub(crate) files: Vec<(String, Vec<u8>)>,
+    /// Every file, `manifest.json` included, sorted by name.
+    stage: stage::Stage,
+}
+
+/// A sequence serialized as it is produced, so that a document of a million rows is written
+/// row by row instead of being built first.
+struct Rows<F>(F);
+
+impl<F, I> Serialize for Rows<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
 }
 
 /// Counts per status and reason.
@@ -120,7 +139,8 @@ impl Tally {
 }
 
 #[derive(Serialize)]
-struct FindingsDocument<'a> {
+#[serde(bound(serialize = "Rows<F>: Serialize"))]
+struct FindingsDocument<'a, F> {
     run: &'a str,
     window: Window<'a>,
     as_of: &'a str,
@@ -128,7 +148,7 @@ struct FindingsDocument<'a> {
     rule_set: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     coverage: Option<Coverage>,
-    findings: Vec<FindingRow<'a>>,
+    findings: Rows<F>,
 }
 
 #[derive(Serialize)]
@@ -173,30 +193,35 @@ impl<'a> From<&'a Finding> for FindingRow<'a> {
 }
 
 #[derive(Serialize)]
-struct ManifestEntry {
-    name: String,
-    bytes: usize,
-    sha256: String,
+struct ManifestEntry<'a> {
+    name: &'a str,
+    bytes: u64,
+    sha256: &'a str,
 }
 
 /// Renders every report file of a run with the report set it was sealed with (a matter's report
-/// with `matter`). The run's `manifest_sha256` is ignored (it is what this computes).
+/// with `matter`), staged for the report folder `target`. The run's `manifest_sha256` is
+/// ignored (it is what this computes).
 pub(crate) fn render(
     run: &RunRecord,
     findings: &[Finding],
     matter: Option<&MatterScope>,
+    target: &Path,
 ) -> Result<ReportSet> {
     match run.report_set {
-        view::REPORT_SET_V1 if matter.is_none() => render_v1(run, findings),
+        view::REPORT_SET_V1 if matter.is_none() => render_v1(run, findings, target),
         view::REPORT_SET_V2 => {
             let context: ReportContext =
                 serde_json::from_str(&run.report_context).map_err(|e| {
                     Error::Corrupt(format!("the report context of run {}: {e}", run.run_id))
                 })?;
-            render_v2(ReportData {
-                matter,
-                ..ReportData::of(run, &context, findings)
-            })
+            render_v2(
+                ReportData {
+                    matter,
+                    ..ReportData::of(run, &context, findings)
+                },
+                target,
+            )
         }
         view::REPORT_SET_V1 => Err(Error::Usage(format!(
             "run {} was sealed with report set 1, before matters existed, and its reports are kept exactly as they were; a matter report needs a run of report set 2: audit the window again (`recaudit audit` or `recaudit run`) and report the matter over the new run",
@@ -210,23 +235,16 @@ pub(crate) fn render(
 }
 
 /// Report set 2: the reviewer's files (see the module documentation).
-fn render_v2(data: ReportData<'_>) -> Result<ReportSet> {
-    let files = vec![
-        (
-            "certificate.txt".to_string(),
-            certificate::render(&data)?.into_bytes(),
-        ),
-        ("findings.csv".to_string(), tables::csv(&data)?),
-        ("findings.dat".to_string(), dat::render(&data)?),
-        ("findings.json".to_string(), tables::json(&data)?),
-        ("report.html".to_string(), html::render(&data)?.into_bytes()),
-        (
-            "summary.md".to_string(),
-            summary::markdown(&data)?.into_bytes(),
-        ),
-    ];
+fn render_v2(data: ReportData<'_>, target: &Path) -> Result<ReportSet> {
+    let mut stage = stage::Stage::new(target)?;
+    stage.bytes("certificate.txt", certificate::render(&data)?.as_bytes())?;
+    stage.file("findings.csv", |out| tables::write_csv(&data, out))?;
+    stage.file("findings.dat", |out| dat::write(&data, out))?;
+    stage.file("findings.json", |out| tables::write_json(&data, out))?;
+    stage.bytes("report.html", html::render(&data)?.as_bytes())?;
+    stage.bytes("summary.md", summary::markdown(&data)?.as_bytes())?;
     with_manifest(
-        files,
+        stage,
         Some(view::REPORT_SET_V2),
         &data.run.run_id,
         data.matter.map(|m| m.matter.as_str()),
@@ -238,43 +256,43 @@ fn render_v2(data: ReportData<'_>) -> Result<ReportSet> {
 pub(crate) fn render_documents(
     entry: &str,
     matter: &str,
-    documents: Vec<(String, Vec<u8>)>,
+    documents: &[(&str, &[u8])],
+    target: &Path,
 ) -> Result<ReportSet> {
-    with_manifest(documents, Some(view::REPORT_SET_V2), entry, Some(matter))
+    let mut stage = stage::Stage::new(target)?;
+    for (name, bytes) in documents {
+        stage.bytes(name, bytes)?;
+    }
+    with_manifest(stage, Some(view::REPORT_SET_V2), entry, Some(matter))
 }
 
 /// Adds `manifest.json` (the report set, unless it is set 1, whose manifest never named it;
-/// the run; the matter; then every file's name, size and SHA-256) and sorts the files by name.
+/// the run; the matter; then every staged file's name, size and SHA-256, by name).
 fn with_manifest(
-    mut files: Vec<(String, Vec<u8>)>,
+    mut stage: stage::Stage,
     report_set: Option<i64>,
     run: &str,
     matter: Option<&str>,
 ) -> Result<ReportSet> {
-    files.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = Manifest {
         report_set,
         run,
         matter,
-        files: entries(&files),
+        files: stage
+            .files()
+            .iter()
+            .map(|f| ManifestEntry {
+                name: &f.name,
+                bytes: f.bytes,
+                sha256: &f.sha256,
+            })
+            .collect(),
     };
     let mut manifest_bytes =
         serde_json::to_vec_pretty(&manifest).map_err(render_error("manifest.json"))?;
     manifest_bytes.push(b'\n');
-    files.push(("manifest.json".to_string(), manifest_bytes));
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(ReportSet { files })
-}
-
-fn entries(files: &[(String, Vec<u8>)]) -> Vec<ManifestEntry> {
-    files
-        .iter()
-        .map(|(name, bytes)| ManifestEntry {
-            name: name.clone(),
-            bytes: bytes.len(),
-            sha256: hex::encode(Sha256::digest(bytes)),
-        })
-        .collect()
+    stage.bytes("manifest.json", &manifest_bytes)?;
+    Ok(ReportSet { stage })
 }
 
 #[derive(Serialize)]
@@ -284,62 +302,51 @@ struct Manifest<'a> {
     run: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     matter: Option<&'a str>,
-    files: Vec<ManifestEntry>,
+    files: Vec<ManifestEntry<'a>>,
 }
 
 /// Report set 1, byte for byte as runs sealed before report sets were versioned have it.
-fn render_v1(run: &RunRecord, findings: &[Finding]) -> Result<ReportSet> {
-    let files = vec![
-        ("findings.csv".to_string(), findings_csv(findings)?),
-        ("findings.json".to_string(), findings_json(run, findings)?),
-        (
-            "summary.md".to_string(),
-            summary_markdown(run, findings)?.into_bytes(),
-        ),
-    ];
-    with_manifest(files, None, &run.run_id, None)
+fn render_v1(run: &RunRecord, findings: &[Finding], target: &Path) -> Result<ReportSet> {
+    let mut stage = stage::Stage::new(target)?;
+    stage.file("findings.csv", |out| write_findings_csv(findings, out))?;
+    stage.file("findings.json", |out| {
+        write_findings_json(run, findings, out)
+    })?;
+    stage.bytes("summary.md", summary_markdown(run, findings)?.as_bytes())?;
+    with_manifest(stage, None, &run.run_id, None)
 }
 
 impl ReportSet {
-    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
-        self.files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.as_slice())
+    /// The bytes of a rendered file, read back from where it is staged (before publishing).
+    pub(crate) fn read(&self, name: &str) -> Result<Vec<u8>> {
+        self.stage.read(name)
     }
 
     /// SHA-256 of `manifest.json`, stored with the run.
     pub(crate) fn manifest_sha256(&self) -> String {
-        hex::encode(Sha256::digest(
-            self.get("manifest.json").unwrap_or_default(),
-        ))
+        self.stage
+            .files()
+            .iter()
+            .find(|f| f.name == "manifest.json")
+            .map(|f| f.sha256.clone())
+            .unwrap_or_default()
     }
 
-    /// Writes the files into `dir` (created if needed). Each file is written to a temporary
-    /// name and renamed, so a reader never sees a half-written report.
-    pub(crate) fn write_to(&self, dir: &Path) -> Result<()> {
-        self.write_only(dir, &[])
+    /// The report folder the files are published into.
+    pub(crate) fn target(&self) -> &Path {
+        self.stage.target()
+    }
+
+    /// Publishes every file into the report folder (created if needed), each by a rename
+    /// from the staging folder, so a reader never sees a half-written report.
+    pub(crate) fn write_to(&self) -> Result<()> {
+        self.write_only(&[])
     }
 
     /// [`ReportSet::write_to`] for the files named in `only` and `manifest.json` (all when
     /// `only` is empty).
-    pub(crate) fn write_only(&self, dir: &Path, only: &[&str]) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(Error::io("cannot create report directory", dir))?;
-        let wanted =
-            |name: &str| only.is_empty() || name == "manifest.json" || only.contains(&name);
-        for (name, bytes) in self.files.iter().filter(|(name, _)| wanted(name)) {
-            let target = dir.join(name);
-            let temporary: PathBuf = dir.join(format!(".{name}.tmp"));
-            let mut file = std::fs::File::create(&temporary)
-                .map_err(Error::io("cannot write report file", &temporary))?;
-            file.write_all(bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(Error::io("cannot write report file", &temporary))?;
-            std::fs::rename(&temporary, &target)
-                .map_err(Error::io("cannot write report file", &target))?;
-            crate::failpoint::hit("mid-report");
-        }
-        Ok(())
+    pub(crate) fn write_only(&self, only: &[&str]) -> Result<()> {
+        self.stage.publish(only)
     }
 }
 
@@ -367,7 +374,7 @@ where
     }
 }
 
-fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
+fn write_findings_json(run: &RunRecord, findings: &[Finding], out: &mut dyn Write) -> Result<()> {
     let document = FindingsDocument {
         run: &run.run_id,
         window: Window {
@@ -378,11 +385,11 @@ fn findings_json(run: &RunRecord, findings: &[Finding]) -> Result<Vec<u8>> {
         completed: &run.completed,
         rule_set: &run.rule_set,
         coverage: coverage_of(run)?,
-        findings: findings.iter().map(FindingRow::from).collect(),
+        findings: Rows(|| findings.iter().map(FindingRow::from)),
     };
-    let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error("findings.json"))?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    serde_json::to_writer_pretty(&mut *out, &document).map_err(render_error("findings.json"))?;
+    out.write_all(b"\n")
+        .map_err(|e| render_error("findings.json")(serde_json::Error::io(e)))
 }
 
 /// A cell a spreadsheet will not run as a formula: values copied from payloads that begin with
@@ -396,10 +403,10 @@ fn cell(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Lists inside a CSV cell are joined with `;` (ids and hashes never contain one).
-fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
+fn write_findings_csv(findings: &[Finding], out: &mut dyn Write) -> Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(out);
     writer
         .write_record([
             "interaction",
@@ -436,8 +443,8 @@ fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
             .map_err(render_error("findings.csv"))?;
     }
     writer
-        .into_inner()
-        .map_err(|e| render_error("findings.csv")(e.into_error()))
+        .flush()
+        .map_err(|e| render_error("findings.csv")(csv::Error::from(e)))
 }
 
 /// Text from the data (ids, names, evidence) as inert Markdown: a `|` cannot add a table column,

@@ -28,6 +28,8 @@
 //! ledger position, link template, trend), the tally, the matter with its flags, and each
 //! finding's particulars. Its keys come from structs, so their order is fixed; it ends in LF.
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use super::view::{HoldFlag, MatterScope, ReportContext, ReportData};
@@ -220,12 +222,21 @@ fn csv_row(data: &ReportData<'_>, f: &Finding) -> Vec<String> {
     row
 }
 
-/// findings.csv (see the module documentation).
+/// findings.csv in memory.
+#[cfg(test)]
 pub(crate) fn csv(data: &ReportData<'_>) -> Result<Vec<u8>> {
-    let mut out = BOM.as_bytes().to_vec();
+    let mut out = Vec::new();
+    write_csv(data, &mut out)?;
+    Ok(out)
+}
+
+/// Writes findings.csv (see the module documentation) into `out`.
+pub(crate) fn write_csv(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
+    out.write_all(BOM.as_bytes())
+        .map_err(|e| render_error("findings.csv")(csv::Error::from(e)))?;
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(&mut out);
+        .from_writer(out);
     let mut header = CSV_HEADER.to_vec();
     if data.context.interaction_link.is_some() {
         header.push("link");
@@ -243,13 +254,12 @@ pub(crate) fn csv(data: &ReportData<'_>) -> Result<Vec<u8>> {
     }
     writer
         .flush()
-        .map_err(|e| render_error("findings.csv")(csv::Error::from(e)))?;
-    drop(writer);
-    Ok(out)
+        .map_err(|e| render_error("findings.csv")(csv::Error::from(e)))
 }
 
 #[derive(Serialize)]
-struct DocumentV2<'a> {
+#[serde(bound(serialize = "super::Rows<F>: Serialize"))]
+struct DocumentV2<'a, F> {
     report_set: i64,
     run: &'a str,
     window: Window<'a>,
@@ -265,7 +275,7 @@ struct DocumentV2<'a> {
     tally: TallyDocument,
     #[serde(skip_serializing_if = "Option::is_none")]
     matter: Option<&'a MatterScope>,
-    findings: Vec<RowV2<'a>>,
+    findings: super::Rows<F>,
 }
 
 /// Counts as integers; completeness as exact text (`66.66%`), never a float.
@@ -321,8 +331,16 @@ struct RowV2<'a> {
     hold_flags: Option<Vec<&'a HoldFlag>>,
 }
 
-/// findings.json (see the module documentation).
+/// findings.json in memory.
+#[cfg(test)]
 pub(crate) fn json(data: &ReportData<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_json(data, &mut out)?;
+    Ok(out)
+}
+
+/// Writes findings.json (see the module documentation) into `out`, row by row.
+pub(crate) fn write_json(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
     let run = data.run;
     let document = DocumentV2 {
         report_set: run.report_set,
@@ -341,10 +359,8 @@ pub(crate) fn json(data: &ReportData<'_>) -> Result<Vec<u8>> {
         coverage: coverage_of(run)?,
         tally: TallyDocument::of(data.findings),
         matter: data.matter,
-        findings: data
-            .findings
-            .iter()
-            .map(|f| RowV2 {
+        findings: super::Rows(|| {
+            data.findings.iter().map(|f| RowV2 {
                 v1: super::FindingRow::from(f),
                 started_local: data.local_time(&f.started),
                 ended_local: f.ended.as_deref().map(|e| data.local_time(e)),
@@ -358,11 +374,11 @@ pub(crate) fn json(data: &ReportData<'_>) -> Result<Vec<u8>> {
                         .collect()
                 }),
             })
-            .collect(),
+        }),
     };
-    let mut bytes = serde_json::to_vec_pretty(&document).map_err(render_error("findings.json"))?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    serde_json::to_writer_pretty(&mut *out, &document).map_err(render_error("findings.json"))?;
+    out.write_all(b"\n")
+        .map_err(|e| render_error("findings.json")(serde_json::Error::io(e)))
 }
 
 #[cfg(test)]

@@ -122,32 +122,45 @@ impl RunTransaction {
     }
 
     /// The run inputs of `run_id` with the columns their input records repeat, by raw input id.
-    pub(crate) async fn run_inputs(&mut self, run_id: &str) -> Result<Vec<StoredInput>> {
+    /// Up to `limit` of the run's inputs whose raw input id is above `after`, by that id, each
+    /// with its id (the `after` of the next page).
+    pub(crate) async fn run_inputs_page(
+        &mut self,
+        run_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, StoredInput)>> {
         let rows = sqlx::query(
-            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256, o.etag, o.version, o.modified FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id LEFT JOIN object_listings o ON o.raw_input_id = r.id AND o.content_hashed = 0 WHERE i.run_id = $1 ORDER BY r.id",
+            "SELECT r.kind, r.source, r.received, r.bytes, r.sha256, o.etag, o.version, o.modified, r.id FROM run_inputs i JOIN raw_inputs r ON r.id = i.raw_input_id LEFT JOIN object_listings o ON o.raw_input_id = r.id AND o.content_hashed = 0 WHERE i.run_id = $1 AND i.raw_input_id > $2 ORDER BY i.raw_input_id LIMIT $3",
         )
         .bind(run_id)
+        .bind(after)
+        .bind(limit)
         .fetch_all(&mut *self.tx)
         .await
         .map_err(db("reading the run's inputs"))?;
         rows.iter()
             .map(|row| {
-                Ok(StoredInput {
-                    kind: row.try_get(0).map_err(db("decoding an input"))?,
-                    source: row.try_get(1).map_err(db("decoding an input"))?,
-                    received: row.try_get(2).map_err(db("decoding an input"))?,
-                    bytes: row.try_get(3).map_err(db("decoding an input"))?,
-                    sha256: row.try_get(4).map_err(db("decoding an input"))?,
-                    listed: match row.try_get::<Option<String>, _>(5) {
-                        Ok(Some(etag)) => Some(ListedObject {
-                            etag,
-                            version: row.try_get(6).map_err(db("decoding an input"))?,
-                            modified: row.try_get(7).map_err(db("decoding an input"))?,
-                        }),
-                        Ok(None) => None,
-                        Err(e) => return Err(db("decoding an input")(e)),
+                let id: i64 = row.try_get(8).map_err(db("decoding an input"))?;
+                Ok((
+                    id,
+                    StoredInput {
+                        kind: row.try_get(0).map_err(db("decoding an input"))?,
+                        source: row.try_get(1).map_err(db("decoding an input"))?,
+                        received: row.try_get(2).map_err(db("decoding an input"))?,
+                        bytes: row.try_get(3).map_err(db("decoding an input"))?,
+                        sha256: row.try_get(4).map_err(db("decoding an input"))?,
+                        listed: match row.try_get::<Option<String>, _>(5) {
+                            Ok(Some(etag)) => Some(ListedObject {
+                                etag,
+                                version: row.try_get(6).map_err(db("decoding an input"))?,
+                                modified: row.try_get(7).map_err(db("decoding an input"))?,
+                            }),
+                            Ok(None) => None,
+                            Err(e) => return Err(db("decoding an input")(e)),
+                        },
                     },
-                })
+                ))
             })
             .collect()
     }
