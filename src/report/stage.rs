@@ -38,11 +38,12 @@ pub(crate) struct Stage {
     files: Vec<StagedFile>,
 }
 
-/// The writer a renderer writes one file through: the file, its hash and its length. The
-/// first write error is kept, so that a full disk is reported as the I/O error it is and not
-/// as whatever the renderer makes of it.
+/// What the buffer a renderer writes one file through flushes into: the file, its hash and
+/// its length (hashed 64 KiB at a time, not token by token). The first write error is kept,
+/// so that a full disk is reported as the I/O error it is and not as whatever the renderer
+/// makes of it.
 struct HashingWriter {
-    file: BufWriter<File>,
+    file: File,
     hasher: Sha256,
     bytes: u64,
     failure: Option<std::io::Error>,
@@ -115,14 +116,18 @@ impl Stage {
     ) -> Result<()> {
         let path = self.dir.join(name);
         let file = File::create(&path).map_err(Error::io("cannot write report file", &path))?;
-        let mut writer = HashingWriter {
-            file: BufWriter::with_capacity(1 << 16, file),
-            hasher: Sha256::new(),
-            bytes: 0,
-            failure: None,
-        };
-        let rendered = render(&mut writer);
-        let flushed = writer.file.flush();
+        let mut buffer = BufWriter::with_capacity(
+            1 << 16,
+            HashingWriter {
+                file,
+                hasher: Sha256::new(),
+                bytes: 0,
+                failure: None,
+            },
+        );
+        let rendered = render(&mut buffer);
+        let flushed = buffer.flush();
+        let (mut writer, _) = buffer.into_parts();
         if let Some(failure) = writer.failure.take() {
             return Err(Error::io("cannot write report file", &path)(failure));
         }
@@ -134,9 +139,7 @@ impl Stage {
             bytes,
             ..
         } = writer;
-        file.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
+        file.sync_all()
             .map_err(Error::io("cannot write report file", &path))?;
         let staged = StagedFile {
             name: name.to_string(),
