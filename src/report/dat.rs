@@ -32,10 +32,11 @@
 
 use std::io::Write;
 
+use super::render_error;
 use super::tables::{BOM, agent_names, all_recording_ids, hold_flags, local_parts, utc_cell};
 use super::view::{ReportData, local_day};
 use crate::audit::Finding;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Field delimiter, ASCII 20 (DC4).
 pub(crate) const DELIMITER: char = '\u{14}';
@@ -98,14 +99,8 @@ fn line(values: &[String], out: &mut dyn Write) -> Result<()> {
     let fields: Vec<String> = values.iter().map(|v| field(v)).collect();
     let mut text = fields.join(&DELIMITER.to_string());
     text.push_str("\r\n");
-    out.write_all(text.as_bytes()).map_err(write_error)
-}
-
-fn write_error(source: std::io::Error) -> Error {
-    Error::Render {
-        what: "report findings.dat".into(),
-        source: Some(Box::new(source)),
-    }
+    out.write_all(text.as_bytes())
+        .map_err(render_error("findings.dat"))
 }
 
 /// The control-number prefix: the matter's id, else the run's, as letters, digits and `-`.
@@ -176,7 +171,8 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<Vec<u8>> {
 
 /// Writes findings.dat (see the module documentation) into `out`.
 pub(crate) fn write(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
-    out.write_all(BOM.as_bytes()).map_err(write_error)?;
+    out.write_all(BOM.as_bytes())
+        .map_err(render_error("findings.dat"))?;
     let mut header: Vec<String> = FIELDS.iter().map(ToString::to_string).collect();
     if data.matter.is_some() {
         header.push("HOLDFLAGS".to_string());

@@ -388,8 +388,7 @@ fn write_findings_json(run: &RunRecord, findings: &[Finding], out: &mut dyn Writ
         findings: Rows(|| findings.iter().map(FindingRow::from)),
     };
     serde_json::to_writer_pretty(&mut *out, &document).map_err(render_error("findings.json"))?;
-    out.write_all(b"\n")
-        .map_err(|e| render_error("findings.json")(serde_json::Error::io(e)))
+    out.write_all(b"\n").map_err(render_error("findings.json"))
 }
 
 /// A cell a spreadsheet will not run as a formula: values copied from payloads that begin with

@@ -233,7 +233,7 @@ pub(crate) fn csv(data: &ReportData<'_>) -> Result<Vec<u8>> {
 /// Writes findings.csv (see the module documentation) into `out`.
 pub(crate) fn write_csv(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
     out.write_all(BOM.as_bytes())
-        .map_err(|e| render_error("findings.csv")(csv::Error::from(e)))?;
+        .map_err(render_error("findings.csv"))?;
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
@@ -377,8 +377,7 @@ pub(crate) fn write_json(data: &ReportData<'_>, out: &mut dyn Write) -> Result<(
         }),
     };
     serde_json::to_writer_pretty(&mut *out, &document).map_err(render_error("findings.json"))?;
-    out.write_all(b"\n")
-        .map_err(|e| render_error("findings.json")(serde_json::Error::io(e)))
+    out.write_all(b"\n").map_err(render_error("findings.json"))
 }
 
 #[cfg(test)]
