@@ -290,6 +290,10 @@ pub enum Command {
         /// The night (UTC date); default yesterday.
         #[arg(long)]
         date: Option<String>,
+        /// Requests per minute the simulated token may make (default: the platform's 300).
+        #[arg(long, default_value_t = 300, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        rate_limit: u64,
     },
     /// The database itself: moving a deployment between SQLite and PostgreSQL.
     Db {
@@ -428,6 +432,12 @@ pub struct RunArgs {
     /// With `--source sim`: the synthetic org's seed.
     #[arg(long, default_value_t = 1)]
     pub sim_seed: u64,
+    /// With `--source sim`: requests per minute the simulated token may make before 429s. The
+    /// default is what a client-credentials token gets from Genesys Cloud; some orgs have a
+    /// raised limit, and the pull paces itself by the `inin-ratelimit-*` headers either way.
+    #[arg(long, default_value_t = 300, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sim_rate_limit: u64,
 }
 
 // The arguments of `schedule` (its help is the doc comment of `Command::Schedule`).

@@ -230,7 +230,8 @@ async fn run(cli: Cli) -> Result<u8> {
             conversations,
             seed,
             date,
-        } => demo_command(&workspace, conversations, seed, date.as_deref()).await?,
+            rate_limit,
+        } => demo_command(&workspace, conversations, seed, date.as_deref(), rate_limit).await?,
         #[cfg(feature = "simulator")]
         Command::Sim { .. } => unreachable!("handled before the database is opened"),
         Command::Config { .. } => unreachable!("handled before the settings are loaded"),
@@ -716,6 +717,7 @@ async fn demo_command(
     conversations: usize,
     seed: u64,
     date: Option<&str>,
+    rate_limit: u64,
 ) -> Result<u8> {
     let day = night(date)?;
     println!(
@@ -729,13 +731,11 @@ async fn demo_command(
     );
     let org = Org::generate(seed, conversations, day, &Mix::default());
     let client = SimClient::default();
-    let server = SimServer::start(
-        org,
-        Faults::default(),
-        client.clone(),
-        "127.0.0.1:0".parse()?,
-    )
-    .await?;
+    let faults = Faults {
+        rate_limit_per_minute: rate_limit,
+        ..Faults::default()
+    };
+    let server = SimServer::start(org, faults, client.clone(), "127.0.0.1:0".parse()?).await?;
     println!(
         "Simulator: {} ({conversations} conversations on {})",
         server.base_url(),

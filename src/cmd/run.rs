@@ -420,6 +420,7 @@ impl Sources {
         let client = SimClient::default();
         let faults = Faults {
             clock: Some(as_of),
+            rate_limit_per_minute: args.sim_rate_limit,
             ..Faults::default()
         };
         let server = SimServer::start(org, faults, client.clone(), "127.0.0.1:0".parse()?).await?;

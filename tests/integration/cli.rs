@@ -392,7 +392,15 @@ fn newcomer_demo(dir: &Path) {
     // A production environment is set; the demo must not use it.
     let demo = Command::new(env!("CARGO_BIN_EXE_recaudit"))
         .current_dir(dir)
-        .args(["demo", "--conversations", "40", "--date", "2026-07-14"])
+        .args([
+            "demo",
+            "--conversations",
+            "40",
+            "--date",
+            "2026-07-14",
+            "--rate-limit",
+            "6000",
+        ])
         .env_remove("RUST_LOG")
         .env("RECAUDIT_DB", "sqlite://production.db")
         .env("RECAUDIT_REPORTS_DIR", "production-reports")
@@ -488,7 +496,15 @@ fn the_demo_never_uses_the_production_ledger_settings() {
     .unwrap();
     let demo = binary(dir.path())
         .args(["--config", config.to_str().unwrap()])
-        .args(["demo", "--conversations", "40", "--date", "2026-07-14"])
+        .args([
+            "demo",
+            "--conversations",
+            "40",
+            "--date",
+            "2026-07-14",
+            "--rate-limit",
+            "6000",
+        ])
         .output()
         .unwrap();
     assert_eq!(demo.status.code(), Some(1), "{}", text(&demo.stderr));

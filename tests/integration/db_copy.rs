@@ -75,7 +75,18 @@ fn a_deployment_moves_to_postgres_and_back_with_the_same_ledger() {
     // Three nights, three runs, in the demo's SQLite database.
     for date in ["2026-11-01", "2026-11-02", "2026-11-03"] {
         // 1: the simulated nights have exceptions.
-        let demo = recaudit(dir, &["demo", "--conversations", "25", "--date", date]);
+        let demo = recaudit(
+            dir,
+            &[
+                "demo",
+                "--conversations",
+                "25",
+                "--date",
+                date,
+                "--rate-limit",
+                "6000",
+            ],
+        );
         assert!(
             matches!(demo.status.code(), Some(0 | 1)),
             "{}",

@@ -50,6 +50,9 @@ fn night_args(date: &str) -> Vec<String> {
         "sim",
         "--sim-conversations",
         "30",
+        // Pacing at the platform's 300 requests a minute is the pull tests' subject.
+        "--sim-rate-limit",
+        "6000",
         "--window",
         date,
         "--as-of",

@@ -12,7 +12,15 @@ use crate::support::*;
 /// The demo in `dir`; returns the directory of its run's reports.
 fn demo(dir: &Path) -> PathBuf {
     let demo = binary(dir)
-        .args(["demo", "--conversations", "40", "--date", "2026-07-14"])
+        .args([
+            "demo",
+            "--conversations",
+            "40",
+            "--date",
+            "2026-07-14",
+            "--rate-limit",
+            "6000",
+        ])
         .output()
         .expect("run recaudit demo");
     assert_eq!(demo.status.code(), Some(1), "{}", text(&demo.stderr));

@@ -120,7 +120,15 @@ fn runs_of_report_set_2_regenerate_byte_for_byte() {
 fn a_run_of_the_current_set_lists_every_file_in_its_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let demo = binary(dir.path())
-        .args(["demo", "--conversations", "30", "--date", "2026-07-14"])
+        .args([
+            "demo",
+            "--conversations",
+            "30",
+            "--date",
+            "2026-07-14",
+            "--rate-limit",
+            "6000",
+        ])
         .output()
         .unwrap();
     assert_eq!(demo.status.code(), Some(1), "{}", text(&demo.stderr));

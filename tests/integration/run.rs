@@ -20,6 +20,12 @@ struct Night {
 const SMALL: &str = "40";
 const FULL: &str = "90";
 
+/// The simulated token's requests per minute in these tests: pacing at the platform's 300 a
+/// minute is the pull tests' subject (tests/integration/pull.rs); here it would only make each
+/// night last about 15 s. Tests that need a pull still under way when they act (a signal, a
+/// second run) keep the platform's rate through [`Night::paced_sim_command`].
+const FAST_RATE: &str = "6000";
+
 impl Night {
     fn new() -> Night {
         Night {
@@ -54,6 +60,19 @@ impl Night {
     /// `run --source sim` over one UTC day, judged at 03:00 the next morning, after the
     /// global options `globals`.
     fn sim_command(
+        &self,
+        globals: &[&str],
+        date: &str,
+        conversations: &str,
+    ) -> std::process::Command {
+        let mut command = self.paced_sim_command(globals, date, conversations);
+        command.args(["--sim-rate-limit", FAST_RATE]);
+        command
+    }
+
+    /// [`Night::sim_command`] at the platform's rate limit (300 requests a minute): a night
+    /// of 40 conversations lasts several seconds, most of them in its pull.
+    fn paced_sim_command(
         &self,
         globals: &[&str],
         date: &str,
@@ -377,7 +396,7 @@ fn of_two_runs_started_at_once_one_runs_and_the_other_exits_6_at_once() {
     let night = Night::new();
     let spawn = || {
         night
-            .sim_command(&[], "2026-11-01", SMALL)
+            .paced_sim_command(&[], "2026-11-01", SMALL)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -762,7 +781,7 @@ async fn the_outcome_reaches_webhooks_the_dead_mans_switch_and_the_metrics_file(
 async fn sigterm_abandons_the_step_and_the_next_run_finishes_the_night() {
     let night = Night::new();
     let mut child = night
-        .sim_command(&[], "2026-11-01", FULL)
+        .paced_sim_command(&[], "2026-11-01", FULL)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
