@@ -285,7 +285,7 @@ pub async fn import_paths_with(
         let listed = on_blocking_thread("cannot read", arg, move || list_files(&owned)).await?;
         let FileListing {
             root,
-            files,
+            mut walk,
             skipped,
         } = match listed {
             Ok(found) => found,
@@ -298,58 +298,84 @@ pub async fn import_paths_with(
             }
         };
         import.outcome.ignored.extend(skipped);
-        for (at, file) in files.iter().enumerate() {
+        loop {
             // What is stored is asked a list of files at a time, after writing what is batched
             // (so the store knows every file of this import before them too).
-            if at % KNOWN_LOOKUP == 0 {
-                import.flush(store).await?;
-                let next: Vec<String> = files[at..files.len().min(at + KNOWN_LOOKUP)]
-                    .iter()
-                    .map(|f| relative_source(&root, f))
-                    .collect();
-                import.known = store.known_inputs_among(&next).await?;
-            }
-            let source = relative_source(&root, file);
-            let known = std::mem::take(&mut import.known);
-            let (read, known) = read_off_the_runtime(file, &source, known, settings).await?;
-            import.known = known;
-            let Some(input) = import.take(store, file, &source, read).await? else {
-                continue;
-            };
-            // An NDJSON file not stored yet: written in file order, what is batched first.
-            import.flush(store).await?;
-            let key = (input.source.clone(), input.sha256.clone());
-            let outcome = &mut import.outcome;
-            match stream_ndjson(store, file, &input, settings.max_json_bytes).await? {
-                Ok(streamed) => {
-                    import.known.insert(key);
-                    *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
-                    outcome.imported += 1;
-                    outcome.conversations += streamed.conversations;
-                    for message in streamed.rejected_records {
-                        outcome.rejected.push(Rejection {
-                            path: file.clone(),
-                            message: format!("{message} (the file's other records were imported)"),
-                        });
-                    }
-                    if streamed.unlisted_rejections > 0 {
-                        outcome.rejected.push(Rejection {
-                            path: file.clone(),
-                            message: format!(
-                                "{} more records were rejected (each is stored with its reason and named again when the file is imported again)",
-                                streamed.unlisted_rejections
-                            ),
-                        });
-                    }
+            let (next, walked) = on_blocking_thread("cannot read", arg, move || {
+                let next = walk.next_files(KNOWN_LOOKUP);
+                (next, walk)
+            })
+            .await?;
+            walk = walked;
+            let next = match next {
+                Ok(next) if next.is_empty() => break,
+                Ok(next) => next,
+                // A folder that went away, or became unreadable, since the first walk.
+                Err(message) => {
+                    import.outcome.rejected.push(Rejection {
+                        path: arg.clone(),
+                        message: message.to_string(),
+                    });
+                    break;
                 }
-                Err(message) => outcome.rejected.push(Rejection {
-                    path: file.clone(),
-                    message: message.to_string(),
-                }),
+            };
+            import.flush(store).await?;
+            let sources: Vec<String> = next.iter().map(|f| relative_source(&root, f)).collect();
+            import.known = store.known_inputs_among(&sources).await?;
+            for (file, source) in next.iter().zip(sources) {
+                import_file(store, &mut import, settings, file, source).await?;
             }
         }
     }
     import.finish(store).await
+}
+
+/// Reads one file of an import and batches it, or streams it when it is NDJSON not stored yet.
+async fn import_file(
+    store: &impl EvidenceStore,
+    import: &mut Importer,
+    settings: &ImportSettings,
+    file: &Path,
+    source: String,
+) -> Result<()> {
+    let known = std::mem::take(&mut import.known);
+    let (read, known) = read_off_the_runtime(file, &source, known, settings).await?;
+    import.known = known;
+    let Some(input) = import.take(store, file, &source, read).await? else {
+        return Ok(());
+    };
+    // An NDJSON file not stored yet: written in file order, what is batched first.
+    import.flush(store).await?;
+    let key = (input.source.clone(), input.sha256.clone());
+    let outcome = &mut import.outcome;
+    match stream_ndjson(store, file, &input, settings.max_json_bytes).await? {
+        Ok(streamed) => {
+            import.known.insert(key);
+            *outcome.by_kind.entry(input.kind.to_string()).or_default() += 1;
+            outcome.imported += 1;
+            outcome.conversations += streamed.conversations;
+            for message in streamed.rejected_records {
+                outcome.rejected.push(Rejection {
+                    path: file.to_path_buf(),
+                    message: format!("{message} (the file's other records were imported)"),
+                });
+            }
+            if streamed.unlisted_rejections > 0 {
+                outcome.rejected.push(Rejection {
+                    path: file.to_path_buf(),
+                    message: format!(
+                        "{} more records were rejected (each is stored with its reason and named again when the file is imported again)",
+                        streamed.unlisted_rejections
+                    ),
+                });
+            }
+        }
+        Err(message) => outcome.rejected.push(Rejection {
+            path: file.to_path_buf(),
+            message: message.to_string(),
+        }),
+    }
+    Ok(())
 }
 
 /// One import of files or objects in progress: what is stored already, what is batched, and
@@ -1025,80 +1051,156 @@ impl Batcher {
 /// The files under a command-line path.
 struct FileListing {
     root: PathBuf,
-    /// In a stable (sorted) order.
-    files: Vec<PathBuf>,
+    /// The files in a stable (sorted) order, read a folder at a time.
+    walk: FileWalk,
     /// Entries not read, with why: links leading out of the tree, special files.
     skipped: Vec<Rejection>,
 }
 
-/// Lists a command-line path. Hidden files and folders (`.name`) are skipped silently; a link
-/// whose target is outside the tree is not followed (an import of a folder reads that folder),
-/// and sockets, pipes and devices are not read: both are listed with why.
+/// What one entry of a folder is to an import.
+enum TreeEntry {
+    Folder(PathBuf),
+    File(PathBuf),
+    /// Not read, with why.
+    Skipped(PathBuf, &'static str),
+}
+
+/// The entries of `dir` in name order, hidden ones (`.name`) left out. A link whose target is
+/// outside the tree `tree` is not followed (an import of a folder reads that folder), and
+/// sockets, pipes and devices are not read: both are [`TreeEntry::Skipped`] with why.
+fn folder_entries(dir: &Path, tree: &Path) -> Result<Vec<TreeEntry>, Rejected> {
+    let unlistable = |source| Rejected::Unlistable {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unlistable)? {
+        let entry = entry.map_err(unlistable)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|source| Rejected::Unstattable {
+            path: path.clone(),
+            source,
+        })?;
+        entries.push(if kind.is_dir() {
+            TreeEntry::Folder(path)
+        } else if kind.is_file() {
+            TreeEntry::File(path)
+        } else if kind.is_symlink() {
+            match std::fs::canonicalize(&path) {
+                Ok(target) if !target.starts_with(tree) => TreeEntry::Skipped(
+                    path,
+                    "a link to a file outside the imported folder; not followed",
+                ),
+                Ok(target) if target.is_file() => TreeEntry::File(path),
+                Ok(_) => TreeEntry::Skipped(path, "a link to a folder; not followed"),
+                Err(_) => TreeEntry::Skipped(path, "a link whose target does not exist"),
+            }
+        } else {
+            TreeEntry::Skipped(
+                path,
+                "not a regular file (a socket, pipe or device); not read",
+            )
+        });
+    }
+    // Name order within each folder, visited depth first, is the sorted order of the paths
+    // (`Path`'s order compares component by component).
+    entries.sort_by(|a, b| a.path().file_name().cmp(&b.path().file_name()));
+    Ok(entries)
+}
+
+impl TreeEntry {
+    fn path(&self) -> &Path {
+        match self {
+            TreeEntry::Folder(path) | TreeEntry::File(path) | TreeEntry::Skipped(path, _) => path,
+        }
+    }
+}
+
+/// The files of a tree in sorted path order, read one folder at a time: memory holds the
+/// entries of the folders on the way down to the current one, not the tree's list of files
+/// (an export tree of a night of a million conversations has two or three million).
+struct FileWalk {
+    tree: PathBuf,
+    /// The entries still to visit of each folder from the root to the current one.
+    open: Vec<std::vec::IntoIter<TreeEntry>>,
+}
+
+impl FileWalk {
+    fn single(file: PathBuf) -> FileWalk {
+        FileWalk {
+            tree: PathBuf::new(),
+            open: vec![vec![TreeEntry::File(file)].into_iter()],
+        }
+    }
+
+    fn tree(root: &Path, tree: PathBuf) -> Result<FileWalk, Rejected> {
+        let top = folder_entries(root, &tree)?;
+        Ok(FileWalk {
+            tree,
+            open: vec![top.into_iter()],
+        })
+    }
+
+    /// The next `count` files (fewer at the end of the tree).
+    fn next_files(&mut self, count: usize) -> Result<Vec<PathBuf>, Rejected> {
+        let mut files = Vec::with_capacity(count);
+        while files.len() < count {
+            let Some(folder) = self.open.last_mut() else {
+                break;
+            };
+            match folder.next() {
+                None => {
+                    self.open.pop();
+                }
+                Some(TreeEntry::File(path)) => files.push(path),
+                Some(TreeEntry::Folder(path)) => {
+                    let entries = folder_entries(&path, &self.tree)?;
+                    self.open.push(entries.into_iter());
+                }
+                // Named by the listing's first pass (see `list_files`).
+                Some(TreeEntry::Skipped(..)) => {}
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// Lists a command-line path: a file, or a folder's files (see [`folder_entries`] for what is
+/// skipped). A folder is walked once here to find what cannot be listed, and what is skipped,
+/// before anything is imported from it (a folder that cannot be listed rejects the whole path,
+/// as it did when the listing was kept whole); the files are then read in a second walk.
 fn list_files(arg: &Path) -> Result<FileListing, Rejected> {
     let meta = std::fs::metadata(arg).map_err(Rejected::Unreadable)?;
     if meta.is_file() {
         let root = arg.parent().map(Path::to_path_buf).unwrap_or_default();
         return Ok(FileListing {
             root,
-            files: vec![arg.to_path_buf()],
+            walk: FileWalk::single(arg.to_path_buf()),
             skipped: Vec::new(),
         });
     }
     let tree = std::fs::canonicalize(arg).map_err(Rejected::Unreadable)?;
-    let mut files = Vec::new();
     let mut skipped = Vec::new();
-    let mut skip = |path: PathBuf, message: &str| {
-        skipped.push(Rejection {
-            path,
-            message: message.to_string(),
-        });
-    };
     let mut pending = vec![arg.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| Rejected::Unlistable {
-            dir: dir.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| Rejected::Unlistable {
-                dir: dir.clone(),
-                source,
-            })?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|source| Rejected::Unstattable {
-                path: path.clone(),
-                source,
-            })?;
-            if kind.is_dir() {
-                pending.push(path);
-            } else if kind.is_file() {
-                files.push(path);
-            } else if kind.is_symlink() {
-                match std::fs::canonicalize(&path) {
-                    Ok(target) if !target.starts_with(&tree) => skip(
-                        path,
-                        "a link to a file outside the imported folder; not followed",
-                    ),
-                    Ok(target) if target.is_file() => files.push(path),
-                    Ok(_) => skip(path, "a link to a folder; not followed"),
-                    Err(_) => skip(path, "a link whose target does not exist"),
-                }
-            } else {
-                skip(
+        for entry in folder_entries(&dir, &tree)? {
+            match entry {
+                TreeEntry::Folder(path) => pending.push(path),
+                TreeEntry::File(_) => {}
+                TreeEntry::Skipped(path, message) => skipped.push(Rejection {
                     path,
-                    "not a regular file (a socket, pipe or device); not read",
-                );
+                    message: message.to_string(),
+                }),
             }
         }
     }
-    files.sort();
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(FileListing {
         root: arg.to_path_buf(),
-        files,
+        walk: FileWalk::tree(arg, tree)?,
         skipped,
     })
 }
@@ -2305,6 +2407,82 @@ fn job_id_from_uri(uri: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The walk gives the files in the order of sorting the whole list of paths (what the
+    /// import did when it kept the list), in pages of any size, and leaves out hidden ones.
+    #[test]
+    fn the_walk_gives_every_file_in_sorted_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        let names = [
+            "a/b/2.json",
+            "a/b/10.json",
+            "a.b/x.json",
+            "a/b.json",
+            "a-c/z.json",
+            "hour=9/conversation_id=ff/m.json",
+            "hour=10/conversation_id=00/m.json",
+            "hour=10/conversation_id=00/m.opus",
+            "top.json",
+            "B/upper.json",
+            ".hidden/x.json",
+            "a/.dot.json",
+        ];
+        for name in names {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"{}").unwrap();
+        }
+        std::fs::create_dir_all(root.join("empty/inner")).unwrap();
+        let mut expected: Vec<PathBuf> = names
+            .iter()
+            .filter(|n| !n.starts_with('.') && !n.contains("/."))
+            .map(|n| root.join(n))
+            .collect();
+        expected.sort();
+        for page in [1, 3, 100] {
+            let listing = list_files(&root).unwrap();
+            assert!(listing.skipped.is_empty());
+            let mut walk = listing.walk;
+            let mut walked = Vec::new();
+            loop {
+                let next = walk.next_files(page).unwrap();
+                if next.is_empty() {
+                    break;
+                }
+                assert!(next.len() <= page);
+                walked.extend(next);
+            }
+            assert_eq!(walked, expected, "pages of {page}");
+        }
+        let single = list_files(&root.join("top.json")).unwrap();
+        assert_eq!(single.root, root);
+        let mut walk = single.walk;
+        assert_eq!(walk.next_files(5).unwrap(), [root.join("top.json")]);
+        assert!(walk.next_files(5).unwrap().is_empty());
+    }
+
+    /// A link to a file outside the tree is skipped and named; one inside the tree is read.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_out_of_the_tree_is_skipped_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("x")).unwrap();
+        std::fs::write(dir.path().join("outside.json"), b"{}").unwrap();
+        std::fs::write(root.join("x/in.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.json"), root.join("x/out.json"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("x/in.json"), root.join("x/again.json")).unwrap();
+        let listing = list_files(&root).unwrap();
+        let skipped: Vec<&Path> = listing.skipped.iter().map(|r| r.path.as_path()).collect();
+        assert_eq!(skipped, [root.join("x/out.json")]);
+        let mut walk = listing.walk;
+        assert_eq!(
+            walk.next_files(10).unwrap(),
+            [root.join("x/again.json"), root.join("x/in.json")]
+        );
+    }
 
     #[test]
     fn classifies_genesys_shapes() {
