@@ -399,7 +399,7 @@ fn newcomer_demo(dir: &Path) {
             "--date",
             "2026-07-14",
             "--rate-limit",
-            "6000",
+            SIM_FAST_RATE,
         ])
         .env_remove("RUST_LOG")
         .env("RECAUDIT_DB", "sqlite://production.db")
@@ -503,7 +503,7 @@ fn the_demo_never_uses_the_production_ledger_settings() {
             "--date",
             "2026-07-14",
             "--rate-limit",
-            "6000",
+            SIM_FAST_RATE,
         ])
         .output()
         .unwrap();

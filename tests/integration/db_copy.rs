@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{binary, fresh_postgres_database, tree};
+use crate::support::{SIM_FAST_RATE, binary, fresh_postgres_database, tree};
 
 fn recaudit(dir: &Path, args: &[&str]) -> Output {
     binary(dir).args(args).output().unwrap()
@@ -84,7 +84,7 @@ fn a_deployment_moves_to_postgres_and_back_with_the_same_ledger() {
                 "--date",
                 date,
                 "--rate-limit",
-                "6000",
+                SIM_FAST_RATE,
             ],
         );
         assert!(

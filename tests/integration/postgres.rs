@@ -50,9 +50,8 @@ fn night_args(date: &str) -> Vec<String> {
         "sim",
         "--sim-conversations",
         "30",
-        // Pacing at the platform's 300 requests a minute is the pull tests' subject.
         "--sim-rate-limit",
-        "6000",
+        SIM_FAST_RATE,
         "--window",
         date,
         "--as-of",

@@ -19,7 +19,7 @@ fn demo(dir: &Path) -> PathBuf {
             "--date",
             "2026-07-14",
             "--rate-limit",
-            "6000",
+            SIM_FAST_RATE,
         ])
         .output()
         .expect("run recaudit demo");

@@ -79,9 +79,8 @@ async fn sealed_run() -> SealedRun {
             "2026-07-15T06:00:00Z",
             "--sim-conversations",
             "60",
-            // Pacing at the platform's 300 requests a minute is the pull tests' subject.
             "--sim-rate-limit",
-            "6000",
+            SIM_FAST_RATE,
         ])
         .args(["--reports-dir", "reports"])
         .output()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::support::{binary, repo, text};
+use super::support::{SIM_FAST_RATE, binary, repo, text};
 
 const OLD_RUN: &str = "20261202-164100-1";
 
@@ -127,7 +127,7 @@ fn a_run_of_the_current_set_lists_every_file_in_its_manifest() {
             "--date",
             "2026-07-14",
             "--rate-limit",
-            "6000",
+            SIM_FAST_RATE,
         ])
         .output()
         .unwrap();

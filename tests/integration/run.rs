@@ -20,11 +20,8 @@ struct Night {
 const SMALL: &str = "40";
 const FULL: &str = "90";
 
-/// The simulated token's requests per minute in these tests: pacing at the platform's 300 a
-/// minute is the pull tests' subject (tests/integration/pull.rs); here it would only make each
-/// night last about 15 s. Tests that need a pull still under way when they act (a signal, a
-/// second run) keep the platform's rate through [`Night::paced_sim_command`].
-const FAST_RATE: &str = "6000";
+// Tests that need a pull still under way when they act (a signal, a second run) keep the
+// platform's rate through [`Night::paced_sim_command`]; the others use `SIM_FAST_RATE`.
 
 impl Night {
     fn new() -> Night {
@@ -66,7 +63,7 @@ impl Night {
         conversations: &str,
     ) -> std::process::Command {
         let mut command = self.paced_sim_command(globals, date, conversations);
-        command.args(["--sim-rate-limit", FAST_RATE]);
+        command.args(["--sim-rate-limit", SIM_FAST_RATE]);
         command
     }
 

@@ -15,6 +15,10 @@ use recaudit::time::Timestamp;
 use serde_json::{Value, json};
 
 pub const DAY: &str = "2026-07-14";
+/// The simulated token's requests per minute (`run --sim-rate-limit`, `demo --rate-limit`) in
+/// tests of what comes after the pull: pacing at the platform's 300 a minute is the pull tests'
+/// subject (tests/integration/pull.rs); elsewhere it only makes each night last about 15 s.
+pub const SIM_FAST_RATE: &str = "6000";
 pub const QUEUE: &str = "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
 pub const DIVISION: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
 pub const ORIGIN: &str = "audit.example.com/recaudit/test";
