@@ -196,6 +196,7 @@ fn main() {
         0,
     )
     .expect("ledger");
+    let findings = recaudit::audit::Findings::of(&findings).expect("spool");
     let start = Instant::now();
     runtime
         .block_on(async {

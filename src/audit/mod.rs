@@ -23,11 +23,13 @@
 
 pub(crate) mod coverage;
 pub mod evidence;
+pub mod findings;
 pub mod particulars;
 pub mod policy;
 mod rules;
 
 pub use evidence::Evidence;
+pub use findings::{Findings, FindingsWriter};
 pub use policy::Policy;
 pub use rules::evaluate;
 
@@ -96,6 +98,17 @@ coded! {
 impl Status {
     pub(crate) fn as_str(self) -> &'static str {
         self.code()
+    }
+
+    /// Where the status comes in the reviewers' reading order: what needs action first.
+    pub(crate) fn reading_rank(self) -> u8 {
+        match self {
+            Status::Exception => 0,
+            Status::Pending => 1,
+            Status::Complete => 2,
+            Status::Excluded => 3,
+            Status::NotRequired => 4,
+        }
     }
 }
 

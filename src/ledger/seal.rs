@@ -11,7 +11,7 @@ use super::Ledger;
 use super::append::{self, Entry, LogState, RunAppend, TreeHead};
 use super::merkle::{self, Frontier};
 use super::note::Checkpoint;
-use crate::audit::Finding;
+use crate::audit::Findings;
 use crate::error::{Error, Result};
 use crate::store::{EntryRow, RunRecord, RunTransaction, Tree};
 
@@ -22,7 +22,7 @@ pub(crate) async fn append_run(
     ledger: &Ledger,
     known: &[(String, Checkpoint)],
     run: &RunRecord,
-    findings: &[Finding],
+    findings: &Findings,
 ) -> Result<RunAppend> {
     let (frontier, leaves) = intact_log(tx).await?;
     check_outside_checkpoints(known, &frontier, &leaves)?;
@@ -55,9 +55,9 @@ pub(crate) async fn append_run(
         store_entries(tx, run, Tree::Inputs, &entries, &mut inputs_head).await?;
     }
     let mut findings_head = TreeHead::default();
-    for page in findings.chunks(LEDGER_PAGE) {
+    for page in findings.pages(LEDGER_PAGE) {
         let entries =
-            append::finding_entries(run, findings_head.next_seq(), page).map_err(unledgerable)?;
+            append::finding_entries(run, findings_head.next_seq(), &page?).map_err(unledgerable)?;
         store_entries(tx, run, Tree::Findings, &entries, &mut findings_head).await?;
     }
     let appended = append::close_run(state, &ledger.signer, run, &inputs_head, &findings_head)

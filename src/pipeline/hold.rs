@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{SOFTWARE, load_findings, run_id};
-use crate::audit::Finding;
+use super::{SOFTWARE, load_findings_where, run_id};
+use crate::audit::{Finding, Findings};
 use crate::error::{Error, Result};
 use crate::ledger::anchor::{self, AnchorOutcome};
 use crate::ledger::append::RunAppend;
@@ -519,15 +519,14 @@ pub async fn matter_report(
         return regenerate_matter(store, &row.run_id, request.reports_dir, request.only).await;
     }
     let hold = parse_hold(&hold_row)?;
-    let findings: Vec<Finding> = load_findings(store, &audit_run)
-        .await?
-        .into_iter()
-        .filter(|f| hold.covers(f))
-        .collect();
+    let findings = load_findings_where(store, &audit_run, |f| hold.covers(f)).await?;
     // Asked before the entry's transaction: no network call while the write lock is held.
     let protection = match request.protection {
         Some(config) => {
-            let held: Vec<String> = findings.iter().map(|f| f.interaction.clone()).collect();
+            let held: Vec<String> = findings
+                .iter()
+                .map(|f| f.map(|f| f.interaction))
+                .collect::<Result<_>>()?;
             Some(Protection::of(deletion_protection(config, &held).await?))
         }
         None => None,
@@ -576,7 +575,7 @@ struct MatterMaking<'a> {
     hold: &'a HoldDocument,
     hold_row: &'a HoldRow,
     /// The audit run's findings the hold covers.
-    findings: &'a [Finding],
+    findings: &'a Findings,
     protection: Option<&'a Protection>,
 }
 
@@ -616,7 +615,7 @@ async fn seal_matter_report(
             generated,
             request.warn_days,
             protection.map(|p| (p.asked.as_str(), &p.protected)),
-        ),
+        )?,
         protection_checked: protection.map(|p| p.asked.clone()),
         protected: protection
             .map(|p| p.protected.iter().cloned().collect())
@@ -626,7 +625,10 @@ async fn seal_matter_report(
         format: MATTER_FORMAT.to_string(),
         matter: hold.matter.clone(),
         audit_run: run.run_id.clone(),
-        interactions: findings.iter().map(|f| f.interaction.clone()).collect(),
+        interactions: findings
+            .iter()
+            .map(|f| f.map(|f| f.interaction))
+            .collect::<Result<_>>()?,
         scope,
     };
     let dir = request.reports_dir.join(&entry.run_id);
@@ -691,11 +693,10 @@ pub(crate) async fn regenerate_matter(
         .map_err(|e| Error::Corrupt(format!("the snapshot of matter report {entry_id}: {e}")))?;
     let run = crate::ledger::sealed::sealed_run(store, &snapshot.audit_run).await?;
     let wanted: BTreeSet<&str> = snapshot.interactions.iter().map(String::as_str).collect();
-    let findings: Vec<Finding> = load_findings(store, &snapshot.audit_run)
-        .await?
-        .into_iter()
-        .filter(|f| wanted.contains(f.interaction.as_str()))
-        .collect();
+    let findings = load_findings_where(store, &snapshot.audit_run, |f| {
+        wanted.contains(f.interaction.as_str())
+    })
+    .await?;
     let dir = reports_dir.join(entry_id);
     let reports = report::render(&run, &findings, Some(&snapshot.scope), &dir)?;
     let sha = reports.manifest_sha256();
@@ -724,14 +725,15 @@ pub(crate) async fn regenerate_matter(
 /// Genesys Cloud was asked, and the conversations it said are protected (whose deletion dates
 /// protection overrides).
 fn flags(
-    findings: &[Finding],
+    findings: &Findings,
     generated: Timestamp,
     warn_days: u64,
     protection: Option<(&str, &BTreeSet<String>)>,
-) -> Vec<HoldFlag> {
+) -> Result<Vec<HoldFlag>> {
     let near = generated.plus_millis((warn_days as i64).saturating_mul(24 * crate::time::HOUR_MS));
     let mut flags = Vec::new();
-    for finding in findings {
+    for finding in findings.iter() {
+        let finding = &finding?;
         for recording in &finding.particulars.recordings {
             let flag = |kind, detail: String| HoldFlag {
                 interaction: finding.interaction.clone(),
@@ -782,7 +784,7 @@ fn flags(
     flags.sort_by(|a, b| {
         (&a.interaction, &a.recording, a.kind).cmp(&(&b.interaction, &b.recording, b.kind))
     });
-    flags
+    Ok(flags)
 }
 
 /// Starts a ledger entry's transaction and its run row, completed now (never before the
@@ -820,7 +822,7 @@ async fn seal_entry(
 ) -> Result<RunAppend> {
     tx.insert_run(entry).await?;
     tx.insert_run_inputs(&entry.run_id, inputs).await?;
-    seal::append_run(tx, ledger, known, entry, &[]).await
+    seal::append_run(tx, ledger, known, entry, &Findings::empty()).await
 }
 
 async fn outside_checkpoints(

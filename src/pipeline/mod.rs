@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit::coverage::{self, Coverage};
-use crate::audit::{self, Finding, Policy, RULE_SET};
+use crate::audit::{self, Finding, Findings, FindingsWriter, Policy, RULE_SET};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ledger::anchor::{self, AnchorOutcome};
@@ -82,7 +82,7 @@ pub struct AuditOutcome {
 #[derive(Debug)]
 pub struct PreparedAudit {
     window: AuditWindow,
-    findings: Vec<Finding>,
+    findings: Findings,
     raw_inputs: std::collections::BTreeSet<i64>,
     pub coverage: Coverage,
     /// Held until the run is committed (see [`prepare_audit`]).
@@ -91,7 +91,7 @@ pub struct PreparedAudit {
 
 impl PreparedAudit {
     /// The verdicts, in the order the evidence was read (conversation id).
-    pub fn findings(&self) -> &[Finding] {
+    pub fn findings(&self) -> &Findings {
         &self.findings
     }
 }
@@ -144,12 +144,12 @@ pub async fn prepare_audit(
     // Page through the window so memory holds findings, not the whole night's evidence; keep
     // the raw inputs the evidence came from, the run's chain of custody.
     let ids = snapshot.window_ids(window.from, window.to).await?;
-    let mut findings: Vec<Finding> = Vec::with_capacity(ids.len());
+    let mut findings = FindingsWriter::new()?;
     let mut raw_inputs = std::collections::BTreeSet::new();
     for chunk in ids.chunks(EVIDENCE_PAGE) {
         let page = snapshot.load_evidence_for(chunk).await?;
-        findings.extend(page.evidence.iter().map(|e| {
-            let mut finding = audit::evaluate(e, policy, window.as_of);
+        for evidence in &page.evidence {
+            let mut finding = audit::evaluate(evidence, policy, window.as_of);
             if finding.started.is_empty() {
                 // Only a damaged row lacks a readable start (its text sorts into the window);
                 // the ledger needs an instant, and the detail says which one stands in.
@@ -158,11 +158,12 @@ pub async fn prepare_audit(
                     " Its conversationStart cannot be read; the window start stands in for it.",
                 );
             }
-            finding
-        }));
+            findings.push(&finding)?;
+        }
         raw_inputs.extend(page.raw_inputs);
     }
     drop(snapshot);
+    let findings = findings.finish()?;
     tracing::info!(
         conversations = findings.len(),
         inputs = raw_inputs.len(),
@@ -298,7 +299,7 @@ async fn report_context(
     tx: &mut RunTransaction,
     ledger: &Ledger,
     run: &RunRecord,
-    findings: &[Finding],
+    findings: &Findings,
     options: &ReportOptions,
 ) -> Result<ReportContext> {
     let (index, previous_root) = seal::log_position(tx).await?;
@@ -341,31 +342,48 @@ pub async fn store_run(
     known: &[(String, Checkpoint)],
     run: &RunRecord,
     raw_inputs: &BTreeSet<i64>,
-    findings: &[Finding],
+    findings: &Findings,
 ) -> Result<RunAppend> {
     tx.insert_run(run).await?;
-    tx.insert_findings(&run.run_id, findings.iter().map(Finding::to_stored))
-        .await?;
+    for page in findings.pages(STORE_PAGE) {
+        tx.insert_findings(&run.run_id, page?.iter().map(Finding::to_stored))
+            .await?;
+    }
     tx.insert_run_inputs(&run.run_id, raw_inputs).await?;
     seal::append_run(tx, ledger, known, run, findings).await
 }
 
+/// Findings written to the store (and read from it) at a time.
+const STORE_PAGE: usize = 5_000;
+
 /// A stored run's findings, in conversation-id order.
-pub async fn load_findings(store: &Store, run_id: &str) -> Result<Vec<Finding>> {
-    let mut all = Vec::new();
+pub async fn load_findings(store: &Store, run_id: &str) -> Result<Findings> {
+    load_findings_where(store, run_id, |_| true).await
+}
+
+/// The stored run's findings that `keep` selects, in conversation-id order.
+pub(crate) async fn load_findings_where(
+    store: &Store,
+    run_id: &str,
+    keep: impl Fn(&Finding) -> bool,
+) -> Result<Findings> {
+    let mut findings = FindingsWriter::new()?;
     let mut after = String::new();
     loop {
-        let page = store.load_findings_page(run_id, &after, 5_000).await?;
+        let page = store
+            .load_findings_page(run_id, &after, STORE_PAGE as i64)
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.conversation_id.clone();
         for stored in page {
-            all.push(
-                Finding::from_stored(stored)
-                    .map_err(|e| Error::Corrupt(format!("{e} in run {run_id}")))?,
-            );
+            let finding = Finding::from_stored(stored)
+                .map_err(|e| Error::Corrupt(format!("{e} in run {run_id}")))?;
+            if keep(&finding) {
+                findings.push(&finding)?;
+            }
         }
     }
-    Ok(all)
+    findings.finish()
 }
 
 /// Audits a window whose evidence covers it, appends it to the ledger and writes its reports

@@ -22,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::audit::{Finding, Policy, Status};
+use crate::audit::{Finding, Findings, Policy, Status};
 use crate::error::{Error, Result};
 use crate::ledger::verify::{self, VerifyOptions};
 use crate::ledger::{self, Ledger, LedgerSettings, anchor};
@@ -673,14 +673,27 @@ async fn open_ledger(ctx: &NightContext<'_>, created_key: &mut Option<String>) -
 /// Whether `findings` are exactly the findings `run` sealed (same interactions, statuses,
 /// reasons, recordings, media hashes and evidence sentences). Particulars (names, numbers,
 /// deletion dates) are not verdicts: a change in them alone seals no new run.
-async fn same_verdicts(store: &Store, run: &str, findings: &[Finding]) -> Result<bool> {
+async fn same_verdicts(store: &Store, run: &str, findings: &Findings) -> Result<bool> {
     let sealed = pipeline::load_findings(store, run).await?;
     if sealed.len() != findings.len() {
         return Ok(false);
     }
-    let mut now: Vec<&Finding> = findings.iter().collect();
-    now.sort_by(|a, b| a.interaction.cmp(&b.interaction));
-    Ok(sealed.iter().zip(now).all(|(a, b)| a.same_verdict(b)))
+    if sealed.is_id_ordered() && findings.is_id_ordered() {
+        // Both in interaction order: compared a finding at a time.
+        for (a, b) in sealed.iter().zip(findings.iter()) {
+            if !a?.same_verdict(&b?) {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
+    let by_id = |all: &Findings| -> Result<Vec<Finding>> {
+        let mut all = all.iter().collect::<Result<Vec<_>>>()?;
+        all.sort_by(|a, b| a.interaction.cmp(&b.interaction));
+        Ok(all)
+    };
+    let (sealed, now) = (by_id(&sealed)?, by_id(findings)?);
+    Ok(sealed.iter().zip(&now).all(|(a, b)| a.same_verdict(b)))
 }
 
 /// Brings one source's evidence into the store: for `window` (the API and buckets), or all of

@@ -169,25 +169,18 @@ fn item(data: &ReportData<'_>, n: usize, f: &Finding, out: &mut String) {
     out.push_str(&format!("      reasons: {}\n", reasons.join(", ")));
 }
 
-/// The population's findings of `status`, in reading order.
-fn of_status<'a>(data: &'a ReportData<'_>, status: Status) -> Vec<&'a Finding> {
-    data.reading_order()
-        .into_iter()
-        .filter(|f| f.status == status)
-        .collect()
-}
-
-fn exceptions(data: &ReportData<'_>, out: &mut String) {
-    let rows = of_status(data, Status::Exception);
-    out.push_str(&format!(
-        "3. EXCEPTIONS ({}), EVERY ONE ITEMIZED\n\n",
-        rows.len()
-    ));
-    if rows.is_empty() {
+fn exceptions(data: &ReportData<'_>, out: &mut String, sink: &mut Sink<'_>) -> Result<()> {
+    let count = data.count(Status::Exception);
+    out.push_str(&format!("3. EXCEPTIONS ({count}), EVERY ONE ITEMIZED\n\n"));
+    if count == 0 {
         out.push_str("   None.\n\n");
-        return;
+        return Ok(());
     }
-    for (n, f) in rows.iter().enumerate() {
+    for (n, f) in data.of_status(Status::Exception)?.enumerate() {
+        let f = &f?;
+        if out.len() >= FLUSH_AT {
+            flush(out, sink)?;
+        }
         item(data, n + 1, f, out);
         out.push_str(&format!(
             "      No complete recording exists for interaction {} because: {}\n",
@@ -195,9 +188,10 @@ fn exceptions(data: &ReportData<'_>, out: &mut String) {
             one_line(&f.detail)
         ));
     }
+    let counts = data.findings.counts();
     let reasons: Vec<Reason> = Reason::ALL
         .into_iter()
-        .filter(|r| rows.iter().any(|f| f.reasons.contains(r)))
+        .filter(|r| counts.reason(*r, Status::Exception) > 0)
         .collect();
     out.push_str("\n   The reasons given:\n");
     for reason in reasons {
@@ -208,19 +202,23 @@ fn exceptions(data: &ReportData<'_>, out: &mut String) {
         ));
     }
     out.push('\n');
+    Ok(())
 }
 
-fn pending(data: &ReportData<'_>, out: &mut String) {
-    let rows = of_status(data, Status::Pending);
+fn pending(data: &ReportData<'_>, out: &mut String, sink: &mut Sink<'_>) -> Result<()> {
+    let count = data.count(Status::Pending);
     out.push_str(&format!(
-        "4. PENDING INTERACTIONS ({}), NOT YET FINAL\n\n",
-        rows.len()
+        "4. PENDING INTERACTIONS ({count}), NOT YET FINAL\n\n"
     ));
-    if rows.is_empty() {
+    if count == 0 {
         out.push_str("   None.\n\n");
-        return;
+        return Ok(());
     }
-    for (n, f) in rows.iter().enumerate() {
+    for (n, f) in data.of_status(Status::Pending)?.enumerate() {
+        let f = &f?;
+        if out.len() >= FLUSH_AT {
+            flush(out, sink)?;
+        }
         item(data, n + 1, f, out);
         let final_after = f.particulars.final_after.as_deref().map_or_else(
             || "when the conversation ends".to_string(),
@@ -237,6 +235,7 @@ fn pending(data: &ReportData<'_>, out: &mut String) {
         ));
     }
     out.push('\n');
+    Ok(())
 }
 
 fn statement(data: &ReportData<'_>, out: &mut String) {
@@ -394,19 +393,53 @@ fn signature(out: &mut String) {
 }
 
 /// certificate.txt (see the module documentation).
+#[cfg(test)]
 pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
-    let mut out = String::new();
+    let mut text = String::new();
+    render_to(data, &mut |chunk| {
+        text.push_str(chunk);
+        Ok(())
+    })?;
+    Ok(text)
+}
+
+/// Where the certificate's text goes, a few lines at a time.
+pub(crate) type Sink<'s> = dyn FnMut(&str) -> Result<()> + 's;
+
+/// Text held before it is handed to the sink: the itemized exceptions of a large night never
+/// are in memory at once.
+const FLUSH_AT: usize = 64 * 1024;
+
+fn flush(out: &mut String, sink: &mut Sink<'_>) -> Result<()> {
+    if !out.is_empty() {
+        sink(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// Writes certificate.txt into `out`.
+pub(crate) fn write(data: &ReportData<'_>, out: &mut dyn std::io::Write) -> Result<()> {
+    render_to(data, &mut |text| {
+        out.write_all(text.as_bytes())
+            .map_err(super::render_error("certificate.txt"))
+    })
+}
+
+/// The certificate's text, handed to `sink` in order.
+pub(crate) fn render_to(data: &ReportData<'_>, sink: &mut Sink<'_>) -> Result<()> {
+    let mut out = String::with_capacity(FLUSH_AT * 2);
     identity(data, &mut out);
     process(data, &mut out)?;
     population(data, &mut out);
-    exceptions(data, &mut out);
-    pending(data, &mut out);
+    exceptions(data, &mut out, sink)?;
+    pending(data, &mut out, sink)?;
     statement(data, &mut out);
     held_recordings(data, &mut out);
     sealing(data, &mut out);
     steps(data, &mut out);
     signature(&mut out);
-    Ok(out)
+    flush(&mut out, sink)
 }
 
 #[cfg(test)]
@@ -427,6 +460,7 @@ mod tests {
                 )
             })
             .collect();
+        let many = crate::audit::Findings::of(&many).unwrap();
         let data = ReportData {
             run: &run,
             context: &context,
@@ -435,7 +469,7 @@ mod tests {
         };
         let text = render(&data).unwrap();
         assert_eq!(text, render(&data).unwrap(), "deterministic");
-        for f in &many {
+        for f in many.iter().map(Result::unwrap) {
             assert!(
                 text.contains(&format!(
                     "No complete recording exists for interaction {} because: ",
@@ -461,6 +495,7 @@ mod tests {
     #[test]
     fn pending_interactions_carry_their_final_date() {
         let (run, context, findings) = (run(), context(), findings());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData::of(&run, &context, &findings);
         let text = render(&data).unwrap();
         assert!(text.contains(

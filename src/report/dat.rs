@@ -179,9 +179,9 @@ pub(crate) fn write(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()> {
     }
     line(&header, out)?;
     let prefix = prefix(data);
-    for (n, f) in data.reading_order().into_iter().enumerate() {
+    for (n, f) in data.reading_order()?.enumerate() {
         let control = format!("{prefix}-{:06}", n + 1);
-        line(&record(data, &control, f), out)?;
+        line(&record(data, &control, &f?), out)?;
     }
     Ok(())
 }
@@ -222,6 +222,7 @@ mod tests {
     #[test]
     fn hostile_values_cannot_move_a_field_or_forge_a_record() {
         let (run, context, findings) = (run(), context(), findings());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData::of(&run, &context, &findings);
         let bytes = render(&data).unwrap();
         assert_eq!(bytes, render(&data).unwrap(), "deterministic");
@@ -248,6 +249,7 @@ mod tests {
     #[test]
     fn a_matter_dat_numbers_by_the_matter_and_adds_the_hold_flags() {
         let (run, context, findings, matter) = (run(), context(), findings(), matter());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData {
             run: &run,
             context: &context,

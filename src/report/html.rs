@@ -42,11 +42,22 @@ use chart::Row;
 /// findings.csv and findings.json.
 pub(crate) const HTML_ROWS: usize = 2000;
 
-/// The report of `data`.
+/// The report of `data`, in memory.
+#[cfg(test)]
 pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
+    let mut out = Vec::new();
+    write(data, &mut out)?;
+    String::from_utf8(out).map_err(|e| crate::error::Error::Render {
+        what: "report report.html".into(),
+        source: Some(Box::new(e)),
+    })
+}
+
+/// Writes the report of `data` into `out`, a section at a time (the certificate it embeds, a
+/// few lines at a time).
+pub(crate) fn write(data: &ReportData<'_>, writer: &mut dyn std::io::Write) -> Result<()> {
     let tally = Tally::of(data.findings);
     let coverage = super::coverage_of(data.run)?;
-    let certificate = super::certificate::render(data)?;
     let title = match data.matter {
         Some(matter) => format!(
             "recaudit matter {} (run {})",
@@ -54,7 +65,8 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
         ),
         None => format!("recaudit run {}", data.run.run_id),
     };
-    let mut out = String::with_capacity(64 * 1024 + data.findings.len() * 1024);
+    let failed = super::render_error("report.html");
+    let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     // No network, ever: even a stray URL in the data cannot make the page fetch something.
@@ -70,22 +82,43 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
     );
     let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
     out.push_str(&header(data, coverage.as_ref()));
-    out.push_str(&summary(data, &tally));
-    out.push_str(&charts(data));
-    out.push_str(&interactions(data));
-    out.push_str(&agents(data));
-    out.push_str(&reasons_per_status(data));
-    out.push_str(&holds(data));
-    out.push_str(&legend_section());
-    let _ = write!(
-        out,
-        "<section id=\"certificate-section\"><h2>Certificate</h2>\n\
-         <p>The text of certificate.txt, in this report set.</p>\n\
-         <pre id=\"certificate\">{}</pre></section>\n",
-        esc(&certificate)
-    );
-    let _ = write!(out, "<script>{}</script>\n</body>\n</html>\n", assets::JS);
-    Ok(out)
+    out.push_str(&summary(data, &tally)?);
+    writer.write_all(out.as_bytes()).map_err(failed)?;
+    let sections = [
+        charts(data)?,
+        interactions(data)?,
+        agents(data)?,
+        reasons_per_status(data),
+        holds(data),
+        legend_section(),
+    ];
+    for section in sections {
+        writer
+            .write_all(section.as_bytes())
+            .map_err(super::render_error("report.html"))?;
+    }
+    writer
+        .write_all(
+            "<section id=\"certificate-section\"><h2>Certificate</h2>\n\
+             <p>The text of certificate.txt, in this report set.</p>\n\
+             <pre id=\"certificate\">"
+                .as_bytes(),
+        )
+        .map_err(super::render_error("report.html"))?;
+    super::certificate::render_to(data, &mut |text| {
+        writer
+            .write_all(esc(text).as_bytes())
+            .map_err(super::render_error("report.html"))
+    })?;
+    writer
+        .write_all(
+            format!(
+                "</pre></section>\n<script>{}</script>\n</body>\n</html>\n",
+                assets::JS
+            )
+            .as_bytes(),
+        )
+        .map_err(super::render_error("report.html"))
 }
 
 /// `text` safe as HTML text and as a double- or single-quoted attribute value.
@@ -345,7 +378,7 @@ fn completeness(complete: usize, exception: usize) -> String {
     tally.completeness()
 }
 
-fn summary(data: &ReportData<'_>, tally: &Tally) -> String {
+fn summary(data: &ReportData<'_>, tally: &Tally) -> Result<String> {
     let mut out = String::from(
         "<section id=\"summary\"><h2>Population</h2>\n<div class=\"scroll\"><table id=\"statuses\">\n\
          <thead><tr><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Interactions</th></tr></thead><tbody>\n",
@@ -372,25 +405,22 @@ fn summary(data: &ReportData<'_>, tally: &Tally) -> String {
          (complete / (complete + exception) = {complete} / {judged})</p>",
         tally.completeness()
     );
-    out.push_str(&pending_list(data));
+    out.push_str(&pending_list(data)?);
     out.push_str("</section>\n");
-    out
+    Ok(out)
 }
 
 /// Pending interactions with the date each verdict becomes final.
-fn pending_list(data: &ReportData<'_>) -> String {
-    let pending: Vec<&Finding> = data
-        .reading_order()
-        .into_iter()
-        .filter(|f| f.status == Status::Pending)
-        .collect();
-    let mut out = format!("<h3>Pending ({})</h3>\n", pending.len());
-    if pending.is_empty() {
+fn pending_list(data: &ReportData<'_>) -> Result<String> {
+    let pending = data.count(Status::Pending);
+    let mut out = format!("<h3>Pending ({pending})</h3>\n");
+    if pending == 0 {
         out.push_str("<p>None.</p>\n");
-        return out;
+        return Ok(out);
     }
     out.push_str("<ul id=\"pending-list\">\n");
-    for f in pending.iter().take(HTML_ROWS) {
+    for f in data.of_status(Status::Pending)?.take(HTML_ROWS) {
+        let f = &f?;
         let _ = writeln!(
             out,
             "<li data-id=\"{}\"><code>{}</code>: final {}</li>",
@@ -400,14 +430,14 @@ fn pending_list(data: &ReportData<'_>) -> String {
         );
     }
     out.push_str("</ul>\n");
-    if pending.len() > HTML_ROWS {
+    if pending > HTML_ROWS {
         let _ = writeln!(
             out,
             "<p>{} more pending interactions are listed in findings.csv and findings.json.</p>",
-            pending.len() - HTML_ROWS
+            pending - HTML_ROWS
         );
     }
-    out
+    Ok(out)
 }
 
 /// When a pending verdict becomes final, as HTML.
@@ -445,12 +475,13 @@ fn completeness_row(label: String, complete: usize, exception: usize) -> Row {
     }
 }
 
-fn charts(data: &ReportData<'_>) -> String {
+fn charts(data: &ReportData<'_>) -> Result<String> {
     let zone = &data.context.time_zone;
     let mut days: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut queues: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for f in data.findings {
+    for f in data.findings.iter() {
+        let f = f?;
         let counts = |entry: &mut (usize, usize)| match f.status {
             Status::Complete => entry.0 += 1,
             Status::Exception => entry.1 += 1,
@@ -527,7 +558,7 @@ fn charts(data: &ReportData<'_>) -> String {
         );
     }
     out.push_str("<p class=\"key\"><span class=\"swatch complete\"></span>complete <span class=\"swatch exception\"></span>exception <span class=\"swatch pending\"></span>pending <span class=\"swatch excluded\"></span>excluded <span class=\"swatch not-required\"></span>not-required</p>\n</section>\n");
-    out
+    Ok(out)
 }
 
 /// One stacked bar per run of the trend, its statuses in `Status::ALL` order.
@@ -571,23 +602,22 @@ fn trend_scale(data: &ReportData<'_>) -> u64 {
 }
 
 /// The exceptions and pending interactions, in reading order, with sorting and filters.
-fn interactions(data: &ReportData<'_>) -> String {
-    let listed: Vec<&Finding> = data
-        .reading_order()
+fn interactions(data: &ReportData<'_>) -> Result<String> {
+    // Exceptions then pending ones: the first of the reading order.
+    let listed = data.count(Status::Exception) + data.count(Status::Pending);
+    let counts = data.findings.counts();
+    let reasons_present: BTreeSet<&str> = Reason::ALL
         .into_iter()
-        .filter(|f| matches!(f.status, Status::Exception | Status::Pending))
+        .filter(|r| counts.reason(*r, Status::Exception) + counts.reason(*r, Status::Pending) > 0)
+        .map(Reason::code)
         .collect();
-    let mut reasons_present = BTreeSet::new();
-    for f in &listed {
-        reasons_present.extend(f.reasons.iter().map(|r| r.code()));
-    }
-    let shown = listed.len().min(HTML_ROWS);
+    let shown = listed.min(HTML_ROWS);
     let mut out = format!(
         "<section id=\"exception-list\"><h2>Exceptions and pending interactions ({})</h2>\n\
          <div class=\"controls\" role=\"search\">\
          <label>Filter <input id=\"filter\" type=\"search\" placeholder=\"id, agent, number, text\"></label> \
          <label>Reason <select id=\"reason-filter\"><option value=\"\">any</option>",
-        listed.len()
+        listed
     );
     for reason in Reason::ALL
         .into_iter()
@@ -625,20 +655,20 @@ fn interactions(data: &ReportData<'_>) -> String {
         );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for (order, f) in listed.iter().take(HTML_ROWS).enumerate() {
-        out.push_str(&interaction_row(data, f, order));
+    for (order, f) in data.reading_order()?.take(shown).enumerate() {
+        out.push_str(&interaction_row(data, &f?, order));
     }
     out.push_str("</tbody></table></div>\n");
-    if listed.len() > HTML_ROWS {
+    if listed > HTML_ROWS {
         let _ = writeln!(
             out,
             "<p id=\"more\" class=\"banner\">{} more interactions are not listed here: \
              findings.csv and findings.json list every one.</p>",
-            listed.len() - HTML_ROWS
+            listed - HTML_ROWS
         );
     }
     out.push_str("</section>\n");
-    out
+    Ok(out)
 }
 
 /// One `<tr>` of the exceptions table.
@@ -738,7 +768,7 @@ fn interaction_row(data: &ReportData<'_>, f: &Finding, order: usize) -> String {
 }
 
 /// Interactions, exceptions and pending per agent (the details' users).
-fn agents(data: &ReportData<'_>) -> String {
+fn agents(data: &ReportData<'_>) -> Result<String> {
     #[derive(Default)]
     struct Counts {
         name: Option<String>,
@@ -746,12 +776,13 @@ fn agents(data: &ReportData<'_>) -> String {
         exceptions: usize,
         pending: usize,
     }
-    let mut per_agent: BTreeMap<&str, Counts> = BTreeMap::new();
-    for f in data.findings {
+    let mut per_agent: BTreeMap<String, Counts> = BTreeMap::new();
+    for f in data.findings.iter() {
+        let f = f?;
         let mut users: BTreeSet<&str> = f.users.iter().map(String::as_str).collect();
         users.extend(f.particulars.agents.iter().map(|a| a.user.as_str()));
         for user in users {
-            let counts = per_agent.entry(user).or_default();
+            let counts = per_agent.entry(user.to_string()).or_default();
             if counts.name.is_none() {
                 counts.name = f
                     .particulars
@@ -786,20 +817,13 @@ fn agents(data: &ReportData<'_>) -> String {
         out.push_str("<tr><td colspan=\"5\">No agent took part.</td></tr>\n");
     }
     out.push_str("</tbody></table></div></section>\n");
-    out
+    Ok(out)
 }
 
 /// Reasons counted per status, one column each: a reason's counts under two statuses are never
 /// added up (a pending `recording-missing` is not an exception).
 fn reasons_per_status(data: &ReportData<'_>) -> String {
-    let mut counts: BTreeMap<(&'static str, u8), usize> = BTreeMap::new();
-    for f in data.findings {
-        for reason in &f.reasons {
-            *counts
-                .entry((reason.code(), status_rank(f.status)))
-                .or_default() += 1;
-        }
-    }
+    let counts = data.findings.counts();
     let mut statuses = Status::ALL;
     statuses.sort_by_key(|s| status_rank(*s));
     let mut out = String::from(
@@ -820,10 +844,7 @@ fn reasons_per_status(data: &ReportData<'_>) -> String {
             reason.code()
         );
         for status in statuses {
-            let n = counts
-                .get(&(reason.code(), status_rank(status)))
-                .copied()
-                .unwrap_or(0);
+            let n = counts.reason(reason, status);
             let _ = write!(
                 out,
                 "<td class=\"num\" data-status=\"{}\">{n}</td>",
@@ -980,6 +1001,7 @@ mod tests {
             finding("c-2", Status::Pending, vec![Reason::MediaFileMissing]),
             finding("c-3", Status::Complete, vec![]),
         ];
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         render(&ReportData {
             run: &run,
             context: &context,
@@ -1082,6 +1104,7 @@ mod tests {
             }],
         };
         let findings = vec![finding("c-3", Status::Complete, vec![])];
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData {
             run: &run,
             context: &context,
@@ -1112,6 +1135,7 @@ mod tests {
                 )
             })
             .collect();
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let html = render(&ReportData {
             run: &run,
             context: &context,

@@ -22,7 +22,7 @@ use std::path::Path;
 use serde::{Serialize, Serializer};
 
 use crate::audit::coverage::Coverage;
-use crate::audit::{Finding, Reason, Status};
+use crate::audit::{Finding, Findings, Reason, Status};
 use crate::error::{Error, Result};
 use crate::store::RunRecord;
 
@@ -53,17 +53,23 @@ pub(crate) struct ReportSet {
 }
 
 /// A sequence serialized as it is produced, so that a document of a million rows is written
-/// row by row instead of being built first.
+/// row by row instead of being built first. A row that cannot be read fails the document.
 struct Rows<F>(F);
 
-impl<F, I> Serialize for Rows<F>
+impl<F, I, T> Serialize for Rows<F>
 where
     F: Fn() -> I,
-    I: Iterator,
-    I::Item: Serialize,
+    I: Iterator<Item = Result<T>>,
+    T: Serialize,
 {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        serializer.collect_seq((self.0)())
+        use serde::ser::{Error as _, SerializeSeq};
+        let rows = (self.0)();
+        let mut seq = serializer.serialize_seq(None)?;
+        for row in rows {
+            seq.serialize_element(&row.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
     }
 }
 
@@ -76,18 +82,22 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn of(findings: &[Finding]) -> Tally {
-        let mut tally = Tally {
+    /// The counts of `findings` (kept as they were written: no pass over them).
+    pub(crate) fn of(findings: &Findings) -> Tally {
+        let counts = findings.counts();
+        Tally {
             total: findings.len(),
-            ..Tally::default()
-        };
-        for finding in findings {
-            *tally.statuses.entry(finding.status).or_default() += 1;
-            for reason in &finding.reasons {
-                *tally.reasons.entry(reason.code()).or_default() += 1;
-            }
+            statuses: Status::ALL
+                .into_iter()
+                .map(|s| (s, counts.status(s)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            reasons: Reason::ALL
+                .into_iter()
+                .map(|r| (r.code(), counts.reason_total(r)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
         }
-        tally
     }
 
     /// Adds another tally's counts to this one (several windows' into one night's).
@@ -158,36 +168,36 @@ struct Window<'a> {
 }
 
 #[derive(Serialize)]
-struct FindingRow<'a> {
-    interaction: &'a str,
+struct FindingRow {
+    interaction: String,
     status: &'static str,
     reasons: Vec<&'static str>,
-    recordings: &'a [String],
-    media_sha256: &'a [String],
-    started: &'a str,
-    ended: Option<&'a str>,
-    direction: &'a str,
-    media: &'a str,
-    queues: &'a [String],
-    users: &'a [String],
-    detail: &'a str,
+    recordings: Vec<String>,
+    media_sha256: Vec<String>,
+    started: String,
+    ended: Option<String>,
+    direction: String,
+    media: String,
+    queues: Vec<String>,
+    users: Vec<String>,
+    detail: String,
 }
 
-impl<'a> From<&'a Finding> for FindingRow<'a> {
-    fn from(f: &'a Finding) -> Self {
+impl From<Finding> for FindingRow {
+    fn from(f: Finding) -> Self {
         FindingRow {
-            interaction: &f.interaction,
+            interaction: f.interaction,
             status: f.status.as_str(),
             reasons: f.reasons.iter().map(|r| r.code()).collect(),
-            recordings: &f.recordings,
-            media_sha256: &f.media_sha256,
-            started: &f.started,
-            ended: f.ended.as_deref(),
-            direction: &f.direction,
-            media: &f.media,
-            queues: &f.queues,
-            users: &f.users,
-            detail: &f.detail,
+            recordings: f.recordings,
+            media_sha256: f.media_sha256,
+            started: f.started,
+            ended: f.ended,
+            direction: f.direction,
+            media: f.media,
+            queues: f.queues,
+            users: f.users,
+            detail: f.detail,
         }
     }
 }
@@ -204,7 +214,7 @@ struct ManifestEntry<'a> {
 /// ignored (it is what this computes).
 pub(crate) fn render(
     run: &RunRecord,
-    findings: &[Finding],
+    findings: &Findings,
     matter: Option<&MatterScope>,
     target: &Path,
 ) -> Result<ReportSet> {
@@ -237,11 +247,11 @@ pub(crate) fn render(
 /// Report set 2: the reviewer's files (see the module documentation).
 fn render_v2(data: ReportData<'_>, target: &Path) -> Result<ReportSet> {
     let mut stage = stage::Stage::new(target)?;
-    stage.bytes("certificate.txt", certificate::render(&data)?.as_bytes())?;
+    stage.file("certificate.txt", |out| certificate::write(&data, out))?;
     stage.file("findings.csv", |out| tables::write_csv(&data, out))?;
     stage.file("findings.dat", |out| dat::write(&data, out))?;
     stage.file("findings.json", |out| tables::write_json(&data, out))?;
-    stage.bytes("report.html", html::render(&data)?.as_bytes())?;
+    stage.file("report.html", |out| html::write(&data, out))?;
     stage.bytes("summary.md", summary::markdown(&data)?.as_bytes())?;
     with_manifest(
         stage,
@@ -306,7 +316,7 @@ struct Manifest<'a> {
 }
 
 /// Report set 1, byte for byte as runs sealed before report sets were versioned have it.
-fn render_v1(run: &RunRecord, findings: &[Finding], target: &Path) -> Result<ReportSet> {
+fn render_v1(run: &RunRecord, findings: &Findings, target: &Path) -> Result<ReportSet> {
     let mut stage = stage::Stage::new(target)?;
     stage.file("findings.csv", |out| write_findings_csv(findings, out))?;
     stage.file("findings.json", |out| {
@@ -374,7 +384,7 @@ where
     }
 }
 
-fn write_findings_json(run: &RunRecord, findings: &[Finding], out: &mut dyn Write) -> Result<()> {
+fn write_findings_json(run: &RunRecord, findings: &Findings, out: &mut dyn Write) -> Result<()> {
     let document = FindingsDocument {
         run: &run.run_id,
         window: Window {
@@ -385,7 +395,7 @@ fn write_findings_json(run: &RunRecord, findings: &[Finding], out: &mut dyn Writ
         completed: &run.completed,
         rule_set: &run.rule_set,
         coverage: coverage_of(run)?,
-        findings: Rows(|| findings.iter().map(FindingRow::from)),
+        findings: Rows(|| findings.iter().map(|f| f.map(FindingRow::from))),
     };
     serde_json::to_writer_pretty(&mut *out, &document).map_err(render_error("findings.json"))?;
     out.write_all(b"\n").map_err(render_error("findings.json"))
@@ -402,7 +412,7 @@ fn cell(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Lists inside a CSV cell are joined with `;` (ids and hashes never contain one).
-fn write_findings_csv(findings: &[Finding], out: &mut dyn Write) -> Result<()> {
+fn write_findings_csv(findings: &Findings, out: &mut dyn Write) -> Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
@@ -422,7 +432,8 @@ fn write_findings_csv(findings: &[Finding], out: &mut dyn Write) -> Result<()> {
             "detail",
         ])
         .map_err(render_error("findings.csv"))?;
-    for f in findings {
+    for f in findings.iter() {
+        let f = f?;
         let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
         writer
             .write_record([
@@ -478,7 +489,7 @@ fn coverage_of(run: &RunRecord) -> Result<Option<Coverage>> {
 }
 
 /// The human summary; `audit` also prints it.
-pub(crate) fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<String> {
+pub(crate) fn summary_markdown(run: &RunRecord, findings: &Findings) -> Result<String> {
     let tally = Tally::of(findings);
     let coverage = coverage_of(run)?;
     let mut out = String::new();
@@ -534,16 +545,18 @@ pub(crate) fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<
         out.push_str(&format!("| {} | {} |\n", reason.code(), count));
     }
 
-    let exceptions: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.status == Status::Exception)
-        .collect();
-    out.push_str(&format!("\n## Exceptions ({})\n\n", exceptions.len()));
-    if exceptions.is_empty() {
+    let exceptions = tally.count(Status::Exception);
+    out.push_str(&format!("\n## Exceptions ({exceptions})\n\n"));
+    if exceptions == 0 {
         out.push_str("None.\n");
     } else {
         out.push_str("| Interaction | Reasons | Evidence |\n|---|---|---|\n");
-        for f in exceptions.iter().take(SUMMARY_EXCEPTION_ROWS) {
+        let listed = findings
+            .iter()
+            .filter(|f| f.as_ref().map_or(true, |f| f.status == Status::Exception))
+            .take(SUMMARY_EXCEPTION_ROWS);
+        for f in listed {
+            let f = f?;
             let reasons: Vec<&str> = f.reasons.iter().map(|r| r.code()).collect();
             out.push_str(&format!(
                 "| {} | {} | {} |\n",
@@ -552,10 +565,10 @@ pub(crate) fn summary_markdown(run: &RunRecord, findings: &[Finding]) -> Result<
                 md(&f.detail)
             ));
         }
-        if exceptions.len() > SUMMARY_EXCEPTION_ROWS {
+        if exceptions > SUMMARY_EXCEPTION_ROWS {
             out.push_str(&format!(
                 "\n{} more exceptions are listed in findings.csv and findings.json.\n",
-                exceptions.len() - SUMMARY_EXCEPTION_ROWS
+                exceptions - SUMMARY_EXCEPTION_ROWS
             ));
         }
     }
@@ -648,7 +661,7 @@ mod tests {
             report_set: 1,
             report_context: String::new(),
         };
-        let summary = summary_markdown(&run, &[]).unwrap();
+        let summary = summary_markdown(&run, &Findings::empty()).unwrap();
         let line = summary.lines().find(|l| l.starts_with("- Rules:")).unwrap();
         assert_eq!(line.matches('`').count(), 2, "{line}");
         let json = line.split('`').nth(1).unwrap();

@@ -147,9 +147,10 @@ fn tallies(data: &ReportData<'_>, out: &mut String) {
         tally.count(Status::Complete) + tally.count(Status::Exception)
     ));
     out.push_str("### Reasons by status\n\n");
+    let counts = data.findings.counts();
     let given: Vec<Reason> = Reason::ALL
         .into_iter()
-        .filter(|r| data.findings.iter().any(|f| f.reasons.contains(r)))
+        .filter(|r| counts.reason_total(*r) > 0)
         .collect();
     if given.is_empty() {
         out.push_str("No reasons given.\n\n");
@@ -165,11 +166,7 @@ fn tallies(data: &ReportData<'_>, out: &mut String) {
     for reason in given {
         out.push_str(&format!("| {reason} |"));
         for status in Status::ALL {
-            let n = data
-                .findings
-                .iter()
-                .filter(|f| f.status == status && f.reasons.contains(&reason))
-                .count();
+            let n = counts.reason(reason, status);
             out.push_str(&format!(" {n} |"));
         }
         out.push('\n');
@@ -178,16 +175,17 @@ fn tallies(data: &ReportData<'_>, out: &mut String) {
 }
 
 /// The interactions of `status`, with who, where and when.
-fn interactions(data: &ReportData<'_>, status: Status, title: &str, out: &mut String) {
-    let rows: Vec<&Finding> = data
-        .reading_order()
-        .into_iter()
-        .filter(|f| f.status == status)
-        .collect();
-    out.push_str(&format!("## {title} ({})\n\n", rows.len()));
-    if rows.is_empty() {
+fn interactions(
+    data: &ReportData<'_>,
+    status: Status,
+    title: &str,
+    out: &mut String,
+) -> Result<()> {
+    let count = data.count(status);
+    out.push_str(&format!("## {title} ({count})\n\n"));
+    if count == 0 {
         out.push_str("None.\n\n");
-        return;
+        return Ok(());
     }
     let pending = status == Status::Pending;
     out.push_str("| Started (local) | Interaction | Agents | Queues | ANI / DNIS | Reasons |");
@@ -196,7 +194,8 @@ fn interactions(data: &ReportData<'_>, status: Status, title: &str, out: &mut St
     } else {
         " Evidence |\n|---|---|---|---|---|---|---|\n"
     });
-    for f in rows.iter().take(SUMMARY_EXCEPTION_ROWS) {
+    for f in data.of_status(status)?.take(SUMMARY_EXCEPTION_ROWS) {
+        let f = &f?;
         let numbers = format!(
             "{} / {}",
             list(&f.particulars.ani),
@@ -223,13 +222,14 @@ fn interactions(data: &ReportData<'_>, status: Status, title: &str, out: &mut St
             out.push_str(&format!(" {} |\n", md(&f.detail)));
         }
     }
-    if rows.len() > SUMMARY_EXCEPTION_ROWS {
+    if count > SUMMARY_EXCEPTION_ROWS {
         out.push_str(&format!(
             "\n{} more are listed in findings.csv, findings.json and findings.dat.\n",
-            rows.len() - SUMMARY_EXCEPTION_ROWS
+            count - SUMMARY_EXCEPTION_ROWS
         ));
     }
     out.push('\n');
+    Ok(())
 }
 
 fn matter_section(matter: &MatterScope, out: &mut String) {
@@ -333,8 +333,8 @@ pub(crate) fn markdown(data: &ReportData<'_>) -> Result<String> {
     let mut out = String::new();
     header(data, &mut out)?;
     tallies(data, &mut out);
-    interactions(data, Status::Exception, "Exceptions", &mut out);
-    interactions(data, Status::Pending, "Pending", &mut out);
+    interactions(data, Status::Exception, "Exceptions", &mut out)?;
+    interactions(data, Status::Pending, "Pending", &mut out)?;
     if let Some(matter) = data.matter {
         matter_section(matter, &mut out);
     }
@@ -356,6 +356,7 @@ mod tests {
     #[test]
     fn reasons_are_counted_per_status_and_pending_shows_its_final_date() {
         let (run, context, findings) = (run(), context(), findings());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData::of(&run, &context, &findings);
         let text = markdown(&data).unwrap();
         assert_eq!(text, markdown(&data).unwrap(), "deterministic");
@@ -387,6 +388,7 @@ mod tests {
             })
             .collect();
         let matter = matter();
+        let many = crate::audit::Findings::of(&many).unwrap();
         let data = ReportData {
             run: &run,
             context: &context,

@@ -36,7 +36,7 @@ use super::view::{HoldFlag, MatterScope, ReportContext, ReportData};
 use super::{Tally, Window, cell, coverage_of, render_error};
 use crate::audit::coverage::Coverage;
 use crate::audit::particulars::Particulars;
-use crate::audit::{Finding, Status};
+use crate::audit::{Finding, Findings, Status};
 use crate::error::Result;
 use crate::time::Timestamp;
 
@@ -247,9 +247,9 @@ pub(crate) fn write_csv(data: &ReportData<'_>, out: &mut dyn Write) -> Result<()
     writer
         .write_record(header)
         .map_err(render_error("findings.csv"))?;
-    for f in data.reading_order() {
+    for f in data.reading_order()? {
         writer
-            .write_record(csv_row(data, f))
+            .write_record(csv_row(data, &f?))
             .map_err(render_error("findings.csv"))?;
     }
     writer
@@ -296,7 +296,7 @@ struct Count {
 }
 
 impl TallyDocument {
-    fn of(findings: &[Finding]) -> TallyDocument {
+    fn of(findings: &Findings) -> TallyDocument {
         let tally = Tally::of(findings);
         TallyDocument {
             total: tally.total(),
@@ -319,12 +319,12 @@ impl TallyDocument {
 #[derive(Serialize)]
 struct RowV2<'a> {
     #[serde(flatten)]
-    v1: super::FindingRow<'a>,
+    v1: super::FindingRow,
     started_local: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     ended_local: Option<String>,
     orphan_recordings: Vec<String>,
-    particulars: &'a Particulars,
+    particulars: Particulars,
     #[serde(skip_serializing_if = "Option::is_none")]
     link: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -360,19 +360,24 @@ pub(crate) fn write_json(data: &ReportData<'_>, out: &mut dyn Write) -> Result<(
         tally: TallyDocument::of(data.findings),
         matter: data.matter,
         findings: super::Rows(|| {
-            data.findings.iter().map(|f| RowV2 {
-                v1: super::FindingRow::from(f),
-                started_local: data.local_time(&f.started),
-                ended_local: f.ended.as_deref().map(|e| data.local_time(e)),
-                orphan_recordings: orphan_ids(f),
-                particulars: &f.particulars,
-                link: data.link(&f.interaction),
-                hold_flags: data.matter.map(|m| {
-                    m.flags
-                        .iter()
-                        .filter(|flag| flag.interaction == f.interaction)
-                        .collect()
-                }),
+            data.findings.iter().map(|f| {
+                let mut f = f?;
+                let particulars = std::mem::take(&mut f.particulars);
+                let orphan_recordings = orphan_ids(&f);
+                Ok(RowV2 {
+                    started_local: data.local_time(&f.started),
+                    ended_local: f.ended.as_deref().map(|e| data.local_time(e)),
+                    orphan_recordings,
+                    link: data.link(&f.interaction),
+                    hold_flags: data.matter.map(|m| {
+                        m.flags
+                            .iter()
+                            .filter(|flag| flag.interaction == f.interaction)
+                            .collect()
+                    }),
+                    particulars,
+                    v1: super::FindingRow::from(f),
+                })
             })
         }),
     };
@@ -489,6 +494,7 @@ pub(super) mod tests {
     #[test]
     fn the_csv_has_a_bom_crlf_reading_order_and_no_live_formula() {
         let (run, context, findings) = (run(), context(), findings());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData::of(&run, &context, &findings);
         let bytes = csv(&data).unwrap();
         assert!(bytes.starts_with(BOM.as_bytes()));
@@ -537,6 +543,7 @@ pub(super) mod tests {
     #[test]
     fn a_matter_csv_and_json_carry_the_hold_flags() {
         let (run, context, findings, matter) = (run(), context(), findings(), matter());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData {
             run: &run,
             context: &context,
@@ -557,6 +564,7 @@ pub(super) mod tests {
     #[test]
     fn the_json_is_v1_plus_the_context_the_tally_and_the_particulars() {
         let (run, context, findings) = (run(), context(), findings());
+        let findings = crate::audit::Findings::of(&findings).unwrap();
         let data = ReportData::of(&run, &context, &findings);
         let bytes = json(&data).unwrap();
         assert_eq!(bytes.last(), Some(&b'\n'));

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Finding, Status};
+use crate::audit::findings::FindingsIter;
+use crate::audit::{Findings, Status};
+use crate::error::Result;
 use crate::store::RunRecord;
 use crate::time::Timestamp;
 
@@ -46,13 +48,12 @@ impl Default for ReportOptions {
 
 impl TrendPoint {
     /// The counts of `findings`, a run over `[window_start, window_end)`.
-    pub(crate) fn of(run: &RunRecord, findings: &[Finding]) -> TrendPoint {
-        let mut statuses = BTreeMap::new();
-        for finding in findings {
-            *statuses
-                .entry(finding.status.as_str().to_string())
-                .or_insert(0) += 1;
-        }
+    pub(crate) fn of(run: &RunRecord, findings: &Findings) -> TrendPoint {
+        let statuses = Status::ALL
+            .into_iter()
+            .map(|s| (s.as_str().to_string(), findings.counts().status(s) as u64))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         TrendPoint {
             run: run.run_id.clone(),
             window_start: run.window_start.clone(),
@@ -68,7 +69,7 @@ pub(crate) struct ReportData<'a> {
     pub(crate) run: &'a RunRecord,
     pub(crate) context: &'a ReportContext,
     /// The population, in conversation-id order (a matter's: only its interactions).
-    pub(crate) findings: &'a [Finding],
+    pub(crate) findings: &'a Findings,
     /// Set for a matter's report.
     pub(crate) matter: Option<&'a MatterScope>,
 }
@@ -192,7 +193,7 @@ impl<'a> ReportData<'a> {
     pub(crate) fn of(
         run: &'a RunRecord,
         context: &'a ReportContext,
-        findings: &'a [Finding],
+        findings: &'a Findings,
     ) -> Self {
         ReportData {
             run,
@@ -203,19 +204,23 @@ impl<'a> ReportData<'a> {
     }
 }
 
-impl ReportData<'_> {
+impl<'a> ReportData<'a> {
     /// The population in the order reviewers read it: by status (exceptions first, then
     /// pending, complete, excluded, not required), then start time, then id.
-    pub(crate) fn reading_order(&self) -> Vec<&Finding> {
-        let mut rows: Vec<&Finding> = self.findings.iter().collect();
-        rows.sort_by(|a, b| {
-            (status_rank(a.status), &a.started, &a.interaction).cmp(&(
-                status_rank(b.status),
-                &b.started,
-                &b.interaction,
-            ))
-        });
-        rows
+    pub(crate) fn reading_order(&self) -> Result<FindingsIter<'a>> {
+        let findings: &'a Findings = self.findings;
+        Ok(findings.in_order(findings.reading_order()?))
+    }
+
+    /// The findings of `status`, in reading order.
+    pub(crate) fn of_status(&self, status: Status) -> Result<FindingsIter<'a>> {
+        let findings: &'a Findings = self.findings;
+        Ok(findings.in_order(findings.reading_order_of(status)?))
+    }
+
+    /// How many findings have `status`.
+    pub(crate) fn count(&self, status: Status) -> usize {
+        self.findings.counts().status(status)
     }
 
     /// The ledger entry whose run record holds this report set's manifest hash, and its index
@@ -244,13 +249,7 @@ impl ReportData<'_> {
 
 /// Reading order of statuses: what needs action first.
 pub(crate) fn status_rank(status: Status) -> u8 {
-    match status {
-        Status::Exception => 0,
-        Status::Pending => 1,
-        Status::Complete => 2,
-        Status::Excluded => 3,
-        Status::NotRequired => 4,
-    }
+    status.reading_rank()
 }
 
 /// `utc` in `zone` as `YYYY-MM-DD HH:MM:SS ±HH:MM`.

@@ -412,6 +412,7 @@ async fn a_short_window_is_pulled_with_the_sync_query() {
     .unwrap();
     let findings = recaudit::pipeline::load_findings(&env.store, &outcome.run.run_id)
         .await
+        .and_then(|f| f.to_vec())
         .unwrap();
     assert_eq!(findings.len(), in_hour.len());
     for conversation in in_hour {

@@ -104,6 +104,7 @@ async fn sealed_run() -> SealedRun {
         .unwrap();
     let findings = recaudit::pipeline::load_findings(&store, &run_id)
         .await
+        .and_then(|f| f.to_vec())
         .unwrap();
     for status in ["exception", "pending", "complete"] {
         assert!(

@@ -132,6 +132,7 @@ impl TestEnv {
         let outcome = self.audit_with(policy, as_of).await;
         pipeline::load_findings(&self.store, &outcome.run.run_id)
             .await
+            .and_then(|f| f.to_vec())
             .expect("findings")
     }
 
@@ -142,6 +143,7 @@ impl TestEnv {
             .await;
         pipeline::load_findings(&self.store, &outcome.run.run_id)
             .await
+            .and_then(|f| f.to_vec())
             .expect("findings")
     }
 
