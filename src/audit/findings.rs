@@ -23,11 +23,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-
-use super::particulars::Particulars;
 use super::{Finding, Reason, Status};
 use crate::error::{Error, Result};
+use crate::store::StoredFinding;
 use crate::time::Timestamp;
 
 /// The verdicts of a population, on disk, with their counts in memory.
@@ -36,8 +34,8 @@ pub struct Findings {
     file: Option<File>,
     /// Start of each finding's line, and one past the last line's end.
     offsets: Vec<u64>,
-    /// Reading-order key of each finding (see [`order_key`]); empty when one cannot be packed.
-    keys: Vec<u64>,
+    /// Reading-order key of each finding (see [`order_key`]); none once one cannot be packed.
+    keys: Option<Vec<u64>>,
     /// Whether the findings were written in strictly increasing interaction id.
     id_ordered: bool,
     counts: Counts,
@@ -77,41 +75,6 @@ pub struct FindingsWriter {
     line: Vec<u8>,
 }
 
-/// A finding as a spool line: the status and reasons by their codes.
-#[derive(Serialize)]
-struct LineOut<'a> {
-    i: &'a str,
-    s: &'static str,
-    r: Vec<&'static str>,
-    rec: &'a [String],
-    sha: &'a [String],
-    st: &'a str,
-    en: Option<&'a str>,
-    d: &'a str,
-    m: &'a str,
-    q: &'a [String],
-    u: &'a [String],
-    x: &'a str,
-    p: &'a Particulars,
-}
-
-#[derive(Deserialize)]
-struct LineIn {
-    i: String,
-    s: String,
-    r: Vec<String>,
-    rec: Vec<String>,
-    sha: Vec<String>,
-    st: String,
-    en: Option<String>,
-    d: String,
-    m: String,
-    q: Vec<String>,
-    u: Vec<String>,
-    x: String,
-    p: Particulars,
-}
-
 fn spool_error(source: std::io::Error) -> Error {
     Error::Io {
         context: "cannot use the findings spool in the temporary folder (set TMPDIR to a folder with room)",
@@ -129,11 +92,7 @@ impl FindingsWriter {
             written: 0,
             findings: Findings {
                 file: Some(reader),
-                offsets: vec![0],
-                keys: Vec::new(),
-                id_ordered: true,
-                counts: Counts::default(),
-                order: OnceLock::new(),
+                ..Findings::empty()
             },
             last_id: None,
             line: Vec::with_capacity(4096),
@@ -142,25 +101,9 @@ impl FindingsWriter {
 
     pub fn push(&mut self, finding: &Finding) -> Result<()> {
         self.line.clear();
-        serde_json::to_writer(
-            &mut self.line,
-            &LineOut {
-                i: &finding.interaction,
-                s: finding.status.code(),
-                r: finding.reasons.iter().map(|r| r.code()).collect(),
-                rec: &finding.recordings,
-                sha: &finding.media_sha256,
-                st: &finding.started,
-                en: finding.ended.as_deref(),
-                d: &finding.direction,
-                m: &finding.media,
-                q: &finding.queues,
-                u: &finding.users,
-                x: &finding.detail,
-                p: &finding.particulars,
-            },
-        )
-        .map_err(|e| Error::Render {
+        // The store's form of a finding (status and reasons by their codes): one codec for
+        // the table and the spool, `Finding::to_stored` and `Finding::from_stored`.
+        serde_json::to_writer(&mut self.line, &finding.to_stored()).map_err(|e| Error::Render {
             what: format!("the finding of interaction {}", finding.interaction),
             source: Some(Box::new(e)),
         })?;
@@ -175,12 +118,10 @@ impl FindingsWriter {
         for reason in &finding.reasons {
             counts.reasons[*reason as usize][finding.status as usize] += 1;
         }
-        if findings.keys.len() == findings.offsets.len() - 2 {
-            if let Some(key) = order_key(finding) {
-                findings.keys.push(key);
-            } else {
-                findings.keys = Vec::new();
-                findings.keys.shrink_to_fit();
+        if let Some(keys) = &mut findings.keys {
+            match order_key(finding) {
+                Some(key) => keys.push(key),
+                None => findings.keys = None,
             }
         }
         if findings.id_ordered {
@@ -195,11 +136,7 @@ impl FindingsWriter {
 
     pub fn finish(mut self) -> Result<Findings> {
         self.out.flush().map_err(spool_error)?;
-        let mut findings = self.findings;
-        if findings.keys.len() != findings.len() {
-            findings.keys = Vec::new();
-        }
-        Ok(findings)
+        Ok(self.findings)
     }
 }
 
@@ -225,7 +162,7 @@ impl Findings {
         Findings {
             file: None,
             offsets: vec![0],
-            keys: Vec::new(),
+            keys: Some(Vec::new()),
             id_ordered: true,
             counts: Counts::default(),
             order: OnceLock::new(),
@@ -327,9 +264,9 @@ impl Findings {
             ))
         })?;
         let mut order: Vec<u32> = (0..n).collect();
-        if self.id_ordered && self.keys.len() == self.len() {
+        if let Some(keys) = self.keys.as_ref().filter(|_| self.id_ordered) {
             // Stable: equal keys keep position order, which is id order.
-            order.sort_by_key(|p| self.keys[*p as usize]);
+            order.sort_by_key(|p| keys[*p as usize]);
             return Ok(order);
         }
         let mut rows = Vec::with_capacity(self.len());
@@ -411,12 +348,14 @@ impl FindingsIter<'_> {
         }
         let from = (start - self.buffer_start) as usize;
         let to = (end - self.buffer_start) as usize;
-        let line: LineIn = serde_json::from_slice(&self.buffer[from..to]).map_err(|e| {
+        let unreadable = |why: String| {
             Error::Corrupt(format!(
-                "finding {position} of the findings spool cannot be read back ({e}); is the temporary folder (TMPDIR) damaged or full?"
+                "finding {position} of the findings spool cannot be read back ({why}); is the temporary folder (TMPDIR) damaged or full?"
             ))
-        })?;
-        finding_of(line)
+        };
+        let stored: StoredFinding = serde_json::from_slice(&self.buffer[from..to])
+            .map_err(|e| unreadable(e.to_string()))?;
+        Finding::from_stored(stored).map_err(unreadable)
     }
 }
 
@@ -431,36 +370,6 @@ impl Iterator for FindingsIter<'_> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.positions.size_hint()
     }
-}
-
-fn finding_of(line: LineIn) -> Result<Finding> {
-    let unknown = |what: &str, code: &str| {
-        Error::Corrupt(format!(
-            "the findings spool names an unknown {what} `{code}` for interaction {}",
-            line.i
-        ))
-    };
-    let status = Status::parse(&line.s).ok_or_else(|| unknown("status", &line.s))?;
-    let reasons = line
-        .r
-        .iter()
-        .map(|code| Reason::parse(code).ok_or_else(|| unknown("reason", code)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Finding {
-        interaction: line.i,
-        status,
-        reasons,
-        recordings: line.rec,
-        media_sha256: line.sha,
-        started: line.st,
-        ended: line.en,
-        direction: line.d,
-        media: line.m,
-        queues: line.q,
-        users: line.u,
-        detail: line.x,
-        particulars: line.p,
-    })
 }
 
 #[cfg(unix)]
@@ -486,6 +395,7 @@ fn read_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::particulars::Particulars;
 
     fn finding(id: &str, status: Status, started: &str) -> Finding {
         Finding {
@@ -566,7 +476,13 @@ mod tests {
     fn the_reading_order_is_status_then_start_then_id_on_both_paths() {
         let findings = population();
         let fast = Findings::of(&findings).unwrap();
-        assert!(fast.id_ordered && fast.keys.len() == findings.len());
+        assert!(
+            fast.id_ordered
+                && fast
+                    .keys
+                    .as_ref()
+                    .is_some_and(|k| k.len() == findings.len())
+        );
         assert_eq!(read_order(&fast), expected_order(&findings));
         assert_eq!(read_order(&fast), ["c", "e", "b", "d", "a", "f"]);
 
@@ -575,7 +491,7 @@ mod tests {
         shuffled.reverse();
         shuffled.push(finding("g", Status::Exception, "2026-01-01T09:00:00Z"));
         let slow = Findings::of(&shuffled).unwrap();
-        assert!(!slow.id_ordered && slow.keys.is_empty());
+        assert!(!slow.id_ordered && slow.keys.is_none());
         assert_eq!(read_order(&slow), expected_order(&shuffled));
 
         let exceptions: Vec<String> = slow

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::Tally;
-use super::view::{ReportData, local_day, status_rank};
+use super::view::{ReportData, local_day};
 use crate::audit::coverage::Coverage;
 use crate::audit::{Finding, Reason, Status};
 use crate::error::Result;
@@ -53,8 +53,8 @@ pub(crate) fn render(data: &ReportData<'_>) -> Result<String> {
     })
 }
 
-/// Writes the report of `data` into `out`, a section at a time (the certificate it embeds, a
-/// few lines at a time).
+/// Writes the report of `data` into `writer`: the bounded sections, then the certificate as
+/// it is rendered.
 pub(crate) fn write(data: &ReportData<'_>, writer: &mut dyn std::io::Write) -> Result<()> {
     let tally = Tally::of(data.findings);
     let coverage = super::coverage_of(data.run)?;
@@ -65,7 +65,6 @@ pub(crate) fn write(data: &ReportData<'_>, writer: &mut dyn std::io::Write) -> R
         ),
         None => format!("recaudit run {}", data.run.run_id),
     };
-    let failed = super::render_error("report.html");
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -81,43 +80,35 @@ pub(crate) fn write(data: &ReportData<'_>, writer: &mut dyn std::io::Write) -> R
         assets::CSS
     );
     let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
+    // Every section but the certificate is bounded (at most HTML_ROWS interactions).
     out.push_str(&header(data, coverage.as_ref()));
     out.push_str(&summary(data, &tally)?);
-    writer.write_all(out.as_bytes()).map_err(failed)?;
-    let sections = [
-        charts(data)?,
-        interactions(data)?,
-        agents(data)?,
-        reasons_per_status(data),
-        holds(data),
-        legend_section(),
-    ];
-    for section in sections {
-        writer
-            .write_all(section.as_bytes())
-            .map_err(super::render_error("report.html"))?;
-    }
+    out.push_str(&charts(data)?);
+    out.push_str(&interactions(data)?);
+    out.push_str(&agents(data)?);
+    out.push_str(&reasons_per_status(data));
+    out.push_str(&holds(data));
+    out.push_str(&legend_section());
+    out.push_str(
+        "<section id=\"certificate-section\"><h2>Certificate</h2>\n\
+         <p>The text of certificate.txt, in this report set.</p>\n\
+         <pre id=\"certificate\">",
+    );
+    put(writer, &out)?;
+    // The certificate itemizes every exception: streamed, not held.
+    super::certificate::render_to(data, &mut |text| put(writer, &esc(text)))?;
+    put(
+        writer,
+        &format!(
+            "</pre></section>\n<script>{}</script>\n</body>\n</html>\n",
+            assets::JS
+        ),
+    )
+}
+
+fn put(writer: &mut dyn std::io::Write, text: &str) -> Result<()> {
     writer
-        .write_all(
-            "<section id=\"certificate-section\"><h2>Certificate</h2>\n\
-             <p>The text of certificate.txt, in this report set.</p>\n\
-             <pre id=\"certificate\">"
-                .as_bytes(),
-        )
-        .map_err(super::render_error("report.html"))?;
-    super::certificate::render_to(data, &mut |text| {
-        writer
-            .write_all(esc(text).as_bytes())
-            .map_err(super::render_error("report.html"))
-    })?;
-    writer
-        .write_all(
-            format!(
-                "</pre></section>\n<script>{}</script>\n</body>\n</html>\n",
-                assets::JS
-            )
-            .as_bytes(),
-        )
+        .write_all(text.as_bytes())
         .map_err(super::render_error("report.html"))
 }
 
@@ -825,7 +816,7 @@ fn agents(data: &ReportData<'_>) -> Result<String> {
 fn reasons_per_status(data: &ReportData<'_>) -> String {
     let counts = data.findings.counts();
     let mut statuses = Status::ALL;
-    statuses.sort_by_key(|s| status_rank(*s));
+    statuses.sort_by_key(|s| s.reading_rank());
     let mut out = String::from(
         "<section id=\"reasons\"><h2>Reasons per status</h2>\n<div class=\"scroll\"><table id=\"reason-counts\">\n<thead><tr><th scope=\"col\">Reason</th>",
     );

@@ -247,11 +247,6 @@ impl<'a> ReportData<'a> {
     }
 }
 
-/// Reading order of statuses: what needs action first.
-pub(crate) fn status_rank(status: Status) -> u8 {
-    status.reading_rank()
-}
-
 /// `utc` in `zone` as `YYYY-MM-DD HH:MM:SS ±HH:MM`.
 pub(crate) fn local_time(utc: &str, zone: &str) -> String {
     let (Ok(instant), Ok(zone)) = (Timestamp::parse(utc), zone.parse::<chrono_tz::Tz>()) else {

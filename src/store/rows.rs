@@ -39,7 +39,8 @@ pub(crate) const PENDING_STATUS: &str = "pending";
 
 /// A finding as the `findings` table holds it: the status and reasons as their codes (the
 /// audit's `Finding::to_stored` and `Finding::from_stored` translate), lists as values.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Also the line format of the audit's findings spool (`audit::findings`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoredFinding {
     pub(crate) conversation_id: String,
     pub(crate) status: String,
